@@ -1,0 +1,1 @@
+"""Data contracts: the one definition of every record and table (schemas as code)."""

@@ -1,0 +1,130 @@
+"""A tiny schema language: one definition, rendered for every engine.
+
+A contract is a tree of :class:`Field`. From it we derive the Arrow/Parquet schema,
+Glue (Hive) column types, Spark DDL and SQL column types, so no engine keeps a
+hand-written copy that can drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import pyarrow as pa
+
+__all__ = ["Field", "Kind", "Struct", "arrow_schema", "arrow_type", "glue_columns", "glue_type",
+           "spark_ddl", "sql_type"]
+
+
+class Kind(Enum):
+    STRING = "string"
+    INT = "int"
+    BIGINT = "bigint"
+    DOUBLE = "double"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"  # UTC, microseconds
+
+
+@dataclass(frozen=True)
+class Struct:
+    fields: tuple[Field, ...]
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+Type = Kind | Struct
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: Type
+    nullable: bool = True
+    secret: bool = False  # accepted from the source, never stored
+    doc: str = ""
+    max_len: int | None = field(default=None, compare=False)
+
+    @property
+    def is_struct(self) -> bool:
+        return isinstance(self.type, Struct)
+
+
+def stored(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """Fields that are written anywhere (secrets removed, recursively)."""
+    out = []
+    for f in fields:
+        if f.secret:
+            continue
+        if isinstance(f.type, Struct):
+            f = Field(f.name, Struct(stored(f.type.fields)), f.nullable, False, f.doc, f.max_len)
+        out.append(f)
+    return tuple(out)
+
+
+_ARROW = {
+    Kind.STRING: pa.string(),
+    Kind.INT: pa.int32(),
+    Kind.BIGINT: pa.int64(),
+    Kind.DOUBLE: pa.float64(),
+    Kind.BOOLEAN: pa.bool_(),
+    Kind.DATE: pa.date32(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_type(t: Type) -> pa.DataType:
+    if isinstance(t, Struct):
+        return pa.struct([pa.field(f.name, arrow_type(f.type), f.nullable)
+                          for f in stored(t.fields)])
+    return _ARROW[t]
+
+
+def arrow_schema(fields: tuple[Field, ...]) -> pa.Schema:
+    return pa.schema([pa.field(f.name, arrow_type(f.type), f.nullable) for f in stored(fields)])
+
+
+def glue_type(t: Type) -> str:
+    """Hive/Glue type string, as a crawler would write it."""
+    if isinstance(t, Struct):
+        inner = ",".join(f"{f.name}:{glue_type(f.type)}" for f in stored(t.fields))
+        return f"struct<{inner}>"
+    return t.value
+
+
+def glue_columns(fields: tuple[Field, ...]) -> list[dict[str, str]]:
+    return [{"Name": f.name, "Type": glue_type(f.type)} for f in stored(fields)]
+
+
+def spark_ddl(fields: tuple[Field, ...]) -> str:
+    """Spark DDL schema string (``a STRING, b STRUCT<...>``), backquoted names."""
+    def one(t: Type) -> str:
+        if isinstance(t, Struct):
+            return "STRUCT<" + ", ".join(f"`{f.name}`: {one(f.type)}"
+                                         for f in stored(t.fields)) + ">"
+        return t.value.upper()
+    return ", ".join(f"`{f.name}` {one(f.type)}" for f in stored(fields))
+
+
+_SQL = {
+    "postgres": {Kind.STRING: "text", Kind.INT: "integer", Kind.BIGINT: "bigint",
+                 Kind.DOUBLE: "double precision", Kind.BOOLEAN: "boolean", Kind.DATE: "date",
+                 Kind.TIMESTAMP: "timestamptz"},
+    "redshift": {Kind.STRING: "varchar({n})", Kind.INT: "integer", Kind.BIGINT: "bigint",
+                 Kind.DOUBLE: "double precision", Kind.BOOLEAN: "boolean", Kind.DATE: "date",
+                 Kind.TIMESTAMP: "timestamptz"},
+}
+
+
+def sql_type(f: Field, dialect: str) -> str:
+    if isinstance(f.type, Struct):
+        raise TypeError(f"column {f.name} is a struct; flatten it before it reaches SQL")
+    return _SQL[dialect][f.type].format(n=f.max_len or 256)

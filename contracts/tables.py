@@ -1,0 +1,93 @@
+"""Names and column contracts of every table the pipeline owns.
+
+Transform-layer tables are flat (analyst- and COPY-friendly). Their column order
+here is the Parquet column order the Glue job writes and the column order of the
+warehouse DDL (Redshift COPY from Parquet maps columns by position).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl
+from contracts.user_record import RAW_FIELDS
+
+__all__ = ["PARTITION_KEY", "RAW", "TABLES", "USERS", "TableContract"]
+
+S, I, B, D, T = Kind.STRING, Kind.INT, Kind.BIGINT, Kind.DOUBLE, Kind.TIMESTAMP
+
+PARTITION_KEY = "p_date"  # ingestion date, yyyy-MM-dd, a string partition as Glue crawlers make it
+
+
+@dataclass(frozen=True)
+class TableContract:
+    database: str
+    name: str
+    prefix: str  # location under the lake root / bucket
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ()
+    doc: str = ""
+
+    @property
+    def partition_keys(self) -> list[dict[str, str]]:
+        return [{"Name": PARTITION_KEY, "Type": "string"}]
+
+    def arrow_schema(self) -> pa.Schema:
+        return arrow_schema(self.fields)
+
+    def glue_columns(self) -> list[dict[str, str]]:
+        return glue_columns(self.fields)
+
+    def spark_ddl(self) -> str:
+        return spark_ddl(self.fields)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+RAW_DATABASE = "udp_raw"
+TRANSFORM_DATABASE = "udp_transform"
+
+RAW = TableContract(
+    database=RAW_DATABASE,
+    name="user_data",
+    prefix="raw/user_data",
+    fields=RAW_FIELDS,
+    key=("login.uuid",),
+    doc="Users as fetched from the API, secrets removed, partitioned by arrival date.",
+)
+
+USERS = TableContract(
+    database=TRANSFORM_DATABASE,
+    name="users",
+    prefix="transform/users",
+    key=("user_id",),
+    doc="One row per user (login.uuid) per p_date, latest arrival wins; direct identifiers "
+        "minimised.",
+    fields=(
+        Field("user_id", S, nullable=False, max_len=36, doc="login.uuid"),
+        Field("gender", S, max_len=16),
+        Field("title", S, max_len=32),
+        Field("nationality", S, max_len=2),
+        Field("birth_year", I),
+        Field("age", I),
+        Field("registered_at", T),
+        Field("email_domain", S, max_len=255, doc="part after @, lower case"),
+        Field("email_hash", S, max_len=64, doc="sha256(salt || lower(email)), hex"),
+        Field("phone_masked", S, max_len=64, doc="digits but the last two replaced by *"),
+        Field("city", S, max_len=128),
+        Field("state", S, max_len=128),
+        Field("country", S, max_len=64),
+        Field("postcode", S, max_len=32),
+        Field("latitude", D),
+        Field("longitude", D),
+        Field("tz_offset_minutes", I),
+        Field("fetched_at", T, nullable=False),
+        Field("batch_id", S, nullable=False, max_len=64),
+    ),
+)
+
+TABLES: dict[str, TableContract] = {t.name: t for t in (RAW, USERS)}

