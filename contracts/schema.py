@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import pyarrow as pa
 
 __all__ = ["Field", "Kind", "Struct", "arrow_schema", "arrow_type", "glue_columns", "glue_type",
-           "spark_ddl", "sql_type"]
+           "spark_ddl", "spark_schema", "sql_type"]
 
 
 class Kind(Enum):
@@ -112,6 +113,24 @@ def spark_ddl(fields: tuple[Field, ...]) -> str:
                                          for f in stored(t.fields)) + ">"
         return t.value.upper()
     return ", ".join(f"`{f.name}` {one(f.type)}" for f in stored(fields))
+
+
+def spark_schema(fields: tuple[Field, ...]) -> Any:
+    """``pyspark.sql.types.StructType`` for the stored fields (pyspark imported lazily so
+    the Lambda image never needs it)."""
+    from pyspark.sql import types as st
+
+    prim = {Kind.STRING: st.StringType(), Kind.INT: st.IntegerType(),
+            Kind.BIGINT: st.LongType(), Kind.DOUBLE: st.DoubleType(),
+            Kind.BOOLEAN: st.BooleanType(), Kind.DATE: st.DateType(),
+            Kind.TIMESTAMP: st.TimestampType()}
+
+    def one(t: Type) -> Any:
+        if isinstance(t, Struct):
+            return st.StructType([st.StructField(f.name, one(f.type), f.nullable)
+                                  for f in stored(t.fields)])
+        return prim[t]
+    return one(Struct(fields))
 
 
 _SQL = {

@@ -8,15 +8,16 @@ warehouse DDL (Redshift COPY from Parquet maps columns by position).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
-from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl
+from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl, spark_schema
 from contracts.user_record import RAW_FIELDS
 
 __all__ = ["PARTITION_KEY", "RAW", "TABLES", "USERS", "TableContract"]
 
-S, I, B, D, T = Kind.STRING, Kind.INT, Kind.BIGINT, Kind.DOUBLE, Kind.TIMESTAMP
+S, INT, D, T = Kind.STRING, Kind.INT, Kind.DOUBLE, Kind.TIMESTAMP
 
 PARTITION_KEY = "p_date"  # ingestion date, yyyy-MM-dd, a string partition as Glue crawlers make it
 
@@ -42,6 +43,10 @@ class TableContract:
 
     def spark_ddl(self) -> str:
         return spark_ddl(self.fields)
+
+    def spark_schema(self) -> Any:
+        """pyspark StructType of the stored columns (partition key excluded)."""
+        return spark_schema(self.fields)
 
     @property
     def column_names(self) -> list[str]:
@@ -72,8 +77,8 @@ USERS = TableContract(
         Field("gender", S, max_len=16),
         Field("title", S, max_len=32),
         Field("nationality", S, max_len=2),
-        Field("birth_year", I),
-        Field("age", I),
+        Field("birth_year", INT),
+        Field("age", INT),
         Field("registered_at", T),
         Field("email_domain", S, max_len=255, doc="part after @, lower case"),
         Field("email_hash", S, max_len=64, doc="sha256(salt || lower(email)), hex"),
@@ -84,7 +89,7 @@ USERS = TableContract(
         Field("postcode", S, max_len=32),
         Field("latitude", D),
         Field("longitude", D),
-        Field("tz_offset_minutes", I),
+        Field("tz_offset_minutes", INT),
         Field("fetched_at", T, nullable=False),
         Field("batch_id", S, nullable=False, max_len=64),
     ),

