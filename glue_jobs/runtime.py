@@ -11,20 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any, Protocol
+from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from contracts.tables import PARTITION_KEY, TableContract
+from glue_jobs.catalog_api import GlueCatalogApi, list_partitions
 from local_aws.objectstore import LocalObjectStore
 
-__all__ = ["GlueCatalogApi", "JobRuntime", "LocalRuntime", "list_partitions",
-           "write_partition_overwrite"]
-
-
-class GlueCatalogApi(Protocol):
-    def get_partitions(self, **kwargs: Any) -> dict[str, Any]: ...
+__all__ = ["JobRuntime", "LocalRuntime", "write_partition_overwrite"]
 
 
 class JobRuntime(Protocol):
@@ -35,21 +31,6 @@ class JobRuntime(Protocol):
 
     def write_partition(self, df: DataFrame, contract: TableContract, location: str,
                         p_date: str) -> None: ...
-
-
-def list_partitions(catalog: GlueCatalogApi, database: str, table: str,
-                    expression: str) -> list[dict[str, Any]]:
-    """All partitions matching ``expression``, following NextToken pages."""
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"DatabaseName": database, "TableName": table,
-                              "Expression": expression}
-    while True:
-        page = catalog.get_partitions(**kwargs)
-        out.extend(page.get("Partitions", []))
-        token = page.get("NextToken")
-        if not token:
-            return out
-        kwargs["NextToken"] = token
 
 
 def write_partition_overwrite(df: DataFrame, location: str, p_date: str,
