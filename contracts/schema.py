@@ -13,7 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["Field", "Kind", "Struct", "arrow_schema", "arrow_type", "glue_columns", "glue_type",
+__all__ = ["Field", "Kind", "Struct", "arrow_from_glue", "arrow_schema", "arrow_schema_from_glue",
+           "arrow_type", "glue_columns", "glue_type",
            "spark_ddl", "spark_schema", "sql_type"]
 
 
@@ -147,3 +148,78 @@ def sql_type(f: Field, dialect: str) -> str:
     if isinstance(f.type, Struct):
         raise TypeError(f"column {f.name} is a struct; flatten it before it reaches SQL")
     return _SQL[dialect][f.type].format(n=f.max_len or 256)
+
+
+_GLUE_PRIMS = {
+    "string": pa.string(), "varchar": pa.string(), "char": pa.string(), "int": pa.int32(),
+    "integer": pa.int32(), "bigint": pa.int64(), "smallint": pa.int16(), "tinyint": pa.int8(),
+    "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(), "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(),
+}
+
+
+def arrow_from_glue(type_text: str) -> pa.DataType:
+    """Parse a Glue/Hive type string (``struct<a:int,b:array<string>>``) into Arrow.
+
+    This is how Firehose's record-format conversion takes its schema from a catalog table.
+    """
+    text = type_text.replace(" ", "")
+    pos = 0
+
+    def parse() -> pa.DataType:
+        nonlocal pos
+        start = pos
+        while pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
+            pos += 1
+        name = text[start:pos].lower()
+        if name in ("struct", "array", "map"):
+            expect("<")
+            if name == "array":
+                inner = parse()
+                expect(">")
+                return pa.list_(inner)
+            if name == "map":
+                key = parse()
+                expect(",")
+                value = parse()
+                expect(">")
+                return pa.map_(key, value)
+            fields = []
+            while True:
+                fstart = pos
+                while text[pos] != ":":
+                    pos += 1
+                fname = text[fstart:pos]
+                expect(":")
+                fields.append(pa.field(fname, parse()))
+                if text[pos] == ">":
+                    pos += 1
+                    return pa.struct(fields)
+                expect(",")
+        if name.startswith("decimal") or (name == "decimal"):
+            if pos < len(text) and text[pos] == "(":
+                end = text.index(")", pos)
+                precision, _, scale = text[pos + 1:end].partition(",")
+                pos = end + 1
+                return pa.decimal128(int(precision), int(scale or 0))
+            return pa.decimal128(10, 0)
+        if name in ("varchar", "char") and pos < len(text) and text[pos] == "(":
+            pos = text.index(")", pos) + 1
+        if name not in _GLUE_PRIMS:
+            raise ValueError(f"unsupported Glue type {name!r} in {type_text!r}")
+        return _GLUE_PRIMS[name]
+
+    def expect(ch: str) -> None:
+        nonlocal pos
+        if pos >= len(text) or text[pos] != ch:
+            raise ValueError(f"malformed Glue type {type_text!r} at {pos}: expected {ch!r}")
+        pos += 1
+
+    result = parse()
+    if pos != len(text):
+        raise ValueError(f"malformed Glue type {type_text!r}: trailing {text[pos:]!r}")
+    return result
+
+
+def arrow_schema_from_glue(columns: list[dict[str, str]]) -> pa.Schema:
+    return pa.schema([pa.field(c["Name"], arrow_from_glue(c["Type"])) for c in columns])

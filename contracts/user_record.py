@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from contracts.schema import Field, Kind, Struct, arrow_schema, glue_columns, stored
+from contracts.schema import Field, Kind, Struct, arrow_schema, glue_columns
 
 __all__ = [
     "INGEST_FIELDS",
@@ -250,15 +250,15 @@ def to_json_ready(record: dict[str, Any]) -> dict[str, Any]:
     return {k: conv(v) for k, v in record.items()}
 
 
-def _from_json(fields: tuple[Field, ...], obj: dict[str, Any]) -> dict[str, Any]:
+def _from_json(fields: list[pa.Field], obj: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields:
         v = obj.get(f.name)
         if v is None:
             out[f.name] = None
-        elif isinstance(f.type, Struct):
-            out[f.name] = _from_json(f.type.fields, v) if isinstance(v, dict) else None
-        elif f.type is Kind.TIMESTAMP and isinstance(v, str):
+        elif pa.types.is_struct(f.type):
+            out[f.name] = _from_json(list(f.type), v) if isinstance(v, dict) else v
+        elif pa.types.is_timestamp(f.type) and isinstance(v, str):
             out[f.name] = parse_timestamp(v)
         else:
             out[f.name] = v
@@ -266,7 +266,12 @@ def _from_json(fields: tuple[Field, ...], obj: dict[str, Any]) -> dict[str, Any]
 
 
 def records_to_arrow(records: list[dict[str, Any]], schema: pa.Schema | None = None) -> pa.Table:
-    """JSON-decoded raw records -> Arrow table in contract order; unknown fields dropped."""
+    """JSON-decoded records -> Arrow table in ``schema`` order (default: the raw contract).
+
+    Fields the schema does not name are dropped, as Firehose's Parquet conversion does;
+    a value of the wrong type raises ``pa.ArrowException`` / ``ValueError``.
+    """
     schema = schema or raw_arrow_schema()
-    rows = [_from_json(stored(RAW_FIELDS), r) for r in records]
+    fields = list(schema)
+    rows = [_from_json(fields, r) for r in records]
     return pa.Table.from_pylist(rows, schema=schema)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ApiClient", "ApiError", "RetryPolicy"]
+__all__ = ["ApiClient", "ApiError", "BudgetExhausted", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,10 @@ _RETRYABLE = {429, 500, 502, 503, 504}
 
 class ApiError(Exception):
     """The API could not be read within the retry budget."""
+
+
+class BudgetExhausted(ApiError):
+    """Waiting for another attempt would overrun the invocation's time budget."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,15 @@ class ApiClient:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        time_left_s: Callable[[], float] | None = None,
     ) -> None:
         self.base_url = base_url
         self.timeout = max(connect_timeout_s, read_timeout_s)
         self.retry = retry
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.time_left_s = time_left_s or (lambda: float("inf"))
+        self.connect_timeout_s = connect_timeout_s
         self.requests = 0
 
     def page_url(self, page: int, results: int, seed: str) -> str:
@@ -74,8 +81,11 @@ class ApiClient:
         for attempt in range(self.retry.max_attempts):
             self.requests += 1
             retry_after: float | None = None
+            timeout = min(self.timeout, self.time_left_s())
+            if timeout < self.connect_timeout_s:
+                raise BudgetExhausted(f"no time left for GET {url} ({timeout:.1f} s)")
             try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
                     return json.loads(resp.read().decode("utf-8"))
             except urllib.error.HTTPError as exc:
                 if exc.code not in _RETRYABLE:
@@ -87,6 +97,8 @@ class ApiClient:
                 raise ApiError(f"GET {url} returned a body that is not JSON: {exc}") from None
             if attempt + 1 < self.retry.max_attempts:
                 delay = self.retry.delay(attempt, retry_after, self.rng)
+                if delay + self.connect_timeout_s > self.time_left_s():
+                    raise BudgetExhausted(f"GET {url}: {last}; no time left to retry")
                 log.warning("api retry", extra={"url": url, "cause": last, "delay_s": delay})
                 self.sleep(delay)
         raise ApiError(f"GET {url} failed after {self.retry.max_attempts} attempts: {last}")

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.user_record import Rejection, scrub_secrets, to_json_ready, validate_record
+from ingest_lambda.api_client import ApiError, BudgetExhausted
 from ingest_lambda.delivery import MAX_RECORD_BYTES, FirehoseSender
 
 __all__ = ["ErrorSink", "IngestPorts", "IngestRequest", "IngestSummary", "S3ErrorSink",
@@ -47,6 +48,8 @@ class IngestSummary:
     records_rejected: int = 0
     records_sent: int = 0
     records_undeliverable: int = 0
+    pages_failed: int = 0
+    stopped_early: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +80,8 @@ class IngestPorts:
     sender: FirehoseSender
     errors: ErrorSink
     clock: Callable[[], datetime]
+    time_left_s: Callable[[], float] = lambda: float("inf")
+    reserve_s: float = 15.0  # kept back to deliver, write errors and return
 
 
 def _error(meta: dict[str, Any], rejection: Rejection, raw: Any) -> dict[str, Any]:
@@ -117,11 +122,26 @@ def run_ingest(request: IngestRequest, ports: IngestPorts, batch_id: str) -> Ing
     errors: list[dict[str, Any]] = []
     p_date = ports.clock().date().isoformat()
     for page in range(request.start_page, request.start_page + request.pages):
+        if ports.time_left_s() < ports.reserve_s:
+            summary.stopped_early = True
+            log.warning("budget reached; stopping before page", extra={"page": page})
+            break
         fetched_at = ports.clock()
-        page_obj = ports.api.fetch_page(page, request.page_size, request.seed)
-        summary.pages_fetched += 1
         meta = {"batch_id": batch_id, "fetched_at": fetched_at, "source_page": page,
                 "source_seed": request.seed}
+        try:
+            page_obj = ports.api.fetch_page(page, request.page_size, request.seed)
+        except ApiError as exc:
+            summary.pages_failed += 1
+            code = "budget_exhausted" if isinstance(exc, BudgetExhausted) else "api_unavailable"
+            summary.reasons[code] = summary.reasons.get(code, 0) + 1
+            errors.append(to_json_ready(_error(meta, Rejection(code, "$", str(exc)), None)))
+            log.error("page not fetched", extra={"page": page, "cause": str(exc)})
+            if isinstance(exc, BudgetExhausted):
+                summary.stopped_early = True
+                break
+            continue
+        summary.pages_fetched += 1
         good, bad = split_page(page_obj, meta)
         n_results = page_obj.get("results") if isinstance(page_obj, dict) else None
         summary.records_seen += len(n_results) if isinstance(n_results, list) else 0

@@ -12,6 +12,7 @@ set to ``format-conversion-failed``.
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import uuid
@@ -85,8 +86,12 @@ class LocalFirehose:
     """Firehose API subset: ``put_record_batch`` plus ``flush``/``close`` for the buffer."""
 
     def __init__(self, s3: LocalS3, streams: list[DeliveryStreamConfig],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 failure_rate: float = 0.0, fault_seed: int = 11) -> None:
+        """``failure_rate`` injects per-record ``ServiceUnavailableException`` answers."""
         self.s3 = s3
+        self.failure_rate = failure_rate
+        self._faults = random.Random(fault_seed)
         self.streams = {s.name: s for s in streams}
         self.clock = clock
         self._buffers: dict[str, list[tuple[datetime, bytes]]] = {s: [] for s in self.streams}
@@ -107,14 +112,19 @@ class LocalFirehose:
                                          "Message": "at most 500 records per call"}},
                               "PutRecordBatch")
         now = self.clock()
-        answers = []
+        answers: list[dict[str, str]] = []
         with self._lock:
             buf = self._buffers[DeliveryStreamName]
             for rec in Records:
+                if self.failure_rate and self._faults.random() < self.failure_rate:
+                    answers.append({"ErrorCode": "ServiceUnavailableException",
+                                    "ErrorMessage": "Slow down."})
+                    continue
                 buf.append((now, rec["Data"]))
                 answers.append({"RecordId": uuid.uuid4().hex})
             self._maybe_flush(cfg, now)
-        return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": answers}
+        failed = sum(1 for a in answers if "ErrorCode" in a)
+        return {"FailedPutCount": failed, "Encrypted": False, "RequestResponses": answers}
 
     def _maybe_flush(self, cfg: DeliveryStreamConfig, now: datetime) -> None:
         buf = self._buffers[cfg.name]

@@ -54,10 +54,36 @@ _TITLES = {"female": ["Ms", "Mrs", "Miss", "Madame"], "male": ["Mr", "Monsieur"]
 
 @dataclass(frozen=True)
 class ApiOptions:
-    """Generation and fault-injection knobs (all rates are per record or per request)."""
+    """Generation and fault-injection knobs (rates are per record or per request)."""
 
-    malformed_rate: float = 0.0  # records missing login.uuid or with unparseable dates
+    malformed_rate: float = 0.0  # records missing login.uuid, bad dates, wrong shapes
+    error_rate: float = 0.0  # requests answered 500/502/503
+    throttle_rate: float = 0.0  # requests answered 429 with Retry-After
+    retry_after_s: float = 0.05
+    slow_rate: float = 0.0  # requests delayed by latency_s
     latency_s: float = 0.0
+    fault_seed: int = 7
+
+    @classmethod
+    def parse(cls, spec: str) -> ApiOptions:
+        """``"error=0.3,throttle=0.1,slow=0.05,latency=0.2,malformed=0.02"`` -> options."""
+        names = {"error": "error_rate", "throttle": "throttle_rate", "slow": "slow_rate",
+                 "latency": "latency_s", "malformed": "malformed_rate",
+                 "retry_after": "retry_after_s", "seed": "fault_seed"}
+        values: dict[str, Any] = {}
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            key, _, raw = item.partition("=")
+            if key not in names or not raw:
+                raise ValueError(f"bad fault {item!r}: use {', '.join(sorted(names))} as k=v")
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"bad fault {item!r}: value must be a number") from None
+            is_rate = key in ("error", "throttle", "slow", "malformed")
+            if is_rate and not 0.0 <= value <= 1.0:
+                raise ValueError(f"bad fault {item!r}: a rate is between 0 and 1")
+            values[names[key]] = int(value) if key == "seed" else value
+        return cls(**values)
 
 
 def _rng(*parts: object) -> random.Random:
@@ -133,10 +159,15 @@ def generate_user(seed: str, page: int, index: int, options: ApiOptions = ApiOpt
         "nat": nat,
     }
     if options.malformed_rate and rng.random() < options.malformed_rate:
-        if rng.random() < 0.5:
+        kind = rng.randrange(4)
+        if kind == 0:
             del user["login"]["uuid"]
-        else:
+        elif kind == 1:
             user["dob"]["date"] = "2021-02-30T25:61:00.000Z"
+        elif kind == 2:
+            user["location"] = "somewhere"  # wrong shape
+        else:
+            user["registered"]["age"] = "twenty"  # a type the contract cannot coerce
     return user
 
 
@@ -149,13 +180,17 @@ def generate_page(seed: str, page: int, results: int, options: ApiOptions = ApiO
 
 class _Handler(BaseHTTPRequestHandler):
     options: ApiOptions = ApiOptions()
+    faults: random.Random = random.Random(0)
+    fault_lock = threading.Lock()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
         return
 
-    def _send(self, status: int, body: dict) -> None:
+    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -177,15 +212,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": f"results must be 1..{MAX_RESULTS}, page >= 1"})
             return
         seed = q.get("seed") or "default"
-        if self.options.latency_s:
-            threading.Event().wait(self.options.latency_s)
-        self._send(200, generate_page(seed, page, results, self.options))
+        opts = self.options
+        with self.fault_lock:
+            roll, slow = self.faults.random(), self.faults.random()
+        if opts.slow_rate and slow < opts.slow_rate:
+            threading.Event().wait(opts.latency_s)
+        if roll < opts.throttle_rate:
+            self._send(429, {"error": "rate limited"},
+                       {"Retry-After": f"{opts.retry_after_s:g}"})
+            return
+        if roll < opts.throttle_rate + opts.error_rate:
+            self._send(503, {"error": "upstream unavailable"})
+            return
+        self._send(200, generate_page(seed, page, results, opts))
 
 
 @contextmanager
 def serve_user_api(options: ApiOptions = ApiOptions(), port: int = 0) -> Iterator[str]:
     """Run the API on 127.0.0.1 in a background thread; yields its base URL."""
-    handler = type("Handler", (_Handler,), {"options": options})
+    handler = type("Handler", (_Handler,), {"options": options,
+                                            "faults": random.Random(options.fault_seed),
+                                            "fault_lock": threading.Lock()})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, name="user-api", daemon=True)
     thread.start()
