@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ensure_java", "local_spark"]
+
+LOG4J = Path(__file__).with_name("log4j2.properties")
 
 
 def ensure_java() -> None:
@@ -29,6 +32,8 @@ def local_spark(app: str = "udp", cores: int = 2) -> Any:
         .config("spark.sql.shuffle.partitions", str(cores * 2))
         .config("spark.default.parallelism", str(cores * 2))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J}")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.adaptive.enabled", "true")

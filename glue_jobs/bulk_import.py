@@ -1,0 +1,129 @@
+"""Bulk import job: load one transformed ``p_date`` partition into the warehouse.
+
+Pure wiring around the :class:`~glue_jobs.warehouse_port.WarehousePort`: validate the
+request, make sure the schema exists, run one atomic, audited load. The Glue entrypoint
+(``glue_jobs/entrypoints/bulk_import.py``) and the local state machine both call
+:func:`run_bulk_import`; only the adapter they pass differs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from contracts.tables import PARTITION_KEY
+from glue_jobs.warehouse_port import (
+    InvalidLoadRequest,
+    LoadResult,
+    LoadSource,
+    RedshiftSettings,
+    WarehousePort,
+    validate_load_id,
+    validate_p_date,
+)
+
+__all__ = [
+    "JOB_OPTIONS",
+    "BulkImportOptions",
+    "new_load_id",
+    "options_from_resolved",
+    "partition_uri",
+    "result_summary",
+    "run_bulk_import",
+]
+
+JOB_OPTIONS = ["p_date", "table_uri", "secret_id", "iam_role_arn"]
+"""Glue job arguments (``--p_date`` …) the entrypoint resolves."""
+
+
+def new_load_id(p_date: str) -> str:
+    """A fresh load id: the day plus 12 random hex digits (sortable, unique enough)."""
+    return f"{validate_p_date(p_date)}-{uuid.uuid4().hex[:12]}"
+
+
+def partition_uri(table_uri: str, p_date: str) -> str:
+    """``s3://bucket/transform/users/`` + ``p_date=D/``."""
+    validate_p_date(p_date)
+    if not table_uri.startswith("s3://"):
+        raise InvalidLoadRequest(f"table_uri must be an s3:// URI, got {table_uri!r}")
+    return f"{table_uri.rstrip('/')}/{PARTITION_KEY}={p_date}/"
+
+
+def run_bulk_import(warehouse: WarehousePort, p_date: str, source: LoadSource, *,
+                    load_id: str | None = None, replace: bool = False,
+                    ensure_schema: bool = True) -> LoadResult:
+    """Load the ``p_date`` partition at ``source`` into the warehouse, atomically.
+
+    Parameters
+    ----------
+    warehouse:
+        A :class:`WarehousePort` adapter (PostgreSQL locally, Redshift on AWS).
+    p_date:
+        The day, ``YYYY-MM-DD``; anything else is rejected before any SQL is built.
+    source:
+        The partition: an ``s3://…/p_date=D/`` prefix, a local folder, or its files.
+    load_id:
+        Id recorded in ``audit.load_log``; generated when omitted.
+    replace:
+        Delete the day's slice before merging (reload after a transform fix).
+    ensure_schema:
+        Create schemas/tables/views first if missing (idempotent).
+
+    Raises
+    ------
+    InvalidLoadRequest
+        Bad date, load id or source.
+    WarehouseLoadError
+        The load failed and was rolled back (``ConcurrentLoadError`` if refused).
+    """
+    validate_p_date(p_date)
+    load_id = validate_load_id(load_id) if load_id is not None else new_load_id(p_date)
+    if ensure_schema:
+        warehouse.ensure_schema()
+    return warehouse.load_partition(p_date, source, load_id, replace=replace)
+
+
+@dataclass(frozen=True)
+class BulkImportOptions:
+    """Validated job arguments."""
+
+    p_date: str
+    source_uri: str
+    redshift: RedshiftSettings
+    replace: bool = False
+
+
+def _flag(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no", ""):
+        return False
+    raise InvalidLoadRequest(f"--replace must be true or false, got {value!r}")
+
+
+def options_from_resolved(args: Mapping[str, str]) -> BulkImportOptions:
+    """Typed options from ``getResolvedOptions`` output (plus optional ``replace``)."""
+    missing = [name for name in JOB_OPTIONS if not args.get(name)]
+    if missing:
+        raise InvalidLoadRequest(f"missing job argument(s): --{', --'.join(missing)}")
+    p_date = validate_p_date(args["p_date"])
+    return BulkImportOptions(
+        p_date=p_date,
+        source_uri=partition_uri(args["table_uri"], p_date),
+        redshift=RedshiftSettings(secret_id=args["secret_id"],
+                                  iam_role_arn=args["iam_role_arn"]),
+        replace=_flag(args.get("replace")),
+    )
+
+
+def result_summary(result: LoadResult) -> dict[str, Any]:
+    """JSON-ready summary of a load (for job logs and the state machine's output)."""
+    out = asdict(result)
+    for key in ("started_at", "finished_at"):
+        if out[key] is not None:
+            out[key] = out[key].isoformat()
+    return out

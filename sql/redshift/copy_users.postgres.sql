@@ -1,0 +1,24 @@
+-- LOCAL TWIN ONLY (PostgreSQL). The adapter streams CSV rendered from the Parquet
+-- files, one record batch at a time. Column list checked against the contract.
+copy stage_users (
+    user_id,
+    gender,
+    title,
+    nationality,
+    birth_year,
+    age,
+    registered_at,
+    email_domain,
+    email_hash,
+    phone_masked,
+    city,
+    state,
+    country,
+    postcode,
+    latitude,
+    longitude,
+    tz_offset_minutes,
+    fetched_at,
+    batch_id
+)
+from stdin with (format csv)

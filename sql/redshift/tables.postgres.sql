@@ -1,0 +1,69 @@
+-- LOCAL TWIN ONLY (PostgreSQL). Same tables as tables.redshift.sql, PostgreSQL types,
+-- no DISTKEY/SORTKEY (an index on p_date plays the sort key's part).
+-- Column lists are checked against contracts/tables.py USERS by tests/unit/test_ddl.py.
+-- Regenerate the column lists with: python -m sql.ddl postgres
+
+create table if not exists staging.users (
+    user_id text not null,
+    gender text,
+    title text,
+    nationality text,
+    birth_year integer,
+    age integer,
+    registered_at timestamptz,
+    email_domain text,
+    email_hash text,
+    phone_masked text,
+    city text,
+    state text,
+    country text,
+    postcode text,
+    latitude double precision,
+    longitude double precision,
+    tz_offset_minutes integer,
+    fetched_at timestamptz not null,
+    batch_id text not null
+);
+
+create table if not exists analytics.users (
+    user_id text not null,
+    gender text,
+    title text,
+    nationality text,
+    birth_year integer,
+    age integer,
+    registered_at timestamptz,
+    email_domain text,
+    email_hash text,
+    phone_masked text,
+    city text,
+    state text,
+    country text,
+    postcode text,
+    latitude double precision,
+    longitude double precision,
+    tz_offset_minutes integer,
+    fetched_at timestamptz not null,
+    batch_id text not null,
+    p_date date not null,
+    loaded_at timestamptz not null,
+    primary key (user_id)
+);
+
+create index if not exists users_p_date_idx on analytics.users (p_date);
+
+create table if not exists audit.load_log (
+    load_id varchar(64) not null,
+    table_name varchar(128) not null,
+    p_date date not null,
+    status varchar(16) not null,
+    rows_staged bigint,
+    rows_inserted bigint,
+    rows_updated bigint,
+    checksum varchar(40),
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    error varchar(1024)
+);
+
+create index if not exists load_log_p_date_idx on audit.load_log (p_date, started_at);

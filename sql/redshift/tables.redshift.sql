@@ -1,0 +1,79 @@
+-- REDSHIFT ONLY. Table DDL for Amazon Redshift (the local twin uses tables.postgres.sql).
+-- Column lists are checked against contracts/tables.py USERS by tests/unit/test_ddl.py:
+-- COPY ... FORMAT AS PARQUET maps Parquet columns to these columns by position.
+-- Regenerate the column lists with: python -m sql.ddl redshift
+--
+-- Distribution and sort keys (see docs/adr/0003-warehouse-load.md):
+--   staging.users / analytics.users: distkey(user_id) so the MERGE join on user_id is
+--     co-located (the per-load temp table is created LIKE staging.users and inherits it);
+--     analytics.users sortkey(p_date) because analysts and the load filter by day.
+--   audit.load_log: diststyle all (tiny, joined to everything), sortkey(p_date).
+-- varchar(n) is n BYTES on Redshift; multi-byte text needs headroom in the contract's max_len.
+
+create table if not exists staging.users (
+    user_id varchar(36) not null,
+    gender varchar(16),
+    title varchar(32),
+    nationality varchar(2),
+    birth_year integer,
+    age integer,
+    registered_at timestamptz,
+    email_domain varchar(255),
+    email_hash varchar(64),
+    phone_masked varchar(64),
+    city varchar(128),
+    state varchar(128),
+    country varchar(64),
+    postcode varchar(32),
+    latitude double precision,
+    longitude double precision,
+    tz_offset_minutes integer,
+    fetched_at timestamptz not null,
+    batch_id varchar(64) not null
+)
+diststyle key
+distkey (user_id);
+
+create table if not exists analytics.users (
+    user_id varchar(36) not null,
+    gender varchar(16),
+    title varchar(32),
+    nationality varchar(2),
+    birth_year integer,
+    age integer,
+    registered_at timestamptz,
+    email_domain varchar(255),
+    email_hash varchar(64),
+    phone_masked varchar(64),
+    city varchar(128),
+    state varchar(128),
+    country varchar(64),
+    postcode varchar(32),
+    latitude double precision,
+    longitude double precision,
+    tz_offset_minutes integer,
+    fetched_at timestamptz not null,
+    batch_id varchar(64) not null,
+    p_date date not null,
+    loaded_at timestamptz not null,
+    primary key (user_id)
+)
+diststyle key
+distkey (user_id)
+compound sortkey (p_date);
+
+create table if not exists audit.load_log (
+    load_id varchar(64) not null,
+    table_name varchar(128) not null,
+    p_date date not null,
+    status varchar(16) not null,
+    rows_staged bigint,
+    rows_inserted bigint,
+    rows_updated bigint,
+    checksum varchar(40),
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    error varchar(1024)
+)
+diststyle all
+compound sortkey (p_date);
