@@ -11,7 +11,8 @@ __all__ = ["GlueCatalogApi", "list_partitions"]
 
 
 class GlueCatalogApi(Protocol):
-    def get_partitions(self, **kwargs: Any) -> dict[str, Any]: ...
+    def get_partitions(self, *, DatabaseName: str, TableName: str, Expression: str = ...,
+                       NextToken: str = ...) -> dict[str, Any]: ...
 
 
 def list_partitions(catalog: GlueCatalogApi, database: str, table: str,
