@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# ASL structural validator (npm); skipped where no node/npm exists
+	command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/asl-validator asl-validator@4.0.0 || true
 	@touch $(STAMP)
 
 demo: $(STAMP) ## run a full local nightly pipeline on generated data (no AWS needed)

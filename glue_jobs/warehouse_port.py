@@ -37,6 +37,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from contracts.tables import PARTITION_KEY, USERS, TableContract
+from glue_jobs.dates import InvalidDate, parse_p_date
 from sql import read_sql
 
 __all__ = [
@@ -73,7 +74,6 @@ STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
 STATUS_REFUSED = "refused"
 
-_P_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LOAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _S3_PREFIX = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:[A-Za-z0-9_.=-]+/)*")
 _IAM_ROLE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
@@ -129,13 +129,10 @@ class WarehousePort(Protocol):
 
 def validate_p_date(p_date: str) -> str:
     """Return ``p_date`` if it is a real calendar date written ``YYYY-MM-DD``."""
-    if not isinstance(p_date, str) or not _P_DATE.fullmatch(p_date):
-        raise InvalidLoadRequest(f"p_date must look like YYYY-MM-DD, got {p_date!r}")
     try:
-        dt.date.fromisoformat(p_date)
-    except ValueError:
-        raise InvalidLoadRequest(f"p_date {p_date!r} is not a calendar date") from None
-    return p_date
+        return parse_p_date(p_date).isoformat()
+    except InvalidDate as exc:
+        raise InvalidLoadRequest(str(exc)) from None
 
 
 def validate_load_id(load_id: str) -> str:

@@ -31,6 +31,10 @@ class PipelineConfig:
     load_job: str = "udp-bulk-import"
     delivery_stream: str = "udp-user-data"
     alert_topic: str = "udp-pipeline-alerts"
+    # Glue jobs' ExecutionProperty.MaxConcurrentRuns; the backfill Map's MaxConcurrency and
+    # `udp backfill --concurrency` may not exceed it (Glue would answer
+    # ConcurrentRunsExceededException).
+    max_concurrent_runs: int = 2
     email_hash_salt: str = field(default="local-not-secret-salt", repr=False)
 
     def table_uri(self, table: TableContract) -> str:

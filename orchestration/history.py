@@ -1,0 +1,177 @@
+"""Persisted execution history: one JSON file per run under a folder.
+
+The local executor writes a run when it starts (status ``RUNNING``), checkpoints the
+state-by-state events as it goes, and writes the outcome when it stops. ``udp status``
+reads them back with :meth:`HistoryStore.list_runs` / :meth:`HistoryStore.get_run`.
+Files are replaced atomically, so a reader never sees half a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestration.asl import RunResult
+
+__all__ = ["HistoryStore", "RunNotFoundError", "RunRecord"]
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+class RunNotFoundError(KeyError):
+    """No run with that id exists in the history folder."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run not found"
+
+
+@dataclass
+class RunRecord:
+    """One execution as stored on disk."""
+
+    run_id: str
+    name: str
+    label: str | None
+    status: str
+    started_at: str
+    stopped_at: str | None = None
+    input: Any = None
+    output: Any = None
+    failed_state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def p_date(self) -> str | None:
+        """The run's ``p_date`` (its label, or the input's ``p_date``)."""
+        if self.label is not None:
+            return self.label
+        if isinstance(self.input, dict) and isinstance(self.input.get("p_date"), str):
+            return str(self.input["p_date"])
+        return None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Wall-clock seconds between start and stop (``None`` while running)."""
+        if self.stopped_at is None:
+            return None
+        start = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+        stop = datetime.fromisoformat(self.stopped_at.replace("Z", "+00:00"))
+        return (stop - start).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class HistoryStore:
+    """Run history in ``root`` (created on first write): ``<root>/<run_id>.json``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._open: dict[str, RunRecord] = {}
+
+    # -- writing (used by the executor) ------------------------------------------
+
+    def _path(self, run_id: str) -> Path:
+        if not _RUN_ID.match(run_id):
+            raise ValueError(f"invalid run id {run_id!r}")
+        return self.root / f"{run_id}.json"
+
+    def _write(self, record: RunRecord) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self._path(record.run_id)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record.to_json(), fh, indent=1, default=str)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def start(self, run_id: str, name: str, label: str | None, execution_input: Any,
+              started_at: str) -> RunRecord:
+        """Record a new ``RUNNING`` run."""
+        record = RunRecord(run_id=run_id, name=name, label=label, status="RUNNING",
+                           started_at=started_at, input=execution_input)
+        if self._path(run_id).exists():
+            raise ValueError(f"run {run_id!r} already exists in {self.root}")
+        with self._lock:
+            self._open[run_id] = record
+            self._write(record)
+        return record
+
+    def checkpoint(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        """Persist the events so far of a running run."""
+        with self._lock:
+            record = self._open.get(run_id)
+            if record is not None:
+                record.events = events
+                self._write(record)
+
+    def finish(self, result: RunResult, events: list[dict[str, Any]]) -> RunRecord:
+        """Record the outcome and the full event list of a run."""
+        with self._lock:
+            record = self._open.pop(result.run_id, None)
+            if record is None:
+                record = self.get_run(result.run_id)
+            record.status = result.status
+            record.stopped_at = result.stopped_at
+            record.output = result.output
+            record.error = result.error
+            record.cause = result.cause
+            record.failed_state = result.failed_state
+            record.events = list(events)
+            self._write(record)
+        return record
+
+    # -- reading (used by `udp status` and backfill resume) ------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The stored run; :class:`RunNotFoundError` if there is none."""
+        try:
+            path = self._path(run_id)
+        except ValueError:
+            raise RunNotFoundError(f"no run {run_id!r} in {self.root}") from None
+        if not path.is_file():
+            raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+        return RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+    def list_runs(self, *, p_date: str | None = None, name: str | None = None) -> list[RunRecord]:
+        """Every stored run, oldest first (optionally only one ``p_date`` / machine name)."""
+        if not self.root.is_dir():
+            return []
+        runs = []
+        for path in self.root.glob("*.json"):
+            if path.name.startswith(".tmp-"):
+                continue
+            try:
+                record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a foreign or damaged file is not a run
+            if p_date is not None and record.p_date != p_date:
+                continue
+            if name is not None and record.name != name:
+                continue
+            runs.append(record)
+        return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+    def last_run(self, p_date: str, *, name: str | None = None) -> RunRecord | None:
+        """The most recently started run for ``p_date`` (or ``None``)."""
+        runs = self.list_runs(p_date=p_date, name=name)
+        return runs[-1] if runs else None
