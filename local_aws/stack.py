@@ -1,0 +1,205 @@
+"""The local AWS: every twin wired together under one state folder.
+
+This is the only place that decides "local": the CLI builds a ``LocalStack`` and hands
+its clients to the same code the AWS adapters run. Heavy engines (Spark, PostgreSQL)
+start lazily, on first use, and stop on ``close()``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.tables import RAW, USERS
+from crawlers.specs import default_specs
+from glue_jobs.bulk_import import result_summary, run_bulk_import
+from local_aws.athena import LocalAthena
+from local_aws.crawler_service import LocalCrawlers
+from local_aws.firehose import DeliveryStreamConfig
+from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue_jobs import LocalGlueJobs
+from local_aws.objectstore import LocalObjectStore
+from local_aws.s3 import LocalS3
+from local_aws.sns import LocalSns
+from orchestration.asl import AslExecutor, RunResult, TaskError, TaskRegistry
+from orchestration.config import LocalPaths, PipelineConfig
+from orchestration.history import HistoryStore
+from orchestration.state_machine import load_pipeline_definition
+
+__all__ = ["LocalStack"]
+
+SFN_START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
+SFN_GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
+SFN_GLUE_JOB_SYNC = "arn:aws:states:::glue:startJobRun.sync"
+SFN_SNS_PUBLISH = "arn:aws:states:::sns:publish"
+
+
+def _jsonable(obj: Any) -> Any:
+    """Task results travel as JSON in Step Functions: datetimes become ISO text."""
+    return json.loads(json.dumps(obj, default=lambda o: o.isoformat()
+                                 if isinstance(o, datetime | date) else str(o)))
+
+
+def _sdk_error(service: str, exc: ClientError) -> TaskError:
+    """A boto-style error as the aws-sdk integration names it: ``Glue.<Code>``."""
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    message = exc.response.get("Error", {}).get("Message", str(exc))
+    return TaskError(f"{service}.{code}", message)
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
+                 wait_scale: float = 0.01, spark_cores: int = 2) -> None:
+        self.cfg = cfg or PipelineConfig()
+        self.paths = LocalPaths(Path(state_dir).resolve())
+        self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = LocalObjectStore(self.paths.s3)
+        self.s3 = LocalS3(self.store)
+        self.catalog = LocalGlueCatalog(self.paths.catalog)
+        self.crawlers = LocalCrawlers(self.catalog, self.store, default_specs(self.cfg))
+        self.sns = LocalSns(self.paths.alerts)
+        self.history = HistoryStore(self.paths.runs)
+        self.jobs = LocalGlueJobs({self.cfg.transform_job: self._transform_job,
+                                   self.cfg.load_job: self._load_job},
+                                  max_concurrent_runs=self.cfg.max_concurrent_runs)
+        self.wait_scale = wait_scale
+        self.spark_cores = spark_cores
+        self.stage_seconds: dict[str, float] = {}
+        self.job_outputs: dict[str, dict[str, Any]] = {}
+        self._crawl_started: dict[str, float] = {}
+        self._spark: Any = None
+        self._warehouse: Any = None
+        self._ensure_databases()
+
+    # ------------------------------------------------------------------ lazily started engines
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            from glue_jobs.spark import local_spark
+
+            self._spark = local_spark(cores=self.spark_cores)
+        return self._spark
+
+    @property
+    def warehouse(self) -> Any:
+        if self._warehouse is None:
+            from local_aws.warehouse import LocalWarehouse
+
+            self._warehouse = LocalWarehouse(self.paths.warehouse).start()
+        return self._warehouse
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.stop()
+            self._warehouse = None
+        for name in (self.cfg.raw_crawler, self.cfg.transform_crawler):
+            self.crawlers.wait(name)  # never leave a crawl thread writing behind us
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ twins
+    def _ensure_databases(self) -> None:
+        for name in (self.cfg.raw_database, self.cfg.transform_database):
+            try:
+                self.catalog.create_database(DatabaseInput={"Name": name})
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                    raise
+
+    def delivery_stream(self) -> DeliveryStreamConfig:
+        return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
+                                    prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/")
+
+    def athena(self) -> LocalAthena:
+        return LocalAthena(self.catalog, self.store,
+                           (self.cfg.transform_database, self.cfg.raw_database))
+
+    # ------------------------------------------------------------------ Glue jobs
+    def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
+        from glue_jobs.runtime import LocalRuntime
+        from glue_jobs.transform_job import run_transform
+
+        runtime = LocalRuntime(self.spark, self.catalog, self.store)
+        result = run_transform(runtime, args["--p_date"], self.cfg.users_uri,
+                               self.cfg.email_hash_salt)
+        return result.as_dict()
+
+    def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
+        from glue_jobs.warehouse_port import PostgresWarehouse
+
+        p_date = args["--p_date"]
+        warehouse = PostgresWarehouse(self.warehouse.uri, object_store=self.store)
+        result = run_bulk_import(warehouse, p_date, self.cfg.partition_uri(USERS, p_date))
+        return result_summary(result)
+
+    # ------------------------------------------------------------------ state machine
+    def _timed(self, label: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.stage_seconds[label] = self.stage_seconds.get(label, 0.0) + (
+                time.perf_counter() - t0)
+
+    def _start_crawler(self, params: dict[str, Any]) -> Any:
+        name = params["Name"]
+        self._crawl_started[name] = time.perf_counter()
+        try:
+            return _jsonable(self.crawlers.start_crawler(Name=name))
+        except ClientError as exc:
+            raise _sdk_error("Glue", exc) from None
+
+    def _get_crawler(self, params: dict[str, Any]) -> Any:
+        try:
+            answer = self.crawlers.get_crawler(Name=params["Name"])
+        except ClientError as exc:
+            raise _sdk_error("Glue", exc) from None
+        name = params["Name"]
+        if answer["Crawler"]["State"] == "READY" and name in self._crawl_started:
+            elapsed = time.perf_counter() - self._crawl_started.pop(name)
+            self.stage_seconds[f"crawl {name}"] = elapsed
+        return _jsonable(answer)
+
+    def _start_job_sync(self, params: dict[str, Any]) -> Any:
+        name = params["JobName"]
+        try:
+            run = self._timed(f"job {name}", lambda: self.jobs.start_job_run_sync(
+                JobName=name, Arguments=params.get("Arguments") or {}))
+        except ClientError as exc:
+            raise _sdk_error("Glue", exc) from None
+        run = _jsonable(run)
+        if run["JobRunState"] != "SUCCEEDED":
+            # what Step Functions reports for a failed .sync Glue job
+            raise TaskError("States.TaskFailed", json.dumps(run))
+        self.job_outputs[name] = run.get("Output", {})
+        return run
+
+    def _publish(self, params: dict[str, Any]) -> Any:
+        return self.sns.publish(**params)
+
+    def task_registry(self) -> TaskRegistry:
+        return TaskRegistry({
+            SFN_START_CRAWLER: self._start_crawler,
+            SFN_GET_CRAWLER: self._get_crawler,
+            SFN_GLUE_JOB_SYNC: self._start_job_sync,
+            SFN_SNS_PUBLISH: self._publish,
+        })
+
+    def executor(self) -> AslExecutor:
+        definition = load_pipeline_definition(self.cfg)
+        return AslExecutor(definition, self.task_registry(), wait_scale=self.wait_scale,
+                           history=self.history)
+
+    def run_pipeline(self, p_date: str) -> RunResult:
+        """The nightly state machine for one day, on the local twins."""
+        return self.executor().run({"p_date": p_date}, label=p_date)
