@@ -15,9 +15,11 @@ import pyarrow as pa
 from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl, spark_schema
 from contracts.user_record import RAW_FIELDS
 
-__all__ = ["PARTITION_KEY", "RAW", "TABLES", "USERS", "TableContract"]
+__all__ = ["DAILY_USER_COUNTS", "DQ_RESULTS", "MODEL_TABLES", "PARTITION_KEY", "RAW", "TABLES",
+           "USERS", "USER_LOCATIONS", "TableContract"]
 
-S, INT, D, T = Kind.STRING, Kind.INT, Kind.DOUBLE, Kind.TIMESTAMP
+S, INT, BIG, D, T = Kind.STRING, Kind.INT, Kind.BIGINT, Kind.DOUBLE, Kind.TIMESTAMP
+B = Kind.BOOLEAN
 
 PARTITION_KEY = "p_date"  # ingestion date, yyyy-MM-dd, a string partition as Glue crawlers make it
 
@@ -95,4 +97,64 @@ USERS = TableContract(
     ),
 )
 
-TABLES: dict[str, TableContract] = {t.name: t for t in (RAW, USERS)}
+USER_LOCATIONS = TableContract(
+    database=TRANSFORM_DATABASE,
+    name="user_locations",
+    prefix="transform/user_locations",
+    key=("user_id",),
+    doc="Where each user of the day lives, ready for maps: coordinates as doubles (null when "
+        "outside [-90, 90] / [-180, 180]), timezone offset in minutes.",
+    fields=(
+        Field("user_id", S, nullable=False, max_len=36, doc="login.uuid"),
+        Field("city", S, max_len=128),
+        Field("state", S, max_len=128),
+        Field("country", S, max_len=64),
+        Field("postcode", S, max_len=32, doc="text: leading zeros and letters kept"),
+        Field("latitude", D, doc="WGS84 degrees, null unless in [-90, 90]"),
+        Field("longitude", D, doc="WGS84 degrees, null unless in [-180, 180]"),
+        Field("tz_offset_minutes", INT, doc="UTC offset, e.g. +5:30 -> 330"),
+        Field("tz_description", S, max_len=128),
+    ),
+)
+
+DAILY_USER_COUNTS = TableContract(
+    database=TRANSFORM_DATABASE,
+    name="daily_user_counts",
+    prefix="transform/daily_user_counts",
+    key=("country", "gender", "age_band"),
+    doc="Users seen per day by country, gender and age band (dashboards). Unknown values "
+        "are grouped under null country/gender and age band 'unknown'.",
+    fields=(
+        Field("country", S, max_len=64),
+        Field("gender", S, max_len=16),
+        Field("age_band", S, nullable=False, max_len=16, doc="0-17, 18-24, ..., 65+, unknown"),
+        Field("users", BIG, nullable=False, doc="distinct users (one row each in users)"),
+    ),
+)
+
+DQ_RESULTS = TableContract(
+    database=TRANSFORM_DATABASE,
+    name="dq_results",
+    prefix="transform/dq_results",
+    key=("run_id", "table_name", "rule"),
+    doc="One row per data-quality rule per job run and day; the history the row-count "
+        "tolerance rule reads.",
+    fields=(
+        Field("run_id", S, nullable=False, max_len=64),
+        Field("table_name", S, nullable=False, max_len=64),
+        Field("rule", S, nullable=False, max_len=128, doc="e.g. 'user_id unique'"),
+        Field("rule_type", S, nullable=False, max_len=32,
+              doc="NotNull, Unique, Range, RowCount, RowCountTrailing"),
+        Field("passed", B, nullable=False),
+        Field("observed", D, doc="the measured value (violations, or the row count)"),
+        Field("allowed", S, max_len=128, doc="the bound, as text"),
+        Field("message", S, max_len=512),
+        Field("run_status", S, nullable=False, max_len=16, doc="published or breach"),
+        Field("evaluated_at", T, nullable=False),
+    ),
+)
+
+MODEL_TABLES: tuple[TableContract, ...] = (USERS, USER_LOCATIONS, DAILY_USER_COUNTS)
+"""The analyst model the transform job publishes, one partition per p_date each."""
+
+TABLES: dict[str, TableContract] = {t.name: t for t in (RAW, *MODEL_TABLES, DQ_RESULTS)}

@@ -133,66 +133,95 @@ def parse_timestamp(value: str) -> datetime:
     return dt
 
 
-def _coerce(kind: Kind, value: Any, path: str) -> Any:
-    if kind is Kind.STRING:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise _Reject("bad_type", path, f"expected string, got {type(value).__name__}")
-    if kind is Kind.INT:
-        if isinstance(value, bool):
-            raise _Reject("bad_type", path, "expected integer, got bool")
-        if isinstance(value, int):
-            result = value
-        elif isinstance(value, float) and value.is_integer():
-            result = int(value)
-        elif isinstance(value, str) and _INT_RE.match(value.strip()):
-            result = int(value.strip())
-        else:
-            raise _Reject("bad_type", path, f"expected integer, got {type(value).__name__}")
-        if not _INT32[0] <= result <= _INT32[1]:
-            raise _Reject("out_of_range", path, f"{result} does not fit a 32-bit integer")
-        return result
-    if kind is Kind.DOUBLE:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            result_f = float(value)
-        except (TypeError, ValueError):
-            got = type(value).__name__
-            raise _Reject("bad_type", path, f"expected number, got {got}") from None
-        if not math.isfinite(result_f):
-            raise _Reject("out_of_range", path, "not a finite number")
-        return result_f
-    if kind is Kind.TIMESTAMP:
-        if not isinstance(value, str):
-            raise _Reject("bad_type", path, f"expected ISO timestamp, got {type(value).__name__}")
-        try:
-            return parse_timestamp(value)
-        except ValueError as exc:
-            raise _Reject("bad_timestamp", path, str(exc)) from None
-    raise _Reject("bad_type", path, f"unsupported kind {kind}")  # pragma: no cover
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
-def _validate_struct(fields: tuple[Field, ...], obj: Any, path: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise _Reject("bad_type", path or "$", f"expected object, got {type(obj).__name__}")
-    out: dict[str, Any] = {}
+def _got(value: Any) -> str:
+    return type(value).__name__
+
+
+# Scalar coercers: (value, parent path, field name) -> contract value. The full path is
+# only built on the error path, which keeps the hot loop cheap (bench/ingest).
+def _to_string(value: Any, path: str, name: str) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _Reject("bad_type", _at(path, name), f"expected string, got {_got(value)}")
+
+
+def _to_int(value: Any, path: str, name: str) -> int:
+    if type(value) is int:
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and _INT_RE.match(value.strip()):
+        result = int(value.strip())
+    else:
+        raise _Reject("bad_type", _at(path, name), f"expected integer, got {_got(value)}")
+    if not _INT32[0] <= result <= _INT32[1]:
+        raise _Reject("out_of_range", _at(path, name), f"{result} does not fit 32 bits")
+    return result
+
+
+def _to_double(value: Any, path: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Reject("bad_type", _at(path, name), f"expected number, got {_got(value)}")
+    try:
+        result = float(value)
+    except ValueError:
+        raise _Reject("bad_type", _at(path, name), "expected number, got text") from None
+    if not math.isfinite(result):
+        raise _Reject("out_of_range", _at(path, name), "not a finite number")
+    return result
+
+
+def _to_timestamp(value: Any, path: str, name: str) -> datetime:
+    if type(value) is not str:
+        raise _Reject("bad_type", _at(path, name), f"expected ISO timestamp, got {_got(value)}")
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise _Reject("bad_timestamp", _at(path, name), str(exc)) from None
+
+
+_SCALARS: dict[Kind, Any] = {Kind.STRING: _to_string, Kind.INT: _to_int,
+                             Kind.DOUBLE: _to_double, Kind.TIMESTAMP: _to_timestamp}
+
+
+def _compile(fields: tuple[Field, ...]) -> Any:
+    """Turn a contract struct into one validating function, once, at import time."""
+    plan: list[tuple[str, Any, bool, bool]] = []
     for f in fields:
         if f.secret:
-            continue
-        p = f"{path}.{f.name}" if path else f.name
-        value = obj.get(f.name)
-        if value is None:
-            if not f.nullable:
-                raise _Reject("missing_required", p, f"{p} is required")
-            out[f.name] = None
-        elif isinstance(f.type, Struct):
-            out[f.name] = _validate_struct(f.type.fields, value, p)
+            continue  # never copied: secrets cannot reach a serialised record
+        if isinstance(f.type, Struct):
+            plan.append((f.name, _compile(f.type.fields), f.nullable, True))
         else:
-            out[f.name] = _coerce(f.type, value, p)
-    return out
+            plan.append((f.name, _SCALARS[f.type], f.nullable, False))
+    steps = tuple(plan)
+
+    def validate_struct(obj: Any, path: str, name: str) -> dict[str, Any]:
+        here = _at(path, name) if name else path
+        if type(obj) is not dict:
+            raise _Reject("bad_type", here or "$", f"expected object, got {_got(obj)}")
+        out: dict[str, Any] = {}
+        for key, check, nullable, _ in steps:
+            value = obj.get(key)
+            if value is None:
+                if not nullable:
+                    p = _at(here, key)
+                    raise _Reject("missing_required", p, f"{p} is required")
+                out[key] = None
+            else:
+                out[key] = check(value, here, key)
+        return out
+
+    return validate_struct
+
+
+_VALIDATE_SOURCE = _compile(SOURCE_FIELDS)
 
 
 def validate_record(raw: Any) -> dict[str, Any] | Rejection:
@@ -202,7 +231,7 @@ def validate_record(raw: Any) -> dict[str, Any] | Rejection:
     contract types) or a :class:`Rejection`. Never raises for bad input.
     """
     try:
-        clean = _validate_struct(SOURCE_FIELDS, raw, "")
+        clean: dict[str, Any] = _VALIDATE_SOURCE(raw, "", "")
     except _Reject as rej:
         return rej.rejection
     except RecursionError:
@@ -236,18 +265,23 @@ def scrub_secrets(raw: Any) -> Any:
 # --------------------------------------------------------------------------- serialization
 
 def _ts_text(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _json_value(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        return {k: _json_value(x) for k, x in v.items()}
+    if t is datetime:
+        return _ts_text(v)
+    return v
 
 
 def to_json_ready(record: dict[str, Any]) -> dict[str, Any]:
     """Clean record -> JSON-serialisable dict (timestamps as ISO text with microseconds)."""
-    def conv(v: Any) -> Any:
-        if isinstance(v, datetime):
-            return _ts_text(v)
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        return v
-    return {k: conv(v) for k, v in record.items()}
+    return {k: _json_value(v) for k, v in record.items()}
 
 
 def _from_json(fields: list[pa.Field], obj: dict[str, Any]) -> dict[str, Any]:

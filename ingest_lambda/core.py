@@ -102,12 +102,14 @@ def split_page(page_obj: Any, meta: dict[str, Any]) -> tuple[list[bytes], list[d
         return [], [_error(meta, rej, raw)]
     good: list[bytes] = []
     bad: list[dict[str, Any]] = []
+    meta_json = to_json_ready(meta)
     for raw in results:
         clean = validate_record(raw)
         if isinstance(clean, Rejection):
             bad.append(_error(meta, clean, raw))
             continue
-        line = (json.dumps(to_json_ready({**clean, **meta}), ensure_ascii=False) + "\n").encode()
+        line = (json.dumps({**to_json_ready(clean), **meta_json}, ensure_ascii=False)
+                + "\n").encode()
         if len(line) > MAX_RECORD_BYTES:
             rej = Rejection("record_too_large", "$", f"{len(line)} bytes > {MAX_RECORD_BYTES}")
             bad.append(_error(meta, rej, raw))

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from ingest_lambda.api_client import ApiClient
+from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
+from ingest_lambda.replay import ReplaySource
 from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.s3 import LocalS3
 
-__all__ = ["DayPlan", "DayResult", "simulate_day"]
+__all__ = ["DayPlan", "DayResult", "replay_pages", "simulate_day"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class DayResult:
 
 def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStreamConfig,
                  errors_bucket: str,
-                 progress: Callable[[int, IngestSummary], None] | None = None) -> DayResult:
+                 progress: Callable[[int, IngestSummary], None] | None = None, *,
+                 firehose_failure_rate: float = 0.0) -> DayResult:
     result = DayResult(plan)
     for i in range(plan.invocations):
         now = [plan.invoked_at(i)]
@@ -70,8 +72,12 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
             now[0] += timedelta(milliseconds=5)  # pages arrive a little apart
             return now[0]
 
-        firehose = LocalFirehose(s3, [stream], clock=clock)
-        ports = IngestPorts(api=ApiClient(api_url), sender=FirehoseSender(firehose, stream.name),
+        firehose = LocalFirehose(s3, [stream], clock=clock, failure_rate=firehose_failure_rate,
+                                 fault_seed=i)
+        api = ApiClient(api_url, retry=RetryPolicy(max_attempts=8, base_delay_s=0.01,
+                                                   max_delay_s=0.5))
+        sender = FirehoseSender(firehose, stream.name, max_attempts=10, base_delay_s=0.001)
+        ports = IngestPorts(api=api, sender=sender,
                             errors=S3ErrorSink(s3, errors_bucket), clock=clock)
         request = IngestRequest(seed=plan.seed, start_page=plan.start_page(i),
                                 pages=plan.pages_per_invocation, page_size=plan.page_size)
@@ -81,3 +87,16 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
         if progress:
             progress(i, summary)
     return result
+
+
+def replay_pages(source: ReplaySource, s3: LocalS3, stream: DeliveryStreamConfig,
+                 errors_bucket: str) -> IngestSummary:
+    """Saved API pages through the same ingest path, arriving now."""
+    firehose = LocalFirehose(s3, [stream])
+    ports = IngestPorts(api=source, sender=FirehoseSender(firehose, stream.name),
+                        errors=S3ErrorSink(s3, errors_bucket), clock=lambda: datetime.now(UTC))
+    request = IngestRequest(seed=source.seed, start_page=1, pages=len(source.pages),
+                            page_size=1)
+    summary = run_ingest(request, ports, batch_id=f"replay-{uuid.uuid4()}")
+    firehose.close()
+    return summary

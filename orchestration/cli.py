@@ -56,35 +56,69 @@ def _stack(state_dir: Path) -> Any:
 
 # ----------------------------------------------------------------------------- commands
 
-def _ingest(state_dir: Path, day: str, invocations: int, pages: int, page_size: int,
-            malformed_rate: float, quiet: bool = False) -> dict[str, int]:
+def _api_options(args: argparse.Namespace) -> Any:
+    from local_aws.user_api import ApiOptions
+
+    spec = f"malformed={args.malformed_rate}" + (f",{args.faults}" if args.faults else "")
+    try:
+        return ApiOptions.parse(spec)
+    except ValueError as exc:
+        raise UserError(f"--faults/--malformed-rate: {exc}") from None
+
+
+def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
     from local_aws.scheduler import DayPlan, simulate_day
-    from local_aws.user_api import ApiOptions, serve_user_api
+    from local_aws.user_api import serve_user_api
 
     try:
-        plan = DayPlan(date.fromisoformat(day), invocations, pages, page_size)
+        plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if not 0.0 <= malformed_rate <= 1.0:
-        raise UserError("--malformed-rate must be between 0 and 1")
+    options = _api_options(args)
+    if not 0.0 <= args.firehose_failure_rate < 1.0:
+        raise UserError("--firehose-failure-rate must be in [0, 1)")
     stack = _stack(state_dir)
-    with serve_user_api(ApiOptions(malformed_rate=malformed_rate)) as url:
+    with serve_user_api(options) as url:
         def progress(i: int, s: Any) -> None:
-            if not quiet:
-                err_console.print(f"  invocation {i + 1}/{plan.invocations}: "
-                                  f"{s.records_valid} valid, {s.records_rejected} quarantined")
+            err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
+                              f"pages, {s.records_valid} valid, {s.records_rejected} "
+                              f"quarantined, {s.pages_failed} pages failed")
         result = simulate_day(plan, url, stack.s3, stack.delivery_stream(),
-                              stack.cfg.errors_bucket, progress)
+                              stack.cfg.errors_bucket, progress,
+                              firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
     return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
             "quarantined": result.total("records_rejected"),
-            "undeliverable": result.total("records_undeliverable")}
+            "undeliverable": result.total("records_undeliverable"),
+            "pages failed": result.total("pages_failed")}
+
+
+def _replay(state_dir: Path, path: Path) -> dict[str, int]:
+    from ingest_lambda.replay import ReplayError, ReplaySource, load_replay
+    from local_aws.scheduler import replay_pages
+
+    try:
+        pages = load_replay(path)
+    except ReplayError as exc:
+        raise UserError(str(exc)) from None
+    stack = _stack(state_dir)
+    summary = replay_pages(ReplaySource(pages), stack.s3, stack.delivery_stream(),
+                           stack.cfg.errors_bucket)
+    stack.close()
+    return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
+            "valid": summary.records_valid, "quarantined": summary.records_rejected}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.replay:
+        counts = _replay(args.state_dir, args.replay)
+        console.print(f"replayed {args.replay}: "
+                      + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+    if not args.date:
+        raise UserError("give --date D (simulate a day) or --replay FILE")
     day = _p_date(args.date)
-    counts = _ingest(args.state_dir, day, args.invocations, args.pages, args.page_size,
-                     args.malformed_rate)
+    counts = _ingest(args.state_dir, day, args)
     console.print(f"ingested {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -231,8 +265,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"state in {state_dir}/")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    counts = _ingest(state_dir, day, args.invocations, args.pages, args.page_size,
-                     args.malformed_rate)
+    counts = _ingest(state_dir, day, args)
     timings["ingest (Lambda x Firehose)"] = time.perf_counter() - t0
     with _stack(state_dir) as stack:
         result = _run(stack, day)
@@ -291,9 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="users per page (default %(default)s)")
         p.add_argument("--malformed-rate", type=float, default=0.02,
                        help="share of records the API twin corrupts (default %(default)s)")
+        p.add_argument("--faults", default="",
+                       help="API faults, e.g. error=0.3,throttle=0.1,slow=0.05,latency=0.2")
+        p.add_argument("--firehose-failure-rate", type=float, default=0.0,
+                       help="share of records the Firehose twin fails per call (retried)")
 
     p = sub.add_parser("ingest", help="simulate one day of scheduled ingest invocations")
-    p.add_argument("--date", required=True, help="ingestion day, YYYY-MM-DD (UTC)")
+    p.add_argument("--date", help="ingestion day, YYYY-MM-DD (UTC)")
+    p.add_argument("--replay", type=Path,
+                   help="ingest saved API responses (a page object or a list) instead")
     ingest_opts(p, 4, 3, 100)
     p.set_defaults(func=cmd_ingest)
 
