@@ -370,10 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        err_console.print(f"udp: error: {exc}", markup=False)
+        print(f"udp: error: {exc}", file=sys.stderr)  # one line, never wrapped
         return 2
     except KeyboardInterrupt:
-        err_console.print("udp: interrupted", markup=False)
+        print("udp: interrupted", file=sys.stderr)
         return 130
 
 
