@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.glue import parquet_table_input
+from contracts.schema import arrow_schema_from_glue
 from contracts.tables import RAW, USERS
 from crawlers.specs import default_specs
 from glue_jobs.bulk_import import result_summary, run_bulk_import
@@ -109,16 +111,27 @@ class LocalStack:
 
     # ------------------------------------------------------------------ twins
     def _ensure_databases(self) -> None:
-        for name in (self.cfg.raw_database, self.cfg.transform_database):
+        """What the infrastructure deploys: the databases and the declared raw table."""
+        calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+            (self.catalog.create_database, {"DatabaseInput": {"Name": name}})
+            for name in (self.cfg.raw_database, self.cfg.transform_database)]
+        calls.append((self.catalog.create_table, {
+            "DatabaseName": self.cfg.raw_database,
+            "TableInput": parquet_table_input(RAW, self.cfg.raw_uri)}))
+        for call, kwargs in calls:
             try:
-                self.catalog.create_database(DatabaseInput={"Name": name})
+                call(**kwargs)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "AlreadyExistsException":
                     raise
 
     def delivery_stream(self) -> DeliveryStreamConfig:
+        """Firehose's Parquet conversion takes its schema from the raw Glue table."""
+        table = self.catalog.get_table(DatabaseName=self.cfg.raw_database, Name=RAW.name)
+        schema = arrow_schema_from_glue(table["Table"]["StorageDescriptor"]["Columns"])
         return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
-                                    prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/")
+                                    prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/",
+                                    schema=schema)
 
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,
@@ -126,20 +139,38 @@ class LocalStack:
 
     # ------------------------------------------------------------------ Glue jobs
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
+        """The transform job on local Spark; the salt comes from the config locally (a
+        Secrets Manager id on AWS). ``--start_date``/``--end_date`` run a range."""
         from glue_jobs.runtime import LocalRuntime
-        from glue_jobs.transform_job import run_transform
+        from glue_jobs.transform_job import (
+            TransformSettings,
+            options_from_args,
+            run_transform_days,
+        )
 
+        options = options_from_args({
+            **{k.removeprefix("--"): v for k, v in args.items()},
+            "lake_uri": f"s3://{self.cfg.lake_bucket}", "salt_secret_id": "local-config"})
         runtime = LocalRuntime(self.spark, self.catalog, self.store)
-        result = run_transform(runtime, args["--p_date"], self.cfg.users_uri,
-                               self.cfg.email_hash_salt)
-        return result.as_dict()
+        settings = TransformSettings(f"s3://{self.cfg.lake_bucket}", self.cfg.email_hash_salt)
+        results = run_transform_days(runtime, options.days, settings, run_id=options.run_id)
+        if len(results) == 1:
+            return results[0].as_dict()
+        return {"days": [r.as_dict() for r in results],
+                "rows_read": sum(r.rows_read for r in results),
+                "rows_written": sum(r.rows_written for r in results)}
 
     def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
+        from glue_jobs.publish import current_location
         from glue_jobs.warehouse_port import PostgresWarehouse
 
         p_date = args["--p_date"]
+        # the published version folder, as the catalog says (falls back to the plain
+        # Hive folder for partitions written before versioned publishing)
+        source = (current_location(self.catalog, USERS, p_date)
+                  or self.cfg.partition_uri(USERS, p_date))
         warehouse = PostgresWarehouse(self.warehouse.uri, object_store=self.store)
-        result = run_bulk_import(warehouse, p_date, self.cfg.partition_uri(USERS, p_date))
+        result = run_bulk_import(warehouse, p_date, source)
         return result_summary(result)
 
     # ------------------------------------------------------------------ state machine
