@@ -1,0 +1,771 @@
+"""The whole AWS deployment of the pipeline as one CDK stack.
+
+Sections follow the data flow: encryption and storage, delivery (Firehose), catalog
+(Glue databases, the raw table, crawlers), Glue jobs, ingest (Lambda + schedule),
+orchestration (Step Functions + nightly schedule + alerts), warehouse (Redshift
+Serverless), query (Athena). Every IAM policy is written out statement by statement
+against named resources; ``tests/infra`` checks that no statement allows ``*`` actions
+on ``*`` resources and which principal may do what.
+
+Definitions the local twins run are deployed as they are: crawler properties come
+from ``crawlers.specs``, the raw table from ``contracts.tables.RAW``, the state machines
+from the ``.asl.json`` files (placeholders left in place, ``DefinitionSubstitutions``
+set) and the schedules from ``orchestration.schedules``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import (
+    ArnFormat,
+    Aspects,
+    CfnResource,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Tags,
+)
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_redshiftserverless as redshift
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW
+from crawlers.specs import default_specs
+from infra.assets import GlueAssets, StagedAssets
+from infra.config import EnvConfig
+from infra.suppressions import SkipInScope, skip
+from infra.translate import crawler_properties, glue_table_input
+from orchestration.schedules import ingest_schedule, nightly_pipeline_schedule
+from orchestration.state_machine import DEFINITION_PATH, placeholder_values
+
+__all__ = [
+    "BACKFILL_DEFINITION_PATH",
+    "BACKFILL_STATE_MACHINE_NAME",
+    "FIREHOSE_ERROR_PREFIX",
+    "FIREHOSE_PREFIX",
+    "GLUE_TEMP_PREFIX",
+    "INGEST_FUNCTION_NAME",
+    "PIPELINE_STATE_MACHINE_NAME",
+    "UdpStack",
+]
+
+BACKFILL_DEFINITION_PATH = DEFINITION_PATH.with_name("backfill.asl.json")
+FIREHOSE_PREFIX = f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/"
+FIREHOSE_ERROR_PREFIX = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+GLUE_TEMP_PREFIX = "tmp/"
+INGEST_FUNCTION_NAME = "udp-ingest"
+PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
+BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
+
+
+_RETENTION = {1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+              7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS,
+              30: logs.RetentionDays.ONE_MONTH, 60: logs.RetentionDays.TWO_MONTHS,
+              90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
+              365: logs.RetentionDays.ONE_YEAR}
+
+
+def _statement(actions: Sequence[str], resources: Sequence[str],
+               conditions: dict[str, Any] | None = None, sid: str | None = None
+               ) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(actions), resources=list(resources),
+                               conditions=conditions, sid=sid)
+
+
+class UdpStack(Stack):
+    """Everything the pipeline needs in one AWS account and region.
+
+    Parameters
+    ----------
+    env_cfg:
+        The environment's settings (names, sizes, retention).
+    assets:
+        The staged Glue scripts and wheel and the image build context
+        (see :func:`infra.assets.stage_all`).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, env_cfg: EnvConfig,
+                 assets: StagedAssets, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.env_cfg = env_cfg
+        self.cfg = env_cfg.pipeline
+        for key, value in env_cfg.tags:
+            Tags.of(self).add(key, value)
+        Tags.of(self).add("environment", env_cfg.name)
+        self.removal = RemovalPolicy.RETAIN if env_cfg.removal_retain else RemovalPolicy.DESTROY
+
+        self._encryption()
+        self._storage()
+        self._network()
+        self._alerts()
+        self._catalog()
+        self._delivery()
+        self._image_context = assets.image_context
+        self._glue_jobs(assets.glue)
+        self._warehouse()
+        self._ingest()
+        self._orchestration()
+        self._query()
+
+    # ------------------------------------------------------------------ helpers
+
+    def arn(self, service: str, resource: str, name: str = "", sep: str = "/") -> str:
+        """An ARN in this stack's account and region."""
+        fmt = {"/": "SLASH_RESOURCE_NAME", ":": "COLON_RESOURCE_NAME"}[sep]
+        return self.format_arn(service=service, resource=resource, resource_name=name or None,
+                               arn_format=getattr(ArnFormat, fmt))
+
+    def glue_catalog_arns(self, database: str, tables: str = "*") -> list[str]:
+        return [self.arn("glue", "catalog"), self.arn("glue", "database", database),
+                self.arn("glue", "table", f"{database}/{tables}")]
+
+    def log_group(self, construct_id: str, name: str) -> logs.LogGroup:
+        """A KMS-encrypted log group kept for the environment's retention (rounded up)."""
+        days = min((d for d in _RETENTION if d >= self.env_cfg.log_retention_days),
+                   default=365)
+        return logs.LogGroup(self, construct_id, log_group_name=name, encryption_key=self.key,
+                             retention=_RETENTION[days], removal_policy=self.removal)
+
+    def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
+        actions = (["kms:Decrypt"] if decrypt else []) + (
+            ["kms:GenerateDataKey", "kms:Encrypt"] if encrypt else [])
+        return _statement(actions, [self.key.key_arn])
+
+    def queue(self, construct_id: str, name: str) -> sqs.Queue:
+        return sqs.Queue(self, construct_id, queue_name=name,
+                         encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
+                         enforce_ssl=True, retention_period=Duration.days(14),
+                         removal_policy=self.removal)
+
+    # ------------------------------------------------------------------ encryption, storage
+
+    def _encryption(self) -> None:
+        self.key = kms.Key(self, "DataKey", alias=f"alias/udp-{self.env_cfg.name}",
+                           description="Encrypts the pipeline's data, logs, queues and secrets.",
+                           enable_key_rotation=True, removal_policy=self.removal)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchLogsUseKey",
+            principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                     "kms:DescribeKey"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    self.arn("logs", "log-group", "*", sep=":")}}))
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublishToEncryptedTopic",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+
+    def _bucket(self, construct_id: str, role: str, *, lifecycle: list[s3.LifecycleRule],
+                kms_encrypted: bool = True) -> s3.Bucket:
+        common: dict[str, Any] = {
+            "bucket_name": self.env_cfg.bucket(role),
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "versioned": True,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "removal_policy": self.removal,
+            "lifecycle_rules": [
+                s3.LifecycleRule(id="abort-incomplete-uploads",
+                                 abort_incomplete_multipart_upload_after=Duration.days(7)),
+                s3.LifecycleRule(id="expire-noncurrent-versions",
+                                 noncurrent_version_expiration=Duration.days(
+                                     self.env_cfg.noncurrent_version_days)),
+                *lifecycle,
+            ],
+        }
+        if kms_encrypted:
+            bucket = s3.Bucket(self, construct_id, encryption=s3.BucketEncryption.KMS,
+                               encryption_key=self.key, bucket_key_enabled=True,
+                               server_access_logs_bucket=self.access_logs,
+                               server_access_logs_prefix=f"{role}/", **common)
+        else:
+            bucket = s3.Bucket(self, construct_id, encryption=s3.BucketEncryption.S3_MANAGED,
+                               **common)
+        return bucket
+
+    def _storage(self) -> None:
+        cfg = self.env_cfg
+        self.access_logs = self._bucket(
+            "AccessLogsBucket", "logs", kms_encrypted=False,
+            lifecycle=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))])
+        skip(self.access_logs,
+             CKV_AWS_18="This is the access-log target; logging it into itself would loop.",)
+        self.lake = self._bucket("LakeBucket", "lake", lifecycle=[
+            s3.LifecycleRule(id="expire-glue-temp", prefix=GLUE_TEMP_PREFIX,
+                             expiration=Duration.days(cfg.temp_retention_days)),
+            s3.LifecycleRule(id="expire-firehose-errors", prefix="errors/",
+                             expiration=Duration.days(cfg.error_retention_days)),
+        ])
+        self.errors = self._bucket("ErrorsBucket", "errors", lifecycle=[
+            s3.LifecycleRule(id="expire-quarantine",
+                             expiration=Duration.days(cfg.error_retention_days))])
+        self.scripts = self._bucket("ScriptsBucket", "scripts", lifecycle=[])
+        self.athena_results = self._bucket("AthenaResultsBucket", "athena", lifecycle=[
+            s3.LifecycleRule(id="expire-query-results",
+                             expiration=Duration.days(cfg.athena_results_retention_days))])
+
+    def _network(self) -> None:
+        """VPC for Redshift Serverless (3 AZs required) and the bulk-import job.
+
+        One NAT gateway: the bulk import installs its Python modules with pip and calls
+        Secrets Manager; a NAT is cheaper than the interface endpoints both would need.
+        S3 is reached through a free gateway endpoint (Redshift COPY with enhanced VPC
+        routing, Glue reads).
+        """
+        region = self.env_cfg.region
+        # AZs named in config (not looked up): synth stays offline and deterministic.
+        self.vpc = ec2.Vpc(
+            self, "Vpc", ip_addresses=ec2.IpAddresses.cidr(self.env_cfg.vpc_cidr),
+            availability_zones=[f"{region}{letter}" for letter in self.env_cfg.az_letters],
+            nat_gateways=self.env_cfg.nat_gateways, restrict_default_security_group=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC,
+                                        cidr_mask=24, map_public_ip_on_launch=False),
+                ec2.SubnetConfiguration(name="private",
+                                        subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                                        cidr_mask=22),
+            ],
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(
+                service=ec2.GatewayVpcEndpointAwsService.S3)})
+        flow_logs = self.log_group("VpcFlowLogs", f"/udp/{self.env_cfg.name}/vpc-flow-logs")
+        self.vpc.add_flow_log("FlowLog",
+                              destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                              traffic_type=ec2.FlowLogTrafficType.REJECT)
+        self.private_subnets = self.vpc.select_subnets(
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
+        self.glue_sg = ec2.SecurityGroup(
+            self, "GlueJobSecurityGroup", vpc=self.vpc, allow_all_outbound=True,
+            description="Glue bulk-import job ENIs (egress to Redshift, NAT, S3 endpoint)")
+        self.glue_sg.add_ingress_rule(self.glue_sg, ec2.Port.all_tcp(),
+                                      "Glue requires a self-referencing rule between job nodes")
+        self.redshift_sg = ec2.SecurityGroup(
+            self, "RedshiftSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            description="Redshift Serverless workgroup: SQL from the bulk-import job only")
+        self.redshift_sg.add_ingress_rule(self.glue_sg, ec2.Port.tcp(5439),
+                                          "Bulk import connects to Redshift")
+
+    def _alerts(self) -> None:
+        self.topic = sns.Topic(self, "AlertTopic", topic_name=self.cfg.alert_topic,
+                               display_name="udp pipeline alerts", master_key=self.key,
+                               enforce_ssl=True)
+        for email in self.env_cfg.alert_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def _alarm_on_queue(self, construct_id: str, queue: sqs.Queue, what: str) -> None:
+        alarm = cloudwatch.Alarm(
+            self, construct_id, alarm_description=f"{what}: messages in {queue.queue_name}",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5)),
+            threshold=0, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+    # ------------------------------------------------------------------ catalog
+
+    def _catalog(self) -> None:
+        cfg = self.cfg
+        self.databases: dict[str, glue.CfnDatabase] = {}
+        for construct_id, name, doc in (
+                ("RawDatabase", cfg.raw_database, "Raw user data as delivered by Firehose."),
+                ("TransformDatabase", cfg.transform_database, "Analyst-facing transform layer.")):
+            self.databases[name] = glue.CfnDatabase(
+                self, construct_id, catalog_id=self.account,
+                database_input=glue.CfnDatabase.DatabaseInputProperty(
+                    name=name, description=doc))
+        self.raw_table = CfnResource(self, "RawTable", type="AWS::Glue::Table", properties={
+            "CatalogId": self.account,
+            "DatabaseName": cfg.raw_database,
+            "TableInput": glue_table_input(RAW, cfg.raw_uri),
+        })
+        self.raw_table.add_resource_dependency(self.databases[cfg.raw_database])
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self, "GlueSecurityConfiguration", name=f"udp-{self.env_cfg.name}",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                    s3_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn)],
+                cloud_watch_encryption=(
+                    glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                        cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn)),
+                job_bookmarks_encryption=(
+                    glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                        job_bookmarks_encryption_mode="CSE-KMS",
+                        kms_key_arn=self.key.key_arn))))
+        self.crawlers: dict[str, CfnResource] = {}
+        self.crawler_roles: dict[str, iam.Role] = {}
+        for spec in default_specs(cfg):
+            role = self._crawler_role(spec.name, spec.database, spec.targets)
+            crawler = CfnResource(self, f"Crawler-{spec.name}", type="AWS::Glue::Crawler",
+                                  properties=crawler_properties(
+                                      spec, role.role_arn, self.security_configuration.name))
+            crawler.add_resource_dependency(self.databases[spec.database])
+            crawler.add_resource_dependency(self.security_configuration)
+            self.crawlers[spec.name] = crawler
+            self.crawler_roles[spec.name] = role
+
+    def _glue_logs_statement(self) -> iam.PolicyStatement:
+        return _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                           "logs:AssociateKmsKey"],
+                          [self.arn("logs", "log-group", "/aws-glue/*", sep=":")])
+
+    def _crawler_role(self, name: str, database: str, targets: Sequence[str]) -> iam.Role:
+        role = iam.Role(self, f"CrawlerRole-{name}",
+                        assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+                        description=f"Glue crawler {name}")
+        prefixes = [t.split("/", 3)[3] for t in targets]  # s3://bucket/<prefix>
+        role.add_to_policy(_statement(
+            ["s3:GetObject"], [self.lake.arn_for_objects(f"{p}*") for p in prefixes]))
+        role.add_to_policy(_statement(
+            ["s3:ListBucket"], [self.lake.bucket_arn],
+            {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}))
+        role.add_to_policy(_statement(
+            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
+             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
+             "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
+             "glue:UpdatePartition", "glue:BatchUpdatePartition"],
+            self.glue_catalog_arns(database)))
+        role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
+        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(self.kms_use())
+        return role
+
+    # ------------------------------------------------------------------ delivery
+
+    def _delivery(self) -> None:
+        cfg, env = self.cfg, self.env_cfg
+        log_group = self.log_group("FirehoseLogs", f"/aws/kinesisfirehose/{cfg.delivery_stream}")
+        log_stream = logs.LogStream(self, "FirehoseDeliveryLogStream", log_group=log_group,
+                                    log_stream_name="DestinationDelivery",
+                                    removal_policy=self.removal)
+        role = iam.Role(self, "FirehoseRole",
+                        assumed_by=iam.ServicePrincipal(
+                            "firehose.amazonaws.com",
+                            conditions={"StringEquals": {"sts:ExternalId": self.account}}),
+                        description="Firehose delivery to the raw layer")
+        role.add_to_policy(_statement(
+            ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
+             "s3:ListBucketMultipartUploads"], [self.lake.bucket_arn]))
+        role.add_to_policy(_statement(
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [self.lake.arn_for_objects(f"{RAW.prefix}/*"),
+             self.lake.arn_for_objects("errors/firehose/*")]))
+        role.add_to_policy(_statement(
+            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            self.glue_catalog_arns(cfg.raw_database, RAW.name)))
+        role.add_to_policy(_statement(["logs:PutLogEvents"], [
+            self.arn("logs", "log-group",
+                     f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+                     sep=":")]))
+        role.add_to_policy(self.kms_use())
+        destination = firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+            bucket_arn=self.lake.bucket_arn,
+            role_arn=role.role_arn,
+            prefix=FIREHOSE_PREFIX,
+            error_output_prefix=FIREHOSE_ERROR_PREFIX,
+            buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                size_in_m_bs=env.firehose_buffer_mb, interval_in_seconds=env.firehose_buffer_s),
+            compression_format="UNCOMPRESSED",  # Parquet pages are compressed (Snappy) instead
+            encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
+                kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
+                    awskms_key_arn=self.key.key_arn)),
+            cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                enabled=True, log_group_name=log_group.log_group_name,
+                log_stream_name=log_stream.log_stream_name),
+            data_format_conversion_configuration=(
+                firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
+                    enabled=True,
+                    input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
+                        deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
+                            open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty(
+                                case_insensitive=False))),
+                    output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
+                        serializer=firehose.CfnDeliveryStream.SerializerProperty(
+                            parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(
+                                compression="SNAPPY"))),
+                    schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
+                        catalog_id=self.account, database_name=cfg.raw_database,
+                        table_name=RAW.name, region=self.region, role_arn=role.role_arn,
+                        version_id="LATEST"))))
+        self.delivery_stream = firehose.CfnDeliveryStream(
+            self, "DeliveryStream", delivery_stream_name=cfg.delivery_stream,
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=(
+                firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
+                    key_type="CUSTOMER_MANAGED_CMK", key_arn=self.key.key_arn)),
+            extended_s3_destination_configuration=destination)
+        self.delivery_stream.add_resource_dependency(self.raw_table)
+
+    # ------------------------------------------------------------------ Glue jobs
+
+    def _glue_job_role(self, construct_id: str, description: str) -> iam.Role:
+        role = iam.Role(self, construct_id, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+                        description=description)
+        role.add_to_policy(_statement(["s3:GetObject"],
+                                      [self.scripts.arn_for_objects("scripts/*"),
+                                       self.scripts.arn_for_objects("wheels/*")]))
+        role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                      [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}*")]))
+        role.add_to_policy(_statement(
+            ["s3:ListBucket"], [self.lake.bucket_arn, self.scripts.bucket_arn]))
+        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"],
+                                      {"StringEquals": {"cloudwatch:namespace": "Glue"}}))
+        role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
+        role.add_to_policy(self.kms_use())
+        return role
+
+    def _common_job_args(self, modules: Sequence[str]) -> dict[str, str]:
+        return {
+            "--job-language": "python",
+            "--job-bookmark-option": "job-bookmark-disable",  # runs are keyed by --p_date
+            "--enable-metrics": "true",
+            "--enable-observability-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--enable-glue-datacatalog": "true",
+            "--TempDir": self.lake.s3_url_for_object(f"{GLUE_TEMP_PREFIX}glue/"),
+            "--additional-python-modules": ",".join(modules),
+            "--python-modules-installer-option": "--no-deps",
+        }
+
+    def _glue_jobs(self, assets: GlueAssets) -> None:
+        cfg, env = self.cfg, self.env_cfg
+        deployment = s3deploy.BucketDeployment(
+            self, "GlueAssets", sources=[s3deploy.Source.asset(str(assets.folder))],
+            destination_bucket=self.scripts, prune=True, retain_on_delete=False,
+            memory_limit=256)
+        deployment.node.find_child("AwsCliLayer")  # fail loudly if the construct changes
+        self.node.add_metadata("glue-wheel", assets.wheel_key)
+        wheel_uri = self.scripts.s3_url_for_object(assets.wheel_key)
+        self.salt_secret = secretsmanager.Secret(
+            self, "EmailHashSalt", secret_name=f"udp/{env.name}/email-hash-salt",
+            description="Salt of the email hash in the transform layer",
+            encryption_key=self.key, removal_policy=self.removal,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48))
+
+        transform_role = self._glue_job_role("TransformJobRole", "Glue transform job")
+        lake = self.lake
+        transform_role.add_to_policy(_statement(["s3:GetObject"],
+                                                [lake.arn_for_objects(f"{RAW.prefix}/*")]))
+        transform_role.add_to_policy(_statement(
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [lake.arn_for_objects(f"{t.prefix}/*") for t in (*MODEL_TABLES, DQ_RESULTS)]))
+        transform_role.add_to_policy(_statement(
+            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions",
+             "glue:BatchGetPartition"], self.glue_catalog_arns(cfg.raw_database, RAW.name)))
+        transform_role.add_to_policy(_statement(
+            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
+             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
+             "glue:BatchGetPartition", "glue:CreatePartition", "glue:UpdatePartition",
+             "glue:BatchCreatePartition"], self.glue_catalog_arns(cfg.transform_database)))
+        transform_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
+                                                [self.salt_secret.secret_arn]))
+        self.transform_role = transform_role
+        self.transform_job = glue.CfnJob(
+            self, "TransformJob", name=cfg.transform_job, role=transform_role.role_arn,
+            description="Transform, check and publish one p_date of raw users (--p_date).",
+            glue_version="5.0", worker_type=env.transform_worker_type,
+            number_of_workers=env.transform_workers, max_retries=0,
+            timeout=env.job_timeout_minutes,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(
+                max_concurrent_runs=env.max_concurrent_runs),
+            security_configuration=self.security_configuration.name,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3",
+                script_location=self.scripts.s3_url_for_object(
+                    assets.script_keys["transform_users"])),
+            default_arguments={**self._common_job_args([wheel_uri]),
+                               "--lake_uri": f"s3://{cfg.lake_bucket}",
+                               "--salt_secret_id": self.salt_secret.secret_arn})
+        self.transform_job.add_resource_dependency(self.security_configuration)
+        self.transform_job.node.add_dependency(deployment)
+        self._deployment = deployment
+        self._wheel_uri = wheel_uri
+        self._assets = assets
+
+    # ------------------------------------------------------------------ warehouse
+
+    def _warehouse(self) -> None:
+        cfg, env = self.cfg, self.env_cfg
+        self.redshift_secret = secretsmanager.Secret(
+            self, "RedshiftAdminSecret", secret_name=f"udp/{env.name}/redshift-admin",
+            description="Redshift Serverless admin login and endpoint (read by the bulk import)",
+            encryption_key=self.key, removal_policy=self.removal,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({
+                    "username": env.redshift_admin_user, "dbname": env.redshift_database,
+                    "host": env.redshift_host, "port": 5439}),
+                generate_string_key="password", password_length=32,
+                exclude_characters="\"'@/\\ `", require_each_included_type=True))
+        copy_role = iam.Role(
+            self, "RedshiftCopyRole", description="Redshift COPY from the transform layer",
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("redshift.amazonaws.com"),
+                iam.ServicePrincipal("redshift-serverless.amazonaws.com")))
+        model_prefixes = [f"{t.prefix}/*" for t in MODEL_TABLES]
+        copy_role.add_to_policy(_statement(
+            ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes]))
+        copy_role.add_to_policy(_statement(
+            ["s3:ListBucket", "s3:GetBucketLocation"], [self.lake.bucket_arn]))
+        copy_role.add_to_policy(self.kms_use(encrypt=False))
+        self.copy_role = copy_role
+        secret_ref = self.redshift_secret.secret_arn
+        self.namespace = redshift.CfnNamespace(
+            self, "RedshiftNamespace", namespace_name=env.redshift_namespace,
+            db_name=env.redshift_database,
+            admin_username=f"{{{{resolve:secretsmanager:{secret_ref}:SecretString:username}}}}",
+            admin_user_password=(
+                f"{{{{resolve:secretsmanager:{secret_ref}:SecretString:password}}}}"),
+            iam_roles=[copy_role.role_arn], default_iam_role_arn=copy_role.role_arn,
+            kms_key_id=self.key.key_arn,
+            log_exports=["userlog", "connectionlog", "useractivitylog"])
+        self.workgroup = redshift.CfnWorkgroup(
+            self, "RedshiftWorkgroup", workgroup_name=env.redshift_workgroup,
+            namespace_name=env.redshift_namespace, base_capacity=env.redshift_base_rpu,
+            max_capacity=env.redshift_max_rpu, enhanced_vpc_routing=True,
+            publicly_accessible=False,
+            subnet_ids=[s.subnet_id for s in self.private_subnets],
+            security_group_ids=[self.redshift_sg.security_group_id],
+            config_parameters=[
+                redshift.CfnWorkgroup.ConfigParameterProperty(parameter_key="require_ssl",
+                                                              parameter_value="true"),
+                redshift.CfnWorkgroup.ConfigParameterProperty(
+                    parameter_key="enable_user_activity_logging", parameter_value="true")])
+        self.workgroup.add_resource_dependency(self.namespace)
+
+        # the bulk import job: in the VPC through a Glue NETWORK connection
+        subnet = self.private_subnets[0]
+        self.glue_connection = glue.CfnConnection(
+            self, "GlueVpcConnection", catalog_id=self.account,
+            connection_input=glue.CfnConnection.ConnectionInputProperty(
+                name=f"udp-{env.name}-vpc", connection_type="NETWORK",
+                description="Private subnet for the bulk import (reaches Redshift)",
+                physical_connection_requirements=(
+                    glue.CfnConnection.PhysicalConnectionRequirementsProperty(
+                        availability_zone=subnet.availability_zone, subnet_id=subnet.subnet_id,
+                        security_group_id_list=[self.glue_sg.security_group_id]))))
+        load_role = self._glue_job_role("BulkImportJobRole", "Glue bulk import into Redshift")
+        load_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
+                                           [self.redshift_secret.secret_arn]))
+        load_role.add_to_policy(_statement(
+            ["glue:GetConnection"],
+            [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))
+        load_role.add_to_policy(_statement(
+            ["ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSubnets",
+             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
+             "ec2:DescribeVpcAttribute"], ["*"]))
+        load_role.add_to_policy(_statement(
+            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags",
+             "ec2:DeleteTags"],
+            [self.arn("ec2", "network-interface", "*"),
+             *[self.arn("ec2", "subnet", s.subnet_id) for s in self.private_subnets],
+             self.arn("ec2", "security-group", self.glue_sg.security_group_id)]))
+        self.load_role = load_role
+        self.load_job = glue.CfnJob(
+            self, "BulkImportJob", name=cfg.load_job, role=load_role.role_arn,
+            description="COPY one p_date into Redshift: staging, dedupe, MERGE (--p_date).",
+            glue_version="5.0", worker_type="G.1X", number_of_workers=env.load_workers,
+            max_retries=0, timeout=env.job_timeout_minutes,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(
+                max_concurrent_runs=env.max_concurrent_runs),
+            security_configuration=self.security_configuration.name,
+            connections=glue.CfnJob.ConnectionsListProperty(
+                connections=[f"udp-{env.name}-vpc"]),
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3",
+                script_location=self.scripts.s3_url_for_object(
+                    self._assets.script_keys["bulk_import"])),
+            default_arguments={
+                **self._common_job_args([self._wheel_uri, *env.glue_python_modules]),
+                "--table_uri": cfg.users_uri,
+                "--secret_id": self.redshift_secret.secret_arn,
+                "--iam_role_arn": copy_role.role_arn})
+        self.load_job.add_resource_dependency(self.glue_connection)
+        self.load_job.add_resource_dependency(self.security_configuration)
+        self.load_job.node.add_dependency(self._deployment)
+
+    # ------------------------------------------------------------------ ingest
+
+    def _ingest(self) -> None:
+        cfg, env = self.cfg, self.env_cfg
+        log_group = self.log_group("IngestLogs", f"/aws/lambda/{INGEST_FUNCTION_NAME}")
+        self.ingest_dlq = self.queue("IngestDlq", "udp-ingest-dlq")
+        role = iam.Role(self, "IngestFunctionRole",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Ingest Lambda: fetch pages, put them to Firehose")
+        role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      [f"{log_group.log_group_arn}"]))
+        role.add_to_policy(_statement(["firehose:PutRecord", "firehose:PutRecordBatch"],
+                                      [self.arn("firehose", "deliverystream",
+                                                cfg.delivery_stream)]))
+        role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
+        role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"], {
+            "StringEquals": {"cloudwatch:namespace": "udp"}}))
+        role.add_to_policy(self.kms_use())
+        self.ingest_role = role
+        self.ingest_function = lambda_.DockerImageFunction(
+            self, "IngestFunction", function_name=INGEST_FUNCTION_NAME,
+            description="Fetch user-data pages, validate, scrub, deliver to Firehose",
+            code=lambda_.DockerImageCode.from_image_asset(
+                str(self._image_context), file="ingest_lambda/Dockerfile"),
+            role=role, log_group=log_group, memory_size=env.ingest_memory_mb,
+            timeout=Duration.seconds(env.ingest_timeout_s),
+            reserved_concurrent_executions=env.ingest_reserved_concurrency,
+            dead_letter_queue=self.ingest_dlq, retry_attempts=0,
+            tracing=lambda_.Tracing.ACTIVE, environment_encryption=self.key,
+            environment={
+                "API_URL": env.api_url,
+                "DELIVERY_STREAM": cfg.delivery_stream,
+                "ERRORS_BUCKET": cfg.errors_bucket,
+                "POWERTOOLS_SERVICE_NAME": "udp-ingest",
+                "POWERTOOLS_METRICS_NAMESPACE": "udp",
+            })
+        skip(self.ingest_function,
+             CKV_AWS_117="Calls a public HTTPS API and Firehose; in a VPC it would need the "
+                         "NAT for every page. It reaches no private resource.")
+        self.schedules_dlq = self.queue("ScheduleDlq", "udp-schedules-dlq")
+        scheduler_role = self._scheduler_role("IngestScheduleRole", "Invoke the ingest Lambda")
+        scheduler_role.add_to_policy(_statement(
+            ["lambda:InvokeFunction"], [self.ingest_function.function_arn,
+                                        f"{self.ingest_function.function_arn}:*"]))
+        schedule = ingest_schedule(lambda_arn=self.ingest_function.function_arn,
+                                   role_arn=scheduler_role.role_arn,
+                                   dead_letter_arn=self._dlq_arn(self.schedules_dlq),
+                                   every_minutes=env.ingest_every_minutes)
+        self.ingest_schedule = CfnResource(self, "IngestSchedule",
+                                           type="AWS::Scheduler::Schedule",
+                                           properties=schedule.cfn_properties())
+        self._alarm_on_queue("IngestDlqAlarm", self.ingest_dlq, "Failed ingest invocations")
+        self._alarm_on_queue("ScheduleDlqAlarm", self.schedules_dlq, "Undeliverable schedules")
+
+    def _dlq_arn(self, queue: sqs.Queue) -> str:
+        """The queue ARN in a form ``orchestration.schedules`` accepts (literal prefix)."""
+        return f"arn:aws:sqs:{self.region}:{self.account}:{queue.queue_name}"
+
+    def _scheduler_role(self, construct_id: str, description: str) -> iam.Role:
+        role = iam.Role(self, construct_id, description=description,
+                        assumed_by=iam.ServicePrincipal(
+                            "scheduler.amazonaws.com",
+                            conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+        role.add_to_policy(_statement(["sqs:SendMessage"], [self.schedules_dlq.queue_arn]))
+        role.add_to_policy(self.kms_use())
+        return role
+
+    # ------------------------------------------------------------------ orchestration
+
+    def _orchestration(self) -> None:
+        cfg, env = self.cfg, self.env_cfg
+        text = DEFINITION_PATH.read_text(encoding="utf-8")
+        substitutions = placeholder_values(cfg, env.account, env.region)
+        substitutions["AlertTopicArn"] = self.topic.topic_arn
+        role = iam.Role(self, "PipelineStateMachineRole",
+                        assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                        description="Nightly pipeline state machine")
+        role.add_to_policy(_statement(
+            ["glue:StartCrawler", "glue:GetCrawler"],
+            [self.arn("glue", "crawler", name) for name in self.crawlers]))
+        role.add_to_policy(_statement(
+            ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
+        role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        role.add_to_policy(self.kms_use())
+        self.pipeline_role = role
+        self.pipeline = sfn.StateMachine(
+            self, "PipelineStateMachine", state_machine_name=PIPELINE_STATE_MACHINE_NAME,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_substitutions=substitutions, role=role, tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group("PipelineLogs",
+                                           f"/aws/vendedlogs/states/{PIPELINE_STATE_MACHINE_NAME}"),
+                level=sfn.LogLevel.ERROR, include_execution_data=False))
+        for job in (self.transform_job, self.load_job):
+            self.pipeline.node.add_dependency(job)
+        for crawler in self.crawlers.values():
+            self.pipeline.node.add_dependency(crawler)
+
+        backfill_role = iam.Role(self, "BackfillStateMachineRole",
+                                 assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                                 description="Backfill: runs the pipeline once per date")
+        backfill_role.add_to_policy(_statement(["states:StartExecution"],
+                                               [self.pipeline.state_machine_arn]))
+        backfill_role.add_to_policy(_statement(
+            ["states:DescribeExecution", "states:StopExecution"],
+            [self.arn("states", "execution", f"{PIPELINE_STATE_MACHINE_NAME}:*", sep=":")]))
+        backfill_role.add_to_policy(_statement(
+            ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            [self.arn("events", "rule", "StepFunctionsGetEventsForStepFunctionsExecutionRule")]))
+        self.backfill_role = backfill_role
+        self.backfill = sfn.StateMachine(
+            self, "BackfillStateMachine", state_machine_name=BACKFILL_STATE_MACHINE_NAME,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(
+                BACKFILL_DEFINITION_PATH.read_text(encoding="utf-8")),
+            definition_substitutions={
+                "PipelineStateMachineArn": self.pipeline.state_machine_arn},
+            role=backfill_role, tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group("BackfillLogs",
+                                           f"/aws/vendedlogs/states/{BACKFILL_STATE_MACHINE_NAME}"),
+                level=sfn.LogLevel.ERROR, include_execution_data=False))
+
+        nightly_role = self._scheduler_role("NightlyScheduleRole", "Start the nightly pipeline")
+        nightly_role.add_to_policy(_statement(["states:StartExecution"],
+                                              [self.pipeline.state_machine_arn]))
+        nightly = nightly_pipeline_schedule(
+            state_machine_arn=self.pipeline.state_machine_arn, role_arn=nightly_role.role_arn,
+            dead_letter_arn=self._dlq_arn(self.schedules_dlq), hour=env.nightly_hour,
+            minute=env.nightly_minute, timezone=env.nightly_timezone)
+        self.nightly_schedule = CfnResource(self, "NightlySchedule",
+                                            type="AWS::Scheduler::Schedule",
+                                            properties=nightly.cfn_properties())
+
+    # ------------------------------------------------------------------ query
+
+    def _query(self) -> None:
+        env = self.env_cfg
+        self.athena_workgroup = athena.CfnWorkGroup(
+            self, "AthenaWorkgroup", name=env.athena_workgroup, state="ENABLED",
+            description="Analyst queries over the transform layer",
+            recursive_delete_option=not env.removal_retain,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=env.athena_bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.athena_results.s3_url_for_object("results/"),
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=self.key.key_arn))))
+        # The BucketDeployment handler is CDK's (a singleton at stack level, id
+        # "Custom::CDKBucketDeployment…"); its settings are not ours to choose.
+        Aspects.of(self).add(SkipInScope(
+            "AWS::Lambda::Function", "Custom::CDKBucketDeployment",
+            CKV_AWS_115="CDK's BucketDeployment handler runs only during deploys.",
+            CKV_AWS_116="CDK's BucketDeployment handler is invoked synchronously by "
+                        "CloudFormation, which reports its failures.",
+            CKV_AWS_117="CDK's BucketDeployment handler only talks to S3.",
+            CKV_AWS_173="CDK's BucketDeployment handler has no secrets in its environment."))
