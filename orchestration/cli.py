@@ -165,13 +165,31 @@ def cmd_query(args: argparse.Namespace) -> int:
         result = stack.athena().query(args.sql)
     except QueryError as exc:
         raise UserError(str(exc)) from None
-    if args.format == "table":
-        table = Table(*result.columns)
-        for row in result.rows:
+    _print_rows(result.columns, result.rows, args.format)
+    return 0
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "table":
+        table = Table(*columns)
+        for row in rows:
             table.add_row(*("NULL" if v is None else str(v) for v in row))
         console.print(table)
     else:
-        print(_format_rows(result.columns, result.rows, args.format))
+        print(_format_rows(columns, rows, fmt))
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from local_aws.warehouse import WarehouseQueryError, open_psql, run_warehouse_sql
+
+    _existing_state(args.state_dir)
+    if args.action == "psql":
+        return open_psql(args.state_dir, [a for a in args.rest if a != "--"])
+    try:
+        result = run_warehouse_sql(args.state_dir, args.statement)
+    except WarehouseQueryError as exc:
+        raise UserError(str(exc)) from None
+    _print_rows(result.columns, result.rows, args.format)
     return 0
 
 
@@ -357,6 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="days at once (default and maximum: the Glue jobs' MaxConcurrentRuns)")
     p.add_argument("--force", action="store_true", help="rerun days that already succeeded")
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("warehouse", help="the local warehouse (PostgreSQL standing in for "
+                       "Redshift): a psql shell or one SQL statement")
+    wh = p.add_subparsers(dest="action", required=True)
+    q = wh.add_parser("psql", help="interactive psql on the local warehouse")
+    q.add_argument("rest", nargs=argparse.REMAINDER, help="extra psql arguments")
+    q.set_defaults(func=cmd_warehouse)
+    q = wh.add_parser("sql", help="run one statement, print its rows")
+    q.add_argument("statement")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("status", help="list pipeline runs, or one run's history")
     p.add_argument("run_id", nargs="?")

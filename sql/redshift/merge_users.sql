@@ -1,4 +1,4 @@
--- Shared: Redshift and PostgreSQL. Upsert the day's new versions by user_id.
+-- REDSHIFT SCRIPT (portable: also runs on PostgreSQL). Upsert the day's new versions by user_id.
 -- Uses the subset of MERGE both engines accept: a plain source table, one WHEN MATCHED
 -- THEN UPDATE and one WHEN NOT MATCHED THEN INSERT (Redshift has no extra AND
 -- conditions on the clauses: the version filter lives in dedupe_users.sql), and a

@@ -109,9 +109,12 @@ def test_column_lists_of_copy_and_dedupe_follow_the_contract(name: str) -> None:
     assert listed == expected
 
 
-@pytest.mark.parametrize("name", ["schemas.sql", "create_stage_users.sql", "dedupe_users.sql",
-                                  "load_counts.sql", "merge_users.sql", "views.sql",
-                                  "insert_load_log.sql", "delete_users_partition.sql"])
+SHARED = ["schemas.sql", "create_stage_users.sql", "create_stage_users_latest.sql",
+          "dedupe_users.sql", "stage_summary.sql", "latest_counts.sql", "merge_users.sql",
+          "views.sql", "insert_load_log.sql", "delete_users_partition.sql"]
+
+
+@pytest.mark.parametrize("name", SHARED)
 def test_shared_sql_parses_as_redshift_and_postgres(name: str) -> None:
     text = read_sql(f"redshift/{name}").replace("%s", "null")
     for dialect in ("redshift", "postgres"):
@@ -120,12 +123,28 @@ def test_shared_sql_parses_as_redshift_and_postgres(name: str) -> None:
 
 def test_redshift_only_statements_live_in_files_named_so() -> None:
     # GIVEN the shared files; THEN none of them uses a Redshift-only or PostgreSQL-only form
-    shared = ["schemas.sql", "create_stage_users.sql", "dedupe_users.sql", "load_counts.sql",
-              "merge_users.sql", "views.sql", "insert_load_log.sql",
-              "delete_users_partition.sql"]
+    shared = SHARED
     forbidden = re.compile(r"iam_role|format as parquet|distkey|sortkey|pg_|::|truncate|"
                            r"\bfilter\s*\(|is (not )?distinct from|on conflict", re.I)
     for name in shared:
         body = "\n".join(line for line in read_sql(f"redshift/{name}").splitlines()
                          if not line.strip().startswith("--"))
         assert not forbidden.search(body), name
+
+
+def test_postgres_merge_selects_inserts_and_updates_every_column_in_contract_order() -> None:
+    # GIVEN the twin's one-statement MERGE (DISTINCT ON subquery, RETURNING counts)
+    text = read_sql("redshift/merge_users.postgres.sql").replace("%s", "null")
+    merge = next(sqlglot.parse_one(text, read="postgres").find_all(exp.Merge))
+    # WHEN its source select list, insert list and update list are read
+    source = next(merge.find_all(exp.Select))
+    selected = [e.alias_or_name for e in source.expressions]
+    insert = next(merge.find_all(exp.Insert))
+    inserted = [c.name for c in insert.this.expressions]
+    updated = re.findall(r"^\s+(\w+) = latest\.(\w+),?$", text, flags=re.M)
+    # THEN each is the contract's order (plus the load columns), like the portable MERGE
+    assert selected == TARGET_NAMES
+    assert inserted == TARGET_NAMES
+    assert [left for left, _ in updated] == TARGET_NAMES[1:]
+    assert all(left == right for left, right in updated)
+    assert "distinct on (user_id)" in text and "merge_action()" in text

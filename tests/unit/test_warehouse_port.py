@@ -86,14 +86,17 @@ class FakeSecrets:
 class FakeCursor:
     log: list[str]
     fail_on: str | None = None
+    last: str = ""
 
     def execute(self, sql: str, params: Any = None) -> None:
         self.log.append(" ".join(sql.split())[:60])
+        self.last = sql
         if self.fail_on and self.fail_on in sql:
             raise RuntimeError(f"boom at {self.fail_on}")
 
-    def fetchone(self) -> tuple[int, int, int, str]:
-        return (3, 2, 1, "42")
+    def fetchone(self) -> tuple[int, Any]:
+        # stage_summary.sql -> (rows_staged, checksum); latest_counts.sql -> (ins, upd)
+        return (3, "42") if "rows_staged" in self.last else (2, 1)
 
 
 @dataclass

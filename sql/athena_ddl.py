@@ -1,0 +1,86 @@
+"""Athena ``CREATE EXTERNAL TABLE`` statements rendered from the table contracts.
+
+The files in ``sql/athena/tables/`` are what analysts (and infrastructure) run; this
+module renders what they must say (``python -m sql.athena_ddl`` rewrites them) so a unit
+test holds columns, order and types to ``contracts/``.
+
+Partition projection on ``p_date`` (``type=date``, ``yyyy-MM-dd``, one day steps up to
+``NOW``) makes a new day queryable the moment its files land, without a crawler or
+``MSCK REPAIR``. Athena then ignores the catalog's partitions and reads
+``storage.location.template``: the day's folder must be ``<table>/p_date=<day>/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from contracts.schema import glue_type
+from contracts.tables import MODEL_TABLES, PARTITION_KEY, TableContract
+
+__all__ = ["PROJECTION_START", "render_create_external_table", "table_file", "write_all"]
+
+PROJECTION_START = "2024-01-01"
+"""First day partition projection enumerates (the pipeline's first day, with margin)."""
+
+LAKE_PLACEHOLDER = "${lake_bucket}"
+ATHENA_DIR = Path(__file__).resolve().parent / "athena" / "tables"
+
+
+def _q(name: str) -> str:
+    return f"`{name}`"
+
+
+def render_create_external_table(table: TableContract, *, bucket: str = LAKE_PLACEHOLDER,
+                                  projection: bool = True) -> str:
+    """The Athena DDL of one transform table (Parquet, partitioned by ``p_date``)."""
+    location = f"s3://{bucket}/{table.prefix}/"
+    columns = ",\n".join(f"    {_q(f.name)} {glue_type(f.type)}" for f in table.fields)
+    props = [("parquet.compression", "SNAPPY")]
+    if projection:
+        props += [
+            ("projection.enabled", "true"),
+            (f"projection.{PARTITION_KEY}.type", "date"),
+            (f"projection.{PARTITION_KEY}.format", "yyyy-MM-dd"),
+            (f"projection.{PARTITION_KEY}.range", f"{PROJECTION_START},NOW"),
+            (f"projection.{PARTITION_KEY}.interval", "1"),
+            (f"projection.{PARTITION_KEY}.interval.unit", "DAYS"),
+            ("storage.location.template", f"{location}{PARTITION_KEY}=${{{PARTITION_KEY}}}/"),
+        ]
+    properties = ",\n".join(f"    '{k}' = '{v}'" for k, v in props)
+    doc = table.doc.replace("'", "''")
+    return (
+        f"-- GENERATED from contracts/tables.py by `python -m sql.athena_ddl`; do not edit.\n"
+        f"-- {table.database}.{table.name}: {table.doc}\n"
+        f"-- {LAKE_PLACEHOLDER} is replaced by the lake bucket at deploy time.\n"
+        f"create external table if not exists {table.database}.{table.name} (\n"
+        f"{columns}\n"
+        f")\n"
+        f"comment '{doc}'\n"
+        f"partitioned by ({_q(PARTITION_KEY)} string)\n"
+        f"stored as parquet\n"
+        f"location '{location}'\n"
+        f"tblproperties (\n{properties}\n);\n"
+    )
+
+
+def table_file(table: TableContract) -> Path:
+    """Where the shipped DDL of ``table`` lives."""
+    return ATHENA_DIR / f"{table.name}.sql"
+
+
+def write_all(tables: tuple[TableContract, ...] = MODEL_TABLES) -> list[Path]:
+    """(Re)write ``sql/athena/tables/*.sql`` from the contracts."""
+    ATHENA_DIR.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table in tables:
+        path = table_file(table)
+        path.write_text(render_create_external_table(table), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_all():
+        print(written_path)
+    sys.exit(0)

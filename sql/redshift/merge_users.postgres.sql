@@ -1,0 +1,121 @@
+-- LOCAL TWIN ONLY (PostgreSQL 17+). Parameters: p_date (date), loaded_at (timestamptz).
+-- The same result as dedupe_users.sql + latest_counts.sql + merge_users.sql in one pass
+-- over staging (PostgreSQL's MERGE takes a subquery as its source; Redshift's does not):
+--   latest_of_day  one row per user (latest fetched_at, batch_id breaks ties), DISTINCT ON
+--                  sorts by user_id, so new keys reach the primary key index in order;
+--   version gate   WHEN MATCHED AND the day's version is newer than the warehouse's, so
+--                  rerunning a day changes nothing and an older day loaded late loses;
+--   counts         RETURNING merge_action(): what was inserted and updated, no second join.
+-- tests/functional/test_warehouse_load.py runs both scripts on the same days and
+-- compares the tables.
+with
+
+merged as (
+    merge into analytics.users
+    using (
+        select distinct on (user_id)
+            user_id,
+            gender,
+            title,
+            nationality,
+            birth_year,
+            age,
+            registered_at,
+            email_domain,
+            email_hash,
+            phone_masked,
+            city,
+            state,
+            country,
+            postcode,
+            latitude,
+            longitude,
+            tz_offset_minutes,
+            fetched_at,
+            batch_id,
+            cast(%s as date) as p_date,
+            cast(%s as timestamptz) as loaded_at
+        from stage_users
+        order by user_id, fetched_at desc, batch_id desc
+    ) as latest
+    on users.user_id = latest.user_id
+    when matched and (
+        latest.fetched_at > users.fetched_at
+        or (latest.fetched_at = users.fetched_at and latest.batch_id > users.batch_id)
+    ) then update set
+        gender = latest.gender,
+        title = latest.title,
+        nationality = latest.nationality,
+        birth_year = latest.birth_year,
+        age = latest.age,
+        registered_at = latest.registered_at,
+        email_domain = latest.email_domain,
+        email_hash = latest.email_hash,
+        phone_masked = latest.phone_masked,
+        city = latest.city,
+        state = latest.state,
+        country = latest.country,
+        postcode = latest.postcode,
+        latitude = latest.latitude,
+        longitude = latest.longitude,
+        tz_offset_minutes = latest.tz_offset_minutes,
+        fetched_at = latest.fetched_at,
+        batch_id = latest.batch_id,
+        p_date = latest.p_date,
+        loaded_at = latest.loaded_at
+    when not matched then insert (
+        user_id,
+        gender,
+        title,
+        nationality,
+        birth_year,
+        age,
+        registered_at,
+        email_domain,
+        email_hash,
+        phone_masked,
+        city,
+        state,
+        country,
+        postcode,
+        latitude,
+        longitude,
+        tz_offset_minutes,
+        fetched_at,
+        batch_id,
+        p_date,
+        loaded_at
+    ) values (
+        latest.user_id,
+        latest.gender,
+        latest.title,
+        latest.nationality,
+        latest.birth_year,
+        latest.age,
+        latest.registered_at,
+        latest.email_domain,
+        latest.email_hash,
+        latest.phone_masked,
+        latest.city,
+        latest.state,
+        latest.country,
+        latest.postcode,
+        latest.latitude,
+        latest.longitude,
+        latest.tz_offset_minutes,
+        latest.fetched_at,
+        latest.batch_id,
+        latest.p_date,
+        latest.loaded_at
+    )
+    returning merge_action() as action
+),
+
+final as (
+    select
+        count(*) filter (where action = 'INSERT') as rows_inserted,
+        count(*) filter (where action = 'UPDATE') as rows_updated
+    from merged
+)
+
+select * from final
