@@ -25,6 +25,7 @@ whose attempts are used up does not fall through to a later retrier.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import re
@@ -46,13 +47,18 @@ __all__ = [
     "JSONATA_FUNCTIONS",
     "AslDefinitionError",
     "AslExecutor",
+    "DefinitionSource",
+    "LoadedDefinition",
     "PlaceholderError",
     "RunResult",
     "TaskError",
     "TaskHandler",
     "TaskRegistry",
+    "definition_digest",
     "load_definition",
+    "load_definition_file",
     "placeholders",
+    "render_definition",
     "substitute_placeholders",
     "validate_definition",
 ]
@@ -173,6 +179,75 @@ def load_definition(path: Path | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AslDefinitionError(f"{p}: a definition must be a JSON object")
     return data
+
+
+_JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')
+
+
+def render_definition(text: str, values: Mapping[str, str]) -> str:
+    """Replace every ``${Name}`` in the definition *text* from ``values``.
+
+    This is what Step Functions' ``DefinitionSubstitutions`` (CloudFormation / CDK)
+    does to the deployed file: a textual replacement, nothing else changes. Values
+    must be strings that need no JSON escaping (resource names and ARNs), so the text
+    stays valid JSON and the result equals :func:`substitute_placeholders` on the
+    parsed file. Raises :class:`PlaceholderError` naming missing or unsafe values.
+    """
+    missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(values))
+    if missing:
+        raise PlaceholderError(f"no value for placeholder(s): {', '.join(missing)}")
+    for key, val in values.items():
+        if not isinstance(val, str):
+            raise PlaceholderError(f"placeholder {key} must be a string, got {type(val).__name__}")
+        if _JSON_UNSAFE.search(val):
+            raise PlaceholderError(f"placeholder {key}: value {val!r} would need JSON escaping")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+@dataclass(frozen=True)
+class DefinitionSource:
+    """The file a definition was read from and the sha256 of its bytes (pre-substitution)."""
+
+    path: str
+    sha256: str
+
+
+class LoadedDefinition(dict[str, Any]):
+    """A parsed, substituted definition that remembers its :class:`DefinitionSource`.
+
+    :class:`AslExecutor` records ``source.sha256`` in every run's history, so a run can
+    be traced to the exact bytes of the file it executed.
+    """
+
+    def __init__(self, data: Mapping[str, Any], source: DefinitionSource) -> None:
+        super().__init__(data)
+        self.source = source
+
+
+def load_definition_file(path: Path | str, values: Mapping[str, str]) -> LoadedDefinition:
+    """Read an ``.asl.json`` file, substitute placeholders in its text, parse it.
+
+    The bytes read are hashed before anything else touches them; the returned
+    definition carries that hash (:class:`LoadedDefinition`).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise AslDefinitionError(f"state machine definition not found: {p}") from None
+    try:
+        data = json.loads(render_definition(raw.decode("utf-8"), values))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AslDefinitionError(f"{p} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise AslDefinitionError(f"{p}: a definition must be a JSON object")
+    return LoadedDefinition(data, DefinitionSource(str(p), hashlib.sha256(raw).hexdigest()))
+
+
+def definition_digest(definition: Mapping[str, Any]) -> str:
+    """sha256 of a parsed definition in canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- JSONPath subset
@@ -1100,6 +1175,10 @@ class AslExecutor:
         ``States.ExecutionLimitExceeded`` beyond it.
     name
         The state machine name recorded in the history.
+    source
+        The file the definition came from (defaults to ``definition.source`` of a
+        :class:`LoadedDefinition`); its sha256 is recorded with every run, next to the
+        digest of the definition as executed.
     """
 
     def __init__(
@@ -1113,6 +1192,7 @@ class AslExecutor:
         rng: random.Random | None = None,
         max_transitions: int = 10_000,
         name: str = "state-machine",
+        source: DefinitionSource | None = None,
     ) -> None:
         validate_definition(definition)
         missing = [(s, r) for s, r in _task_resources(definition) if r not in tasks]
@@ -1122,6 +1202,8 @@ class AslExecutor:
         if wait_scale < 0:
             raise ValueError("wait_scale must be >= 0")
         self.definition = definition
+        self.source: DefinitionSource | None = source or getattr(definition, "source", None)
+        self.executed_sha256 = definition_digest(definition)
         self.tasks = tasks
         self.wait_scale = wait_scale
         self.history = history
@@ -1141,7 +1223,9 @@ class AslExecutor:
         run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         ex = _Execution(run_id=run_id, name=self.name, started_at=_now(), input=execution_input)
         if self.history is not None:
-            self.history.start(run_id, self.name, label, execution_input, ex.started_at)
+            self.history.start(run_id, self.name, label, execution_input, ex.started_at,
+                               definition_sha256=self.source.sha256 if self.source else None,
+                               executed_sha256=self.executed_sha256)
         ex.event("ExecutionStarted", input=execution_input)
         context = {"Execution": {"Id": run_id, "Name": run_id, "StartTime": ex.started_at,
                                  "Input": execution_input},
@@ -1184,6 +1268,7 @@ class AslExecutor:
             state = machine["States"][current]
             ctx = {**context, "State": {"Name": current, "EnteredTime": _now(), "RetryCount": 0}}
             ex.event("StateEntered", current, input=data, **tag)
+            self._checkpoint(ex, depth)  # a killed run shows the state it was in
             try:
                 output, nxt = self._run_state(ex, current, state, data, ctx, depth)
             except _StatesError as err:

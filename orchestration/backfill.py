@@ -35,6 +35,7 @@ __all__ = [
     "BackfillError",
     "DateRangeError",
     "DateResult",
+    "check_concurrency",
     "child_execution_handler",
     "date_range",
     "make_run_one",
@@ -82,6 +83,22 @@ def parse_p_date(text: str) -> str:
 def date_range(start: str, end: str, *, max_days: int = MAX_RANGE_DAYS) -> list[str]:
     """Every date from ``start`` to ``end`` inclusive, as ``YYYY-MM-DD`` strings."""
     return [d.isoformat() for d in dates.date_range(start, end, max_days)]
+
+
+def check_concurrency(concurrency: int, max_concurrent_runs: int) -> int:
+    """``concurrency`` if 1 ≤ it ≤ ``max_concurrent_runs``; :class:`BackfillError` otherwise.
+
+    Call it before starting anything (e.g. before a progress bar) so a bad
+    ``--concurrency`` is a one-line refusal.
+    """
+    if max_concurrent_runs < 1:
+        raise BackfillError(f"max_concurrent_runs must be >= 1, got {max_concurrent_runs}")
+    if not 1 <= concurrency <= max_concurrent_runs:
+        raise BackfillError(
+            f"concurrency must be between 1 and the Glue jobs' MaxConcurrentRuns "
+            f"({max_concurrent_runs}), got {concurrency}"
+        )
+    return concurrency
 
 
 def pending_dates(dates: Iterable[str], history: HistoryStore, *, force: bool,
@@ -141,13 +158,7 @@ def run_backfill(
     list[DateResult]
         One per date, in the order of ``dates``.
     """
-    if max_concurrent_runs < 1:
-        raise BackfillError(f"max_concurrent_runs must be >= 1, got {max_concurrent_runs}")
-    if not 1 <= concurrency <= max_concurrent_runs:
-        raise BackfillError(
-            f"concurrency must be between 1 and the Glue jobs' MaxConcurrentRuns "
-            f"({max_concurrent_runs}), got {concurrency}"
-        )
+    check_concurrency(concurrency, max_concurrent_runs)
     checked = _check_dates(dates)
     to_run, skipped = pending_dates(checked, history, force=force, name=name)
     total = len(checked)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestration.config import DEFAULT_STATE_DIR
@@ -173,7 +174,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> No
     if fmt == "table":
         table = Table(*columns)
         for row in rows:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
+            table.add_row(*(escape("NULL" if v is None else str(v)) for v in row))
         console.print(table)
     else:
         print(_format_rows(columns, rows, fmt))
@@ -207,12 +208,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         table = Table("time", "event", "state", "detail")
         for ev in run.events:
             detail = ev.get("error") or ev.get("cause") or ""
-            table.add_row(str(ev.get("timestamp", ""))[11:23], str(ev.get("type", "")),
-                          str(ev.get("state", "") or ""), str(detail)[:90])
-        console.print(f"run {run.run_id} ({run.label}): {run.status}")
+            table.add_row(*(escape(x) for x in (
+                str(ev.get("timestamp", ""))[11:23], str(ev.get("type", "")),
+                str(ev.get("state", "") or ""), str(detail)[:90])))
+        console.print(escape(f"run {run.run_id} ({run.label}): {run.status}"))
         console.print(table)
-        if run.status == "FAILED":
-            console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}")
+        if run.status != "SUCCEEDED" and run.failed_state:
+            console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
+                          markup=False)
         return 0
     runs = history.list_runs()
     if not runs:
@@ -220,9 +223,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     table = Table("run id", "date", "status", "seconds", "failed state", "cause")
     for rec in runs:
-        table.add_row(rec.run_id, str(rec.label or ""), rec.status,
-                      f"{rec.duration_seconds or 0:.1f}", str(rec.failed_state or ""),
-                      str(rec.cause or "")[:60])
+        table.add_row(*(escape(x) for x in (
+            rec.run_id, str(rec.label or ""), rec.status, f"{rec.duration_seconds or 0:.1f}",
+            str(rec.failed_state or ""), str(rec.cause or "")[:60])))
     console.print(table)
     return 0
 
@@ -234,38 +237,40 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         BackfillError,
         DateRangeError,
         DateResult,
+        check_concurrency,
         make_run_one,
         run_backfill,
     )
     from orchestration.backfill import date_range as backfill_range
+    from orchestration.config import PipelineConfig
 
     try:
         dates = backfill_range(args.date_from, args.date_to)
-    except DateRangeError as exc:
+        limit = PipelineConfig().max_concurrent_runs
+        concurrency = check_concurrency(args.concurrency or limit, limit)
+    except (DateRangeError, BackfillError) as exc:
         raise UserError(str(exc)) from None
     _existing_state(args.state_dir)
-    with _stack(args.state_dir) as stack:
-        limit = stack.cfg.max_concurrent_runs
-        concurrency = args.concurrency or limit
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                      transient=False) as bar:
-            task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
+    progress_bar = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+    with _stack(args.state_dir) as stack, progress_bar as bar:
+        task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
 
-            def progress(result: DateResult, done: int, total: int) -> None:
-                bar.update(task, completed=done,
-                           description=f"{result.p_date} {result.status.lower()}")
-            try:
-                results = run_backfill(dates, make_run_one(stack.executor()),
-                                       concurrency=concurrency, force=args.force,
-                                       history=stack.history, progress=progress,
-                                       max_concurrent_runs=limit)
-            except BackfillError as exc:
-                raise UserError(str(exc)) from None
+        def progress(result: DateResult, done: int, total: int) -> None:
+            bar.update(task, completed=done,
+                       description=f"{result.p_date} {result.status.lower()}")
+        try:
+            results = run_backfill(dates, make_run_one(stack.executor()),
+                                   concurrency=concurrency, force=args.force,
+                                   history=stack.history, progress=progress,
+                                   max_concurrent_runs=limit)
+        except BackfillError as exc:
+            raise UserError(str(exc)) from None
     table = Table("date", "status", "seconds", "run id", "failed state", "error")
     for r in results:
-        table.add_row(r.p_date, r.status, f"{r.seconds:.1f}", r.run_id or "",
-                      r.failed_state or "", (r.error or "")[:50])
+        table.add_row(*(escape(x) for x in (r.p_date, r.status, f"{r.seconds:.1f}",
+                                             r.run_id or "", r.failed_state or "",
+                                             (r.error or "")[:50])))
     console.print(table)
     failed = [r for r in results if r.status == "FAILED"]
     done = sum(r.status == "SUCCEEDED" for r in results)

@@ -4,6 +4,14 @@ The local executor writes a run when it starts (status ``RUNNING``), checkpoints
 state-by-state events as it goes, and writes the outcome when it stops. ``udp status``
 reads them back with :meth:`HistoryStore.list_runs` / :meth:`HistoryStore.get_run`.
 Files are replaced atomically, so a reader never sees half a run.
+
+Each run records the host and pid of the process executing it. A run still ``RUNNING``
+whose process is gone (killed, crashed, machine rebooted) would otherwise stay
+``RUNNING`` forever; readers report it ``ABORTED`` — and write that down, so a later
+process reusing the pid cannot bring it back — with the state it was in and why.
+Each run also records the sha256 of the definition file it ran (see
+``orchestration.state_machine``), so "the file we tested is the file we deploy" is
+checkable after the fact.
 """
 
 from __future__ import annotations
@@ -11,19 +19,44 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestration.asl import RunResult
 
-__all__ = ["HistoryStore", "RunNotFoundError", "RunRecord"]
+__all__ = ["ABORTED", "ORPHANED_ERROR", "HistoryStore", "RunNotFoundError", "RunRecord",
+           "abort_if_orphaned", "pid_alive"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_HOST = socket.gethostname()
+ABORTED = "ABORTED"
+"""Status of a run whose executing process ended before the run did."""
+ORPHANED_ERROR = "Local.ExecutorProcessEnded"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host and is not a zombie."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return True  # no procfs (macOS): os.kill is all we can know
+    state = stat.rsplit(")", 1)[-1].split()[0:1]
+    return state not in (["Z"], ["X"])
 
 
 class RunNotFoundError(KeyError):
@@ -49,6 +82,12 @@ class RunRecord:
     error: str | None = None
     cause: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    host: str | None = None
+    pid: int | None = None
+    definition_sha256: str | None = None
+    """sha256 of the definition file's bytes, before placeholder substitution."""
+    executed_sha256: str | None = None
+    """sha256 of the canonical JSON of the definition as executed (after substitution)."""
 
     @property
     def p_date(self) -> str | None:
@@ -67,6 +106,14 @@ class RunRecord:
         start = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
         stop = datetime.fromisoformat(self.stopped_at.replace("Z", "+00:00"))
         return (stop - start).total_seconds()
+
+    @property
+    def last_state(self) -> str | None:
+        """The state the run entered last (where a killed run stopped)."""
+        for event in reversed(self.events):
+            if event.get("type") == "StateEntered":
+                return str(event.get("state"))
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,10 +152,13 @@ class HistoryStore:
             raise
 
     def start(self, run_id: str, name: str, label: str | None, execution_input: Any,
-              started_at: str) -> RunRecord:
-        """Record a new ``RUNNING`` run."""
+              started_at: str, *, definition_sha256: str | None = None,
+              executed_sha256: str | None = None) -> RunRecord:
+        """Record a new ``RUNNING`` run owned by this process."""
         record = RunRecord(run_id=run_id, name=name, label=label, status="RUNNING",
-                           started_at=started_at, input=execution_input)
+                           started_at=started_at, input=execution_input, host=_HOST,
+                           pid=os.getpid(), definition_sha256=definition_sha256,
+                           executed_sha256=executed_sha256)
         if self._path(run_id).exists():
             raise ValueError(f"run {run_id!r} already exists in {self.root}")
         with self._lock:
@@ -150,7 +200,20 @@ class HistoryStore:
             raise RunNotFoundError(f"no run {run_id!r} in {self.root}") from None
         if not path.is_file():
             raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
-        return RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return self._settle(RunRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
+
+    def _settle(self, record: RunRecord) -> RunRecord:
+        """Mark an orphaned ``RUNNING`` run ``ABORTED``, persistently (best effort)."""
+        if record.run_id in self._open:
+            return record
+        aborted = abort_if_orphaned(record, now=_now_iso())
+        if aborted is not record:
+            try:
+                with self._lock:
+                    self._write(aborted)
+            except OSError:
+                pass  # a read-only history is still reported correctly
+        return aborted
 
     def list_runs(self, *, p_date: str | None = None, name: str | None = None) -> list[RunRecord]:
         """Every stored run, oldest first (optionally only one ``p_date`` / machine name)."""
@@ -162,8 +225,9 @@ class HistoryStore:
                 continue
             try:
                 record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TypeError):
-                continue  # a foreign or damaged file is not a run
+            except (json.JSONDecodeError, TypeError, OSError):
+                continue  # a foreign, damaged or just-removed file is not a run
+            record = self._settle(record)
             if p_date is not None and record.p_date != p_date:
                 continue
             if name is not None and record.name != name:
@@ -175,3 +239,28 @@ class HistoryStore:
         """The most recently started run for ``p_date`` (or ``None``)."""
         runs = self.list_runs(p_date=p_date, name=name)
         return runs[-1] if runs else None
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def abort_if_orphaned(record: RunRecord, *, now: str, host: str = _HOST,
+                      alive: Callable[[int], bool] = pid_alive,
+                      current_pid: int | None = None) -> RunRecord:
+    """``record`` as ``ABORTED`` if it is ``RUNNING`` but its process on ``host`` is gone.
+
+    Returns ``record`` itself when nothing changes: it is not running, it runs on
+    another host (we cannot tell), it has no pid (written by an older version), or its
+    process — possibly this one — is alive.
+    """
+    if record.status != "RUNNING" or record.pid is None or record.host != host:
+        return record
+    if record.pid == (os.getpid() if current_pid is None else current_pid) or alive(record.pid):
+        return record
+    state = record.last_state
+    where = f" in state {state}" if state else ""
+    return replace(record, status=ABORTED, stopped_at=now, failed_state=state,
+                   error=ORPHANED_ERROR,
+                   cause=f"the process running this execution (pid {record.pid} on {host}) "
+                         f"ended{where} before the execution finished")
