@@ -6,8 +6,8 @@ a shared machine does not count) for:
 * the ingest path of one Lambda invocation: HTTP fetch over loopback -> JSON decode ->
   validate against the contract -> scrub secrets -> NDJSON records batched for
   PutRecordBatch (a null Firehose that only counts bytes);
-* the floor: bare ``json.loads`` of the same page bodies + Parquet write of the same
-  records with the raw schema (no validation, no scrubbing);
+* the floor: bare JSON parse (orjson, as the ingest path) of the same page bodies +
+  Parquet write of the same records with the raw schema (no validation, no scrubbing);
 
 and the peak RSS of a 100k-record invocation against a 20k-record one (memory must be
 flat in the number of pages: pages are streamed, not accumulated).
@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import orjson  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from contracts.user_record import records_to_arrow  # noqa: E402
@@ -116,10 +117,19 @@ def floor_run(bodies: list[bytes], cleans: list[list[dict[str, Any]]]) -> tuple[
     n, cpu = 0, 0.0
     for body, clean in zip(bodies, cleans, strict=True):
         t0 = time.process_time()
-        n += len(json.loads(body)["results"])
+        n += len(orjson.loads(body)["results"])  # the same parser the ingest path uses
         pq.write_table(records_to_arrow(clean), io.BytesIO(), compression="snappy")
         cpu += time.process_time() - t0
     return n, cpu
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS. ``VmHWM`` rather than ``ru_maxrss``: Linux carries the
+    parent's high-water mark across fork+exec into ``ru_maxrss``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child_rss(url: str, pages: int) -> int:
@@ -127,7 +137,7 @@ def child_rss(url: str, pages: int) -> int:
     (the API server stays in this process, so only the Lambda's memory is measured)."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import bench.ingest as b; "
             f"b.ingest_once({url!r}, {pages}); "
-            "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print(b.peak_rss_kib())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     return int(out.stdout.strip().splitlines()[-1])

@@ -186,20 +186,37 @@ def _to_timestamp(value: Any, path: str, name: str) -> datetime:
         raise _Reject("bad_timestamp", _at(path, name), str(exc)) from None
 
 
+_ISO_UTC = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z")
+
+
+def _to_timestamp_text(value: Any, path: str, name: str) -> str:
+    """Validated like ``_to_timestamp``, returned as canonical UTC text (µs, ``Z``).
+
+    The API's usual form (``...T06:21:09.512Z``) is already UTC: after validation it is
+    padded textually, which is several times cheaper than formatting a datetime.
+    """
+    checked = _to_timestamp(value, path, name)
+    m = _ISO_UTC.fullmatch(value)
+    if m:
+        return f"{m.group(1)}.{(m.group(2) or '').ljust(6, '0')}Z"
+    return _ts_text(checked)
+
+
 _SCALARS: dict[Kind, Any] = {Kind.STRING: _to_string, Kind.INT: _to_int,
                              Kind.DOUBLE: _to_double, Kind.TIMESTAMP: _to_timestamp}
+_SCALARS_JSON: dict[Kind, Any] = {**_SCALARS, Kind.TIMESTAMP: _to_timestamp_text}
 
 
-def _compile(fields: tuple[Field, ...]) -> Any:
+def _compile(fields: tuple[Field, ...], scalars: dict[Kind, Any] = _SCALARS) -> Any:
     """Turn a contract struct into one validating function, once, at import time."""
     plan: list[tuple[str, Any, bool, bool]] = []
     for f in fields:
         if f.secret:
             continue  # never copied: secrets cannot reach a serialised record
         if isinstance(f.type, Struct):
-            plan.append((f.name, _compile(f.type.fields), f.nullable, True))
+            plan.append((f.name, _compile(f.type.fields, scalars), f.nullable, True))
         else:
-            plan.append((f.name, _SCALARS[f.type], f.nullable, False))
+            plan.append((f.name, scalars[f.type], f.nullable, False))
     steps = tuple(plan)
 
     def validate_struct(obj: Any, path: str, name: str) -> dict[str, Any]:
@@ -222,16 +239,20 @@ def _compile(fields: tuple[Field, ...]) -> Any:
 
 
 _VALIDATE_SOURCE = _compile(SOURCE_FIELDS)
+_VALIDATE_SOURCE_JSON = _compile(SOURCE_FIELDS, _SCALARS_JSON)
 
 
-def validate_record(raw: Any) -> dict[str, Any] | Rejection:
+def validate_record(raw: Any, *, json_ready: bool = False) -> dict[str, Any] | Rejection:
     """Validate one source record against the contract.
 
     Returns the clean record (secrets and unknown fields removed, values coerced to
-    contract types) or a :class:`Rejection`. Never raises for bad input.
+    contract types) or a :class:`Rejection`. Never raises for bad input. With
+    ``json_ready`` timestamps come back as canonical UTC text instead of datetimes
+    (what ``to_json_ready`` would make, without a second pass over the record).
     """
+    validate = _VALIDATE_SOURCE_JSON if json_ready else _VALIDATE_SOURCE
     try:
-        clean: dict[str, Any] = _VALIDATE_SOURCE(raw, "", "")
+        clean: dict[str, Any] = validate(raw, "", "")
     except _Reject as rej:
         return rej.rejection
     except RecursionError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = ["ApiClient", "ApiError", "BudgetExhausted", "RetryPolicy"]
 
@@ -86,14 +87,14 @@ class ApiClient:
                 raise BudgetExhausted(f"no time left for GET {url} ({timeout:.1f} s)")
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
+                    return orjson.loads(resp.read())
             except urllib.error.HTTPError as exc:
                 if exc.code not in _RETRYABLE:
                     raise ApiError(f"GET {url} -> HTTP {exc.code} (not retryable)") from None
                 retry_after, last = _retry_after(exc.headers), f"HTTP {exc.code}"
             except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ApiError(f"GET {url} returned a body that is not JSON: {exc}") from None
             if attempt + 1 < self.retry.max_attempts:
                 delay = self.retry.delay(attempt, retry_after, self.rng)

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+
 from contracts.user_record import Rejection, scrub_secrets, to_json_ready, validate_record
 from ingest_lambda.api_client import ApiError, BudgetExhausted
 from ingest_lambda.delivery import MAX_RECORD_BYTES, FirehoseSender
@@ -104,12 +106,12 @@ def split_page(page_obj: Any, meta: dict[str, Any]) -> tuple[list[bytes], list[d
     bad: list[dict[str, Any]] = []
     meta_json = to_json_ready(meta)
     for raw in results:
-        clean = validate_record(raw)
+        clean = validate_record(raw, json_ready=True)
         if isinstance(clean, Rejection):
             bad.append(_error(meta, clean, raw))
             continue
-        line = (json.dumps({**to_json_ready(clean), **meta_json}, ensure_ascii=False)
-                + "\n").encode()
+        clean.update(meta_json)
+        line = orjson.dumps(clean) + b"\n"  # UTF-8 JSON; ints are int32 after validation
         if len(line) > MAX_RECORD_BYTES:
             rej = Rejection("record_too_large", "$", f"{len(line)} bytes > {MAX_RECORD_BYTES}")
             bad.append(_error(meta, rej, raw))

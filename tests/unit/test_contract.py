@@ -144,3 +144,11 @@ def test_fuzzed_records_never_raise_and_never_keep_secrets(sample_page: dict[str
     text += json.dumps(scrub_secrets(record), default=str)
     for secret in ("hunter2", "Xy12AbCd", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"):
         assert secret not in text
+
+
+def test_json_ready_validation_equals_validate_then_convert(sample_page: dict[str, Any]) -> None:
+    for raw in sample_page["results"]:
+        direct = validate_record(raw, json_ready=True)
+        two_pass = validate_record(raw)
+        assert isinstance(two_pass, dict)
+        assert direct == to_json_ready(two_pass)

@@ -33,7 +33,7 @@ def test_dockerfile_uses_the_python_311_base_and_an_importable_handler() -> None
 def test_lambda_code_imports_only_what_the_image_ships() -> None:
     # GIVEN the packages copied into the image WHEN their imports are listed
     allowed = {"contracts", "ingest_lambda", "boto3", "botocore", "aws_lambda_powertools",
-               "pyarrow", "__future__"}
+               "pyarrow", "orjson", "__future__"}
     stdlib = set(__import__("sys").stdlib_module_names)
     for folder in ("contracts", "ingest_lambda"):
         for path in (ROOT / folder).glob("*.py"):
