@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.tables import DQ_RESULTS, MODEL_TABLES
 from orchestration.config import PipelineConfig
 
 __all__ = [
@@ -178,13 +179,19 @@ class CrawlerSpec:
 
 
 def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
-    """The pipeline's crawlers: raw (incremental) and transform (full, schema-following).
+    """The pipeline's crawlers: raw (incremental) and transform (an auditor).
 
     The raw layer only ever gains new ``p_date`` folders, so its crawler opens new
-    folders only (cost follows new data, not history). The transform layer is rewritten
-    per ``p_date`` by our own job and may gain columns when the contract changes, so its
-    crawler re-reads footers and updates the table; it only logs vanished folders, since
-    a partition being republished must never be deleted from the catalog mid-flight.
+    folders only (cost follows new data, not history).
+
+    The transform job registers its own tables and partitions (the way Glue's
+    ``enableUpdateCatalog`` does): each day is published by moving the catalog
+    partition onto a fresh version folder under ``_versions/`` (see
+    ``glue_jobs/publish.py``). A crawler allowed to update partitions would point them
+    back at folders, undoing that atomic switch, so the transform crawler only *logs*:
+    schema drift between files and the contract-registered tables, and vanished
+    folders. It still adds partitions nobody registered (e.g. a ``dq_results`` day whose
+    job died between writing and registering). ``_versions/`` is excluded.
     """
     raw = CrawlerSpec(
         name=cfg.raw_crawler,
@@ -198,10 +205,13 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     transform = CrawlerSpec(
         name=cfg.transform_crawler,
         database=cfg.transform_database,
-        targets=(cfg.users_uri,),
+        targets=tuple(f"s3://{cfg.lake_bucket}/{t.prefix}/"
+                      for t in (*MODEL_TABLES, DQ_RESULTS)),
         recrawl_policy="CRAWL_EVERYTHING",
-        update_behavior="UPDATE_IN_DATABASE",
+        update_behavior="LOG",
         delete_behavior="LOG",
-        description="Registers the transform layer (users) and follows its schema.",
+        exclusions=("_versions/**",),
+        description="Audits the transform layer: logs schema drift; the job publishes "
+                    "partitions itself.",
     )
     return [raw.validate(), transform.validate()]

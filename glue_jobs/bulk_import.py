@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from contracts.tables import PARTITION_KEY
+from contracts.tables import PARTITION_KEY, USERS
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
     LoadResult,
@@ -118,6 +118,19 @@ def options_from_resolved(args: Mapping[str, str]) -> BulkImportOptions:
                                   iam_role_arn=args["iam_role_arn"]),
         replace=_flag(args.get("replace")),
     )
+
+
+def published_source(catalog: Any, p_date: str) -> str:
+    """Where day ``p_date`` of the users table is published: the catalog partition's
+    location (the transform writes versioned folders and moves the pointer), never a
+    path guessed from the table root."""
+    from glue_jobs.publish import current_location
+
+    location = current_location(catalog, USERS, validate_p_date(p_date))
+    if location is None:
+        raise InvalidLoadRequest(f"no published users partition for p_date {p_date} in the "
+                                 "catalog: has the transform job run for that day?")
+    return location
 
 
 def result_summary(result: LoadResult) -> dict[str, Any]:

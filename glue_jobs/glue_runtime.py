@@ -8,14 +8,18 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from contracts.tables import TableContract
-from glue_jobs.runtime import write_partition_overwrite
+from glue_jobs.runtime import empty_partitioned_frame, write_parquet_files
 
 __all__ = ["GlueRuntime"]
 
 
 @dataclass
 class GlueRuntime:
+    """Glue 5.0: reads through the Data Catalog, writes to S3, lists/deletes with the
+    job's Hadoop filesystem (EMRFS on Glue), updates the catalog with a boto3 client."""
+
     glue_context: Any  # awsglue.context.GlueContext
+    catalog: Any  # boto3.client("glue")
 
     @property
     def spark(self) -> SparkSession:
@@ -31,8 +35,27 @@ class GlueRuntime:
             additional_options={"catalogPartitionPredicate": predicate},
             transformation_ctx=f"read_{contract.name}",
         )
-        return dyf.toDF()
+        df = dyf.toDF()
+        if not df.columns:  # no matching partition: Glue gives a frame without a schema
+            return empty_partitioned_frame(self.spark, contract)
+        return df
 
-    def write_partition(self, df: DataFrame, contract: TableContract, location: str,
-                        p_date: str) -> None:
-        write_partition_overwrite(df, location, p_date)
+    def write_parquet(self, df: DataFrame, uri: str, files: int, *,
+                      append: bool = False) -> None:
+        write_parquet_files(df, uri, files, append)
+
+    def _fs(self, uri: str) -> tuple[Any, Any]:
+        jvm: Any = self.spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(uri)
+        return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), path
+
+    def list_folders(self, uri: str) -> list[str]:
+        fs, path = self._fs(uri)
+        if not fs.exists(path):
+            return []
+        return sorted(str(s.getPath().getName()) for s in fs.listStatus(path) if s.isDirectory())
+
+    def delete_folder(self, uri: str) -> None:
+        fs, path = self._fs(uri)
+        if fs.exists(path):
+            fs.delete(path, True)

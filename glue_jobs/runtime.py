@@ -1,70 +1,111 @@
-"""The runtime port: how a job reads catalog tables and publishes a partition.
+"""The runtime port: how a job reads catalog tables, writes files and reaches the catalog.
 
 ``LocalRuntime`` resolves the push-down predicate through the local Glue catalog's
-``get_partitions(Expression=...)`` and reads only those partition folders. The Glue
-adapter (``glue_jobs.glue_runtime.GlueRuntime``) does the same through
-``create_dynamic_frame.from_catalog(push_down_predicate=...)``. Job code sees only
-this interface.
+``get_partitions(Expression=...)`` and reads only those partition folders; ``s3://``
+URIs map onto the local object store. The Glue adapter
+(``glue_jobs.glue_runtime.GlueRuntime``) does the same through
+``create_dynamic_frame.from_catalog(push_down_predicate=...)`` and writes to S3. Job code
+sees only this interface, so it is identical on both.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
-from functools import reduce
-from typing import Protocol
+from typing import Any, Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from contracts.tables import PARTITION_KEY, TableContract
-from glue_jobs.catalog_api import GlueCatalogApi, list_partitions
+from glue_jobs.catalog_api import list_partitions
 from local_aws.objectstore import LocalObjectStore
 
-__all__ = ["JobRuntime", "LocalRuntime", "write_partition_overwrite"]
+__all__ = ["JobRuntime", "LocalRuntime", "empty_partitioned_frame", "write_parquet_files"]
 
 
 class JobRuntime(Protocol):
+    """What a transform job may do to the outside world."""
+
     @property
     def spark(self) -> SparkSession: ...
 
-    def read_partitions(self, contract: TableContract, predicate: str) -> DataFrame: ...
+    @property
+    def catalog(self) -> Any:
+        """A Glue catalog client (boto3 ``glue`` or the local twin)."""
 
-    def write_partition(self, df: DataFrame, contract: TableContract, location: str,
-                        p_date: str) -> None: ...
+    def read_partitions(self, contract: TableContract, predicate: str) -> DataFrame:
+        """The catalog partitions matching ``predicate``, with a ``p_date`` column."""
+
+    def write_parquet(self, df: DataFrame, uri: str, files: int, *,
+                      append: bool = False) -> None:
+        """Write ``df`` as ``files`` Parquet files into ``uri`` (a new folder unless
+        ``append``)."""
+
+    def list_folders(self, uri: str) -> list[str]:
+        """Names of the folders directly under ``uri`` (``[]`` when it does not exist)."""
+
+    def delete_folder(self, uri: str) -> None:
+        """Delete ``uri`` and everything under it (no error when missing)."""
 
 
-def write_partition_overwrite(df: DataFrame, location: str, p_date: str,
-                              files: int = 1) -> None:
-    """Replace exactly ``<location>/p_date=<p_date>/`` (dynamic partition overwrite)."""
-    (df.withColumn(PARTITION_KEY, F.lit(p_date))
-       .coalesce(files)
-       .write.mode("overwrite")
-       .option("partitionOverwriteMode", "dynamic")
-       .partitionBy(PARTITION_KEY)
-       .parquet(location))
+def empty_partitioned_frame(spark: SparkSession, contract: TableContract) -> DataFrame:
+    """An empty frame of ``contract``'s columns plus the ``p_date`` partition column."""
+    return spark.createDataFrame([], contract.spark_schema()).withColumn(
+        PARTITION_KEY, F.lit(None).cast("string"))
+
+
+def write_parquet_files(df: DataFrame, path: str, files: int, append: bool) -> None:
+    (df.coalesce(max(1, files)).write
+       .mode("append" if append else "errorifexists")
+       .parquet(path))
 
 
 @dataclass
 class LocalRuntime:
+    """Local Spark + the Glue catalog twin + the S3 twin."""
+
     spark: SparkSession
-    catalog: GlueCatalogApi
+    catalog: Any
     store: LocalObjectStore
     paths_read: list[str] = field(default_factory=list)
 
     def read_partitions(self, contract: TableContract, predicate: str) -> DataFrame:
+        """One scan over exactly the listed partition folders (however many partitions
+        the table has); ``p_date`` comes from the catalog, matched by file path."""
         parts = list_partitions(self.catalog, contract.database, contract.name, predicate)
-        schema = contract.spark_schema()
-        frames = []
-        for part in sorted(parts, key=lambda p: p["Values"]):
-            path = str(self.store.path(part["StorageDescriptor"]["Location"]))
-            self.paths_read.append(path)
-            frames.append(self.spark.read.schema(schema).parquet(path)
-                          .withColumn(PARTITION_KEY, F.lit(part["Values"][0])))
-        if not frames:
-            return self.spark.createDataFrame([], schema).withColumn(
-                PARTITION_KEY, F.lit(None).cast("string"))
-        return reduce(DataFrame.unionByName, frames)
+        if not parts:
+            return empty_partitioned_frame(self.spark, contract)
+        folders = {str(self.store.path(p["StorageDescriptor"]["Location"])).rstrip("/") + "/":
+                   p["Values"][0] for p in sorted(parts, key=lambda p: p["Values"])}
+        self.paths_read.extend(f.rstrip("/") for f in folders)
+        df = self.spark.read.schema(contract.spark_schema()).parquet(*folders)
+        if len(folders) == 1:
+            return df.withColumn(PARTITION_KEY, F.lit(next(iter(folders.values()))))
+        path = F.input_file_name()
+        value = F.lit(None).cast("string")
+        for folder, v in folders.items():
+            value = F.when(path.contains(folder), F.lit(v)).otherwise(value)
+        return df.withColumn(PARTITION_KEY, value)
 
-    def write_partition(self, df: DataFrame, contract: TableContract, location: str,
-                        p_date: str) -> None:
-        write_partition_overwrite(df, str(self.store.path(location)), p_date)
+    def write_parquet(self, df: DataFrame, uri: str, files: int, *,
+                      append: bool = False) -> None:
+        write_parquet_files(df, str(self.store.path(uri)), files, append)
+
+    def list_folders(self, uri: str) -> list[str]:
+        try:
+            with os.scandir(self.store.path(uri)) as it:
+                return sorted(e.name for e in it if e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def delete_folder(self, uri: str) -> None:
+        path = self.store.path(uri)
+        if not path.exists():
+            return
+        # rename first: readers see the folder vanish at once, never half-deleted
+        trash = path.with_name(f".deleting-{path.name}-{uuid.uuid4().hex[:8]}")
+        os.replace(path, trash)
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,38 +1,279 @@
-"""The nightly transform job: one ``p_date`` of raw users -> the ``users`` model partition."""
+"""The nightly transform job: one ``p_date`` of raw users -> the analyst model.
+
+For each day: read only that day's raw partition (push-down predicate), deduplicate,
+model ``users``, ``user_locations`` and ``daily_user_counts``, run the data-quality
+gate, and only then publish each table's partition atomically (``glue_jobs.publish``).
+The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from contracts.tables import RAW, USERS
-from glue_jobs.dates import parse_p_date, partition_predicate
-from glue_jobs.runtime import JobRuntime
-from glue_jobs.transforms import dedupe_latest_by_user, to_users
+from pyspark.sql import DataFrame
 
-__all__ = ["TransformResult", "run_transform"]
+from contracts.tables import (
+    DAILY_USER_COUNTS,
+    DQ_RESULTS,
+    MODEL_TABLES,
+    RAW,
+    USER_LOCATIONS,
+    USERS,
+)
+from glue_jobs.dates import date_range, parse_p_date, partition_predicate
+from glue_jobs.dq import (
+    DQBreach,
+    RowCountNearTrailing,
+    RuleResult,
+    Ruleset,
+    default_rulesets,
+    evaluate,
+    results_frame,
+    trailing_row_counts,
+)
+from glue_jobs.publish import (
+    ensure_partition,
+    ensure_table,
+    new_run_id,
+    plain_partition_uri,
+    point_partition,
+    run_folder_of,
+    stale_versions,
+    table_uri,
+    validate_run_id,
+    version_uri,
+    versions_root,
+)
+from glue_jobs.runtime import JobRuntime
+from glue_jobs.transforms import conform_to, to_daily_user_counts, to_latest_model
+
+__all__ = [
+    "BASE_OPTIONS",
+    "InvalidJobArguments",
+    "TablePublication",
+    "TransformOptions",
+    "TransformResult",
+    "TransformSettings",
+    "files_for",
+    "job_option_names",
+    "options_from_args",
+    "run_transform",
+    "run_transform_days",
+]
+
+BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
+"""Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
+``--end_date``. The salt itself is never an argument, only its secret's id."""
+
+
+class InvalidJobArguments(ValueError):
+    """Job arguments that do not describe a run (message says which)."""
+
+
+# ------------------------------------------------------------------ options
+
+
+def job_option_names(argv: Sequence[str]) -> list[str]:
+    """Names to pass ``getResolvedOptions`` for this ``argv`` (it rejects absent ones)."""
+    names = list(BASE_OPTIONS)
+    names += ["p_date"] if "--p_date" in argv else ["start_date", "end_date"]
+    if "--JOB_RUN_ID" in argv:
+        names.append("JOB_RUN_ID")
+    return names
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    """Validated job arguments."""
+
+    days: tuple[date, ...]
+    lake_uri: str
+    salt_secret_id: str
+    run_id: str | None = None
+
+
+def options_from_args(args: Mapping[str, str]) -> TransformOptions:
+    """Typed options from ``getResolvedOptions`` output; dates validated here, before any
+    Spark, catalog or predicate work starts."""
+    if args.get("p_date") and (args.get("start_date") or args.get("end_date")):
+        raise InvalidJobArguments("give --p_date or --start_date/--end_date, not both")
+    days: tuple[date, ...]
+    if args.get("p_date"):
+        days = (parse_p_date(args["p_date"]),)
+    elif args.get("start_date") and args.get("end_date"):
+        days = tuple(date_range(args["start_date"], args["end_date"]))
+    else:
+        raise InvalidJobArguments("missing --p_date (or --start_date and --end_date)")
+    lake_uri = args.get("lake_uri", "")
+    if not lake_uri.startswith(("s3://", "file://")):
+        raise InvalidJobArguments(f"--lake_uri must be an s3:// URI, got {lake_uri!r}")
+    if not args.get("salt_secret_id"):
+        raise InvalidJobArguments("missing --salt_secret_id")
+    run_id = args.get("JOB_RUN_ID")
+    return TransformOptions(days, lake_uri, args["salt_secret_id"],
+                            validate_run_id(run_id) if run_id else None)
+
+
+# ------------------------------------------------------------------ the job
+
+
+@dataclass(frozen=True)
+class TransformSettings:
+    """How the job runs (one object, built by the entrypoint or the local stack)."""
+
+    lake_uri: str
+    salt: str = field(repr=False)
+    rows_per_file: int = 500_000
+    max_files: int = 64
+    trailing: RowCountNearTrailing = field(default_factory=RowCountNearTrailing)
+    keep_previous_version: bool = True
+
+
+@dataclass(frozen=True)
+class TablePublication:
+    table: str
+    location: str
+    previous_location: str | None
+    rows: int
+    files: int
 
 
 @dataclass(frozen=True)
 class TransformResult:
     p_date: str
     predicate: str
+    run_id: str
     rows_read: int
     rows_written: int
+    tables: dict[str, TablePublication]
+    dq: list[RuleResult]
+    removed_versions: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready summary (the job's output and run report)."""
+        out = asdict(self)
+        out["dq_passed"] = all(r.passed for r in self.dq)
+        return out
 
 
-def run_transform(runtime: JobRuntime, p_date: str, users_location: str,
-                  salt: str) -> TransformResult:
-    """Read only ``p_date``'s raw partition, dedupe, model, overwrite that partition."""
-    day = parse_p_date(p_date)  # refuses bad text before any predicate exists
+def files_for(rows: int, rows_per_file: int, max_files: int) -> int:
+    """Parquet files for a partition of ``rows`` rows: 1 for small days, then one per
+    ``rows_per_file`` rows, at most ``max_files``."""
+    return max(1, min(max_files, math.ceil(rows / max(1, rows_per_file))))
+
+
+def _trailing_days(day: date, n: int) -> list[date]:
+    return [day - timedelta(days=i) for i in range(n, 0, -1)]
+
+
+def _evaluate_all(runtime: JobRuntime, day: date, frames: Mapping[str, DataFrame],
+                  rulesets: Sequence[Ruleset]) -> list[RuleResult]:
+    results: list[RuleResult] = []
+    for ruleset in rulesets:
+        history: list[int] = []
+        trailing = ruleset.trailing
+        if trailing is not None:
+            window = partition_predicate(_trailing_days(day, trailing.days))
+            history = trailing_row_counts(runtime.read_partitions(DQ_RESULTS, window),
+                                          ruleset.table.name)
+        results += evaluate(frames[ruleset.table.name], ruleset, history)
+    return results
+
+
+def _record_dq(runtime: JobRuntime, settings: TransformSettings, day: str, run_id: str,
+               results: Sequence[RuleResult], status: str) -> None:
+    frame = results_frame(runtime.spark, results, run_id, status, datetime.now(UTC))
+    location = plain_partition_uri(settings.lake_uri, DQ_RESULTS, day)
+    runtime.write_parquet(frame, location, 1, append=True)
+    ensure_partition(runtime.catalog, DQ_RESULTS, day, location)
+
+
+def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSettings, *,
+                  run_id: str | None = None,
+                  rulesets: Sequence[Ruleset] | None = None) -> TransformResult:
+    """Transform, check and publish one day; raise :class:`DQBreach` (nothing published)
+    when a rule fails.
+
+    Steps: read only ``p_date``'s raw partition -> dedupe -> model (cached once) -> DQ
+    gate -> write each table to a new version folder -> point each catalog partition at
+    it -> record DQ results -> delete older versions.
+    """
+    day = p_date if isinstance(p_date, date) else parse_p_date(p_date)  # before any predicate
+    d = day.isoformat()
+    run_id = validate_run_id(run_id) if run_id else new_run_id()
+    rulesets = default_rulesets(settings.trailing) if rulesets is None else rulesets
+    spark, catalog = runtime.spark, runtime.catalog
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    for contract in (*MODEL_TABLES, DQ_RESULTS):
+        ensure_table(catalog, contract, table_uri(settings.lake_uri, contract))
+
     predicate = partition_predicate([day])
-    raw_df = runtime.read_partitions(RAW, predicate).cache()
-    users_df = raw_df.transform(dedupe_latest_by_user).transform(to_users(salt)).cache()
-    rows_read, rows_written = raw_df.count(), users_df.count()
-    runtime.write_partition(users_df, USERS, users_location, day.isoformat())
-    raw_df.unpersist()
-    users_df.unpersist()
-    return TransformResult(day.isoformat(), predicate, rows_read, rows_written)
+    raw_df = runtime.read_partitions(RAW, predicate)
+    model_df = raw_df.transform(to_latest_model(settings.salt)).cache()
+    users_df = model_df.transform(conform_to(USERS))
+    daily_df = users_df.transform(to_daily_user_counts).cache()
+    frames: dict[str, DataFrame] = {
+        USERS.name: users_df,
+        USER_LOCATIONS.name: model_df.transform(conform_to(USER_LOCATIONS)),
+        DAILY_USER_COUNTS.name: daily_df,
+    }
+    try:
+        results = _evaluate_all(runtime, day, frames, rulesets)
+        failed = [r for r in results if not r.passed]
+        if failed:
+            _record_dq(runtime, settings, d, run_id, results, "breach")
+            raise DQBreach(failed, results)
+        rows = {name: next(int(r.observed or 0) for r in results
+                           if r.table_name == name and r.rule_type == "RowCountAtLeast")
+                for name in frames}
+        rows_read = raw_df.count()
+        staged: dict[str, tuple[str, int]] = {}
+        for contract in MODEL_TABLES:  # 1) write every table's new version (nobody reads it)
+            location = version_uri(settings.lake_uri, contract, d, run_id)
+            files = files_for(rows[contract.name], settings.rows_per_file, settings.max_files)
+            runtime.write_parquet(frames[contract.name], location, files)
+            staged[contract.name] = (location, files)
+    finally:
+        model_df.unpersist()
+        daily_df.unpersist()
+    tables: dict[str, TablePublication] = {}
+    for contract in MODEL_TABLES:  # 2) the publish instants: one catalog call per table
+        location, files = staged[contract.name]
+        params = {"recordCount": str(rows[contract.name]), "objectCount": str(files),
+                  "udp_run_id": run_id}
+        previous = point_partition(catalog, contract, d, location, params)
+        tables[contract.name] = TablePublication(contract.name, location, previous,
+                                                 rows[contract.name], files)
+    _record_dq(runtime, settings, d, run_id, results, "published")  # 3) history for tomorrow
+    removed = _clean_up(runtime, settings, d, run_id, tables)  # 4) old versions
+    return TransformResult(d, predicate, run_id, rows_read, rows[USERS.name], tables, results,
+                           removed)
+
+
+def _clean_up(runtime: JobRuntime, settings: TransformSettings, day: str, run_id: str,
+              tables: Mapping[str, TablePublication]) -> list[str]:
+    removed: list[str] = []
+    for contract in MODEL_TABLES:
+        root = versions_root(settings.lake_uri, contract, day)
+        keep = {run_id}
+        if settings.keep_previous_version:  # readers that resolved it a moment ago
+            keep.add(run_folder_of(tables[contract.name].previous_location, root) or run_id)
+        for folder in stale_versions(runtime.list_folders(root), keep):
+            runtime.delete_folder(f"{root}{folder}/")
+            removed.append(f"{root}{folder}/")
+    return removed
+
+
+def run_transform_days(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
+                       *, run_id: str | None = None) -> list[TransformResult]:
+    """Run :func:`run_transform` for each day in order (each day publishes on its own, so
+    a later day's trailing average sees the earlier ones)."""
+    base = run_id or new_run_id()
+    return [run_transform(runtime, day, settings,
+                          run_id=base if len(days) == 1 else f"{base}-{day:%Y%m%d}")
+            for day in days]
+

@@ -11,10 +11,18 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from contracts.tables import USERS, TableContract
+from contracts.tables import DAILY_USER_COUNTS, USER_LOCATIONS, USERS, TableContract
 
-__all__ = ["conform_to", "dedupe_latest_by_user", "email_domain", "email_hash", "mask_phone",
-           "to_users", "tz_offset_minutes"]
+__all__ = ["AGE_BANDS", "age_band", "clean_text", "conform_to", "coordinate",
+           "dedupe_latest_by_user", "email_domain", "email_hash", "mask_phone",
+           "model_columns", "to_daily_user_counts", "to_latest_model", "to_model",
+           "to_user_locations", "to_users", "tz_offset_minutes"]
+
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("0-17", 0, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
+    ("45-54", 45, 54), ("55-64", 55, 64), ("65+", 65, 130),
+)
+"""Dashboard age bands (inclusive bounds); anything else, or null, is ``unknown``."""
 
 
 def dedupe_latest_by_user(raw_df: DataFrame) -> DataFrame:
@@ -57,6 +65,20 @@ def tz_offset_minutes(offset: Column) -> Column:
     return F.when(text.rlike(pattern), sign * (hours * 60 + minutes))
 
 
+def coordinate(text: Column, limit: float) -> Column:
+    """Coordinate text -> double; null when blank, not a number or outside ``[-limit, limit]``."""
+    value = clean_text(text).cast("double")
+    return F.when(F.abs(value) <= F.lit(limit), value)
+
+
+def age_band(age: Column) -> Column:
+    """Age in years -> its :data:`AGE_BANDS` label, ``'unknown'`` when null or out of range."""
+    band = F.lit("unknown")
+    for label, low, high in reversed(AGE_BANDS):
+        band = F.when(age.between(low, high), F.lit(label)).otherwise(band)
+    return band
+
+
 def conform_to(contract: TableContract) -> Callable[[DataFrame], DataFrame]:
     """Select the contract's columns in contract order, cast to contract types."""
     schema = contract.spark_schema()
@@ -66,30 +88,90 @@ def conform_to(contract: TableContract) -> Callable[[DataFrame], DataFrame]:
     return _conform
 
 
+def model_columns(salt: str) -> dict[str, Column]:
+    """Every model column as an expression over a raw (deduplicated) record.
+
+    ``users`` and ``user_locations`` select from this one mapping, so a column shared by
+    both (city, coordinates, ...) is computed by the same expression in both.
+    """
+    loc = F.col("location")
+    return {
+        "user_id": F.trim(F.col("login.uuid")),
+        "gender": F.lower(clean_text(F.col("gender"))),
+        "title": clean_text(F.col("name.title")),
+        "nationality": F.upper(clean_text(F.col("nat"))),
+        "birth_year": F.year(F.col("dob.date")),
+        "age": F.col("dob.age"),
+        "registered_at": F.col("registered.date"),
+        "email_domain": email_domain(F.col("email")),
+        "email_hash": email_hash(F.col("email"), salt),
+        "phone_masked": mask_phone(F.col("phone")),
+        "city": clean_text(loc["city"]),
+        "state": clean_text(loc["state"]),
+        "country": clean_text(loc["country"]),
+        "postcode": clean_text(loc["postcode"]),
+        "latitude": coordinate(loc["coordinates"]["latitude"], 90.0),
+        "longitude": coordinate(loc["coordinates"]["longitude"], 180.0),
+        "tz_offset_minutes": tz_offset_minutes(loc["timezone"]["offset"]),
+        "tz_description": clean_text(loc["timezone"]["description"]),
+        "fetched_at": F.col("fetched_at"),
+        "batch_id": F.col("batch_id"),
+    }
+
+
+def to_model(salt: str,
+             contracts: tuple[TableContract, ...] = (USERS, USER_LOCATIONS)
+             ) -> Callable[[DataFrame], DataFrame]:
+    """Raw records -> one wide frame holding the columns of every contract given (each
+    table is then a :func:`conform_to` projection of it; the job caches this frame)."""
+    names = list(dict.fromkeys(n for c in contracts for n in c.column_names))
+
+    def _to_model(raw_df: DataFrame) -> DataFrame:
+        cols = model_columns(salt)
+        return raw_df.select([cols[n].alias(n) for n in names])
+    return _to_model
+
+
+def to_latest_model(salt: str,
+                    contracts: tuple[TableContract, ...] = (USERS, USER_LOCATIONS)
+                    ) -> Callable[[DataFrame], DataFrame]:
+    """The rows of ``dedupe_latest_by_user`` then :func:`to_model`, computed cheaper: the
+    flat model columns are built first, so the dedupe shuffles them instead of the whole
+    nested raw record."""
+    names = list(dict.fromkeys(n for c in contracts for n in c.column_names))
+    order = [c for c in ("fetched_at", "batch_id") if c not in names]
+
+    def _to_latest_model(raw_df: DataFrame) -> DataFrame:
+        cols = model_columns(salt)
+        model_df = raw_df.select(F.col("login.uuid").alias("_key"),
+                                 *[cols[n].alias(n) for n in (*names, *order)])
+        w = Window.partitionBy("_key").orderBy(F.col("fetched_at").desc(),
+                                               F.col("batch_id").desc())
+        return (model_df.withColumn("_rn", F.row_number().over(w))
+                .filter(F.col("_rn") == 1).drop("_rn", "_key", *order))
+    return _to_latest_model
+
+
 def to_users(salt: str) -> Callable[[DataFrame], DataFrame]:
     """Raw records (already deduplicated) -> the ``users`` model with identifiers minimised."""
     def _to_users(raw_df: DataFrame) -> DataFrame:
-        loc = F.col("location")
-        users_df = raw_df.select(
-            F.trim(F.col("login.uuid")).alias("user_id"),
-            F.lower(clean_text(F.col("gender"))).alias("gender"),
-            clean_text(F.col("name.title")).alias("title"),
-            F.upper(clean_text(F.col("nat"))).alias("nationality"),
-            F.year(F.col("dob.date")).alias("birth_year"),
-            F.col("dob.age").alias("age"),
-            F.col("registered.date").alias("registered_at"),
-            email_domain(F.col("email")).alias("email_domain"),
-            email_hash(F.col("email"), salt).alias("email_hash"),
-            mask_phone(F.col("phone")).alias("phone_masked"),
-            clean_text(loc["city"]).alias("city"),
-            clean_text(loc["state"]).alias("state"),
-            clean_text(loc["country"]).alias("country"),
-            clean_text(loc["postcode"]).alias("postcode"),
-            clean_text(loc["coordinates"]["latitude"]).cast("double").alias("latitude"),
-            clean_text(loc["coordinates"]["longitude"]).cast("double").alias("longitude"),
-            tz_offset_minutes(loc["timezone"]["offset"]).alias("tz_offset_minutes"),
-            F.col("fetched_at"),
-            F.col("batch_id"),
-        )
-        return users_df.transform(conform_to(USERS))
+        return raw_df.transform(to_model(salt, (USERS,))).transform(conform_to(USERS))
     return _to_users
+
+
+def to_user_locations(raw_df: DataFrame) -> DataFrame:
+    """Raw records (already deduplicated) -> ``user_locations``: one map-ready row per user.
+
+    No street line: a map needs coordinates and a city, not a door (see docs/data-model.md).
+    """
+    return (raw_df.transform(to_model("", (USER_LOCATIONS,)))
+            .transform(conform_to(USER_LOCATIONS)))
+
+
+def to_daily_user_counts(users_df: DataFrame) -> DataFrame:
+    """The day's ``users`` -> users per (country, gender, age band), for dashboards."""
+    counts_df = (users_df
+                 .withColumn("age_band", age_band(F.col("age")))
+                 .groupBy("country", "gender", "age_band")
+                 .agg(F.count(F.lit(1)).alias("users")))
+    return counts_df.transform(conform_to(DAILY_USER_COUNTS))

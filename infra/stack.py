@@ -48,7 +48,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW
+from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
 from infra.assets import GlueAssets, StagedAssets
 from infra.config import EnvConfig
@@ -569,6 +569,10 @@ class UdpStack(Stack):
         load_role = self._glue_job_role("BulkImportJobRole", "Glue bulk import into Redshift")
         load_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                            [self.redshift_secret.secret_arn]))
+        # the import reads the day's published location from the catalog (versioned folders)
+        load_role.add_to_policy(_statement(
+            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition"],
+            self.glue_catalog_arns(cfg.transform_database, USERS.name)))
         load_role.add_to_policy(_statement(
             ["glue:GetConnection"],
             [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))

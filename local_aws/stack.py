@@ -8,6 +8,7 @@ start lazily, on first use, and stop on ``close()``.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -77,24 +78,29 @@ class LocalStack:
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
+        # backfills run dates in threads: the first two may ask for an engine at once
+        self._spark_lock = threading.Lock()
+        self._warehouse_lock = threading.Lock()
         self._ensure_databases()
 
     # ------------------------------------------------------------------ lazily started engines
     @property
     def spark(self) -> Any:
-        if self._spark is None:
-            from glue_jobs.spark import local_spark
+        with self._spark_lock:
+            if self._spark is None:
+                from glue_jobs.spark import local_spark
 
-            self._spark = local_spark(cores=self.spark_cores)
-        return self._spark
+                self._spark = local_spark(cores=self.spark_cores)
+            return self._spark
 
     @property
     def warehouse(self) -> Any:
-        if self._warehouse is None:
-            from local_aws.warehouse import LocalWarehouse
+        with self._warehouse_lock:
+            if self._warehouse is None:
+                from local_aws.warehouse import LocalWarehouse
 
-            self._warehouse = LocalWarehouse(self.paths.warehouse).start()
-        return self._warehouse
+                self._warehouse = LocalWarehouse(self.paths.warehouse).start()
+            return self._warehouse
 
     def close(self) -> None:
         if self._warehouse is not None:

@@ -4,10 +4,16 @@ The files in ``sql/athena/tables/`` are what analysts (and infrastructure) run; 
 module renders what they must say (``python -m sql.athena_ddl`` rewrites them) so a unit
 test holds columns, order and types to ``contracts/``.
 
-Partition projection on ``p_date`` (``type=date``, ``yyyy-MM-dd``, one day steps up to
-``NOW``) makes a new day queryable the moment its files land, without a crawler or
-``MSCK REPAIR``. Athena then ignores the catalog's partitions and reads
-``storage.location.template``: the day's folder must be ``<table>/p_date=<day>/``.
+Which tables use partition projection on ``p_date`` (``type=date``, ``yyyy-MM-dd``, one
+day steps up to ``NOW``):
+
+* the raw table ``udp_raw.user_data``: Firehose writes ``raw/user_data/p_date=<day>/``
+  all day long, so with projection today's arrivals are queryable at once, without
+  waiting for the nightly crawler or ``MSCK REPAIR``;
+* not the transform tables: the transform job publishes each day into a fresh versioned
+  folder and moves the catalog partition to it in one call (atomic for readers), so the
+  day is queryable the moment it is published. Projection would make Athena ignore
+  those catalog locations and read a fixed ``storage.location.template`` instead.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import sys
 from pathlib import Path
 
 from contracts.schema import glue_type
-from contracts.tables import MODEL_TABLES, PARTITION_KEY, TableContract
+from contracts.tables import MODEL_TABLES, PARTITION_KEY, RAW, TableContract
 
-__all__ = ["PROJECTION_START", "render_create_external_table", "table_file", "write_all"]
+__all__ = ["PROJECTION_START", "SHIPPED", "render_create_external_table", "table_file",
+           "write_all"]
 
 PROJECTION_START = "2024-01-01"
 """First day partition projection enumerates (the pipeline's first day, with margin)."""
@@ -33,7 +40,7 @@ def _q(name: str) -> str:
 
 def render_create_external_table(table: TableContract, *, bucket: str = LAKE_PLACEHOLDER,
                                   projection: bool = True) -> str:
-    """The Athena DDL of one transform table (Parquet, partitioned by ``p_date``)."""
+    """The Athena DDL of one table (Parquet, partitioned by ``p_date``)."""
     location = f"s3://{bucket}/{table.prefix}/"
     columns = ",\n".join(f"    {_q(f.name)} {glue_type(f.type)}" for f in table.fields)
     props = [("parquet.compression", "SNAPPY")]
@@ -69,13 +76,19 @@ def table_file(table: TableContract) -> Path:
     return ATHENA_DIR / f"{table.name}.sql"
 
 
-def write_all(tables: tuple[TableContract, ...] = MODEL_TABLES) -> list[Path]:
+SHIPPED: tuple[tuple[TableContract, bool], ...] = (
+    (RAW, True), *((t, False) for t in MODEL_TABLES))
+"""Every shipped table and whether it uses partition projection (see the module doc)."""
+
+
+def write_all(tables: tuple[tuple[TableContract, bool], ...] = SHIPPED) -> list[Path]:
     """(Re)write ``sql/athena/tables/*.sql`` from the contracts."""
     ATHENA_DIR.mkdir(parents=True, exist_ok=True)
     written = []
-    for table in tables:
+    for table, projection in tables:
         path = table_file(table)
-        path.write_text(render_create_external_table(table), encoding="utf-8")
+        path.write_text(render_create_external_table(table, projection=projection),
+                        encoding="utf-8")
         written.append(path)
     return written
 

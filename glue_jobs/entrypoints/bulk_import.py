@@ -16,6 +16,7 @@ from awsglue.utils import getResolvedOptions
 from glue_jobs.bulk_import import (
     JOB_OPTIONS,
     options_from_resolved,
+    published_source,
     result_summary,
     run_bulk_import,
 )
@@ -27,10 +28,10 @@ __all__ = ["main"]
 def main(argv: list[str]) -> None:
     names = JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
     options = options_from_resolved(getResolvedOptions(argv, names))
+    source = published_source(boto3.client("glue"), options.p_date)
     warehouse = RedshiftWarehouse(options.redshift,
                                   secrets_client=boto3.client("secretsmanager"))
-    result = run_bulk_import(warehouse, options.p_date, options.source_uri,
-                             replace=options.replace)
+    result = run_bulk_import(warehouse, options.p_date, source, replace=options.replace)
     print(json.dumps(result_summary(result)))
 
 

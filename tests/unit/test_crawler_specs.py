@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from contracts.tables import RAW, USERS
+from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.crawl import (
     arrow_to_glue,
     merge_columns,
@@ -111,8 +111,12 @@ def test_default_specs_match_the_contract_tables() -> None:
     assert raw.recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY"
     assert (transform.name, transform.database) == (cfg.transform_crawler,
                                                     cfg.transform_database)
-    assert transform.targets == ("s3://udp-lake/transform/users/",)
+    assert transform.targets == tuple(f"s3://udp-lake/{t.prefix}/"
+                                      for t in (*MODEL_TABLES, DQ_RESULTS))
     assert raw.table_name(raw.targets[0]) == RAW.name
+    assert [transform.table_name(t) for t in transform.targets] == [
+        t.name for t in (*MODEL_TABLES, DQ_RESULTS)]
+    assert transform.targets[0] == "s3://udp-lake/transform/users/"
     assert transform.table_name(transform.targets[0]) == USERS.name
 
 

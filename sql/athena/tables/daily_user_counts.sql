@@ -12,12 +12,5 @@ partitioned by (`p_date` string)
 stored as parquet
 location 's3://${lake_bucket}/transform/daily_user_counts/'
 tblproperties (
-    'parquet.compression' = 'SNAPPY',
-    'projection.enabled' = 'true',
-    'projection.p_date.type' = 'date',
-    'projection.p_date.format' = 'yyyy-MM-dd',
-    'projection.p_date.range' = '2024-01-01,NOW',
-    'projection.p_date.interval' = '1',
-    'projection.p_date.interval.unit' = 'DAYS',
-    'storage.location.template' = 's3://${lake_bucket}/transform/daily_user_counts/p_date=${p_date}/'
+    'parquet.compression' = 'SNAPPY'
 );

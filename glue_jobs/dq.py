@@ -1,0 +1,311 @@
+"""Data-quality gate: declarative rules evaluated in Spark before anything is published.
+
+A :class:`Ruleset` names a table and its rules. :func:`evaluate` measures every
+row-level rule in **one** aggregation over the DataFrame, compares the day's row count
+with the trailing average read from the ``dq_results`` table, and returns one
+:class:`RuleResult` per rule. :func:`raise_on_breach` turns failures into a
+:class:`DQBreach` whose message names the rule and by how much.
+
+:func:`render_dqdl` writes the same rules as an AWS Glue Data Quality (DQDL) ruleset;
+the files beside this module (``glue_jobs/dq/*.dqdl``) are its output, checked by a test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from contracts.tables import (
+    DAILY_USER_COUNTS,
+    DQ_RESULTS,
+    PARTITION_KEY,
+    USER_LOCATIONS,
+    USERS,
+    TableContract,
+)
+
+__all__ = [
+    "DQBreach",
+    "InRange",
+    "NotNull",
+    "RowCountAtLeast",
+    "RowCountNearTrailing",
+    "Rule",
+    "RuleResult",
+    "Ruleset",
+    "Unique",
+    "default_rulesets",
+    "evaluate",
+    "raise_on_breach",
+    "render_dqdl",
+    "results_frame",
+    "trailing_row_counts",
+]
+
+
+@dataclass(frozen=True)
+class NotNull:
+    """No null in ``column``."""
+
+    column: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.column} not null"
+
+
+@dataclass(frozen=True)
+class Unique:
+    """No two rows share the values of ``columns`` (nulls compare equal)."""
+
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{', '.join(self.columns)} unique"
+
+
+@dataclass(frozen=True)
+class InRange:
+    """Every non-null value of ``column`` lies in ``[low, high]``."""
+
+    column: str
+    low: float
+    high: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.column} in [{_num(self.low)}, {_num(self.high)}]"
+
+
+@dataclass(frozen=True)
+class RowCountAtLeast:
+    """The day has at least ``minimum`` rows."""
+
+    minimum: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"row count >= {self.minimum}"
+
+
+@dataclass(frozen=True)
+class RowCountNearTrailing:
+    """The row count is within ``tolerance`` (a fraction) of the average of the previous
+    ``days`` days' published counts; skipped (passes) with fewer than ``min_history``."""
+
+    tolerance: float = 0.5
+    days: int = 7
+    min_history: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"row count within {self.tolerance:.0%} of trailing {self.days}-day average"
+
+
+Rule = NotNull | Unique | InRange | RowCountAtLeast | RowCountNearTrailing
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """The rules one table must pass before its partition is published."""
+
+    table: TableContract
+    rules: tuple[Rule, ...]
+
+    @property
+    def trailing(self) -> RowCountNearTrailing | None:
+        return next((r for r in self.rules if isinstance(r, RowCountNearTrailing)), None)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The outcome of one rule on one day's data."""
+
+    table_name: str
+    rule: str
+    rule_type: str
+    passed: bool
+    observed: float | None
+    allowed: str
+    message: str
+
+    @property
+    def breach_message(self) -> str:
+        return f"DQ breach: rule {self.table_name}.{self.rule}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DQBreach(RuntimeError):
+    """One or more rules failed: nothing was published. ``results`` holds every outcome."""
+
+    def __init__(self, failed: Sequence[RuleResult], results: Sequence[RuleResult]) -> None:
+        super().__init__("; ".join(r.breach_message for r in failed))
+        self.failed = list(failed)
+        self.results = list(results)
+
+
+def default_rulesets(trailing: RowCountNearTrailing | None = None) -> tuple[Ruleset, ...]:
+    """The pipeline's rules for the three model tables."""
+    trailing = trailing or RowCountNearTrailing()
+    return (
+        Ruleset(USERS, (
+            NotNull("user_id"), Unique(("user_id",)), NotNull("fetched_at"),
+            InRange("age", 0, 130), InRange("latitude", -90, 90),
+            InRange("longitude", -180, 180), InRange("tz_offset_minutes", -720, 840),
+            RowCountAtLeast(1), trailing,
+        )),
+        Ruleset(USER_LOCATIONS, (
+            NotNull("user_id"), Unique(("user_id",)),
+            InRange("latitude", -90, 90), InRange("longitude", -180, 180),
+            RowCountAtLeast(1),
+        )),
+        Ruleset(DAILY_USER_COUNTS, (
+            Unique(("country", "gender", "age_band")), NotNull("age_band"),
+            InRange("users", 1, 1e12), RowCountAtLeast(1),
+        )),
+    )
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _measure(rule: Rule, idx: int) -> Column | None:
+    alias = f"m{idx}"
+    if isinstance(rule, NotNull):
+        return F.sum(F.when(F.col(rule.column).isNull(), 1).otherwise(0)).alias(alias)
+    if isinstance(rule, InRange):
+        c = F.col(rule.column)
+        bad = c.isNotNull() & ~c.between(F.lit(rule.low), F.lit(rule.high))
+        return F.sum(F.when(bad, 1).otherwise(0)).alias(alias)
+    if isinstance(rule, Unique):
+        key = F.struct(*[F.col(c) for c in rule.columns])
+        return F.countDistinct(key).alias(alias)
+    return None
+
+
+def _judge(table: str, rule: Rule, rows: int, measured: Any,
+           trailing_counts: Sequence[int]) -> RuleResult:
+    kind = type(rule).__name__
+    if isinstance(rule, NotNull):
+        n = int(measured or 0)
+        return RuleResult(table, rule.name, kind, n == 0, float(n), "0",
+                          f"{n} null value{'s' * (n != 1)} (allowed 0)")
+    if isinstance(rule, Unique):
+        dup = rows - int(measured or 0)
+        return RuleResult(table, rule.name, kind, dup == 0, float(dup), "0",
+                          f"{dup} duplicate key{'s' * (dup != 1)} (allowed 0)")
+    if isinstance(rule, InRange):
+        n = int(measured or 0)
+        bounds = f"[{_num(rule.low)}, {_num(rule.high)}]"
+        return RuleResult(table, rule.name, kind, n == 0, float(n), "0",
+                          f"{n} value{'s' * (n != 1)} outside {bounds} (allowed 0)")
+    if isinstance(rule, RowCountAtLeast):
+        return RuleResult(table, rule.name, kind, rows >= rule.minimum, float(rows),
+                          f">= {rule.minimum}", f"{rows} rows (allowed >= {rule.minimum})")
+    history = list(trailing_counts)[-rule.days:]
+    allowed = f"±{rule.tolerance:.0%}"
+    if len(history) < rule.min_history:
+        return RuleResult(table, rule.name, kind, True, float(rows), allowed,
+                          f"{rows} rows; {len(history)} day(s) of history, need "
+                          f"{rule.min_history} to judge (skipped)")
+    avg = sum(history) / len(history)
+    deviation = (rows - avg) / avg if avg else math.inf
+    way = "above" if deviation >= 0 else "below"
+    ok = abs(deviation) <= rule.tolerance
+    return RuleResult(table, rule.name, kind, ok, float(rows), allowed,
+                      f"{rows} rows is {abs(deviation):.1%} {way} the trailing "
+                      f"{len(history)}-day average of {avg:.1f} (allowed {allowed})")
+
+
+def evaluate(df: DataFrame, ruleset: Ruleset,
+             trailing_counts: Sequence[int] = ()) -> list[RuleResult]:
+    """Every rule of ``ruleset`` on ``df``, row-level measures in one Spark aggregation.
+
+    ``trailing_counts`` are the previous days' published row counts, oldest first.
+    """
+    measures = [(i, r, _measure(r, i)) for i, r in enumerate(ruleset.rules)]
+    cols = [m for _, _, m in measures if m is not None]
+    row = df.agg(F.count(F.lit(1)).alias("rows"), *cols).collect()[0]
+    rows = int(row["rows"])
+    return [_judge(ruleset.table.name, rule, rows, row[f"m{i}"] if m is not None else None,
+                   trailing_counts)
+            for i, rule, m in measures]
+
+
+def raise_on_breach(results: Iterable[RuleResult]) -> None:
+    """Raise :class:`DQBreach` naming every failed rule; return quietly if all passed."""
+    results = list(results)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise DQBreach(failed, results)
+
+
+def results_frame(spark: SparkSession, results: Sequence[RuleResult], run_id: str,
+                  run_status: str, evaluated_at: datetime) -> DataFrame:
+    """The ``dq_results`` rows of one run (contract order and types)."""
+    rows = [(run_id, r.table_name, r.rule, r.rule_type, r.passed, r.observed, r.allowed,
+             r.message, run_status, evaluated_at) for r in results]
+    return spark.createDataFrame(rows, DQ_RESULTS.spark_schema())
+
+
+def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
+    """Published row counts per earlier day (latest run per day), oldest day first.
+
+    ``history_df`` is the ``dq_results`` partitions of the trailing window (with the
+    ``p_date`` column); an empty or schemaless frame gives ``[]``.
+    """
+    if "rule_type" not in history_df.columns or PARTITION_KEY not in history_df.columns:
+        return []
+    rows = (history_df
+            .filter((F.col("rule_type") == "RowCountAtLeast")
+                    & (F.col("table_name") == table_name)
+                    & (F.col("run_status") == "published"))
+            .groupBy(PARTITION_KEY)
+            .agg(F.max_by("observed", "evaluated_at").alias("rows"))
+            .orderBy(PARTITION_KEY)
+            .collect())
+    return [int(r["rows"]) for r in rows if r["rows"] is not None]
+
+
+# ------------------------------------------------------------------ DQDL
+
+
+def _dqdl_rule(rule: Rule) -> list[str]:
+    if isinstance(rule, NotNull):
+        return [f'IsComplete "{rule.column}"']
+    if isinstance(rule, Unique):
+        if len(rule.columns) == 1:
+            return [f'IsUnique "{rule.columns[0]}"']
+        cols = ", ".join(rule.columns)
+        return [f'CustomSql "select count(*) from (select {cols} from primary '
+                f'group by {cols} having count(*) > 1)" = 0']
+    if isinstance(rule, InRange):
+        where = f'where "{rule.column} is not null"'
+        return [f'ColumnValues "{rule.column}" >= {_num(rule.low)} {where}',
+                f'ColumnValues "{rule.column}" <= {_num(rule.high)} {where}']
+    if isinstance(rule, RowCountAtLeast):
+        return [f"RowCount >= {rule.minimum}"]
+    last = f"avg(last({rule.days}))"
+    return [f"RowCount between {last} * {1 - rule.tolerance:g} and "
+            f"{last} * {1 + rule.tolerance:g}"]
+
+
+def render_dqdl(ruleset: Ruleset) -> str:
+    """The ruleset as AWS Glue Data Quality DQDL text (one rule per line)."""
+    lines = [line for rule in ruleset.rules for line in _dqdl_rule(rule)]
+    header = (f"# {ruleset.table.database}.{ruleset.table.name}: generated by "
+              "glue_jobs.dq.render_dqdl; the Spark gate in glue_jobs/dq.py is the one that runs.\n")
+    return header + "Rules = [\n" + ",\n".join(f"    {line}" for line in lines) + "\n]\n"

@@ -1,0 +1,216 @@
+"""Atomic, idempotent publication of one ``p_date`` partition through the Data Catalog.
+
+A run never writes where readers look. It writes a fresh *version folder*::
+
+    s3://udp-lake/transform/users/_versions/2026-11-22/<run_id>/p_date=2026-11-22/*.parquet
+
+then moves the catalog partition's ``StorageDescriptor.Location`` onto it (one
+``UpdatePartition``/``CreatePartition`` call: readers resolve either the old or the new
+folder, never a mix), then deletes older version folders of that day. A crash before
+the pointer moves leaves an orphan folder nobody reads; the next run removes it.
+
+The folder ends in ``p_date=D/`` so Hive-style readers (Athena, DuckDB, Redshift COPY's
+``…/p_date=D/`` check) still see the partition value in the path, and ``_versions``
+starts with ``_`` so crawlers and Spark's partition discovery skip it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.tables import PARTITION_KEY, TableContract
+
+__all__ = [
+    "INPUT_FORMAT",
+    "OUTPUT_FORMAT",
+    "SERDE",
+    "VERSIONS_DIR",
+    "InvalidRunId",
+    "current_location",
+    "ensure_partition",
+    "ensure_table",
+    "new_run_id",
+    "partition_input",
+    "plain_partition_uri",
+    "point_partition",
+    "run_folder_of",
+    "stale_versions",
+    "table_input",
+    "table_uri",
+    "validate_run_id",
+    "version_uri",
+    "versions_root",
+]
+
+VERSIONS_DIR = "_versions"
+INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class InvalidRunId(ValueError):
+    """A run id that cannot name a folder safely."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run id, e.g. ``20261123T020304Z-1a2b3c4d``."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a safe folder name (Glue's ``jr_<hex>`` ids are)."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InvalidRunId(f"invalid run id {run_id!r}: use letters, digits, '_', '-', '.'")
+    return run_id
+
+
+def table_uri(lake_uri: str, contract: TableContract) -> str:
+    """``s3://udp-lake`` + the contract's prefix, with a trailing slash."""
+    return f"{lake_uri.rstrip('/')}/{contract.prefix}/"
+
+
+def plain_partition_uri(lake_uri: str, contract: TableContract, p_date: str) -> str:
+    """The Hive-style partition folder (used for append-only tables such as dq_results)."""
+    return f"{table_uri(lake_uri, contract)}{PARTITION_KEY}={p_date}/"
+
+
+def versions_root(lake_uri: str, contract: TableContract, p_date: str) -> str:
+    """The folder holding every version of one day: ``…/_versions/<p_date>/``."""
+    return f"{table_uri(lake_uri, contract)}{VERSIONS_DIR}/{p_date}/"
+
+
+def version_uri(lake_uri: str, contract: TableContract, p_date: str, run_id: str) -> str:
+    """Where run ``run_id`` writes day ``p_date``: ``…/_versions/D/<run_id>/p_date=D/``."""
+    return (f"{versions_root(lake_uri, contract, p_date)}{validate_run_id(run_id)}/"
+            f"{PARTITION_KEY}={p_date}/")
+
+
+def run_folder_of(location: str | None, root: str) -> str | None:
+    """The run folder name of a version ``location`` under ``root``; None otherwise."""
+    if not location or not location.startswith(root):
+        return None
+    name = location[len(root):].split("/", 1)[0]
+    return name or None
+
+
+def stale_versions(folders: Iterable[str], keep: Iterable[str | None]) -> list[str]:
+    """Version folders to delete: all but the ones in ``keep``."""
+    kept = {k for k in keep if k}
+    return sorted(f for f in folders if f not in kept)
+
+
+# ------------------------------------------------------------------ catalog shapes
+
+
+def table_input(contract: TableContract, location: str) -> dict[str, Any]:
+    """Glue ``TableInput`` for a contract table (columns in contract = Parquet order)."""
+    return {
+        "Name": contract.name,
+        "Description": contract.doc,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": contract.glue_columns(),
+            "Location": location,
+            "InputFormat": INPUT_FORMAT,
+            "OutputFormat": OUTPUT_FORMAT,
+            "Compressed": True,
+            "SerdeInfo": {"SerializationLibrary": SERDE,
+                          "Parameters": {"serialization.format": "1"}},
+        },
+        "PartitionKeys": contract.partition_keys,
+        "Parameters": {"classification": "parquet", "compressionType": "snappy",
+                       "typeOfData": "file", "parquet.compression": "SNAPPY",
+                       "managed_by": "udp-transform-job"},
+    }
+
+
+def partition_input(contract: TableContract, p_date: str, location: str,
+                    parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """Glue ``PartitionInput`` for day ``p_date`` of ``contract`` at ``location``."""
+    sd = dict(table_input(contract, location)["StorageDescriptor"])
+    return {"Values": [p_date], "StorageDescriptor": sd, "Parameters": dict(parameters or {})}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def ensure_table(catalog: Any, contract: TableContract, location: str) -> str:
+    """Create the table from its contract, or realign its columns; returns what it did
+    (``created``, ``updated`` or ``unchanged``). Like Glue's ``enableUpdateCatalog``."""
+    want = table_input(contract, location)
+    try:
+        table = catalog.get_table(DatabaseName=contract.database, Name=contract.name)["Table"]
+    except ClientError as exc:
+        if _code(exc) != "EntityNotFoundException":
+            raise
+        try:
+            catalog.create_table(DatabaseName=contract.database, TableInput=want)
+            return "created"
+        except ClientError as exc2:
+            if _code(exc2) != "AlreadyExistsException":  # another run made it meanwhile
+                raise
+            return "unchanged"
+    have = table.get("StorageDescriptor", {}).get("Columns", [])
+    if ([(c["Name"], c["Type"]) for c in have] == [(c["Name"], c["Type"])
+                                                   for c in want["StorageDescriptor"]["Columns"]]
+            and table.get("PartitionKeys") == want["PartitionKeys"]):
+        return "unchanged"
+    catalog.update_table(DatabaseName=contract.database, TableInput=want)
+    return "updated"
+
+
+def current_location(catalog: Any, contract: TableContract, p_date: str) -> str | None:
+    """The catalog location of day ``p_date`` (what readers read), or None."""
+    try:
+        part = catalog.get_partition(DatabaseName=contract.database, TableName=contract.name,
+                                     PartitionValues=[p_date])["Partition"]
+    except ClientError as exc:
+        if _code(exc) == "EntityNotFoundException":
+            return None
+        raise
+    location = part.get("StorageDescriptor", {}).get("Location")
+    return str(location) if location else None
+
+
+def point_partition(catalog: Any, contract: TableContract, p_date: str, location: str,
+                    parameters: dict[str, str] | None = None) -> str | None:
+    """Make day ``p_date`` read from ``location`` in one catalog call; return the
+    previous location (None when the partition is new). This is the publish instant."""
+    previous = current_location(catalog, contract, p_date)
+    pin = partition_input(contract, p_date, location, parameters)
+    if previous is None:
+        try:
+            catalog.create_partition(DatabaseName=contract.database, TableName=contract.name,
+                                     PartitionInput=pin)
+            return None
+        except ClientError as exc:
+            if _code(exc) != "AlreadyExistsException":
+                raise
+            previous = current_location(catalog, contract, p_date)
+    catalog.update_partition(DatabaseName=contract.database, TableName=contract.name,
+                             PartitionValueList=[p_date], PartitionInput=pin)
+    return previous
+
+
+def ensure_partition(catalog: Any, contract: TableContract, p_date: str, location: str) -> bool:
+    """Register day ``p_date`` at ``location`` if missing (append-only tables); True if
+    it was created."""
+    if current_location(catalog, contract, p_date) is not None:
+        return False
+    try:
+        catalog.create_partition(DatabaseName=contract.database, TableName=contract.name,
+                                 PartitionInput=partition_input(contract, p_date, location))
+    except ClientError as exc:
+        if _code(exc) != "AlreadyExistsException":
+            raise
+        return False
+    return True

@@ -1,0 +1,93 @@
+"""The data-quality gate on small Spark frames, and the DQDL files kept beside it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.tables import USERS
+from glue_jobs.dq import (
+    DQBreach,
+    InRange,
+    NotNull,
+    RowCountAtLeast,
+    RowCountNearTrailing,
+    Ruleset,
+    Unique,
+    default_rulesets,
+    evaluate,
+    raise_on_breach,
+    render_dqdl,
+    results_frame,
+    trailing_row_counts,
+)
+
+DQDL_DIR = Path(__file__).resolve().parents[2] / "glue_jobs" / "dq"
+RULES = Ruleset(USERS, (NotNull("user_id"), Unique(("user_id",)), InRange("age", 0, 130),
+                        RowCountAtLeast(1), RowCountNearTrailing(0.5, 7, 3)))
+
+
+def test_every_rule_measures_and_explains(spark: Any) -> None:
+    # GIVEN a null key, one key three times and two ages out of range
+    df = spark.createDataFrame([(None, 30), ("a", 131), ("a", -1), ("a", None), ("b", 40)],
+                               "user_id string, age int")
+    # WHEN evaluated with a trailing average of 20 rows
+    results = {r.rule: r for r in evaluate(df, RULES, [20, 20, 20])}
+    # THEN each failure is counted and worded
+    assert results["user_id not null"].message == "1 null value (allowed 0)"
+    assert results["user_id unique"].message == "2 duplicate keys (allowed 0)"
+    assert results["age in [0, 130]"].message == "2 values outside [0, 130] (allowed 0)"
+    assert results["row count >= 1"].passed
+    trailing = results["row count within 50% of trailing 7-day average"]
+    assert not trailing.passed
+    assert trailing.message == ("5 rows is 75.0% below the trailing 3-day average of 20.0 "
+                                "(allowed ±50%)")
+    # AND raising names the rules, in order
+    with pytest.raises(DQBreach) as err:
+        raise_on_breach(results.values())
+    assert str(err.value).startswith(
+        "DQ breach: rule users.user_id not null: 1 null value (allowed 0); "
+        "DQ breach: rule users.user_id unique: 2 duplicate keys (allowed 0)")
+
+
+def test_clean_day_passes_and_short_history_is_skipped(spark: Any) -> None:
+    df = spark.createDataFrame([("a", 30), ("b", None)], "user_id string, age int")
+    results = evaluate(df, RULES, [100, 100])
+    assert all(r.passed for r in results)
+    assert "need 3 to judge (skipped)" in results[-1].message
+    raise_on_breach(results)  # no exception
+
+
+def test_empty_day_fails_row_count(spark: Any) -> None:
+    df = spark.createDataFrame([], "user_id string, age int")
+    failed = [r for r in evaluate(df, RULES) if not r.passed]
+    assert [r.breach_message for r in failed] == [
+        "DQ breach: rule users.row count >= 1: 0 rows (allowed >= 1)"]
+
+
+def test_trailing_counts_use_the_latest_published_run_per_day(spark: Any) -> None:
+    # GIVEN two published runs for day 1, a breach on day 2, one run on day 3
+    ok = [r for r in evaluate(spark.createDataFrame([("a", 1)], "user_id string, age int"),
+                              RULES) if r.rule_type == "RowCountAtLeast"]
+    t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    frames = [results_frame(spark, ok, "r1", "published", t[0]).selectExpr("*", "'d1' p_date"),
+              results_frame(spark, [ok[0].__class__(**{**ok[0].as_dict(), "observed": 7.0})],
+                            "r2", "published", t[1]).selectExpr("*", "'d1' p_date"),
+              results_frame(spark, ok, "r3", "breach", t[1]).selectExpr("*", "'d2' p_date"),
+              results_frame(spark, ok, "r4", "published", t[2]).selectExpr("*", "'d3' p_date")]
+    history = frames[0].unionByName(frames[1]).unionByName(frames[2]).unionByName(frames[3])
+    # WHEN reading the trailing counts
+    # THEN day 1 counts its latest run, the breach is ignored, oldest first
+    assert trailing_row_counts(history, "users") == [7, 1]
+    assert trailing_row_counts(spark.createDataFrame([], "x int"), "users") == []
+
+
+@pytest.mark.parametrize("ruleset", default_rulesets(), ids=lambda r: r.table.name)
+def test_dqdl_files_are_the_rendered_rulesets(ruleset: Ruleset) -> None:
+    # the Glue Data Quality ruleset beside the Spark gate says the same thing
+    text = (DQDL_DIR / f"{ruleset.table.name}.dqdl").read_text(encoding="utf-8")
+    assert text == render_dqdl(ruleset)
+    assert text.count("Rules = [") == 1 and text.rstrip().endswith("]")
