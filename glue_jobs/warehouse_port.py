@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from contracts.tables import PARTITION_KEY, USERS, TableContract
 from glue_jobs.dates import InvalidDate, parse_p_date
+from glue_jobs.secrets import guard_botocore_logs
 from sql import read_sql
 
 __all__ = [
@@ -549,31 +550,8 @@ def clear_secret_cache() -> None:
         _SECRET_CACHE.clear()
 
 
-class _DropSecretBodies(logging.Filter):
-    """Drops botocore's DEBUG "Response body" records that carry a ``SecretString``.
-
-    botocore logs every response body at DEBUG (``botocore.parsers``), which would put
-    the Redshift password in the job's logs whenever someone turns DEBUG on.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else (record.args,)
-        return not any(b"SecretString" in a if isinstance(a, bytes | bytearray)
-                       else "SecretString" in str(a) for a in args if a is not None)
-
-
-_SECRET_FILTER = _DropSecretBodies()
-
-
-def _guard_botocore_logs() -> None:
-    for name in ("botocore.parsers", "botocore.endpoint"):
-        logger = logging.getLogger(name)
-        if _SECRET_FILTER not in logger.filters:
-            logger.addFilter(_SECRET_FILTER)
-
-
 def _credentials(client: Any, settings: RedshiftSettings) -> RedshiftCredentials:
-    _guard_botocore_logs()
+    guard_botocore_logs()
     key = f"{settings.secret_id}|{settings.database}"
     now = time.monotonic()
     with _SECRET_LOCK:
