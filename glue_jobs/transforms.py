@@ -162,7 +162,7 @@ def to_users(salt: str) -> Callable[[DataFrame], DataFrame]:
 def to_user_locations(raw_df: DataFrame) -> DataFrame:
     """Raw records (already deduplicated) -> ``user_locations``: one map-ready row per user.
 
-    No street line: a map needs coordinates and a city, not a door (see docs/data-model.md).
+    No street line: a map needs coordinates and a city, not a door (see the README, "Data model").
     """
     return (raw_df.transform(to_model("", (USER_LOCATIONS,)))
             .transform(conform_to(USER_LOCATIONS)))
