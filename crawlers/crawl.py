@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
+from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 from crawlers.specs import CrawlerSpec
 from local_aws.objectstore import LocalObjectStore
 
@@ -77,9 +78,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+INPUT_FORMAT, OUTPUT_FORMAT, SERDE = PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 DEPRECATED_PARAM = "DEPRECATED_BY_CRAWLER"
 
 

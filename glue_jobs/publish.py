@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE, parquet_table_input
 from contracts.tables import PARTITION_KEY, TableContract
 
 __all__ = [
@@ -49,9 +50,7 @@ __all__ = [
 ]
 
 VERSIONS_DIR = "_versions"
-INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+INPUT_FORMAT, OUTPUT_FORMAT, SERDE = PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -111,25 +110,13 @@ def stale_versions(folders: Iterable[str], keep: Iterable[str | None]) -> list[s
 
 
 def table_input(contract: TableContract, location: str) -> dict[str, Any]:
-    """Glue ``TableInput`` for a contract table (columns in contract = Parquet order)."""
-    return {
-        "Name": contract.name,
-        "Description": contract.doc,
-        "TableType": "EXTERNAL_TABLE",
-        "StorageDescriptor": {
-            "Columns": contract.glue_columns(),
-            "Location": location,
-            "InputFormat": INPUT_FORMAT,
-            "OutputFormat": OUTPUT_FORMAT,
-            "Compressed": True,
-            "SerdeInfo": {"SerializationLibrary": SERDE,
-                          "Parameters": {"serialization.format": "1"}},
-        },
-        "PartitionKeys": contract.partition_keys,
-        "Parameters": {"classification": "parquet", "compressionType": "snappy",
-                       "typeOfData": "file", "parquet.compression": "SNAPPY",
-                       "managed_by": "udp-transform-job"},
-    }
+    """Glue ``TableInput`` for a contract table the job writes (Snappy Parquet)."""
+    table = parquet_table_input(contract, location)
+    table["StorageDescriptor"]["Compressed"] = True
+    table["Parameters"].update({"compressionType": "snappy", "typeOfData": "file",
+                                "parquet.compression": "SNAPPY",
+                                "managed_by": "udp-transform-job"})
+    return table
 
 
 def partition_input(contract: TableContract, p_date: str, location: str,

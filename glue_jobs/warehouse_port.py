@@ -457,27 +457,11 @@ class PostgresWarehouse:
         validate_load_id(load_id)
         files = self._files(source)
         started_at = _now()
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                result = run_load_transaction(
-                    cur, p_date=p_date, load_id=load_id, started_at=started_at,
-                    lock=self._lock(_lock_key(self._table, p_date)),
-                    copy=self._copy_step(files), replace=replace, on_step=self._on_step,
-                    table=self._table, script=self._script)
-            conn.commit()
-            log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated",
-                     self._table.name, p_date, result.rows_staged, result.rows_inserted,
-                     result.rows_updated)
-            return result
-        except Exception as exc:
-            _safe_rollback(conn)
-            failed = _failure(p_date, load_id, started_at, exc, self._table)
-            self._record_failure(failed)
-            _raise_for(failed, exc)
-            raise  # unreachable; keeps type checkers honest
-        finally:
-            _safe_close(conn)
+        return _commit_load(
+            self._connect(), self._table, self._record_failure, p_date=p_date,
+            load_id=load_id, started_at=started_at,
+            lock=self._lock(_lock_key(self._table, p_date)), copy=self._copy_step(files),
+            replace=replace, on_step=self._on_step, script=self._script)
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:
@@ -485,6 +469,31 @@ class PostgresWarehouse:
                 _insert_audit(cur, failed)
         except Exception:  # the audit must never hide the load's own error
             log.exception("could not record the failed load %s", failed.load_id)
+
+
+def _commit_load(conn: Any, table: TableContract,
+                 record_failure: Callable[[LoadResult], None], *, p_date: str, load_id: str,
+                 started_at: dt.datetime, lock: Callable[[Any], None],
+                 copy: Callable[[Any], None], replace: bool, on_step: Callable[[str], None],
+                 script: str) -> LoadResult:
+    """One load in one transaction on ``conn`` (either driver): commit on success; on any
+    failure roll back, record a failed audit row (separate transaction) and raise."""
+    try:
+        result = run_load_transaction(  # the cursor closes with the connection
+            conn.cursor(), p_date=p_date, load_id=load_id, started_at=started_at, lock=lock,
+            copy=copy, replace=replace, on_step=on_step, table=table, script=script)
+        conn.commit()
+        log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated", table.name,
+                 p_date, result.rows_staged, result.rows_inserted, result.rows_updated)
+        return result
+    except Exception as exc:
+        _safe_rollback(conn)
+        failed = _failure(p_date, load_id, started_at, exc, table)
+        record_failure(failed)
+        _raise_for(failed, exc)
+        raise  # unreachable; keeps type checkers honest
+    finally:
+        _safe_close(conn)
 
 
 def _safe_rollback(conn: Any) -> None:
@@ -652,26 +661,10 @@ class RedshiftWarehouse:
             else:
                 self._copy_step(cursor, source)
 
-        conn = self._connect()
-        try:
-            cur = conn.cursor()
-            result = run_load_transaction(
-                cur, p_date=p_date, load_id=load_id, started_at=started_at, lock=lock,
-                copy=copy, replace=replace, on_step=self._on_step, table=self._table,
-                script=PORTABLE)
-            conn.commit()
-            log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated",
-                     self._table.name, p_date, result.rows_staged, result.rows_inserted,
-                     result.rows_updated)
-            return result
-        except Exception as exc:
-            _safe_rollback(conn)
-            failed = _failure(p_date, load_id, started_at, exc, self._table)
-            self._record_failure(failed)
-            _raise_for(failed, exc)
-            raise
-        finally:
-            _safe_close(conn)
+        return _commit_load(
+            self._connect(), self._table, self._record_failure, p_date=p_date,
+            load_id=load_id, started_at=started_at, lock=lock, copy=copy, replace=replace,
+            on_step=self._on_step, script=PORTABLE)
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 from contracts.tables import TableContract
 from crawlers.specs import CrawlerSpec
 
@@ -22,9 +23,7 @@ __all__ = [
     "glue_table_input",
 ]
 
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT = PARQUET_INPUT, PARQUET_OUTPUT
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
