@@ -125,3 +125,28 @@ def test_json_ready_records_survive_spark_roundtrip(spark: Any, sample_page: dic
     got = spark.createDataFrame(rows, raw_schema).select("fetched_at").collect()[0][0]
     assert got.replace(tzinfo=None) == datetime(2026, 11, 22, 1, 2, 3, 456789)
     assert to_json_ready(rows[0])["fetched_at"] == "2026-11-22T01:02:03.456789Z"
+
+
+def test_clean_text_trims_every_unicode_space_but_keeps_inner_text(spark: Any) -> None:
+    # GIVEN text wrapped in tabs, NBSP, ideographic space and a line separator
+    from glue_jobs.transforms import clean_text
+
+    df = spark.createDataFrame(
+        [("\t\u00a0Zürich\u3000\u2028",), ("  São  Paulo ",), ("\u00a0\t",), (None,)], "t string")
+    # WHEN cleaned THEN only the edges go; inner spaces and non-ASCII stay exactly
+    got = [r[0] for r in df.select(clean_text(F.col("t"))).collect()]
+    assert got == ["Zürich", "São  Paulo", None, None]
+
+
+def test_mask_phone_matches_the_lookahead_definition(spark: Any) -> None:
+    # GIVEN phones of many shapes WHEN masked THEN exactly "every digit but the last two"
+    import re
+
+    from glue_jobs.transforms import mask_phone
+
+    phones = ["(21) 5550-1234", "0171-5550321", "079 555 12 34", "+41 (0)76 555 43 21",
+              "7", "12", "a1b", "x9y8z", "no digits", "٣٤٥ 12", "1 2 3"]
+    got = [r[0] for r in spark.createDataFrame([(p,) for p in phones], "p string")
+           .select(mask_phone(F.col("p"))).collect()]
+    want = [re.sub(r"[0-9](?=(?:[^0-9]*[0-9]){2})", "*", p) for p in phones]
+    assert got == want
