@@ -19,8 +19,9 @@ from ingest_lambda.delivery import FirehoseSender
 from ingest_lambda.replay import ReplaySource
 from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.s3 import LocalS3
+from local_aws.user_api import ApiOptions, serve_user_api
 
-__all__ = ["DayPlan", "DayResult", "replay_pages", "simulate_day"]
+__all__ = ["DayPlan", "DayResult", "replay_pages", "simulate_day", "simulate_days"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
         if progress:
             progress(i, summary)
     return result
+
+
+def simulate_days(plans: list[DayPlan], s3: LocalS3, stream: DeliveryStreamConfig,
+                  errors_bucket: str, *, options: ApiOptions | None = None,
+                  progress: Callable[[int, IngestSummary], None] | None = None,
+                  firehose_failure_rate: float = 0.0) -> list[DayResult]:
+    """Serve the user-data API twin on loopback and replay each day's schedule against it."""
+    with serve_user_api(options or ApiOptions()) as url:
+        return [simulate_day(plan, url, s3, stream, errors_bucket, progress,
+                             firehose_failure_rate=firehose_failure_rate) for plan in plans]
 
 
 def replay_pages(source: ReplaySource, s3: LocalS3, stream: DeliveryStreamConfig,

@@ -68,8 +68,7 @@ def _api_options(args: argparse.Namespace) -> Any:
 
 
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
-    from local_aws.scheduler import DayPlan, simulate_day
-    from local_aws.user_api import serve_user_api
+    from local_aws.scheduler import DayPlan, simulate_days
 
     try:
         plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
@@ -78,15 +77,14 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
     options = _api_options(args)
     if not 0.0 <= args.firehose_failure_rate < 1.0:
         raise UserError("--firehose-failure-rate must be in [0, 1)")
+    def progress(i: int, s: Any) -> None:
+        err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
+                          f"pages, {s.records_valid} valid, {s.records_rejected} "
+                          f"quarantined, {s.pages_failed} pages failed")
     stack = _stack(state_dir)
-    with serve_user_api(options) as url:
-        def progress(i: int, s: Any) -> None:
-            err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
-                              f"pages, {s.records_valid} valid, {s.records_rejected} "
-                              f"quarantined, {s.pages_failed} pages failed")
-        result = simulate_day(plan, url, stack.s3, stack.delivery_stream(),
-                              stack.cfg.errors_bucket, progress,
-                              firehose_failure_rate=args.firehose_failure_rate)
+    [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
+                             options=options, progress=progress,
+                             firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
     return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
             "quarantined": result.total("records_rejected"),

@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.scheduler import DayPlan, simulate_day
+from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
-from local_aws.user_api import ApiOptions, serve_user_api
 from orchestration import cli
 from orchestration.config import LocalPaths
 from orchestration.history import HistoryStore
@@ -43,10 +42,8 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``N_DAYS`` ingested days, five users each."""
     state = tmp_path_factory.mktemp("udp-backfill")
     stack = LocalStack(state)
-    with serve_user_api(ApiOptions()) as url:
-        for day in DAYS:
-            simulate_day(DayPlan(date.fromisoformat(day), 1, 1, USERS_PER_DAY), url, stack.s3,
-                         stack.delivery_stream(), stack.cfg.errors_bucket)
+    simulate_days([DayPlan(date.fromisoformat(day), 1, 1, USERS_PER_DAY) for day in DAYS],
+                  stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket)
     stack.close()
     return state
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.user_record import validate_record
-from local_aws.scheduler import DayPlan, simulate_day
+from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
-from local_aws.user_api import ApiOptions, generate_user, serve_user_api
+from local_aws.user_api import ApiOptions, generate_user
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +28,9 @@ def test_no_valid_record_is_lost_and_each_user_lands_once(tmp_path: Path) -> Non
     plan = DayPlan(date.fromisoformat(DAY), invocations=3, pages_per_invocation=3,
                    page_size=50)
     stack = LocalStack(tmp_path)
-    with serve_user_api(options) as url:
-        # WHEN a day of scheduled invocations runs
-        result = simulate_day(plan, url, stack.s3, stack.delivery_stream(),
-                              stack.cfg.errors_bucket, firehose_failure_rate=0.2)
+    # WHEN a day of scheduled invocations runs
+    [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
+                             options=options, firehose_failure_rate=0.2)
     # THEN every page was fetched in the end and nothing was undeliverable
     assert result.total("pages_failed") == 0
     assert result.total("records_undeliverable") == 0

@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from local_aws.scheduler import DayPlan, simulate_day
+from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
-from local_aws.user_api import ApiOptions, generate_user, serve_user_api
+from local_aws.user_api import ApiOptions, generate_user
 from orchestration.cli import main
 
 pytestmark = pytest.mark.slow
@@ -25,8 +25,8 @@ PLAN = DayPlan(date(2026, 11, 22), invocations=3, pages_per_invocation=2, page_s
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp_path_factory.mktemp("udp")
     stack = LocalStack(state)
-    with serve_user_api(OPTIONS) as url:
-        simulate_day(PLAN, url, stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket)
+    simulate_days([PLAN], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
+                  options=OPTIONS)
     return state
 
 

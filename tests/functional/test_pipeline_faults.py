@@ -24,9 +24,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_aws.glue_jobs import JobFailed, LocalGlueJobs
-from local_aws.scheduler import DayPlan, simulate_day
+from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
-from local_aws.user_api import ApiOptions, serve_user_api
 from orchestration import cli
 from orchestration.asl import definition_digest, placeholders, render_definition
 from orchestration.backfill import pending_dates
@@ -54,9 +53,8 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state folder holding one tiny ingested day (20 users)."""
     state = tmp_path_factory.mktemp("udp-faults")
     stack = LocalStack(state)
-    with serve_user_api(ApiOptions()) as url:
-        simulate_day(DayPlan(date.fromisoformat(DAY), 1, 1, 20), url, stack.s3,
-                     stack.delivery_stream(), stack.cfg.errors_bucket)
+    simulate_days([DayPlan(date.fromisoformat(DAY), 1, 1, 20)], stack.s3,
+                  stack.delivery_stream(), stack.cfg.errors_bucket)
     stack.close()
     return state
 
