@@ -122,7 +122,8 @@ class LocalCrawlers:
         pid = int(owner.get("pid", 0))
         if pid == os.getpid():
             thread = self._threads.get(name)
-            if thread is not None and thread.is_alive():
+            # a registered thread not started yet is a crawl being launched, not a dead one
+            if thread is not None and (thread.is_alive() or thread.ident is None):
                 return state
             if thread is None and owner.get("instance") != id(self):
                 return state  # another instance of this process owns it
@@ -145,23 +146,25 @@ class LocalCrawlers:
         self._spec(Name, op)
         start = _now()
         run_id = uuid.uuid4().hex
+        stop = threading.Event()
+        thread = (threading.Thread(target=self._run, args=(Name, start, run_id, stop),
+                                   name=f"crawler-{Name}")
+                  if self.background else threading.current_thread())
         with self.catalog.lock():
             state = self._read_state(Name)
             if state["State"] != "READY":
                 raise glue_error(op, "CrawlerRunningException",
                                  f"Crawler with name {Name} has already started")
+            # register the crawl's thread before the RUNNING state is visible: a reader in
+            # another thread must never see RUNNING owned by this process with no live crawl
+            self._stops[Name] = stop
+            self._threads[Name] = thread
             state.update({"State": "RUNNING", "StartTime": start, "RunId": run_id,
                           "Owner": {"host": _HOST, "pid": os.getpid(), "instance": id(self)}})
             self._write_state(Name, state)
-        stop = threading.Event()
-        self._stops[Name] = stop
         if self.background:
-            thread = threading.Thread(target=self._run, args=(Name, start, run_id, stop),
-                                      name=f"crawler-{Name}")
-            self._threads[Name] = thread
             thread.start()
         else:
-            self._threads[Name] = threading.current_thread()
             try:
                 self._run(Name, start, run_id, stop)
             finally:
