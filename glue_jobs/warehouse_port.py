@@ -8,8 +8,8 @@ through the middle:
 step            :class:`PostgresWarehouse` (local twin)  :class:`RedshiftWarehouse`
 ==============  =======================================  ===============================
 lock the day    ``pg_try_advisory_xact_lock`` (refuse)   ``lock audit.load_log`` (queue)
-bulk copy       ``COPY … FROM STDIN`` streamed from      ``COPY … FROM 's3://…' IAM_ROLE
-                the Parquet files, batch by batch        … FORMAT AS PARQUET``
+bulk copy       binary ``COPY … FROM STDIN`` streamed    ``COPY … FROM 's3://…' IAM_ROLE
+                from the Parquet files, batch by batch   … FORMAT AS PARQUET``
 credentials     a conninfo string                        Secrets Manager (cached)
 ==============  =======================================  ===============================
 
@@ -30,7 +30,6 @@ separate transaction. See docs/adr/0003-warehouse-load.md.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import re
@@ -42,11 +41,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from contracts.tables import PARTITION_KEY, USERS, TableContract
 from glue_jobs.dates import InvalidDate, parse_p_date
+from glue_jobs.pg_copy import check_schema
+from glue_jobs.pg_copy import payload as copy_payload
 from glue_jobs.secrets import guard_botocore_logs
 from sql import read_sql
 
@@ -65,8 +65,8 @@ __all__ = [
     "StepHook",
     "WarehouseLoadError",
     "WarehousePort",
+    "binary_chunks",
     "clear_secret_cache",
-    "csv_chunks",
     "parquet_files",
     "render_copy_from_s3",
     "run_load_transaction",
@@ -348,32 +348,31 @@ def _record_batches(files: Sequence[Path], schema: pa.Schema,
             yield batch
 
 
-def csv_chunks(files: Sequence[Path], table: TableContract = USERS,
-               batch_rows: int = 65_536) -> Iterator[bytes]:
-    """CSV (no header) of the files' rows, one chunk per Parquet record batch.
+def binary_chunks(files: Sequence[Path], table: TableContract = USERS,
+                  batch_rows: int = 65_536) -> Iterator[bytes]:
+    """A whole binary ``COPY`` payload of the files' rows (header, one chunk per Parquet
+    record batch, trailer); see :mod:`glue_jobs.pg_copy`.
 
     Files are checked against the contract's column order first (COPY maps by position).
     """
     schema = table.arrow_schema()
-    options = pa_csv.WriteOptions(include_header=False)
-    for batch in _record_batches(files, schema, batch_rows):
-        buffer = io.BytesIO()
-        pa_csv.write_csv(batch, buffer, options)
-        yield buffer.getvalue()
+    check_schema(schema)
+    return copy_payload(_record_batches(files, schema, batch_rows))
 
 
 def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
                 table: TableContract = USERS, batch_rows: int = 65_536) -> None:
-    """``COPY … FROM STDIN`` of Parquet files through a psycopg cursor, batch by batch.
+    """``COPY … FROM STDIN (FORMAT binary)`` of Parquet files through a psycopg cursor.
 
-    Rendering (pyarrow, releases the GIL) overlaps with sending: a writer thread
-    (``QueuedLibpqWriter``) pushes each chunk while the next one is rendered, so the
-    client and the server work on different cores. Memory stays bounded by the queue.
+    Encoding (numpy/Arrow kernels, mostly outside the GIL) overlaps with sending: a
+    writer thread (``QueuedLibpqWriter``) pushes each chunk while the next one is
+    encoded, so the client and the server work on different cores. Memory stays bounded
+    by the queue.
     """
     from psycopg.copy import QueuedLibpqWriter
 
     with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy_stream:
-        for chunk in csv_chunks(files, table, batch_rows):
+        for chunk in binary_chunks(files, table, batch_rows):
             copy_stream.write(chunk)
 
 

@@ -1,5 +1,6 @@
--- LOCAL TWIN ONLY (PostgreSQL). The adapter streams CSV rendered from the Parquet
--- files, one record batch at a time. Column list checked against the contract.
+-- LOCAL TWIN ONLY (PostgreSQL). The adapter streams PostgreSQL's binary COPY format,
+-- encoded from the Parquet files one record batch at a time (glue_jobs/pg_copy.py).
+-- Column list checked against the contract; binary COPY also checks every column's type.
 copy stage_users (
     user_id,
     gender,
@@ -21,4 +22,4 @@ copy stage_users (
     fetched_at,
     batch_id
 )
-from stdin with (format csv)
+from stdin with (format binary)
