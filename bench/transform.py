@@ -46,6 +46,7 @@ from glue_jobs.transform_job import TransformSettings, run_transform
 from local_aws.glue_catalog import LocalGlueCatalog
 from local_aws.objectstore import LocalObjectStore
 from orchestration.config import PipelineConfig
+from sql.ddl import age_band_case
 
 __all__ = ["main"]
 
@@ -213,8 +214,7 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
            {_clean('location.timezone.description')} as tz_description,
            fetched_at, batch_id
     from deduped"""
-    band = ("case " + " ".join(f"when age between {lo} and {hi} then '{label}'"
-                               for label, lo, hi in _bands()) + " else 'unknown' end")
+    band = age_band_case("age")
     return [
         model,
         f"copy (select * exclude (tz_description) from model) to '{out / 'users.parquet'}'"
@@ -225,12 +225,6 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
         f"copy (select country, gender, {band} as age_band, count(*) as users from model "
         f"group by all) to '{out / 'daily.parquet'}' (format parquet)",
     ]
-
-
-def _bands() -> tuple[tuple[str, int, int], ...]:
-    from glue_jobs.transforms import AGE_BANDS
-
-    return AGE_BANDS
 
 
 def duckdb_seconds(raw: Path, out: Path, threads: int) -> tuple[float, int]:

@@ -117,6 +117,15 @@ USER_LOCATIONS = TableContract(
     ),
 )
 
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("0-17", 0, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
+    ("45-54", 45, 54), ("55-64", 55, 64), ("65+", 65, 130),
+)
+"""Dashboard age bands (inclusive bounds); anything else, or null, is ``'unknown'``.
+One definition for the Spark transform (``glue_jobs.transforms.age_band``) and the SQL
+that re-derives a band (``sql.ddl.age_band_case``: the Redshift view, the Athena query)."""
+AGE_BAND_UNKNOWN = "unknown"
+
 DAILY_USER_COUNTS = TableContract(
     database=TRANSFORM_DATABASE,
     name="daily_user_counts",

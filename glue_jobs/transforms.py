@@ -11,18 +11,20 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from contracts.tables import DAILY_USER_COUNTS, USER_LOCATIONS, USERS, TableContract
+from contracts.tables import (
+    AGE_BAND_UNKNOWN,
+    AGE_BANDS,
+    DAILY_USER_COUNTS,
+    USER_LOCATIONS,
+    USERS,
+    TableContract,
+)
 
 __all__ = ["AGE_BANDS", "WHITESPACE", "age_band", "clean_text", "conform_to", "coordinate",
            "dedupe_latest_by_user", "email_domain", "email_hash", "mask_phone",
            "model_columns", "to_daily_user_counts", "to_latest_model", "to_model",
            "to_user_locations", "to_users", "tz_offset_minutes"]
 
-AGE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("0-17", 0, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
-    ("45-54", 45, 54), ("55-64", 55, 64), ("65+", 65, 130),
-)
-"""Dashboard age bands (inclusive bounds); anything else, or null, is ``unknown``."""
 
 
 def dedupe_latest_by_user(raw_df: DataFrame) -> DataFrame:
@@ -84,7 +86,7 @@ def coordinate(text: Column, limit: float) -> Column:
 
 def age_band(age: Column) -> Column:
     """Age in years -> its :data:`AGE_BANDS` label, ``'unknown'`` when null or out of range."""
-    band = F.lit("unknown")
+    band = F.lit(AGE_BAND_UNKNOWN)
     for label, low, high in reversed(AGE_BANDS):
         band = F.when(age.between(low, high), F.lit(label)).otherwise(band)
     return band

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from contracts.schema import sql_type
-from contracts.tables import PARTITION_KEY, USERS, TableContract
+from contracts.tables import AGE_BAND_UNKNOWN, AGE_BANDS, PARTITION_KEY, USERS, TableContract
 
 __all__ = [
     "DIALECTS",
@@ -114,10 +114,25 @@ def normalised(columns: list[Column]) -> list[Column]:
     return [Column(c.name, _normalise_type(c.type), c.not_null) for c in columns]
 
 
+def age_band_case(column: str, indent: str = "") -> str:
+    """The SQL ``CASE`` that maps an age to its :data:`contracts.tables.AGE_BANDS` label.
+
+    Portable (Redshift, PostgreSQL, Trino, DuckDB); null and out-of-range ages fall to
+    ``'unknown'`` exactly like the Spark transform's ``age_band``. SQL files that derive a
+    band paste this text; ``tests/unit/test_ddl.py`` holds them to it.
+    """
+    lines = ["case"]
+    lines += [f"    when {column} between {low} and {high} then '{label}'"
+              for label, low, high in AGE_BANDS]
+    lines += [f"    else '{AGE_BAND_UNKNOWN}'", "end"]
+    return "\n".join(indent + line if i else line for i, line in enumerate(lines))
+
+
 def _main(argv: list[str]) -> int:
     dialect = argv[1] if len(argv) > 1 else "postgres"
     print(f"-- staging.users ({dialect})\n" + render_column_list(staging_columns(USERS, dialect)))
     print(f"-- analytics.users ({dialect})\n" + render_column_list(target_columns(USERS, dialect)))
+    print("-- age band (any dialect)\n" + age_band_case("age"))
     return 0
 
 

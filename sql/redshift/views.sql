@@ -24,14 +24,14 @@ final as (
         birth_year,
         age,
         case
-            when age is null then 'unknown'
-            when age < 18 then 'under 18'
-            when age < 25 then '18-24'
-            when age < 35 then '25-34'
-            when age < 45 then '35-44'
-            when age < 55 then '45-54'
-            when age < 65 then '55-64'
-            else '65+'
+            when age between 0 and 17 then '0-17'
+            when age between 18 and 24 then '18-24'
+            when age between 25 and 34 then '25-34'
+            when age between 35 and 44 then '35-44'
+            when age between 45 and 54 then '45-54'
+            when age between 55 and 64 then '55-64'
+            when age between 65 and 130 then '65+'
+            else 'unknown'
         end as age_band,
         registered_at,
         cast(registered_at as date) as registered_date,

@@ -8,10 +8,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from contracts.tables import USERS
+from contracts.tables import AGE_BAND_UNKNOWN, AGE_BANDS, USERS
 from sql import read_sql
 from sql.ddl import (
     Column,
+    age_band_case,
     declared_columns,
     normalised,
     render_column_list,
@@ -148,3 +149,29 @@ def test_postgres_merge_selects_inserts_and_updates_every_column_in_contract_ord
     assert [left for left, _ in updated] == TARGET_NAMES[1:]
     assert all(left == right for left, right in updated)
     assert "distinct on (user_id)" in text and "merge_action()" in text
+
+
+@pytest.mark.parametrize(("path", "column"), [("redshift/views.sql", "age"),
+                                              ("athena/queries/users_by_age_band.sql",
+                                               "users.age")])
+def test_sql_age_bands_are_the_contracts(path: str, column: str) -> None:
+    # GIVEN a SQL file that re-derives the dashboard age band; THEN it is the rendered CASE
+    def squash(text: str) -> str:
+        return " ".join(text.split())
+    assert squash(age_band_case(column)) in squash(read_sql(path)), (
+        f"{path}: paste sql.ddl.age_band_case({column!r}) (python -m sql.ddl prints it)")
+
+
+def test_age_band_case_matches_the_contract_on_a_real_engine() -> None:
+    # GIVEN every age from -2 to 140 and null, evaluated by DuckDB
+    import duckdb
+
+    ages = [*range(-2, 141), None]
+    got = duckdb.execute(f"select age, {age_band_case('age')} as band "
+                         "from (select unnest(?) as age)", [ages]).fetchall()
+
+    # THEN each band is the contract's (inclusive bounds), anything else 'unknown'
+    def want(age: int | None) -> str:
+        return next((label for label, low, high in AGE_BANDS
+                     if age is not None and low <= age <= high), AGE_BAND_UNKNOWN)
+    assert sorted(got, key=lambda r: (r[0] is None, r[0] or 0)) == [(a, want(a)) for a in ages]

@@ -14,14 +14,14 @@ banded as (
     select
         users.gender,
         case
-            when users.age is null then 'unknown'
-            when users.age < 18 then '0-17'
-            when users.age < 25 then '18-24'
-            when users.age < 35 then '25-34'
-            when users.age < 45 then '35-44'
-            when users.age < 55 then '45-54'
-            when users.age < 65 then '55-64'
-            else '65+'
+            when users.age between 0 and 17 then '0-17'
+            when users.age between 18 and 24 then '18-24'
+            when users.age between 25 and 34 then '25-34'
+            when users.age between 35 and 44 then '35-44'
+            when users.age between 45 and 54 then '45-54'
+            when users.age between 55 and 64 then '55-64'
+            when users.age between 65 and 130 then '65+'
+            else 'unknown'
         end as age_band
     from users
     inner join latest_day
