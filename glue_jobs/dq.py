@@ -191,6 +191,12 @@ def _measure(rule: Rule, idx: int) -> Column | None:
         bad = c.isNotNull() & ~c.between(F.lit(rule.low), F.lit(rule.high))
         return F.sum(F.when(bad, 1).otherwise(0)).alias(alias)
     if isinstance(rule, Unique):
+        if len(rule.columns) == 1:
+            # distinct keys, null counted as one key (as a struct key would); on the bare
+            # column, so a frame already hash-partitioned by it needs no new shuffle
+            c = F.col(rule.columns[0])
+            return (F.countDistinct(c) + F.max(F.when(c.isNull(), 1).otherwise(0))
+                    ).alias(alias)
         key = F.struct(*[F.col(c) for c in rule.columns])
         return F.countDistinct(key).alias(alias)
     return None

@@ -53,6 +53,14 @@ def test_every_rule_measures_and_explains(spark: Any) -> None:
         "DQ breach: rule users.user_id unique: 2 duplicate keys (allowed 0)")
 
 
+def test_unique_counts_null_keys_as_one_key(spark: Any) -> None:
+    # GIVEN two null keys and one real key; THEN one duplicate (the second null), like a
+    # struct key would count it, although the measure is on the bare column
+    df = spark.createDataFrame([(None, 1), (None, 2), ("a", 3)], "user_id string, age int")
+    results = {r.rule: r for r in evaluate(df, RULES)}
+    assert results["user_id unique"].message == "1 duplicate key (allowed 0)"
+
+
 def test_clean_day_passes_and_short_history_is_skipped(spark: Any) -> None:
     df = spark.createDataFrame([("a", 30), ("b", None)], "user_id string, age int")
     results = evaluate(df, RULES, [100, 100])

@@ -8,16 +8,20 @@ from typing import Any
 
 import pytest
 from chispa import assert_column_equality, assert_df_equality
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from contracts.tables import RAW, USERS
 from contracts.user_record import to_json_ready, validate_record
 from glue_jobs.transforms import (
+    WHITESPACE,
     dedupe_latest_by_user,
     email_domain,
     email_hash,
     mask_phone,
+    to_latest_model,
     to_users,
     tz_offset_minutes,
 )
@@ -54,6 +58,19 @@ def test_dedupe_keeps_latest_arrival(spark: Any, sample_page: dict[str, Any],
         [(sample_page["results"][0]["login"]["uuid"], "b2"),
          (sample_page["results"][1]["login"]["uuid"], "b1")], "uuid string, batch_id string")
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_dedupe_key_is_the_published_user_id(spark: Any, sample_page: dict[str, Any],
+                                             raw_schema: StructType) -> None:
+    # GIVEN the same uuid twice, once wrapped in spaces (user_id is the trimmed uuid)
+    rows = raw_rows(sample_page, [(0, T0, "b1"), (0, T1, "b2")])
+    rows[1]["login"] = {**rows[1]["login"], "uuid": f"  {rows[1]['login']['uuid']} "}
+    df = spark.createDataFrame(rows, raw_schema)
+    # WHEN deduplicated, either way THEN one user, the newer arrival
+    assert [r.batch_id for r in df.transform(dedupe_latest_by_user).collect()] == ["b2"]
+    model = df.transform(to_latest_model("s")).collect()
+    assert [(r.user_id, r.batch_id) for r in model] == [
+        (sample_page["results"][0]["login"]["uuid"], "b2")]
 
 
 def test_dedupe_breaks_equal_timestamps_deterministically(spark: Any, sample_page: dict[str, Any],
@@ -150,3 +167,32 @@ def test_mask_phone_matches_the_lookahead_definition(spark: Any) -> None:
            .select(mask_phone(F.col("p"))).collect()]
     want = [re.sub(r"[0-9](?=(?:[^0-9]*[0-9]){2})", "*", p) for p in phones]
     assert got == want
+
+
+# The fast paths of clean_text and mask_phone against their regex definitions, evaluated
+# by Spark itself on the same strings (Java regex semantics, as the definitions were).
+_ALPHABET = [*WHITESPACE, "a", "Z", "~", "!", "0", "5", "9", "-", "(", ")", "+", "é", "ß",
+             "٣", "😀", "\ue000", "\u200b", "\x00", "\x7f", "\x1f"]
+_TEXT = st.text(alphabet=st.sampled_from(_ALPHABET), max_size=12)
+# every string of up to two characters: all the edges, deterministically
+_SHORT = ["", *_ALPHABET, *(a + b for a in _ALPHABET for b in _ALPHABET)]
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.none() | _TEXT, min_size=1, max_size=400))
+def test_clean_text_and_mask_phone_equal_their_regex_definitions(
+        spark: Any, values: list[str | None]) -> None:
+    from glue_jobs.transforms import PHONE_MASK_REGEX, clean_text
+
+    # GIVEN strings made of whitespace, digits, punctuation, non-ASCII and the mask marker
+    df = spark.createDataFrame([(v,) for v in [*_SHORT, *values]], "t string")
+    by_regex = F.regexp_replace(F.col("t"), r"^[\s\p{Z}]+|[\s\p{Z}]+$", "")
+    defined_clean = F.when(by_regex != "", by_regex)
+    # WHEN cleaned and masked both ways
+    out = df.select(clean_text(F.col("t")).alias("fast"), defined_clean.alias("defined"),
+                    mask_phone(F.col("t")).alias("fast_mask"),
+                    F.regexp_replace(defined_clean, PHONE_MASK_REGEX, "*").alias("def_mask"))
+    # THEN every row agrees (nulls included)
+    assert_column_equality(out, "fast", "defined")
+    assert_column_equality(out, "fast_mask", "def_mask")
