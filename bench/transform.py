@@ -185,16 +185,23 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
     lat = f"try_cast({_clean('location.coordinates.latitude')} as double)"
     lon = f"try_cast({_clean('location.coordinates.longitude')} as double)"
     email = "lower(trim(email))"
-    phone = _clean("phone")
-    mask = (f"array_to_string(list_transform(string_split({phone}, ''), lambda c, i: "
-            f"case when regexp_matches(c, '\\d') and length(regexp_replace("
-            f"substr({phone}, i + 1), '\\D', '', 'g')) >= 2 then '*' else c end), '')")
+    # RE2 has no look-ahead: reverse the phone, keep up to its second digit, star the
+    # digits after that, reverse back (the same rule as mask_phone's regex)
+    head = "regexp_extract(_rev, '^(\\D*\\d\\D*\\d)', 1)"
+    mask = (f"case when {head} = '' then _phone else reverse({head} || translate("
+            f"substr(_rev, length({head}) + 1), '0123456789', '**********')) end")
     model = f"""
     create temp table model as
     with deduped as (
         select * from read_parquet('{raw}')
-        qualify row_number() over (partition by login.uuid
+        qualify row_number() over (partition by trim(login.uuid)
                                    order by fetched_at desc, batch_id desc) = 1
+    ),
+    phones as (
+        select *, {_clean('phone')} as _phone from deduped
+    ),
+    prepared as (
+        select *, reverse(_phone) as _rev from phones
     )
     select trim(login.uuid) as user_id, lower({_clean('gender')}) as gender,
            {_clean('name.title')} as title, upper({_clean('nat')}) as nationality,
@@ -213,7 +220,7 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
                   + regexp_extract({off}, {pat}, 3)::int) end::int as tz_offset_minutes,
            {_clean('location.timezone.description')} as tz_description,
            fetched_at, batch_id
-    from deduped"""
+    from prepared"""
     band = age_band_case("age")
     return [
         model,

@@ -13,7 +13,7 @@ the files beside this module (``glue_jobs/dq/*.dqdl``) are its output, checked b
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ __all__ = [
     "Unique",
     "default_rulesets",
     "evaluate",
+    "evaluate_together",
     "raise_on_breach",
     "render_dqdl",
     "results_frame",
@@ -182,8 +183,7 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _measure(rule: Rule, idx: int) -> Column | None:
-    alias = f"m{idx}"
+def _measure(rule: Rule, alias: str) -> Column | None:
     if isinstance(rule, NotNull):
         return F.sum(F.when(F.col(rule.column).isNull(), 1).otherwise(0)).alias(alias)
     if isinstance(rule, InRange):
@@ -242,13 +242,29 @@ def evaluate(df: DataFrame, ruleset: Ruleset,
 
     ``trailing_counts`` are the previous days' published row counts, oldest first.
     """
-    measures = [(i, r, _measure(r, i)) for i, r in enumerate(ruleset.rules)]
-    cols = [m for _, _, m in measures if m is not None]
+    return evaluate_together(df, [ruleset], {ruleset.table.name: trailing_counts})
+
+
+def evaluate_together(df: DataFrame, rulesets: Sequence[Ruleset],
+                      trailing_counts: Mapping[str, Sequence[int]] | None = None
+                      ) -> list[RuleResult]:
+    """Several tables' rulesets in one Spark aggregation over ``df``.
+
+    For tables that are projections of the same rows (``users`` and ``user_locations``
+    are both one row per user of the day's model): one pass over the rows instead of one
+    per table. ``df`` must hold every column the rules name; results come back in ruleset
+    order, then rule order, exactly as :func:`evaluate` per table would give them.
+    """
+    history = trailing_counts or {}
+    measures = [(j, i, rule, _measure(rule, f"r{j}m{i}"))
+                for j, ruleset in enumerate(rulesets) for i, rule in enumerate(ruleset.rules)]
+    cols = [m for *_, m in measures if m is not None]
     row = df.agg(F.count(F.lit(1)).alias("rows"), *cols).collect()[0]
     rows = int(row["rows"])
-    return [_judge(ruleset.table.name, rule, rows, row[f"m{i}"] if m is not None else None,
-                   trailing_counts)
-            for i, rule, m in measures]
+    return [_judge(rulesets[j].table.name, rule, rows,
+                   row[f"r{j}m{i}"] if m is not None else None,
+                   history.get(rulesets[j].table.name, ()))
+            for j, i, rule, m in measures]
 
 
 def raise_on_breach(results: Iterable[RuleResult]) -> None:
@@ -275,15 +291,20 @@ def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
     """
     if "rule_type" not in history_df.columns or PARTITION_KEY not in history_df.columns:
         return []
+    # a few rows per day of the window: collect them and pick in Python (a groupBy here
+    # was a shuffle stage costing more than the read, on every run)
     rows = (history_df
             .filter((F.col("rule_type") == "RowCountAtLeast")
                     & (F.col("table_name") == table_name)
                     & (F.col("run_status") == "published"))
-            .groupBy(PARTITION_KEY)
-            .agg(F.max_by("observed", "evaluated_at").alias("rows"))
-            .orderBy(PARTITION_KEY)
+            .select(PARTITION_KEY, "observed", "evaluated_at")
             .collect())
-    return [int(r["rows"]) for r in rows if r["rows"] is not None]
+    latest: dict[str, tuple[Any, Any]] = {}
+    for day, observed, evaluated_at in rows:
+        if day not in latest or (evaluated_at is not None
+                                 and (latest[day][1] is None or evaluated_at > latest[day][1])):
+            latest[day] = (observed, evaluated_at)
+    return [int(latest[day][0]) for day in sorted(latest) if latest[day][0] is not None]
 
 
 # ------------------------------------------------------------------ DQDL

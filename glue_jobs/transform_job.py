@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from contracts.tables import (
     DAILY_USER_COUNTS,
@@ -31,7 +32,7 @@ from glue_jobs.dq import (
     RuleResult,
     Ruleset,
     default_rulesets,
-    evaluate,
+    evaluate_together,
     results_frame,
     trailing_row_counts,
 )
@@ -170,18 +171,33 @@ def _trailing_days(day: date, n: int) -> list[date]:
     return [day - timedelta(days=i) for i in range(n, 0, -1)]
 
 
-def _evaluate_all(runtime: JobRuntime, day: date, frames: Mapping[str, DataFrame],
-                  rulesets: Sequence[Ruleset]) -> list[RuleResult]:
+def _evaluate_all(runtime: JobRuntime, day: date,
+                  groups: Sequence[tuple[DataFrame, Sequence[Ruleset]]]
+                  ) -> list[RuleResult]:
+    """Each group's rulesets in one aggregation over the group's frame (tables that are
+    projections of the same rows share one pass)."""
     results: list[RuleResult] = []
-    for ruleset in rulesets:
-        history: list[int] = []
-        trailing = ruleset.trailing
-        if trailing is not None:
-            window = partition_predicate(_trailing_days(day, trailing.days))
-            history = trailing_row_counts(runtime.read_partitions(DQ_RESULTS, window),
-                                          ruleset.table.name)
-        results += evaluate(frames[ruleset.table.name], ruleset, history)
+    for frame, rulesets in groups:
+        history: dict[str, list[int]] = {}
+        for ruleset in rulesets:
+            trailing = ruleset.trailing
+            if trailing is not None:
+                window = partition_predicate(_trailing_days(day, trailing.days))
+                history[ruleset.table.name] = trailing_row_counts(
+                    runtime.read_partitions(DQ_RESULTS, window), ruleset.table.name)
+        results += evaluate_together(frame, rulesets, history)
     return results
+
+
+def _dq_groups(frames: Mapping[str, DataFrame], shared: DataFrame, shared_tables: set[str],
+               rulesets: Sequence[Ruleset]) -> list[tuple[DataFrame, Sequence[Ruleset]]]:
+    """Rulesets of ``shared_tables`` together over ``shared``; any other ruleset alone
+    over its own frame. Results keep ``rulesets`` order within each group."""
+    together = [r for r in rulesets if r.table.name in shared_tables]
+    groups: list[tuple[DataFrame, Sequence[Ruleset]]] = [(shared, together)] if together else []
+    groups += [(frames[r.table.name], [r]) for r in rulesets
+               if r.table.name not in shared_tables]
+    return groups
 
 
 def _record_dq(runtime: JobRuntime, settings: TransformSettings, day: str, run_id: str,
@@ -221,8 +237,15 @@ def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSe
         USER_LOCATIONS.name: model_df.transform(conform_to(USER_LOCATIONS)),
         DAILY_USER_COUNTS.name: daily_df,
     }
+    # users and user_locations are projections of the same cached rows: one DQ pass
+    per_user_cols: dict[str, Any] = {}
+    for contract in (USERS, USER_LOCATIONS):  # the union of both, cast as conform_to does
+        for f in contract.spark_schema().fields:
+            per_user_cols.setdefault(f.name, F.col(f.name).cast(f.dataType).alias(f.name))
+    per_user = model_df.select(*per_user_cols.values())
+    groups = _dq_groups(frames, per_user, {USERS.name, USER_LOCATIONS.name}, rulesets)
     try:
-        results = _evaluate_all(runtime, day, frames, rulesets)
+        results = _evaluate_all(runtime, day, groups)
         failed = [r for r in results if not r.passed]
         if failed:
             _record_dq(runtime, settings, d, run_id, results, "breach")

@@ -19,6 +19,7 @@ from glue_jobs.dq import (
     Unique,
     default_rulesets,
     evaluate,
+    evaluate_together,
     raise_on_breach,
     render_dqdl,
     results_frame,
@@ -59,6 +60,23 @@ def test_unique_counts_null_keys_as_one_key(spark: Any) -> None:
     df = spark.createDataFrame([(None, 1), (None, 2), ("a", 3)], "user_id string, age int")
     results = {r.rule: r for r in evaluate(df, RULES)}
     assert results["user_id unique"].message == "1 duplicate key (allowed 0)"
+
+
+def test_rulesets_evaluated_together_equal_one_by_one(spark: Any) -> None:
+    # GIVEN two tables' rulesets that read the same rows (a duplicate key, a bad age)
+    from contracts.tables import USER_LOCATIONS
+
+    df = spark.createDataFrame([("a", 1, 10.0), ("a", 200, 95.0), ("b", None, None)],
+                               "user_id string, age int, latitude double")
+    other = Ruleset(USER_LOCATIONS, (NotNull("user_id"), Unique(("user_id",)),
+                                     InRange("latitude", -90, 90), RowCountAtLeast(1)))
+    # WHEN evaluated in one aggregation and one by one
+    together = evaluate_together(df, [RULES, other], {"users": [3, 3, 3]})
+    apart = evaluate(df, RULES, [3, 3, 3]) + evaluate(df, other)
+    # THEN the results are the same, in the same order
+    assert together == apart
+    assert [r.table_name for r in together] == ["users"] * 5 + ["user_locations"] * 4
+    assert sum(not r.passed for r in together) == 4
 
 
 def test_clean_day_passes_and_short_history_is_skipped(spark: Any) -> None:
