@@ -299,12 +299,12 @@ def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
                     & (F.col("run_status") == "published"))
             .select(PARTITION_KEY, "observed", "evaluated_at")
             .collect())
-    latest: dict[str, tuple[Any, Any]] = {}
-    for day, observed, evaluated_at in rows:
-        if day not in latest or (evaluated_at is not None
-                                 and (latest[day][1] is None or evaluated_at > latest[day][1])):
-            latest[day] = (observed, evaluated_at)
-    return [int(latest[day][0]) for day in sorted(latest) if latest[day][0] is not None]
+    latest: dict[str, tuple[datetime, Any]] = {}  # day -> (evaluated_at, observed)
+    for day, observed, evaluated_at in rows:  # max_by: a null evaluated_at never wins
+        if evaluated_at is not None and (day not in latest or evaluated_at > latest[day][0]):
+            latest[day] = (evaluated_at, observed)
+    return [int(observed) for _, (_, observed) in sorted(latest.items())
+            if observed is not None]
 
 
 # ------------------------------------------------------------------ DQDL

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from contracts.tables import (
     DAILY_USER_COUNTS,
@@ -238,11 +237,7 @@ def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSe
         DAILY_USER_COUNTS.name: daily_df,
     }
     # users and user_locations are projections of the same cached rows: one DQ pass
-    per_user_cols: dict[str, Any] = {}
-    for contract in (USERS, USER_LOCATIONS):  # the union of both, cast as conform_to does
-        for f in contract.spark_schema().fields:
-            per_user_cols.setdefault(f.name, F.col(f.name).cast(f.dataType).alias(f.name))
-    per_user = model_df.select(*per_user_cols.values())
+    per_user = model_df.transform(conform_to(USERS, USER_LOCATIONS))
     groups = _dq_groups(frames, per_user, {USERS.name, USER_LOCATIONS.name}, rulesets)
     try:
         results = _evaluate_all(runtime, day, groups)

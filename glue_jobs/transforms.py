@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 
-
 def dedupe_latest_by_user(raw_df: DataFrame) -> DataFrame:
     """One row per user (``login.uuid`` trimmed, i.e. ``user_id``): the latest
     ``fetched_at`` wins (batch id breaks ties)."""
@@ -127,12 +126,17 @@ def age_band(age: Column) -> Column:
     return band
 
 
-def conform_to(contract: TableContract) -> Callable[[DataFrame], DataFrame]:
-    """Select the contract's columns in contract order, cast to contract types."""
-    schema = contract.spark_schema()
+def conform_to(*contracts: TableContract) -> Callable[[DataFrame], DataFrame]:
+    """Select the contract's columns in contract order, cast to contract types.
+
+    Given several contracts (tables projected from the same rows), the union of their
+    columns, each once, in first-seen order.
+    """
+    fields = {f.name: f for c in reversed(contracts) for f in c.spark_schema().fields}
+    names = dict.fromkeys(f.name for c in contracts for f in c.spark_schema().fields)
 
     def _conform(df: DataFrame) -> DataFrame:
-        return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+        return df.select([F.col(n).cast(fields[n].dataType).alias(n) for n in names])
     return _conform
 
 

@@ -196,3 +196,17 @@ def test_clean_text_and_mask_phone_equal_their_regex_definitions(
     # THEN every row agrees (nulls included)
     assert_column_equality(out, "fast", "defined")
     assert_column_equality(out, "fast_mask", "def_mask")
+
+
+def test_conform_to_several_contracts_selects_their_union_once(spark: Any) -> None:
+    # GIVEN a frame with every model column (and one extra)
+    from contracts.tables import USER_LOCATIONS
+    from glue_jobs.transforms import conform_to
+
+    names = list(dict.fromkeys([*USERS.column_names, *USER_LOCATIONS.column_names]))
+    df = spark.createDataFrame([], ", ".join(f"{n} string" for n in [*names, "extra"]))
+    # WHEN conformed to users and user_locations together
+    out = df.transform(conform_to(USERS, USER_LOCATIONS))
+    # THEN users' columns in order, then the locations-only ones, each typed once
+    assert out.columns == names
+    assert dict(out.dtypes)["latitude"] == "double"
