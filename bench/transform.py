@@ -187,9 +187,9 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
     email = "lower(trim(email))"
     # RE2 has no look-ahead: reverse the phone, keep up to its second digit, star the
     # digits after that, reverse back (the same rule as mask_phone's regex)
-    head = "regexp_extract(_rev, '^(\\D*\\d\\D*\\d)', 1)"
-    mask = (f"case when {head} = '' then _phone else reverse({head} || translate("
-            f"substr(_rev, length({head}) + 1), '0123456789', '**********')) end")
+    # (_phone, _rev, _head: computed once per row in the CTEs below)
+    mask = ("case when _head = '' then _phone else reverse(_head || translate("
+            "substr(_rev, length(_head) + 1), '0123456789', '**********')) end")
     model = f"""
     create temp table model as
     with deduped as (
@@ -200,8 +200,11 @@ def duckdb_model_sql(raw: Path, out: Path) -> list[str]:
     phones as (
         select *, {_clean('phone')} as _phone from deduped
     ),
-    prepared as (
+    reversed as (
         select *, reverse(_phone) as _rev from phones
+    ),
+    prepared as (
+        select *, regexp_extract(_rev, '^(\\D*\\d\\D*\\d)', 1) as _head from reversed
     )
     select trim(login.uuid) as user_id, lower({_clean('gender')}) as gender,
            {_clean('name.title')} as title, upper({_clean('nat')}) as nationality,
