@@ -35,7 +35,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,7 +67,9 @@ __all__ = [
     "WarehousePort",
     "binary_chunks",
     "clear_secret_cache",
+    "copy_chunks",
     "parquet_files",
+    "record_batches",
     "render_copy_from_s3",
     "run_load_transaction",
     "split_sql",
@@ -334,7 +336,7 @@ def _raise_for(result: LoadResult, exc: BaseException) -> None:
 
 # ---------------------------------------------------------------- PostgreSQL adapter
 
-def _record_batches(files: Sequence[Path], schema: pa.Schema,
+def record_batches(files: Sequence[Path], schema: pa.Schema,
                     batch_rows: int) -> Iterator[pa.RecordBatch]:
     for path in files:
         pf = pq.ParquetFile(path)
@@ -357,23 +359,28 @@ def binary_chunks(files: Sequence[Path], table: TableContract = USERS,
     """
     schema = table.arrow_schema()
     check_schema(schema)
-    return copy_payload(_record_batches(files, schema, batch_rows))
+    return copy_payload(record_batches(files, schema, batch_rows))
 
 
-def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
-                table: TableContract = USERS, batch_rows: int = 65_536) -> None:
-    """``COPY … FROM STDIN (FORMAT binary)`` of Parquet files through a psycopg cursor.
+def copy_chunks(cursor: Any, copy_sql: str, chunks: Iterable[bytes]) -> None:
+    """``COPY … FROM STDIN`` of ``chunks`` through a psycopg cursor.
 
-    Encoding (numpy/Arrow kernels, mostly outside the GIL) overlaps with sending: a
-    writer thread (``QueuedLibpqWriter``) pushes each chunk while the next one is
-    encoded, so the client and the server work on different cores. Memory stays bounded
+    Producing the chunks (numpy/Arrow kernels, mostly outside the GIL) overlaps with
+    sending: a writer thread (``QueuedLibpqWriter``) pushes each chunk while the next one
+    is made, so the client and the server work on different cores. Memory stays bounded
     by the queue.
     """
     from psycopg.copy import QueuedLibpqWriter
 
     with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy_stream:
-        for chunk in binary_chunks(files, table, batch_rows):
+        for chunk in chunks:
             copy_stream.write(chunk)
+
+
+def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
+                table: TableContract = USERS, batch_rows: int = 65_536) -> None:
+    """``COPY … FROM STDIN (FORMAT binary)`` of Parquet files, batch by batch."""
+    copy_chunks(cursor, copy_sql, binary_chunks(files, table, batch_rows))
 
 
 class PostgresWarehouse:
