@@ -49,15 +49,19 @@ class UnsupportedColumn(TypeError):
     """A column type the binary encoder does not handle (a contract change missed here)."""
 
 
+def _rows_as_binary(values: np.ndarray, width: int) -> pa.Array:
+    """A ``binary`` array whose n-th value is the ``width`` bytes of ``values[n]``."""
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(values), [None, pa.py_buffer(values)])
+    return fixed.cast(pa.binary())
+
+
 def _prefixed_fixed(values: np.ndarray, dtype: str, width: int, column: pa.Array) -> pa.Array:
     """``int32 width`` + big-endian value per row, NULL rows replaced by the -1 marker."""
-    n = len(values)
-    rec = np.empty(n, dtype=[("length", ">i4"), ("value", dtype)])
+    rec = np.empty(len(values), dtype=[("length", ">i4"), ("value", dtype)])
     rec["length"] = width
     rec["value"] = values
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4 + width), n, [None, pa.py_buffer(rec)])
-    out = fixed.cast(pa.binary())
+    out = _rows_as_binary(rec, 4 + width)
     if column.null_count:
         out = pc.if_else(column.is_valid(), out, _NULL)
     return out
@@ -71,9 +75,7 @@ def _numpy(column: pa.Array, fill: object) -> np.ndarray:
 def _text(column: pa.Array) -> pa.Array:
     data = column.cast(pa.binary())
     lengths = _numpy(pc.binary_length(data), 0).astype(">i4")
-    prefix = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4), len(data), [None, pa.py_buffer(lengths)]).cast(pa.binary())
-    out = pc.binary_join_element_wise(prefix, data, b"")
+    out = pc.binary_join_element_wise(_rows_as_binary(lengths, 4), data, b"")
     return out.fill_null(_NULL) if column.null_count else out
 
 
