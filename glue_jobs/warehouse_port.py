@@ -293,7 +293,8 @@ def run_load_transaction(
         cursor.execute(_statement("redshift/merge_users.sql"))
     else:
         on_step("counted")
-        cursor.execute(_statement("redshift/merge_users.postgres.sql"), (p_date, started_at))
+        cursor.execute(_statement("redshift/merge_users.postgres.sql"),
+                       {"p_date": p_date, "loaded_at": started_at})
         rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
     on_step("merged")
     result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,

@@ -133,22 +133,37 @@ def test_redshift_only_statements_live_in_files_named_so() -> None:
         assert not forbidden.search(body), name
 
 
+def test_shared_sql_reads_crc32_only_as_a_number() -> None:
+    # GIVEN the twin's CRC32 shim returns the number where Redshift returns 8 hex digits;
+    # THEN every shared use is strtol(crc32(...), 16), the same number on both engines
+    for name in SHARED:
+        body = read_sql(f"redshift/{name}").lower()
+        uses = len(re.findall(r"\bcrc32\(", body))
+        assert uses == len(re.findall(r"\bstrtol\(crc32\(", body)), name
+
+
 def test_postgres_merge_selects_inserts_and_updates_every_column_in_contract_order() -> None:
     # GIVEN the twin's one-statement MERGE (DISTINCT ON subquery, RETURNING counts)
-    text = read_sql("redshift/merge_users.postgres.sql").replace("%s", "null")
+    raw = read_sql("redshift/merge_users.postgres.sql")
+    text = raw.replace("%(p_date)s", "null").replace("%(loaded_at)s", "null")
     merge = next(sqlglot.parse_one(text, read="postgres").find_all(exp.Merge))
     # WHEN its source select list, insert list and update list are read
     source = next(merge.find_all(exp.Select))
     selected = [e.alias_or_name for e in source.expressions]
     insert = next(merge.find_all(exp.Insert))
     inserted = [c.name for c in insert.this.expressions]
-    updated = re.findall(r"^\s+(\w+) = latest\.(\w+),?$", text, flags=re.M)
-    # THEN each is the contract's order (plus the load columns), like the portable MERGE
-    assert selected == TARGET_NAMES
+    updated = re.findall(r"^\s+(\w+) = (latest\.\w+|cast\(%\((\w+)\)s as \w+\)),?$", raw,
+                         flags=re.M)
+    # THEN the source is the staged columns in contract order, and the insert and update
+    # lists are the target's: every staged column from the source, the load's p_date and
+    # loaded_at from the statement's parameters
+    load_columns = TARGET_NAMES[len(USERS.column_names):]
+    assert selected == USERS.column_names
     assert inserted == TARGET_NAMES
-    assert [left for left, _ in updated] == TARGET_NAMES[1:]
-    assert all(left == right for left, right in updated)
-    assert "distinct on (user_id)" in text and "merge_action()" in text
+    assert [left for left, _, _ in updated] == TARGET_NAMES[1:]
+    for left, right, param in updated:
+        assert right == f"latest.{left}" if left not in load_columns else param == left
+    assert "distinct on (user_id)" in raw and "merge_action()" in raw
 
 
 @pytest.mark.parametrize(("path", "column"), [("redshift/views.sql", "age"),
