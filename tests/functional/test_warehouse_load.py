@@ -60,6 +60,46 @@ def test_load_a_day_lands_every_row_with_its_partition_and_an_audit_row(
     assert audit(warehouse) == [("load-1", "succeeded", 100, 100, 0, result.checksum, None)]
 
 
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit: the test's own
+    reference, independent of PostgreSQL's crc32c()."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_the_reference_crc32c_matches_the_published_check_values() -> None:
+    # the standard check value of CRC-32C, and Redshift's documented CRC32 example
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(b"Amazon Redshift") == int("f2726906", 16)
+
+
+def test_the_crc32_shim_gives_redshifts_documented_value(warehouse: LocalWarehouse) -> None:
+    # GIVEN the twin's shims; WHEN the checksum's expression runs on Redshift's example
+    PostgresWarehouse(warehouse.uri).ensure_schema()
+    got = table_rows(warehouse, "select strtol(crc32('Amazon Redshift'), 16), "
+                                "strtol('f2726906', 16)")
+    # THEN it is Redshift's CRC32('Amazon Redshift') = 'f2726906' read as a number
+    assert got == [(int("f2726906", 16), int("f2726906", 16))]
+
+
+def test_the_audit_checksum_is_the_sum_of_crc32c_of_every_staged_row_version(
+        warehouse: LocalWarehouse, make_users: Any, write_users: Any) -> None:
+    # GIVEN a day with a duplicated user (two versions) and a non-ASCII city
+    later = dt.datetime(2026, 11, 21, 7, 30, 0, 123456, tzinfo=UTC)
+    rows = [*make_users(20), *make_users(1, start=3, fetched_at=later, batch_id="batch-2")]
+    folder = write_users(DAY, rows)
+    # WHEN it is loaded
+    result = run_bulk_import(PostgresWarehouse(warehouse.uri), DAY, folder)
+    # THEN the checksum is the sum over all 21 staged rows of CRC-32C("user|batch|fetched")
+    want = sum(crc32c(f"{r['user_id']}|{r['batch_id']}|"
+                      f"{r['fetched_at']:%Y-%m-%d %H:%M:%S.%f}".encode()) for r in rows)
+    assert (result.rows_staged, result.checksum) == (21, str(want))
+
+
 def test_rerunning_a_day_three_times_leaves_identical_tables_and_three_audit_rows(
         warehouse: LocalWarehouse, make_users: Any, write_users: Any) -> None:
     # GIVEN a day already loaded once
