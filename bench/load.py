@@ -19,8 +19,9 @@ best run (the box is shared, so the best run is the least disturbed one).
                 - CSV rendered by pyarrow, into a bare heap: the text format a hand-written
                   loader would stream (the import used it before the binary encoder)
 * row INSERT    one ``INSERT`` per row through psycopg (one round trip per row, Unix
-                socket), on a smaller sample, extrapolated to rows/s: in one transaction,
-                and with a commit per row (autocommit: how the seed jobs appended)
+                socket) into the target-shaped table, on a smaller sample, extrapolated to
+                rows/s: in one transaction, and with a commit per row (autocommit: how
+                the seed jobs appended)
 
 Targets (issue 6): import >= 80% of raw COPY rows/s; import >= 20x row-by-row INSERT.
 """
@@ -60,6 +61,12 @@ __all__ = ["main", "make_table"]
 
 DAY = "2026-11-21"
 COLUMNS = ", ".join(USERS.column_names)
+TARGET_SHAPED = ["create table raw (like analytics.users including all)",
+                 f"alter table raw alter p_date set default date '{DAY}', "
+                 "alter loaded_at set default now()"]
+"""A table shaped like the import's target (columns, primary key, BRIN): where the raw
+COPY and the row INSERT baselines write, so every path lands the same rows in the same
+structure."""
 
 
 def make_table(n: int, seed: int = 6) -> pa.Table:
@@ -149,12 +156,7 @@ class Bench:
         return elapsed
 
     def raw_copy(self, *, like_target: bool) -> float:
-        if like_target:
-            ddl = ["create table raw (like analytics.users including all)",
-                   f"alter table raw alter p_date set default date '{DAY}', "
-                   "alter loaded_at set default now()"]
-        else:
-            ddl = ["create table raw (like staging.users)"]
+        ddl = TARGET_SHAPED if like_target else ["create table raw (like staging.users)"]
         files = sorted(self.folder.glob("*.parquet"))
         sql = f"copy raw ({COLUMNS}) from stdin with (format binary)"
         return self._copy(ddl, lambda cur: stream_copy(cur, sql, files))
@@ -172,7 +174,8 @@ class Bench:
         sql = f"insert into raw ({COLUMNS}) values ({', '.join(['%s'] * len(cols))})"
         wh = self.fresh("rows")
         with wh.connect(autocommit=commit_each) as conn:
-            conn.execute(b"create table raw (like staging.users)")
+            for statement in TARGET_SHAPED:
+                conn.execute(statement.encode())
             if not commit_each:
                 conn.commit()
             start = time.perf_counter()
