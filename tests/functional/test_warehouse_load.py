@@ -22,7 +22,7 @@ from glue_jobs.warehouse_port import (
     SchemaMismatchError,
     WarehouseLoadError,
 )
-from local_aws.warehouse import LocalWarehouse
+from local_aws.warehouse import SERVER_SETTINGS, LocalWarehouse
 
 UTC = dt.UTC
 DAY = "2026-11-21"
@@ -335,6 +335,30 @@ def test_analyst_views_answer_from_the_loaded_day(
     assert by_country == [("Brazil", 2), ("France", 2), ("Germany", 2), ("Norway", 2)]
     assert bands[0][0] >= 1
     assert fresh == [("users", dt.date(2026, 11, 21), 1)]
+
+
+def test_a_new_server_runs_with_the_warehouse_settings_from_its_first_start(
+        warehouse_server: LocalWarehouse) -> None:
+    # GIVEN the session server, created by this process; THEN the restart-only settings
+    # (shared and WAL buffers) already hold, not just the reloadable one
+    with warehouse_server.connect() as conn:
+        got = {name: conn.execute("select current_setting(%s)", (name,)).fetchone()
+               for name in SERVER_SETTINGS}
+    assert got == {name: (value,) for name, value in SERVER_SETTINGS.items()}
+
+
+def test_an_existing_server_gets_the_settings_at_its_next_start(tmp_path: Path) -> None:
+    # GIVEN a server whose settings were reset to PostgreSQL's defaults, then stopped
+    with LocalWarehouse(tmp_path, database="udp") as wh, wh.connect(autocommit=True) as conn:
+        conn.execute("alter system reset all")
+    # WHEN it starts again (another handle on the same folder)
+    with LocalWarehouse(tmp_path, database="udp") as first:
+        shown = table_rows(first, "select current_setting('wal_buffers')")
+    # THEN the reloadable settings were rewritten and the restart-only ones hold from then on
+    with LocalWarehouse(tmp_path, database="udp") as second:
+        again = table_rows(second, "select current_setting('wal_buffers')")
+    assert shown == [("4MB",)]
+    assert again == [(SERVER_SETTINGS["wal_buffers"],)]
 
 
 def test_a_second_handle_reuses_the_running_server(warehouse_server: LocalWarehouse) -> None:
