@@ -190,11 +190,15 @@ def _write_settings(admin_uri: str) -> bool:
     """``ALTER SYSTEM`` the :data:`SERVER_SETTINGS` that differ; True if one still waits
     for a restart."""
     with psycopg.connect(admin_uri, autocommit=True) as conn:
+        altered = False
         for name, value in SERVER_SETTINGS.items():
             row = conn.execute("select current_setting(%s)", (name,)).fetchone()
             if row is None or row[0] != value:
                 conn.execute(sql.SQL("alter system set {} = {}").format(
                     sql.Identifier(name), sql.Literal(value)))
+                altered = True
+        if not altered:  # the usual start: nothing to reload, nothing waits for a restart
+            return False
         conn.execute("select pg_reload_conf()")
         pending = conn.execute("select count(*) from pg_settings where pending_restart "
                                "and name = any(%s)", (list(SERVER_SETTINGS),)).fetchone()

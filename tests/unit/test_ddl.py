@@ -162,7 +162,10 @@ def test_postgres_merge_selects_inserts_and_updates_every_column_in_contract_ord
     assert inserted == TARGET_NAMES
     assert [left for left, _, _ in updated] == TARGET_NAMES[1:]
     for left, right, param in updated:
-        assert right == f"latest.{left}" if left not in load_columns else param == left
+        if left in load_columns:
+            assert param == left
+        else:
+            assert right == f"latest.{left}"
     assert "distinct on (user_id)" in raw and "merge_action()" in raw
 
 
