@@ -97,8 +97,10 @@ POSTGRES = "postgres"
 SCRIPTS = (PORTABLE, POSTGRES)
 """Transaction scripts: ``portable`` (Redshift's statements) and ``postgres`` (the twin's)."""
 
-POSTGRES_SESSION = "-c TimeZone=UTC -c work_mem=256MB -c temp_buffers=256MB"
-"""Session settings of a twin load: UTC; sorts and the temp table stay in memory."""
+POSTGRES_SESSION = ("-c TimeZone=UTC -c DateStyle=ISO -c work_mem=256MB "
+                    "-c temp_buffers=256MB")
+"""Session settings of a twin load: UTC and ISO dates (the audit checksum hashes
+timestamps as text); sorts and the temp table stay in memory."""
 
 STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
