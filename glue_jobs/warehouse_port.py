@@ -20,8 +20,9 @@ versions newer than the warehouse's) → MERGE by ``user_id`` → audit row → 
   table, count inserts/updates with a join, MERGE from that table (Redshift's MERGE takes
   only a table as its source).
 * ``script="postgres"`` (the twin's default): one MERGE over a ``DISTINCT ON`` subquery
-  with the version gate in ``WHEN MATCHED AND …``; counts come from ``RETURNING
-  merge_action()``. Same result, one pass less over staging, no second temp table.
+  with the version gate in ``WHEN MATCHED AND …``; counts come from the transaction's
+  table counters read around it (no ``RETURNING`` rows to collect). Same result, one
+  pass less over staging, no second temp table.
 
 A failure anywhere rolls everything back and records a ``failed`` audit row in a
 separate transaction. See docs/adr/0003-warehouse-load.md.
@@ -295,9 +296,7 @@ def run_load_transaction(
         cursor.execute(_statement("redshift/merge_users.sql"))
     else:
         on_step("counted")
-        cursor.execute(_statement("redshift/merge_users.postgres.sql"),
-                       {"p_date": p_date, "loaded_at": started_at})
-        rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
+        rows_inserted, rows_updated = _merge_counting(cursor, p_date, started_at)
     on_step("merged")
     result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
                         rows_staged=int(rows_staged), rows_inserted=rows_inserted,
@@ -306,6 +305,26 @@ def run_load_transaction(
     _insert_audit(cursor, result)
     on_step("audited")
     return result
+
+
+def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
+    """The twin's one MERGE; (inserted, updated) from the transaction's table counters
+    before and after it (``table_counts.postgres.sql``), checked against its row count."""
+    counts = _statement("redshift/table_counts.postgres.sql")
+    cursor.execute(counts)
+    inserted_before, updated_before = (int(v) for v in _pair(cursor.fetchone()))
+    cursor.execute(_statement("redshift/merge_users.postgres.sql"),
+                   {"p_date": p_date, "loaded_at": loaded_at})
+    affected = cursor.rowcount
+    cursor.execute(counts)
+    inserted_after, updated_after = (int(v) for v in _pair(cursor.fetchone()))
+    inserted, updated = inserted_after - inserted_before, updated_after - updated_before
+    if inserted + updated != affected:
+        raise WarehouseLoadError(
+            f"the MERGE changed {affected} rows but the server counted {inserted} inserted "
+            f"and {updated} updated; is track_counts off on this PostgreSQL server? "
+            "The load was rolled back.")
+    return inserted, updated
 
 
 def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
