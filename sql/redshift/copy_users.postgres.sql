@@ -1,6 +1,11 @@
 -- LOCAL TWIN ONLY (PostgreSQL). The adapter streams PostgreSQL's binary COPY format,
 -- encoded from the Parquet files one record batch at a time (glue_jobs/pg_copy.py).
 -- Column list checked against the contract; binary COPY also checks every column's type.
+-- FREEZE: the temp table was created in this transaction, so its rows may be written
+-- frozen and its pages all-visible; the checksum and the MERGE then scan staging without
+-- a visibility check per row (MERGE 1.07 -> 0.92 s on 200k rows, best of 12 interleaved).
+-- PostgreSQL refuses it (and the load fails) only if the table was not created in this
+-- transaction, a cursor is open, or an older snapshot is held: none hold in this script.
 copy stage_users (
     user_id,
     gender,
@@ -22,4 +27,4 @@ copy stage_users (
     fetched_at,
     batch_id
 )
-from stdin with (format binary)
+from stdin with (format binary, freeze)
