@@ -6,9 +6,10 @@ rows (random UUID keys, as in production), interleaved ``R`` times; each path re
 best run (the box is shared, so the best run is the least disturbed one).
 
 * import        ``run_bulk_import`` (first load of the day): Parquet -> streamed binary COPY
-                into a temp staging table -> count + checksum -> one MERGE (DISTINCT ON
-                dedupe, version gate, RETURNING counts) -> audit row, one transaction; its
-                steps are timed too (copy / summary / MERGE / audit)
+                (FREEZE) into a temp staging table -> count + checksum -> one MERGE
+                (DISTINCT ON dedupe, version gate; counts from the transaction's table
+                counters) -> audit row, one transaction; its steps are timed too
+                (copy / summary / MERGE / audit)
 * import, portable script   the same load with the statements Redshift runs (dedupe into
                 a second temp table, count join, plain MERGE), for information
 * raw COPY      ``COPY FROM STDIN`` of the same rows streamed from the same Parquet files,
@@ -46,6 +47,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -111,16 +113,28 @@ def write_partition(table: pa.Table, folder: Path, files: int = 4) -> Path:
 
 @dataclass
 class Bench:
-    """One server, fresh databases per run (DDL and database creation are not timed)."""
+    """One server, a fresh database per run (DDL and database creation are not timed).
 
-    data_dir: Path
+    Before each run (untimed) the previous run's database is dropped and the server
+    checkpoints, so every path starts from the same state: no dirty pages of earlier runs
+    left for it to evict, and no checkpoint due inside its timing.
+    """
+
+    admin: LocalWarehouse
     folder: Path
     runs: int = 0
     steps: dict[str, float] = field(default_factory=dict)  # import phases of the best run
+    last: str | None = None
 
     def fresh(self, prefix: str) -> LocalWarehouse:
         self.runs += 1
-        wh = LocalWarehouse(self.data_dir, database=f"{prefix}_{self.runs}").start()
+        with self.admin.connect(autocommit=True) as conn:
+            if self.last is not None:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(self.last)))
+            conn.execute("checkpoint")
+        self.last = f"{prefix}_{self.runs}"
+        wh = LocalWarehouse(self.admin.data_dir, database=self.last).start()
         PostgresWarehouse(wh.uri).ensure_schema()
         return wh
 
@@ -223,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         folder = write_partition(table, root / "lake" / "transform" / "users" / f"p_date={DAY}")
         keep = LocalWarehouse(root / "warehouse", database="bench").start()  # one server
-        bench = Bench(root / "warehouse", folder)
+        bench = Bench(keep, folder)
         paths: dict[str, Callable[[], float]] = {
             IMPORT: lambda: bench.import_("postgres"),
             "import, portable (Redshift) script": lambda: bench.import_("portable"),
