@@ -178,20 +178,19 @@ class Bench:
     def raw_copy(self, *, like_target: bool) -> float:
         ddl = TARGET_SHAPED if like_target else ["create table raw (like staging.users)"]
         files = sorted(self.folder.glob("*.parquet"))
-        sql = f"copy raw ({COLUMNS}) from stdin with (format binary)"
-        return self._copy(ddl, lambda cur: stream_copy(cur, sql, files))
+        copy_sql = f"copy raw ({COLUMNS}) from stdin with (format binary)"
+        return self._copy(ddl, lambda cur: stream_copy(cur, copy_sql, files))
 
     def raw_copy_csv(self) -> float:
-        sql = f"copy raw ({COLUMNS}) from stdin with (format csv)"
+        copy_sql = f"copy raw ({COLUMNS}) from stdin with (format csv)"
         files = sorted(self.folder.glob("*.parquet"))
-
         return self._copy(["create table raw (like staging.users)"],
-                          lambda cur: copy_chunks(cur, sql, csv_chunks(files)))
+                          lambda cur: copy_chunks(cur, copy_sql, csv_chunks(files)))
 
     def row_inserts(self, table: pa.Table, *, commit_each: bool) -> float:
         rows = table.to_pylist()
         cols = USERS.column_names
-        sql = f"insert into raw ({COLUMNS}) values ({', '.join(['%s'] * len(cols))})"
+        insert_sql = f"insert into raw ({COLUMNS}) values ({', '.join(['%s'] * len(cols))})"
         wh = self.fresh("rows")
         with wh.connect(autocommit=commit_each) as conn:
             for statement in TARGET_SHAPED:
@@ -201,7 +200,7 @@ class Bench:
             start = time.perf_counter()
             with conn.cursor() as cur:
                 for row in rows:
-                    cur.execute(sql, [row[c] for c in cols])
+                    cur.execute(insert_sql, [row[c] for c in cols])
             conn.commit()
             elapsed = time.perf_counter() - start
         wh.stop()
