@@ -78,11 +78,13 @@ class InvalidJobArguments(ValueError):
 
 
 def job_option_names(argv: Sequence[str]) -> list[str]:
-    """Names to pass ``getResolvedOptions`` for this ``argv`` (it rejects absent ones)."""
+    """Names to pass ``getResolvedOptions`` for this ``argv`` (it rejects absent ones).
+
+    Never Glue's reserved ids (``JOB_ID``, ``JOB_RUN_ID``, ``SECURITY_CONFIGURATION``):
+    awsglue declares those itself and asking for one again is an argparse conflict that
+    kills the job at start-up. They come back in the resolved options all the same."""
     names = list(BASE_OPTIONS)
     names += ["p_date"] if "--p_date" in argv else ["start_date", "end_date"]
-    if "--JOB_RUN_ID" in argv:
-        names.append("JOB_RUN_ID")
     return names
 
 

@@ -373,15 +373,14 @@ def _fake_awsglue(catalog: LocalGlueCatalog, store: LocalObjectStore) -> dict[st
         def commit(self) -> None:
             calls.append(("commit", None))
 
-    def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, str]:
-        pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
-        return {n: pairs[f"--{n}"] for n in names}
+    # argument parsing is AWS's own (awsglue.utils from AWSGlueDataplanePython 5.0)
+    import awsglue.utils
 
     pkg = types.ModuleType("awsglue")
     return {"awsglue": pkg,
             "awsglue.context": types.SimpleNamespace(GlueContext=GlueContext),
             "awsglue.job": types.SimpleNamespace(Job=Job),
-            "awsglue.utils": types.SimpleNamespace(getResolvedOptions=get_resolved_options)}
+            "awsglue.utils": awsglue.utils}
 
 
 def test_glue_entrypoint_wiring(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -398,9 +397,10 @@ def test_glue_entrypoint_wiring(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(boto3, "client", lambda service, **_: clients[service])
     clear_secret_cache()
     lake_uri = f"file://{lake.store.root}/{CFG.lake_bucket}"
-    argv = ["transform_users.py", "--JOB_NAME", "udp-transform-users", "--p_date", DAY,
-            "--lake_uri", lake_uri, "--salt_secret_id", "udp/salt",
-            "--JOB_RUN_ID", "jr_0123abcd"]
+    argv = ["transform_users.py", "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0123abcd",
+            "--JOB_NAME", "udp-transform-users", "--job-bookmark-option",
+            "job-bookmark-disable", "--p_date", DAY, "--lake_uri", lake_uri,
+            "--salt_secret_id", "udp/salt"]
     monkeypatch.setattr(sys, "argv", argv)
     # WHEN Glue runs the script
     runpy.run_path(str(ENTRYPOINT), run_name="__main__")

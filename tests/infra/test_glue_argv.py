@@ -1,0 +1,118 @@
+"""The Glue jobs' argument parsing, on the argv Glue really builds, with AWS's awsglue.
+
+Glue starts a job run's script as ``script.py`` followed by its reserved ids
+(``--JOB_ID``, ``--JOB_RUN_ID``, ``--JOB_NAME``), the job's ``DefaultArguments`` and the
+run's ``Arguments`` (a run argument replaces a default of the same name). Here the
+defaults come from the synthesized template and the run arguments from the state
+machine's ``glue:startJobRun`` tasks, evaluated on a nightly input; the parser is
+``awsglue.utils.getResolvedOptions`` from AWSGlueDataplanePython 5.0 (Glue 5.0's own).
+What this cannot show: extra arguments Glue's service adds that AWS does not document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from awsglue.utils import GlueArgumentError, getResolvedOptions
+
+from glue_jobs.bulk_import import JOB_OPTIONS, options_from_resolved
+from glue_jobs.dates import InvalidDate
+from glue_jobs.transform_job import job_option_names, options_from_args
+from orchestration.state_machine import DEFINITION_PATH
+
+ACCOUNT_ARN = "arn:aws:iam::123456789012:role/resolved"
+
+
+def _resolve(value: Any) -> str:
+    """CloudFormation intrinsics in a job argument -> a plausible deployed string."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return str(sep).join(_resolve(p) for p in parts)
+    if "Ref" in value or "Fn::GetAtt" in value:
+        return ACCOUNT_ARN
+    raise AssertionError(f"unexpected intrinsic in a job argument: {value}")
+
+
+def _job(template: dict[str, Any], logical_prefix: str) -> dict[str, Any]:
+    jobs = {k: v for k, v in template["Resources"].items()
+            if v["Type"] == "AWS::Glue::Job" and k.startswith(logical_prefix)}
+    assert len(jobs) == 1, jobs
+    return next(iter(jobs.values()))["Properties"]
+
+
+def _run_arguments(placeholder: str, state_input: dict[str, Any]) -> dict[str, str]:
+    """The ``Arguments`` the deployed definition passes to the job named ``placeholder``."""
+    definition = json.loads(DEFINITION_PATH.read_text(encoding="utf-8"))
+    tasks = [s for s in definition["States"].values()
+             if s.get("Resource", "").startswith("arn:aws:states:::glue:startJobRun")
+             and s["Parameters"]["JobName"] == placeholder]
+    assert len(tasks) == 1
+    out: dict[str, str] = {}
+    for key, value in tasks[0]["Parameters"]["Arguments"].items():
+        if key.endswith(".$"):
+            assert value.startswith("$.") and "." not in value[2:], value
+            out[key[:-2]] = state_input[value[2:]]
+        else:
+            out[key] = value
+    return out
+
+
+def glue_argv(job: dict[str, Any], run_args: dict[str, str], script: str) -> list[str]:
+    """argv as Glue builds it for one job run."""
+    args = {k: _resolve(v) for k, v in job.get("DefaultArguments", {}).items()}
+    args.update(run_args)
+    argv = [script, "--JOB_ID", "j_0f1e2d3c4b5a", "--JOB_RUN_ID",
+            "jr_0123456789abcdef", "--JOB_NAME", job["Name"]]
+    for key, value in args.items():
+        argv += [key, value]
+    return argv
+
+
+NIGHTLY = {"p_date": "2026-11-29"}
+
+
+def test_transform_job_parses_glues_argv(template: dict[str, Any]) -> None:
+    # GIVEN the argv of a nightly transform run
+    argv = glue_argv(_job(template, "TransformJob"),
+                     _run_arguments("${TransformJobName}", NIGHTLY), "transform_users.py")
+    # WHEN the entrypoint resolves it with AWS's parser
+    args = getResolvedOptions(argv, job_option_names(argv))
+    options = options_from_args(args)
+    # THEN the day, the lake and the run id (a reserved id, never asked for) come through
+    assert [d.isoformat() for d in options.days] == [NIGHTLY["p_date"]]
+    assert options.lake_uri.startswith("s3://")
+    assert options.run_id == "jr_0123456789abcdef"
+
+
+def test_load_job_parses_glues_argv(template: dict[str, Any]) -> None:
+    argv = glue_argv(_job(template, "BulkImportJob"),
+                     _run_arguments("${LoadJobName}", NIGHTLY), "bulk_import.py")
+    options = options_from_resolved(getResolvedOptions(argv, JOB_OPTIONS))
+    assert options.p_date == NIGHTLY["p_date"]
+    assert options.source_uri.endswith(f"/p_date={NIGHTLY['p_date']}/")
+    assert options.replace is False
+
+
+def test_a_range_run_parses_too(template: dict[str, Any]) -> None:
+    argv = glue_argv(_job(template, "TransformJob"),
+                     {"--start_date": "2026-02-27", "--end_date": "2026-03-01"}, "t.py")
+    assert len(options_from_args(getResolvedOptions(argv, job_option_names(argv))).days) == 3
+
+
+def test_a_missing_argument_is_named_before_spark_starts(template: dict[str, Any]) -> None:
+    job = dict(_job(template, "TransformJob"))
+    job["DefaultArguments"] = {k: v for k, v in job["DefaultArguments"].items()
+                               if k != "--salt_secret_id"}
+    argv = glue_argv(job, _run_arguments("${TransformJobName}", NIGHTLY), "t.py")
+    with pytest.raises(GlueArgumentError, match="--salt_secret_id"):
+        getResolvedOptions(argv, job_option_names(argv))
+
+
+def test_a_malformed_date_is_named_before_spark_starts(template: dict[str, Any]) -> None:
+    argv = glue_argv(_job(template, "TransformJob"), {"--p_date": "2026-11-31"}, "t.py")
+    with pytest.raises(InvalidDate, match="2026-11-31"):
+        options_from_args(getResolvedOptions(argv, job_option_names(argv)))
