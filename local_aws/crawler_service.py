@@ -29,6 +29,7 @@ from typing import Any
 
 from crawlers.crawl import CrawlCancelled, CrawlResult, crawl, ensure_databases
 from crawlers.specs import CrawlerSpec
+from local_aws.aws_model import aws_shaped
 from local_aws.glue_catalog import LocalGlueCatalog, atomic_write_json, glue_error, read_json
 from local_aws.objectstore import LocalObjectStore
 
@@ -53,6 +54,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@aws_shaped("glue")
 class LocalCrawlers:
     """Local Glue crawlers (Glue-API-shaped) for a list of :class:`CrawlerSpec`.
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contracts.user_record import raw_arrow_schema, records_to_arrow
+from local_aws.aws_model import aws_shaped
 from local_aws.s3 import LocalS3
 
 __all__ = ["DeliveryStreamConfig", "LocalFirehose", "render_prefix"]
@@ -82,6 +83,7 @@ class DeliveryStreamConfig:
         )
 
 
+@aws_shaped("firehose")
 class LocalFirehose:
     """Firehose API subset: ``put_record_batch`` plus ``flush``/``close`` for the buffer."""
 

@@ -39,6 +39,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
+from local_aws.aws_model import aws_shaped
 from local_aws.partition_expr import ExpressionError, PartitionValueError, compile_expression
 
 __all__ = ["LocalGlueCatalog", "atomic_write_json", "glue_error", "read_json"]
@@ -116,6 +117,7 @@ def _part_values(file_name: str) -> list[str]:
     return [unquote(p) for p in parts] if "%" in file_name else parts
 
 
+@aws_shaped("glue")
 class LocalGlueCatalog:
     """File-backed Glue Data Catalog (databases, tables with versions, partitions).
 

@@ -27,11 +27,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_aws.aws_model import require_operation, validate_request
+
 __all__ = ["ArgumentsPredicate", "InjectedFault", "JobFailed", "LocalGlueJobs"]
 
 JobFn = Callable[[dict[str, str]], dict[str, Any]]
 ArgumentsPredicate = Callable[[dict[str, str]], bool]
 """Decides from a call's ``Arguments`` (e.g. ``--p_date``) whether a fault applies."""
+
+_START_JOB_RUN = require_operation("glue", "start_job_run")
 
 
 class JobFailed(Exception):
@@ -141,7 +145,13 @@ class LocalGlueJobs:
 
     def start_job_run_sync(self, *, JobName: str, Arguments: dict[str, str] | None = None
                            ) -> dict[str, Any]:
-        """Run to completion and return the JobRun (the ``.sync`` integration's result)."""
+        """Run to completion and return the JobRun (the ``.sync`` integration's result).
+
+        The request is held to ``glue:StartJobRun``'s model (what the state machine's
+        Parameters must satisfy on AWS); the answer carries the twin's job ``Output``,
+        which Glue's JobRun has no field for, so it is not held to the output shape."""
+        validate_request(_START_JOB_RUN, {"JobName": JobName,
+                                          **({"Arguments": Arguments} if Arguments else {})})
         fn = self.jobs.get(JobName)
         if fn is None:
             raise _client_error("EntityNotFoundException", f"Job {JobName} not found")

@@ -8,11 +8,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_aws.aws_model import aws_shaped
 from local_aws.objectstore import LocalObjectStore
 
 __all__ = ["LocalS3"]
 
 
+@aws_shaped("s3")
 class LocalS3:
     def __init__(self, store: LocalObjectStore) -> None:
         self.store = store

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from local_aws.aws_model import aws_shaped
+
 __all__ = ["InvalidParameterError", "LocalSns", "topic_name"]
 
 _MAX_SUBJECT = 100
@@ -31,6 +33,7 @@ def topic_name(topic_arn: str) -> str:
     return parts[5]
 
 
+@aws_shaped("sns")
 class LocalSns:
     """A local, file-backed stand-in for the SNS ``Publish`` API."""
 

@@ -1,0 +1,116 @@
+"""Hold each twin to AWS's own API model: botocore's service definitions.
+
+``@aws_shaped("glue")`` on a twin class wraps every method whose name is a boto3
+operation of that service (``get_partitions`` -> ``GetPartitions``). Each call is then
+checked the way a real boto3 client checks it before sending (botocore's
+``ParamValidator`` on the operation's input shape: unknown or missing parameter names,
+wrong types, lengths and ranges raise ``ParamValidationError``), and each answer is
+checked against the operation's output shape the way botocore's ``Stubber`` checks a
+canned response. So every call the AWS-side code makes to a twin in any test also proves
+the call would be well-formed against the real API, and every answer it gets is one the
+real API could give. Methods that are not operations (``flush``, fault injection) pass
+through untouched.
+
+What this cannot prove: the service's own server-side checks (existence, permissions,
+cross-field rules), which only a real account exercises.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import botocore.session
+from botocore.exceptions import ParamValidationError
+from botocore.model import OperationModel, ServiceModel
+from botocore.validate import ParamValidator
+
+__all__ = ["aws_shaped", "operation_model", "require_operation", "validate_request",
+           "validate_response"]
+
+T = TypeVar("T")
+
+_session = botocore.session.get_session()
+_models: dict[str, ServiceModel] = {}
+_validator = ParamValidator()
+
+
+def _service(name: str) -> ServiceModel:
+    if name not in _models:
+        _models[name] = _session.get_service_model(name)
+    return _models[name]
+
+
+def _python_names(service: ServiceModel) -> dict[str, str]:
+    """boto3 method name -> API operation name, as boto3 derives it."""
+    from botocore import xform_name
+
+    return {xform_name(op): op for op in service.operation_names}
+
+
+def operation_model(service: str, method: str) -> OperationModel | None:
+    """The model of ``service``'s operation behind boto3 method ``method`` (or ``None``)."""
+    model = _service(service)
+    op = _python_names(model).get(method)
+    return model.operation_model(op) if op else None
+
+
+def require_operation(service: str, method: str) -> OperationModel:
+    """Like :func:`operation_model`, but a name that is no operation is a bug here."""
+    op = operation_model(service, method)
+    if op is None:
+        raise LookupError(f"{service} has no boto3 operation {method!r}")
+    return op
+
+
+def validate_request(op: OperationModel, params: dict[str, Any]) -> None:
+    report = _validator.validate(params, op.input_shape) if op.input_shape else None
+    if report is not None and report.has_errors():
+        raise ParamValidationError(report=report.generate_report())
+    if op.input_shape is None and params:
+        raise ParamValidationError(report=f"{op.name} takes no parameters, got {sorted(params)}")
+
+
+def validate_response(op: OperationModel, response: Any) -> None:
+    body = response
+    if isinstance(response, dict) and "ResponseMetadata" in response:
+        body = copy.copy(response)
+        del body["ResponseMetadata"]
+    if op.output_shape is None:
+        if body:
+            raise ParamValidationError(report=f"{op.name} answers nothing, twin gave {body!r}")
+        return
+    report = _validator.validate(body, op.output_shape)
+    if report.has_errors():
+        raise ParamValidationError(
+            report=f"twin answer to {op.name} is not AWS-shaped: {report.generate_report()}")
+
+
+def _checked(op: OperationModel, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if args:  # boto3 clients take keyword arguments only
+            raise TypeError(f"{op.name}: boto3 operations take keyword arguments only")
+        validate_request(op, kwargs)
+        response = method(self, **kwargs)
+        validate_response(op, response)
+        return response
+
+    call.__aws_operation__ = op.name  # type: ignore[attr-defined]
+    return call
+
+
+def aws_shaped(service: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: every boto3-named method of ``service`` validated both ways."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        names = _python_names(_service(service))
+        for attr, value in list(vars(cls).items()):
+            if attr in names and callable(value):
+                setattr(cls, attr, _checked(_service(service).operation_model(names[attr]),
+                                            value))
+        return cls
+
+    return decorate
