@@ -337,49 +337,60 @@ class _Recorder:
 
 
 def _fake_awsglue(catalog: LocalGlueCatalog, store: LocalObjectStore) -> dict[str, Any]:
-    """A stand-in ``awsglue``: GlueContext over the real local SparkSession, whose
-    from_catalog resolves partitions like Glue (catalogPartitionPredicate)."""
+    """``awsglue`` for a job run without Glue's JVM: argument parsing is AWS's own
+    (AWSGlueDataplanePython 5.0); ``GlueContext``, ``Job``, ``DynamicFrameReader`` and
+    ``DynamicFrame`` are autospecced from AWS's real classes, so a call with a wrong name
+    or signature fails here as it would on Glue. ``from_catalog`` answers from the local
+    catalog over the real local SparkSession, resolving partitions like Glue's
+    catalogPartitionPredicate."""
+    from unittest.mock import create_autospec
+
+    import awsglue.utils
+    from awsglue.context import GlueContext
+    from awsglue.dynamicframe import DynamicFrame, DynamicFrameReader
+    from awsglue.job import Job
     from pyspark.sql import SparkSession
 
     calls = _Recorder.calls
+    state: dict[str, Any] = {}
 
-    class _Reader:
-        def __init__(self, spark: Any) -> None:
-            self.spark = spark
+    def from_catalog(**kw: Any) -> Any:
+        spark = state["spark"]
+        calls.append(("from_catalog", kw))
+        pred = kw["additional_options"]["catalogPartitionPredicate"]
+        parts = list_partitions(catalog, kw["database"], kw["table_name"], pred)
+        frames = [spark.read.parquet(str(store.path(p["StorageDescriptor"]["Location"])))
+                  .withColumn("p_date", F.lit(p["Values"][0])) for p in parts]
+        df = frames[0] if frames else spark.createDataFrame([], "x int").drop("x")
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        dyf = create_autospec(DynamicFrame, instance=True)
+        dyf.toDF.return_value = df
+        return dyf
 
-        def from_catalog(self, **kw: Any) -> Any:
-            calls.append(("from_catalog", kw))
-            pred = kw["additional_options"]["catalogPartitionPredicate"]
-            parts = list_partitions(catalog, kw["database"], kw["table_name"], pred)
-            frames = [self.spark.read.parquet(str(store.path(p["StorageDescriptor"]["Location"])))
-                      .withColumn("p_date", F.lit(p["Values"][0])) for p in parts]
-            df = frames[0] if frames else self.spark.createDataFrame([], "x int").drop("x")
-            for f in frames[1:]:
-                df = df.unionByName(f)
-            return types.SimpleNamespace(toDF=lambda: df)
+    def new_context(sc: Any, **_: Any) -> Any:
+        state["spark"] = SparkSession(sc)
+        ctx = create_autospec(GlueContext, instance=True)
+        ctx.spark_session = state["spark"]
+        ctx.create_dynamic_frame = create_autospec(DynamicFrameReader, instance=True)
+        ctx.create_dynamic_frame.from_catalog.side_effect = from_catalog
+        return ctx
 
-    class GlueContext:
-        def __init__(self, sc: Any) -> None:
-            self.spark_session = SparkSession(sc)
-            self.create_dynamic_frame = _Reader(self.spark_session)
+    glue_context_cls = create_autospec(GlueContext, side_effect=new_context)
+    job_cls = create_autospec(Job)
 
-    class Job:
-        def __init__(self, ctx: Any) -> None:
-            calls.append(("Job", ctx))
+    def new_job(ctx: Any) -> Any:
+        calls.append(("Job", ctx))
+        return job_cls.return_value
 
-        def init(self, name: str, args: dict[str, str]) -> None:
-            calls.append(("init", name))
-
-        def commit(self) -> None:
-            calls.append(("commit", None))
-
-    # argument parsing is AWS's own (awsglue.utils from AWSGlueDataplanePython 5.0)
-    import awsglue.utils
+    job_cls.side_effect = new_job
+    job_cls.return_value.init.side_effect = lambda name, args=None: calls.append(("init", name))
+    job_cls.return_value.commit.side_effect = lambda: calls.append(("commit", None))
 
     pkg = types.ModuleType("awsglue")
     return {"awsglue": pkg,
-            "awsglue.context": types.SimpleNamespace(GlueContext=GlueContext),
-            "awsglue.job": types.SimpleNamespace(Job=Job),
+            "awsglue.context": types.SimpleNamespace(GlueContext=glue_context_cls),
+            "awsglue.job": types.SimpleNamespace(Job=job_cls),
             "awsglue.utils": awsglue.utils}
 
 

@@ -8,7 +8,6 @@ import sys
 import types
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -67,17 +66,18 @@ def test_bad_arguments_are_refused_with_a_clear_error(args: dict[str, str],
 
 def test_an_invalid_date_stops_the_script_before_glue_starts(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a stand-in awsglue whose GlueContext must never be built
-    built: list[str] = []
+    # GIVEN AWS's awsglue argument parsing, and GlueContext/Job autospecced from AWS's
+    # classes, which must never be built
+    from unittest.mock import create_autospec
 
-    def glue_context(sc: Any) -> None:
-        built.append("GlueContext")
+    import awsglue.utils
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
 
-    import awsglue.utils  # AWS's own argument parsing
-
+    glue_context, job = create_autospec(GlueContext), create_autospec(Job)
     for name, mod in {"awsglue": types.ModuleType("awsglue"),
                       "awsglue.context": types.SimpleNamespace(GlueContext=glue_context),
-                      "awsglue.job": types.SimpleNamespace(Job=object),
+                      "awsglue.job": types.SimpleNamespace(Job=job),
                       "awsglue.utils": awsglue.utils
                       }.items():
         monkeypatch.setitem(sys.modules, name, mod)
@@ -86,7 +86,8 @@ def test_an_invalid_date_stops_the_script_before_glue_starts(
     # WHEN the script runs THEN it refuses the date and built nothing
     with pytest.raises(InvalidDate, match="2026-13-01"):
         runpy.run_path(str(ENTRYPOINT), run_name="__main__")
-    assert built == []
+    glue_context.assert_not_called()
+    job.assert_not_called()
 
 
 class FakeSecrets:
