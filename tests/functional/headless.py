@@ -6,6 +6,7 @@ Playwright use for their own launches)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -50,7 +51,7 @@ class Chromium:
             [executable, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
              "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(3, 4), preexec_fn=child_fds)  # noqa: PLW1509 - fds must be set pre-exec
+            pass_fds=(3, 4), preexec_fn=child_fds)  # fds 3/4 must be set pre-exec
         os.close(to_child_r)
         os.close(from_child_w)
         self.stderr_lines: list[str] = []
@@ -137,10 +138,8 @@ class Chromium:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, queue.Empty, OSError):
             self.call("Browser.close", session=False)
-        except (RuntimeError, queue.Empty, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

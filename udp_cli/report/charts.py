@@ -48,7 +48,7 @@ def gantt_spec(run: RunSummary, *, width: int = 640) -> dict[str, Any]:
     """A timeline of ``run``'s stages: one bar per stage from its start to its end
     (seconds since the run started), coloured by outcome, retries and errors labelled."""
     end_of_run = run.end or max((s.end or s.start for s in run.stages), default=run.start)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for order, stage in enumerate(run.stages):
         begin = (stage.start - run.start).total_seconds()
         finish = ((stage.end or end_of_run) - run.start).total_seconds()
@@ -62,6 +62,7 @@ def gantt_spec(run: RunSummary, *, width: int = 640) -> dict[str, Any]:
                      "end": round(finish, 3), "status": stage.status, "label": label})
     encoding_y = {"field": "stage", "type": "nominal", "title": None,
                   "sort": {"field": "order", "order": "ascending"}}
+    statuses = [str(r["status"]) for r in rows]
     return {
         **_base(width, max(40, 18 * len(rows))),
         "data": {"values": rows},
@@ -73,7 +74,7 @@ def gantt_spec(run: RunSummary, *, width: int = 640) -> dict[str, Any]:
                        "title": "seconds since the run started"},
                  "x2": {"field": "end"},
                  "color": {"field": "status", "type": "nominal", "title": "stage",
-                           "scale": _status_scale([r["status"] for r in rows])}}},
+                           "scale": _status_scale(statuses)}}},
             # A tick at each start keeps zero-length stages (Choice, Pass) visible.
             {"mark": {"type": "tick", "thickness": 2, "size": 12},
              "encoding": {"y": encoding_y, "x": {"field": "start", "type": "quantitative"},

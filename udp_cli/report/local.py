@@ -56,7 +56,8 @@ class _Acc:
     errors: tuple[str, ...] = ()
 
 
-def stages_from_events(events: Iterable[Mapping[str, Any]], *, run_status: str) -> tuple[Stage, ...]:
+def stages_from_events(events: Iterable[Mapping[str, Any]], *,
+                       run_status: str) -> tuple[Stage, ...]:
     """The stages of a run from its event list (local executor or Step Functions shape).
 
     A stage is a state that did work (a Task, Wait or Map) or failed; Choice and Pass
@@ -113,9 +114,9 @@ def _job_outputs(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], d
         inner = out.get("Output") if isinstance(out, Mapping) else None
         if not isinstance(inner, Mapping):
             continue
-        if TRANSFORM_JOB_KEYS <= inner.keys():
+        if inner.keys() >= TRANSFORM_JOB_KEYS:
             transform = dict(inner)
-        elif LOAD_JOB_KEYS <= inner.keys():
+        elif inner.keys() >= LOAD_JOB_KEYS:
             load = dict(inner)
     return transform, load
 
@@ -222,9 +223,7 @@ class LocalSources:
     def run_records(self) -> list[dict[str, Any]]:
         """Every stored run as its JSON dict, oldest first (orphans settled to ABORTED)."""
         try:  # the history store is moving to local_aws/stepfunctions/ on another branch
-            from local_aws.stepfunctions.history import (  # type: ignore[import-not-found]
-                HistoryStore,
-            )
+            from local_aws.stepfunctions.history import HistoryStore
         except ImportError:
             from orchestration.history import HistoryStore
         from orchestration.config import LocalPaths
@@ -335,7 +334,8 @@ def build_report(state_dir: Path | str, *, run_id: str | None = None, p_date: st
     window_start = (date.fromisoformat(last_day) - timedelta(days=trend_days - 1)).isoformat()
     window = [r for r in records if window_start <= _day_of(r) <= last_day]
     picked_ids = {r.run_id for r in runs}
-    trend_runs = runs + _summaries(sources, [r for r in window if r.get("run_id") not in picked_ids])
+    others = [r for r in window if r.get("run_id") not in picked_ids]
+    trend_runs = runs + _summaries(sources, others)
     if date_from is not None and date_to is not None:
         calendar = _calendar(runs, _iso_day(date_from), _iso_day(date_to))
     return Report(title=title, generated_at=now or datetime.now(UTC), runs=tuple(runs),

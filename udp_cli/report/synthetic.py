@@ -211,7 +211,7 @@ def write_synthetic_state(state_dir: Path, days: list[SyntheticDay], *, seed: in
             run_start = start + timedelta(hours=6 * i)
             job_id = f"jr_{day.p_date.replace('-', '')}_{i}"
             dq = _dq_rows(job_id, users // 3 if breach else users,
-                          run_start + timedelta(seconds=200), breach=breach)
+                          run_start + timedelta(seconds=150), breach=breach)
             dq_all.extend(dq)
             record = _one_run(day.p_date, f"{run_start:%Y%m%dT%H%M%S}-{n:04d}{i}", run_start,
                               random.Random(seed * 1000 + n * 10 + i),
