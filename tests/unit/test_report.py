@@ -238,3 +238,46 @@ def test_bad_selections_are_one_line_user_errors(state: Path, kwargs: dict[str, 
     with pytest.raises(ReportInputError, match=re.escape(message)) as err:
         build_report(state, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def _sfn(t: float, kind: str, **details: Any) -> dict[str, Any]:
+    return {"timestamp": T0 + timedelta(seconds=t), "type": kind, **details}
+
+
+def test_a_step_functions_history_reads_like_a_local_run() -> None:
+    # GIVEN GetExecutionHistory events (boto3 shape) of a run whose transform was retried
+    # once, then caught and reported, and its DescribeExecution answer
+    from udp_cli.report.aws import record_from_sfn
+
+    glue = {"resourceType": "glue", "resource": "startJobRun.sync"}
+    history = [
+        _sfn(0, "ExecutionStarted"),
+        _sfn(1, "WaitStateEntered", stateEnteredEventDetails={"name": "WaitForRawCrawler"}),
+        _sfn(31, "WaitStateExited", stateExitedEventDetails={"name": "WaitForRawCrawler"}),
+        _sfn(32, "TaskStateEntered", stateEnteredEventDetails={"name": "RunTransformJob"}),
+        _sfn(32, "TaskScheduled", taskScheduledEventDetails=glue),
+        _sfn(40, "TaskFailed", taskFailedEventDetails={
+            "error": "Glue.ConcurrentRunsExceededException"}),
+        _sfn(100, "TaskScheduled", taskScheduledEventDetails=glue),
+        _sfn(300, "TaskFailed", taskFailedEventDetails={"error": "States.TaskFailed"}),
+        _sfn(300, "TaskStateExited", stateExitedEventDetails={"name": "RunTransformJob"}),
+        _sfn(301, "TaskStateEntered", stateEnteredEventDetails={"name": "NotifyFailure"}),
+        _sfn(301, "TaskScheduled", taskScheduledEventDetails={"resourceType": "sns",
+                                                              "resource": "publish"}),
+        _sfn(302, "TaskSucceeded", taskSucceededEventDetails={"output": '{"MessageId": "m"}'}),
+        _sfn(302, "TaskStateExited", stateExitedEventDetails={"name": "NotifyFailure"}),
+        _sfn(303, "FailStateEntered", stateEnteredEventDetails={"name": "PipelineFailed"}),
+        _sfn(303, "ExecutionFailed", executionFailedEventDetails={"error": "States.TaskFailed"}),
+    ]
+    execution = {"name": "exec-1", "status": "FAILED", "startDate": T0,
+                 "stopDate": T0 + timedelta(seconds=303), "input": '{"p_date": "2026-11-01"}'}
+    # WHEN it becomes a local record and a summary
+    run = run_summary(record_from_sfn(execution, history))
+    # THEN the stages, the retry, the caught failure and the date are as the local run's
+    assert (run.run_id, run.p_date, run.status, run.seconds) == ("exec-1", "2026-11-01",
+                                                                 "FAILED", 303)
+    assert [(s.name, s.status, s.retries) for s in run.stages] == [
+        ("WaitForRawCrawler", "SUCCEEDED", 0), ("RunTransformJob", "CAUGHT", 1),
+        ("NotifyFailure", "SUCCEEDED", 0)]
+    assert run.stages[1].errors == ("Glue.ConcurrentRunsExceededException", "States.TaskFailed")
+    assert run.failed_state == "RunTransformJob"
