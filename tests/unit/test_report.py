@@ -281,3 +281,14 @@ def test_a_step_functions_history_reads_like_a_local_run() -> None:
         ("NotifyFailure", "SUCCEEDED", 0)]
     assert run.stages[1].errors == ("Glue.ConcurrentRunsExceededException", "States.TaskFailed")
     assert run.failed_state == "RunTransformJob"
+
+
+def test_counts_given_from_aws_sources_win_over_missing_job_outputs() -> None:
+    # GIVEN a run with no job output (Glue on AWS reports none) and its audit.load_log row
+    audit = {"rows_staged": 1900, "started_at": T0 + timedelta(seconds=250),
+             "finished_at": T0 + timedelta(seconds=254)}
+    # WHEN summarised with the day's users count and the audit row
+    run = run_summary(_record([]), raw_rows=2000, users=1950, load_audit=audit)
+    # THEN the funnel and the load time come from them
+    assert run.funnel is not None
+    assert (run.funnel.users, run.funnel.loaded, run.load_seconds) == (1950, 1900, 4.0)

@@ -130,14 +130,20 @@ def _dq_result(row: Mapping[str, Any]) -> DqResult:
 
 
 def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | None = None,
-                raw_rows: int | None = None,
-                dq_rows: Sequence[Mapping[str, Any]] = ()) -> RunSummary:
+                raw_rows: int | None = None, dq_rows: Sequence[Mapping[str, Any]] = (),
+                users: int | None = None,
+                load_audit: Mapping[str, Any] | None = None) -> RunSummary:
     """One stored run (``RunRecord.to_json()`` shape) as the report's :class:`RunSummary`.
 
     ``quarantined`` (reason → count) and ``raw_rows`` describe the run's day as ingested;
     ``dq_rows`` are ``dq_results`` rows of the day. The rows of this run's transform are
     chosen by its ``run_id`` when the job reported one, else by ``evaluated_at`` within
     the run's start and stop; the job's own output is the fallback.
+
+    The local Glue twin puts each job's result in its run's ``Output``; Glue on AWS does
+    not, so there ``users`` (the day's ``users`` row count) and ``load_audit`` (the
+    run's ``audit.load_log`` row: ``rows_staged``, ``started_at``, ``finished_at``) are
+    passed in. Given values win over the job output.
     """
     status = str(record.get("status", "UNKNOWN"))
     events = list(record.get("events") or [])
@@ -147,6 +153,11 @@ def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | N
     end = _ts(record.get("stopped_at"))
     p_date = record.get("label") or (record.get("input") or {}).get("p_date") or "?"
     transform, load = _job_outputs(events)
+    if load_audit is not None:
+        load = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in load_audit.items()}
+    if users is not None:
+        transform["rows_written"] = users
     fetched = None
     if raw_rows is not None or quarantined:
         fetched = (raw_rows or 0) + sum((quarantined or {}).values())
