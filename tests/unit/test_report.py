@@ -292,3 +292,14 @@ def test_counts_given_from_aws_sources_win_over_missing_job_outputs() -> None:
     # THEN the funnel and the load time come from them
     assert run.funnel is not None
     assert (run.funnel.users, run.funnel.loaded, run.load_seconds) == (1950, 1900, 4.0)
+
+
+def test_report_to_file_writes_one_page_under_the_state_folder(state: Path) -> None:
+    # WHEN the report of one date is written with the default path
+    from udp_cli.report import report_to_file
+
+    path = report_to_file(state, p_date="2026-11-01", trend_days=2)
+    # THEN it is an HTML page under <state>/reports/ naming the date, with its charts
+    assert path == state / "reports" / "runs-for-2026-11-01.html"
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 3

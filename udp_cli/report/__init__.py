@@ -10,9 +10,11 @@ from udp_cli.report.local import (
     ReportInputError,
     build_report,
     default_report_path,
+    report_to_file,
     write_report,
 )
 from udp_cli.report.model import DayTrend, DqResult, Funnel, Report, RunSummary, Stage
 
 __all__ = ["DayTrend", "DqResult", "Funnel", "Report", "ReportInputError", "RunSummary",
-           "Stage", "build_report", "default_report_path", "render_report", "write_report"]
+           "Stage", "build_report", "default_report_path", "render_report", "report_to_file",
+           "write_report"]

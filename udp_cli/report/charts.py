@@ -28,7 +28,8 @@ _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif
 _CONFIG: dict[str, Any] = {
     "font": _FONT, "view": {"stroke": None}, "background": None,
     "axis": {"labelFontSize": 11, "titleFontSize": 11, "gridColor": "#eee"},
-    "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "bottom"},
+    "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "bottom",
+               "labelLimit": 320, "columns": 3},
 }
 
 
@@ -71,7 +72,8 @@ def gantt_spec(run: RunSummary, *, width: int = 640) -> dict[str, Any]:
              "encoding": {
                  "y": encoding_y,
                  "x": {"field": "start", "type": "quantitative",
-                       "title": "seconds since the run started"},
+                       "title": "seconds since the run started",
+                       "axis": {"labelOverlap": "greedy", "labelFlush": True}},
                  "x2": {"field": "end"},
                  "color": {"field": "status", "type": "nominal", "title": "stage",
                            "scale": _status_scale(statuses)}}},

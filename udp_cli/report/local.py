@@ -27,7 +27,8 @@ from typing import Any
 from udp_cli.report.model import DayTrend, DqResult, Funnel, Report, RunSummary, Stage
 
 __all__ = ["LocalSources", "ReportInputError", "build_report", "default_report_path",
-           "run_summary", "stages_from_events", "trend_from_runs", "write_report"]
+           "report_to_file", "run_summary", "stages_from_events", "trend_from_runs",
+           "with_notes", "write_report"]
 
 _WORK_EVENTS = frozenset({"TaskScheduled", "WaitStarted", "MapStarted"})
 TRANSFORM_JOB_KEYS = frozenset({"rows_read", "rows_written", "dq"})
@@ -394,6 +395,16 @@ def write_report(report: Report, path: Path) -> Path:
     tmp.write_text(render_report(report), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def report_to_file(state_dir: Path | str, *, out: Path | None = None, run_id: str | None = None,
+                   p_date: str | None = None, date_from: str | None = None,
+                   date_to: str | None = None, trend_days: int = 30) -> Path:
+    """Build the report for one selection (as :func:`build_report`) and write it to
+    ``out`` (default :func:`default_report_path`); returns the file's path."""
+    report = build_report(state_dir, run_id=run_id, p_date=p_date, date_from=date_from,
+                          date_to=date_to, trend_days=trend_days)
+    return write_report(report, out or default_report_path(state_dir, report))
 
 
 def with_notes(report: Report, *notes: str) -> Report:
