@@ -73,7 +73,7 @@ def gantt_spec(run: RunSummary, *, width: int = 640) -> dict[str, Any]:
                  "y": encoding_y,
                  "x": {"field": "start", "type": "quantitative",
                        "title": "seconds since the run started",
-                       "axis": {"labelOverlap": "greedy", "labelFlush": True}},
+                       "axis": {"labelOverlap": "greedy", "tickCount": 10}},
                  "x2": {"field": "end"},
                  "color": {"field": "status", "type": "nominal", "title": "stage",
                            "scale": _status_scale(statuses)}}},
