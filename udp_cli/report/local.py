@@ -381,8 +381,9 @@ def _iso_day(text: str) -> str:
 
 
 def default_report_path(state_dir: Path | str, report: Report) -> Path:
-    """``<state>/reports/<slug of the title>.html``."""
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in report.title.lower())
+    """``<state>/reports/<slug of the title>.html`` (run ids keep their case)."""
+    title = report.title[:1].lower() + report.title[1:]
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in title)
     return Path(state_dir) / "reports" / f"{'-'.join(p for p in slug.split('-') if p)}.html"
 
 
