@@ -148,10 +148,16 @@ def _run_section(run: RunSummary, draw: SvgRenderer) -> str:
                  escape("; ".join(s.errors))] for s in run.stages]
         parts.append(_table(["stage", "starts at", "took", "status", "retries", "errors"],
                             rows, frozenset({1, 2, 4})))
-    if run.funnel is not None:
+    counts = run.funnel
+    if counts is not None and (counts.quarantined or any(
+            v is not None for v in (counts.fetched, counts.raw_rows, counts.users,
+                                    counts.loaded))):
         parts.append("<h3>Record funnel</h3>")
-        parts.append(_chart(draw(funnel_spec(run.funnel), f"{run.anchor}-funnel"), "funnel"))
-        parts.append(_funnel_table(run.funnel))
+        parts.append(_chart(draw(funnel_spec(counts), f"{run.anchor}-funnel"), "funnel"))
+        parts.append(_funnel_table(counts))
+    else:
+        parts.append('<h3>Record funnel</h3><p class="muted">No record counts were recorded '
+                     "for this day.</p>")
     parts.append("<h3>Data-quality rules</h3>")
     parts.append(_dq_table(run.dq))
     return f'<section class="run">{"".join(parts)}</section>'
