@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contracts.schema import Field, Kind, Struct, glue_type, stored
 from contracts.tables import PARTITION_KEY, TABLES, TableContract
 
 __all__ = ["DICTIONARY_PATH", "ColumnInfo", "TableInfo", "UnknownTableError", "all_tables",
-           "column_rows", "find_table", "render_markdown", "table_info", "table_rows"]
+           "column_rows", "find_table", "partition_rows", "render_markdown", "table_info",
+           "table_rows"]
 
 DICTIONARY_PATH = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"
 _PARTITION_DOC = "ingestion day, YYYY-MM-DD (partition key: filter on it to prune)"
@@ -122,6 +124,25 @@ def column_rows(table: TableInfo) -> list[tuple[str, str, str, str]]:
     return [(c.name, c.type, ("partition key" if c.partition_key
                               else "nullable" if c.nullable else "not null"), c.comment)
             for c in table.columns]
+
+
+def partition_rows(partitions: Iterable[Mapping[str, Any]]
+                   ) -> list[tuple[str, int | None, int | None, str]]:
+    """``udp describe TABLE`` partition rows from Glue ``GetPartitions`` ``Partitions``
+    (all pages): p_date, records, files, location; newest first. Counts are the
+    ``recordCount`` / ``objectCount`` parameters crawlers and the transform job set
+    (``None`` where a partition has none)."""
+    def count(params: Mapping[str, Any], key: str) -> int | None:
+        value = params.get(key)
+        return int(value) if isinstance(value, str | int) and str(value).isdigit() else None
+
+    rows = []
+    for part in partitions:
+        params = part.get("Parameters") or {}
+        rows.append(("/".join(str(v) for v in part.get("Values", [])),
+                     count(params, "recordCount"), count(params, "objectCount"),
+                     str((part.get("StorageDescriptor") or {}).get("Location", ""))))
+    return sorted(rows, key=lambda r: r[0], reverse=True)
 
 
 def _cell(text: str) -> str:

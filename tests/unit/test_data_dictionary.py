@@ -89,3 +89,21 @@ def test_pipes_in_docs_do_not_break_the_markdown_table() -> None:
     row = next(ln for ln in render_markdown(all_tables([contract])).splitlines()
                if ln.startswith("| `c`"))
     assert "a \\| b" in row
+
+
+def test_partition_rows_come_from_the_catalogs_partition_parameters() -> None:
+    # GIVEN GetPartitions answers: a crawled raw partition, a job-published one, one bare
+    from contracts.dictionary import partition_rows
+
+    parts = [
+        {"Values": ["2026-11-28"], "Parameters": {"recordCount": "2923", "objectCount": "4"},
+         "StorageDescriptor": {"Location": "s3://lake/raw/user_data/p_date=2026-11-28/"}},
+        {"Values": ["2026-11-29"], "Parameters": {"recordCount": "2194", "objectCount": "1"},
+         "StorageDescriptor": {"Location": "s3://lake/t/users/_versions/x/"}},
+        {"Values": ["2026-11-27"], "StorageDescriptor": {"Location": "s3://lake/p/"}},
+    ]
+    # THEN they are listed newest first with their counts (None where unknown)
+    assert partition_rows(parts) == [
+        ("2026-11-29", 2194, 1, "s3://lake/t/users/_versions/x/"),
+        ("2026-11-28", 2923, 4, "s3://lake/raw/user_data/p_date=2026-11-28/"),
+        ("2026-11-27", None, None, "s3://lake/p/")]
