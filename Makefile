@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INFRA  := $(VENV)/.installed-infra
+BROWSER := $(VENV)/.installed-browser
 ARGS   ?=
 ENV    ?= dev
 CDK    := $(VENV)/cdk-cli/node_modules/.bin/cdk
@@ -30,10 +31,16 @@ $(INFRA): $(STAMP) infra/requirements-checkov.txt infra/package-lock.json
 	command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/asl-validator asl-validator@4.0.0 || true
 	@touch $(INFRA)
 
+# Debian's Chromium for the report's browser test (tests/functional/test_report_browser.py);
+# installed with apt-get when missing (CI runs as root on a fresh Debian machine).
+$(BROWSER): $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@touch $(BROWSER)
+
 demo: $(STAMP) ## run a full local nightly pipeline on generated data (no AWS needed)
 	$(BIN)/udp demo $(ARGS)
 
-test: $(INFRA) ## lint, type-check and run every test (unit, functional, end-to-end)
+test: $(INFRA) $(BROWSER) ## lint, type-check and run every test (unit, functional, end-to-end)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
