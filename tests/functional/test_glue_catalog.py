@@ -84,12 +84,13 @@ def test_malformed_calls_fail_as_boto3_fails_them(catalog: LocalGlueCatalog) -> 
     the same model, so a call with a wrong name or shape fails here as it would on AWS."""
     from botocore.exceptions import ParamValidationError
 
+    client: Any = catalog  # called wrongly on purpose: not for the type checker
     with pytest.raises(ParamValidationError, match='"Name"'):
-        catalog.create_table(DatabaseName=DB, TableInput={})
+        client.create_table(DatabaseName=DB, TableInput={})
     with pytest.raises(ParamValidationError, match="Unknown parameter"):
-        catalog.get_table(DatabaseName=DB, TableName=TABLE)  # GetTable's key is Name
+        client.get_table(DatabaseName=DB, TableName=TABLE)  # GetTable's key is Name
     with pytest.raises(ParamValidationError, match="PartitionValues"):
-        catalog.get_partition(DatabaseName=DB, TableName=TABLE, PartitionValues="x")
+        client.get_partition(DatabaseName=DB, TableName=TABLE, PartitionValues="x")
 
 
 def test_update_table_keeps_versions(catalog: LocalGlueCatalog) -> None:
