@@ -32,6 +32,7 @@ from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -50,7 +51,8 @@ from constructs import Construct
 
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
-from infra.assets import GlueAssets, StagedAssets
+from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
+from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
@@ -82,6 +84,11 @@ _RETENTION = {1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
               30: logs.RetentionDays.ONE_MONTH, 60: logs.RetentionDays.TWO_MONTHS,
               90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
               365: logs.RetentionDays.ONE_YEAR}
+
+_IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
+                   "aarch64": ecr_assets.Platform.LINUX_ARM64}
+_LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
+                        "aarch64": lambda_.Architecture.ARM_64}
 
 
 def _statement(actions: Sequence[str], resources: Sequence[str],
@@ -626,14 +633,17 @@ class UdpStack(Stack):
                                                 cfg.delivery_stream)]))
         role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
         role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"], {
-            "StringEquals": {"cloudwatch:namespace": "udp"}}))
+            "StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}))
         role.add_to_policy(self.kms_use())
         self.ingest_role = role
         self.ingest_function = lambda_.DockerImageFunction(
             self, "IngestFunction", function_name=INGEST_FUNCTION_NAME,
             description="Fetch user-data pages, validate, scrub, deliver to Firehose",
+            # built for, and run on, the CPU the image's wheels are resolved for
             code=lambda_.DockerImageCode.from_image_asset(
-                str(self._image_context), file="ingest_lambda/Dockerfile"),
+                str(self._image_context), file="ingest_lambda/Dockerfile",
+                platform=_IMAGE_PLATFORM[LAMBDA_IMAGE.arch]),
+            architecture=_LAMBDA_ARCHITECTURE[LAMBDA_IMAGE.arch],
             role=role, log_group=log_group, memory_size=env.ingest_memory_mb,
             timeout=Duration.seconds(env.ingest_timeout_s),
             reserved_concurrent_executions=env.ingest_reserved_concurrency,
@@ -643,8 +653,8 @@ class UdpStack(Stack):
                 "API_URL": env.api_url,
                 "DELIVERY_STREAM": cfg.delivery_stream,
                 "ERRORS_BUCKET": cfg.errors_bucket,
-                "POWERTOOLS_SERVICE_NAME": "udp-ingest",
-                "POWERTOOLS_METRICS_NAMESPACE": "udp",
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             })
         skip(self.ingest_function,
              CKV_AWS_117="Calls a public HTTPS API and Firehose; in a VPC it would need the "
