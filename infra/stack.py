@@ -51,11 +51,11 @@ from constructs import Construct
 
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
-from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
+from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
 from orchestration.schedules import ingest_schedule, nightly_pipeline_schedule
 from orchestration.state_machine import DEFINITION_PATH, placeholder_values
 
