@@ -187,10 +187,10 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     The transform job registers its model tables and their partitions itself, from the
     same contracts it writes the files with (the way Glue's ``enableUpdateCatalog``
     does): each day is published by moving the catalog partition onto a fresh version
-    folder under ``_versions/`` (see ``glue_jobs/publish.py``). Glue crawlers, and the
-    local crawler, skip folders whose names start with ``_``, so a crawler over a model
-    table sees no data at all; and one allowed to update partitions would point them
-    back at plain folders, undoing the atomic switch. So the transform crawler covers
+    folder under ``_versions/`` (see ``glue_jobs/publish.py``). That folder was excluded
+    (and the local crawler skips ``_`` folders anyway), so a crawler over a model table
+    saw no data at all; and one allowed to update partitions would point them back at
+    plain folders, undoing the atomic switch. So the transform crawler covers
     only ``dq_results``, whose day folders are written in place: it adds partitions
     nobody registered (a day whose job died between writing and registering) and logs
     schema drift and vanished folders (``LOG`` only). docs/deploy-checks.md (d).

@@ -114,7 +114,7 @@ def test_default_specs_match_the_contract_tables() -> None:
                                                     cfg.transform_database)
     assert raw.table_name(raw.targets[0]) == RAW.name
     # AND the transform crawler covers only dq_results: the model tables' data lives in
-    # _versions/ folders, which crawlers skip (docs/deploy-checks.md (d))
+    # _versions/ folders it cannot usefully crawl (docs/deploy-checks.md (d))
     assert transform.targets == (f"s3://udp-lake/{DQ_RESULTS.prefix}/",)
     assert transform.table_name(transform.targets[0]) == DQ_RESULTS.name
     assert transform.exclusions == ()
@@ -122,7 +122,7 @@ def test_default_specs_match_the_contract_tables() -> None:
 
 def test_transform_crawler_sees_data_where_the_job_writes_it(tmp_path: Path) -> None:
     """Every transform target has visible data: a crawler over a versioned model table
-    would find none (the local engine and Glue both skip ``_`` folders)."""
+    would find none (its data is all under ``_versions/``)."""
     from crawlers.crawl import discover_folders
 
     # GIVEN a lake laid out as the transform job writes it: model tables under
