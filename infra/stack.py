@@ -98,9 +98,9 @@ def _service(service: str, account: str) -> iam.ServicePrincipal:
     """A service principal that may assume a role only on behalf of this account.
 
     ``aws:SourceAccount`` in the trust policy (confused-deputy prevention, IAM User
-    Guide "The confused deputy problem"); each service below documents the key for the
-    role it assumes: Firehose, Glue, Step Functions, EventBridge Scheduler, Redshift,
-    Lambda (docs/deploy-checks.md (j)).
+    Guide "The confused deputy problem"), for Firehose, Glue, Step Functions, EventBridge
+    Scheduler, Redshift and Lambda. docs/deploy-checks.md (j) says which services'
+    guides confirm the key and what a first deploy must check for the others.
     """
     return iam.ServicePrincipal(
         service, conditions={"StringEquals": {"aws:SourceAccount": account}})
