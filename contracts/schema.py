@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported where used: the ingest Lambda image ships without it
+    import pyarrow as pa
 
 __all__ = ["Field", "Kind", "Struct", "arrow_from_glue", "arrow_schema", "arrow_schema_from_glue",
            "arrow_type", "glue_columns", "glue_type",
@@ -72,25 +74,33 @@ def stored(fields: tuple[Field, ...]) -> tuple[Field, ...]:
     return tuple(out)
 
 
-_ARROW = {
-    Kind.STRING: pa.string(),
-    Kind.INT: pa.int32(),
-    Kind.BIGINT: pa.int64(),
-    Kind.DOUBLE: pa.float64(),
-    Kind.BOOLEAN: pa.bool_(),
-    Kind.DATE: pa.date32(),
-    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-}
+@cache
+def _arrow_prims() -> dict[Kind, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        Kind.STRING: pa.string(),
+        Kind.INT: pa.int32(),
+        Kind.BIGINT: pa.int64(),
+        Kind.DOUBLE: pa.float64(),
+        Kind.BOOLEAN: pa.bool_(),
+        Kind.DATE: pa.date32(),
+        Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    }
 
 
 def arrow_type(t: Type) -> pa.DataType:
+    import pyarrow as pa
+
     if isinstance(t, Struct):
         return pa.struct([pa.field(f.name, arrow_type(f.type), f.nullable)
                           for f in stored(t.fields)])
-    return _ARROW[t]
+    return _arrow_prims()[t]
 
 
 def arrow_schema(fields: tuple[Field, ...]) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema([pa.field(f.name, arrow_type(f.type), f.nullable) for f in stored(fields)])
 
 
@@ -150,12 +160,16 @@ def sql_type(f: Field, dialect: str) -> str:
     return _SQL[dialect][f.type].format(n=f.max_len or 256)
 
 
-_GLUE_PRIMS = {
-    "string": pa.string(), "varchar": pa.string(), "char": pa.string(), "int": pa.int32(),
-    "integer": pa.int32(), "bigint": pa.int64(), "smallint": pa.int16(), "tinyint": pa.int8(),
-    "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(), "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(),
-}
+@cache
+def _glue_prims() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(), "varchar": pa.string(), "char": pa.string(), "int": pa.int32(),
+        "integer": pa.int32(), "bigint": pa.int64(), "smallint": pa.int16(), "tinyint": pa.int8(),
+        "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(), "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(),
+    }
 
 
 def arrow_from_glue(type_text: str) -> pa.DataType:
@@ -163,6 +177,8 @@ def arrow_from_glue(type_text: str) -> pa.DataType:
 
     This is how Firehose's record-format conversion takes its schema from a catalog table.
     """
+    import pyarrow as pa
+
     text = type_text.replace(" ", "")
     pos = 0
 
@@ -205,9 +221,10 @@ def arrow_from_glue(type_text: str) -> pa.DataType:
             return pa.decimal128(10, 0)
         if name in ("varchar", "char") and pos < len(text) and text[pos] == "(":
             pos = text.index(")", pos) + 1
-        if name not in _GLUE_PRIMS:
+        prims = _glue_prims()
+        if name not in prims:
             raise ValueError(f"unsupported Glue type {name!r} in {type_text!r}")
-        return _GLUE_PRIMS[name]
+        return prims[name]
 
     def expect(ch: str) -> None:
         nonlocal pos
@@ -222,4 +239,6 @@ def arrow_from_glue(type_text: str) -> pa.DataType:
 
 
 def arrow_schema_from_glue(columns: list[dict[str, str]]) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema([pa.field(c["Name"], arrow_from_glue(c["Type"])) for c in columns])

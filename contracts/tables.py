@@ -8,9 +8,10 @@ warehouse DDL (Redshift COPY from Parquet maps columns by position).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # the ingest Lambda image ships without pyarrow
+    import pyarrow as pa
 
 from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl, spark_schema
 from contracts.user_record import RAW_FIELDS

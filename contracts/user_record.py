@@ -12,9 +12,10 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # imported where used: the ingest Lambda image ships without pyarrow
+    import pyarrow as pa
 
 from contracts.schema import Field, Kind, Struct, arrow_schema, glue_columns
 
@@ -306,6 +307,8 @@ def to_json_ready(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_json(fields: list[pa.Field], obj: dict[str, Any]) -> dict[str, Any]:
+    import pyarrow as pa
+
     out: dict[str, Any] = {}
     for f in fields:
         v = obj.get(f.name)
@@ -326,6 +329,8 @@ def records_to_arrow(records: list[dict[str, Any]], schema: pa.Schema | None = N
     Fields the schema does not name are dropped, as Firehose's Parquet conversion does;
     a value of the wrong type raises ``pa.ArrowException`` / ``ValueError``.
     """
+    import pyarrow as pa
+
     schema = schema or raw_arrow_schema()
     fields = list(schema)
     rows = [_from_json(fields, r) for r in records]

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.tables import DQ_RESULTS, MODEL_TABLES
+from contracts.tables import DQ_RESULTS
 from orchestration.config import PipelineConfig
 
 __all__ = [
@@ -179,19 +179,21 @@ class CrawlerSpec:
 
 
 def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
-    """The pipeline's crawlers: raw (incremental) and transform (an auditor).
+    """The pipeline's crawlers: raw (incremental) and transform (``dq_results`` only).
 
     The raw layer only ever gains new ``p_date`` folders, so its crawler opens new
     folders only (cost follows new data, not history).
 
-    The transform job registers its own tables and partitions (the way Glue's
-    ``enableUpdateCatalog`` does): each day is published by moving the catalog
-    partition onto a fresh version folder under ``_versions/`` (see
-    ``glue_jobs/publish.py``). A crawler allowed to update partitions would point them
-    back at folders, undoing that atomic switch, so the transform crawler only *logs*:
-    schema drift between files and the contract-registered tables, and vanished
-    folders. It still adds partitions nobody registered (e.g. a ``dq_results`` day whose
-    job died between writing and registering). ``_versions/`` is excluded.
+    The transform job registers its model tables and their partitions itself, from the
+    same contracts it writes the files with (the way Glue's ``enableUpdateCatalog``
+    does): each day is published by moving the catalog partition onto a fresh version
+    folder under ``_versions/`` (see ``glue_jobs/publish.py``). That folder was excluded
+    (and the local crawler skips ``_`` folders anyway), so a crawler over a model table
+    saw no data at all; and one allowed to update partitions would point them back at
+    plain folders, undoing the atomic switch. So the transform crawler covers
+    only ``dq_results``, whose day folders are written in place: it adds partitions
+    nobody registered (a day whose job died between writing and registering) and logs
+    schema drift and vanished folders (``LOG`` only). docs/deploy-checks.md (d).
     """
     raw = CrawlerSpec(
         name=cfg.raw_crawler,
@@ -205,13 +207,11 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     transform = CrawlerSpec(
         name=cfg.transform_crawler,
         database=cfg.transform_database,
-        targets=tuple(f"s3://{cfg.lake_bucket}/{t.prefix}/"
-                      for t in (*MODEL_TABLES, DQ_RESULTS)),
+        targets=(f"s3://{cfg.lake_bucket}/{DQ_RESULTS.prefix}/",),
         recrawl_policy="CRAWL_EVERYTHING",
         update_behavior="LOG",
         delete_behavior="LOG",
-        exclusions=("_versions/**",),
-        description="Audits the transform layer: logs schema drift; the job publishes "
-                    "partitions itself.",
+        description="Registers dq_results partitions nobody registered and logs their "
+                    "schema drift; the job publishes the model tables itself.",
     )
     return [raw.validate(), transform.validate()]

@@ -26,9 +26,11 @@ from pathlib import Path
 __all__ = [
     "ENTRYPOINTS",
     "IMAGE_CONTEXT",
+    "LAMBDA_IMAGE",
     "PACKAGES",
     "AssetStagingError",
     "GlueAssets",
+    "LambdaImage",
     "StagedAssets",
     "build_wheel",
     "stage_all",
@@ -49,6 +51,50 @@ PACKAGES = ("contracts", "ingest_lambda", "crawlers", "glue_jobs", "sql", "orche
 
 IMAGE_CONTEXT = ("contracts", "ingest_lambda")
 """What ``ingest_lambda/Dockerfile`` copies from the repository root (its build context)."""
+
+
+
+@dataclass(frozen=True)
+class LambdaImage:
+    """The ingest image's base and CPU: what its wheels must be built for.
+
+    ``ingest_lambda/Dockerfile`` starts ``FROM`` :attr:`base`; the stack sets the image
+    asset's build platform and the function's architecture from :attr:`arch`;
+    ``tests/infra/test_lambda_image.py`` resolves ``ingest_lambda/requirements.txt`` as
+    wheels for :attr:`python`, :attr:`glibc` and :attr:`arch` and imports the handler
+    from them alone.
+    """
+
+    python: str
+    glibc: tuple[int, int]
+    arch: str  # "x86_64" or "aarch64" (as in manylinux wheel tags)
+
+    @property
+    def base(self) -> str:
+        return f"public.ecr.aws/lambda/python:{self.python}"
+
+    def manylinux_platforms(self) -> list[str]:
+        """Every manylinux tag the image's pip accepts, newest first.
+
+        pip does not widen a ``--platform manylinux_2_N`` to older glibc versions
+        (it does so only for the running interpreter), so each is listed.
+        """
+        major, minor = self.glibc
+        tags = [f"manylinux_{major}_{n}_{self.arch}" for n in range(minor, 16, -1)]
+        return [*tags, f"manylinux2014_{self.arch}"]
+
+
+LAMBDA_IMAGE = LambdaImage(python="3.12", glibc=(2, 34), arch="x86_64")
+"""Python 3.12 on Amazon Linux 2023 (glibc 2.34), x86_64.
+
+Why 3.12 while the project is 3.11: the ``python3.11`` base image is Amazon Linux 2
+(glibc 2.26) and its Lambda runtime reached deprecation on 2026-06-30 (AWS Lambda
+runtimes table, docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html), so it no
+longer receives patches; ``python3.12`` runs on AL2023 until 2028-10-31. The function
+uses only the standard library, orjson and Powertools, and the image test imports the
+handler and splits a sample page on a real 3.12 interpreter. x86_64: the image is built
+where the deploy runs (x86_64 machines and CI runners) without CPU emulation.
+"""
 
 _SKIP = {"__pycache__"}
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -46,7 +46,10 @@ class EnvConfig:
     api_url: str = "https://randomuser.me/api/"
     # ingest
     ingest_every_minutes: int = 5
-    ingest_reserved_concurrency: int = 1
+    # Off by default: Lambda keeps at least 100 of an account's concurrency unreserved, so
+    # an account still on a new account's low quota (seen: 10, 50) cannot reserve any;
+    # set it (>= 1) where the quota allows, to cap the API calls one schedule can make.
+    ingest_reserved_concurrency: int | None = None
     ingest_memory_mb: int = 1024
     ingest_timeout_s: int = 120
     # delivery (format conversion requires SizeInMBs >= 64)
@@ -74,7 +77,8 @@ class EnvConfig:
     redshift_base_rpu: int = 8
     redshift_max_rpu: int = 8
     redshift_database: str = "udp"
-    redshift_admin_user: str = "udp_admin"
+    redshift_admin_user: str = "udp_admin"  # password managed and rotated by Secrets Manager
+    redshift_load_user: str = "udp_load"  # the nightly load's login: sql/redshift/load_user.sql
     # query
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     # network
@@ -83,6 +87,10 @@ class EnvConfig:
     az_letters: tuple[str, ...] = ("a", "b", "c")
     vpc_cidr: str = "10.42.0.0/16"
     # retention
+    # raw user data (PII): Standard-IA after raw_ia_after_days, deleted after
+    # raw_retention_days (a backfill can rebuild only days still kept here)
+    raw_retention_days: int = 400
+    raw_ia_after_days: int = 30
     error_retention_days: int = 30
     temp_retention_days: int = 3
     athena_results_retention_days: int = 30
@@ -115,8 +123,9 @@ class EnvConfig:
             out.append("Glue Spark jobs need at least 2 workers")
         if self.max_concurrent_runs < 1:
             out.append("max_concurrent_runs must be >= 1")
-        if self.ingest_reserved_concurrency < 1:
-            out.append("ingest_reserved_concurrency must be >= 1 (0 would disable ingest)")
+        if self.ingest_reserved_concurrency is not None and self.ingest_reserved_concurrency < 1:
+            out.append("ingest_reserved_concurrency must be unset or >= 1 (0 would disable "
+                       "ingest)")
         if not 1 <= self.ingest_timeout_s <= 900:
             out.append("ingest_timeout_s must be 1..900")
         if self.ingest_every_minutes * 60 <= self.ingest_timeout_s:
@@ -133,6 +142,13 @@ class EnvConfig:
         if min(self.error_retention_days, self.temp_retention_days,
                self.athena_results_retention_days, self.noncurrent_version_days) < 1:
             out.append("retention days must be >= 1")
+        if self.raw_ia_after_days < 30:
+            out.append("raw_ia_after_days must be >= 30 (S3 moves objects to Standard-IA "
+                       "after 30 days at the earliest)")
+        if self.raw_retention_days <= self.raw_ia_after_days:
+            out.append("raw_retention_days must be greater than raw_ia_after_days")
+        if self.redshift_load_user == self.redshift_admin_user:
+            out.append("redshift_load_user must differ from redshift_admin_user")
         return out
 
     @property

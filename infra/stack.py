@@ -32,6 +32,7 @@ from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -46,14 +47,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
-from infra.assets import GlueAssets, StagedAssets
+from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
+from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
 from orchestration.schedules import ingest_schedule, nightly_pipeline_schedule
 from orchestration.state_machine import DEFINITION_PATH, placeholder_values
 
@@ -65,6 +68,7 @@ __all__ = [
     "GLUE_TEMP_PREFIX",
     "INGEST_FUNCTION_NAME",
     "PIPELINE_STATE_MACHINE_NAME",
+    "SPARK_EVENT_LOGS_PREFIX",
     "UdpStack",
 ]
 
@@ -72,6 +76,7 @@ BACKFILL_DEFINITION_PATH = DEFINITION_PATH.with_name("backfill.asl.json")
 FIREHOSE_PREFIX = f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/"
 FIREHOSE_ERROR_PREFIX = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 GLUE_TEMP_PREFIX = "tmp/"
+SPARK_EVENT_LOGS_PREFIX = "spark-event-logs/"  # in the KMS-encrypted scripts bucket, per job
 INGEST_FUNCTION_NAME = "udp-ingest"
 PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
 BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
@@ -82,6 +87,23 @@ _RETENTION = {1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
               30: logs.RetentionDays.ONE_MONTH, 60: logs.RetentionDays.TWO_MONTHS,
               90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
               365: logs.RetentionDays.ONE_YEAR}
+
+_IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
+                   "aarch64": ecr_assets.Platform.LINUX_ARM64}
+_LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
+                        "aarch64": lambda_.Architecture.ARM_64}
+
+
+def _service(service: str, account: str) -> iam.ServicePrincipal:
+    """A service principal that may assume a role only on behalf of this account.
+
+    ``aws:SourceAccount`` in the trust policy (confused-deputy prevention, IAM User
+    Guide "The confused deputy problem"), for Firehose, Glue, Step Functions, EventBridge
+    Scheduler, Redshift and Lambda. docs/deploy-checks.md (j) says which services'
+    guides confirm the key and what a first deploy must check for the others.
+    """
+    return iam.ServicePrincipal(
+        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
 
 
 def _statement(actions: Sequence[str], resources: Sequence[str],
@@ -212,7 +234,16 @@ class UdpStack(Stack):
             lifecycle=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))])
         skip(self.access_logs,
              CKV_AWS_18="This is the access-log target; logging it into itself would loop.",)
+        # Raw user data is PII: kept raw_retention_days (Standard-IA after raw_ia_after_days),
+        # then deleted; error copies keep error_retention_days. Expiration on a versioned
+        # bucket leaves a noncurrent version, which expire-noncurrent-versions removes
+        # (S3 User Guide, "Lifecycle configuration elements"; docs/deploy-checks.md (h)).
         self.lake = self._bucket("LakeBucket", "lake", lifecycle=[
+            s3.LifecycleRule(id="raw-pii-retention", prefix=f"{RAW.prefix}/",
+                             transitions=[s3.Transition(
+                                 storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                                 transition_after=Duration.days(cfg.raw_ia_after_days))],
+                             expiration=Duration.days(cfg.raw_retention_days)),
             s3.LifecycleRule(id="expire-glue-temp", prefix=GLUE_TEMP_PREFIX,
                              expiration=Duration.days(cfg.temp_retention_days)),
             s3.LifecycleRule(id="expire-firehose-errors", prefix="errors/",
@@ -265,6 +296,43 @@ class UdpStack(Stack):
             description="Redshift Serverless workgroup: SQL from the bulk-import job only")
         self.redshift_sg.add_ingress_rule(self.glue_sg, ec2.Port.tcp(5439),
                                           "Bulk import connects to Redshift")
+        # Enhanced VPC routing sends COPY's S3 reads through the workgroup's VPC ENIs
+        # (Redshift Management Guide, "Enhanced VPC routing"): they reach S3 through the
+        # gateway endpoint above, which the security group must let out - egress on 443
+        # to S3's AWS-managed prefix list (EC2 SecurityGroupEgress DestinationPrefixListId;
+        # docs/deploy-checks.md (c)). CloudFormation cannot name a managed prefix list, so
+        # its id is read at deploy time.
+        # Written as its own resource: SecurityGroup.add_egress_rule with a deploy-time
+        # prefix-list id would drop CDK's inline "no traffic" rule, and a group without
+        # inline egress gets CloudFormation's default allow-all egress.
+        self.s3_prefix_list_id = self._s3_prefix_list_id()
+        ec2.CfnSecurityGroupEgress(
+            self, "RedshiftS3Egress", group_id=self.redshift_sg.security_group_id,
+            ip_protocol="tcp", from_port=443, to_port=443,
+            destination_prefix_list_id=self.s3_prefix_list_id,
+            description="COPY reads S3 through the gateway endpoint")
+
+    def _s3_prefix_list_id(self) -> str:
+        """The id of ``com.amazonaws.<region>.s3`` (DescribeManagedPrefixLists at deploy)."""
+        name = f"com.amazonaws.{self.region}.s3"
+        call = cr.AwsSdkCall(
+            service="EC2", action="describeManagedPrefixLists",
+            parameters={"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            output_paths=["PrefixLists.0.PrefixListId"])
+        Aspects.of(self).add(SkipInScope(
+            "AWS::Lambda::Function", "AWS679f53fac002430cb0da5b7982bd2287",
+            CKV_AWS_115="CDK's AwsCustomResource handler runs only during deploys.",
+            CKV_AWS_116="CDK's AwsCustomResource handler is invoked synchronously by "
+                        "CloudFormation, which reports its failures.",
+            CKV_AWS_117="CDK's AwsCustomResource handler only calls the EC2 API "
+                        "(DescribeManagedPrefixLists)."))
+        lookup = cr.AwsCustomResource(
+            self, "S3PrefixListLookup", on_create=call, on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements([_statement(
+                ["ec2:DescribeManagedPrefixLists"], ["*"])]),
+            install_latest_aws_sdk=False)
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")
 
     def _alerts(self) -> None:
         self.topic = sns.Topic(self, "AlertTopic", topic_name=self.cfg.alert_topic,
@@ -332,7 +400,7 @@ class UdpStack(Stack):
 
     def _crawler_role(self, name: str, database: str, targets: Sequence[str]) -> iam.Role:
         role = iam.Role(self, f"CrawlerRole-{name}",
-                        assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+                        assumed_by=_service("glue.amazonaws.com", self.account),
                         description=f"Glue crawler {name}")
         prefixes = [t.split("/", 3)[3] for t in targets]  # s3://bucket/<prefix>
         role.add_to_policy(_statement(
@@ -362,7 +430,8 @@ class UdpStack(Stack):
         role = iam.Role(self, "FirehoseRole",
                         assumed_by=iam.ServicePrincipal(
                             "firehose.amazonaws.com",
-                            conditions={"StringEquals": {"sts:ExternalId": self.account}}),
+                            conditions={"StringEquals": {"sts:ExternalId": self.account,
+                                                         "aws:SourceAccount": self.account}}),
                         description="Firehose delivery to the raw layer")
         role.add_to_policy(_statement(
             ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
@@ -416,17 +485,28 @@ class UdpStack(Stack):
                     key_type="CUSTOMER_MANAGED_CMK", key_arn=self.key.key_arn)),
             extended_s3_destination_configuration=destination)
         self.delivery_stream.add_resource_dependency(self.raw_table)
+        # CreateDeliveryStream checks the role's Glue access to the schema table when the
+        # stream is created, so the stream must wait for the role's policy, not only the
+        # role (Firehose Developer Guide, "Grant Firehose access to AWS Glue for data
+        # format conversion"; docs/deploy-checks.md (a)).
+        policy = role.node.find_child("DefaultPolicy")
+        self.delivery_stream.node.add_dependency(policy)
+        self.firehose_role = role
 
     # ------------------------------------------------------------------ Glue jobs
 
-    def _glue_job_role(self, construct_id: str, description: str) -> iam.Role:
-        role = iam.Role(self, construct_id, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+    def _glue_job_role(self, construct_id: str, description: str, job: str) -> iam.Role:
+        role = iam.Role(self, construct_id,
+                        assumed_by=_service("glue.amazonaws.com", self.account),
                         description=description)
         role.add_to_policy(_statement(["s3:GetObject"],
                                       [self.scripts.arn_for_objects("scripts/*"),
                                        self.scripts.arn_for_objects("wheels/*")]))
         role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                                       [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}*")]))
+        # Spark UI event logs: this job's own prefix only
+        role.add_to_policy(_statement(["s3:PutObject"], [self.scripts.arn_for_objects(
+            f"{SPARK_EVENT_LOGS_PREFIX}{job}/*")]))
         role.add_to_policy(_statement(
             ["s3:ListBucket"], [self.lake.bucket_arn, self.scripts.bucket_arn]))
         role.add_to_policy(self._glue_logs_statement())
@@ -436,14 +516,24 @@ class UdpStack(Stack):
         role.add_to_policy(self.kms_use())
         return role
 
-    def _common_job_args(self, modules: Sequence[str]) -> dict[str, str]:
+    def _common_job_args(self, modules: Sequence[str], job: str) -> dict[str, str]:
+        """Special parameters every job gets (Glue "Using job parameters in AWS Glue jobs").
+
+        Not set, because they do nothing on Glue 5.0: ``--enable-continuous-cloudwatch-log``
+        (continuous logging is a Glue 4.0-and-earlier option; every 5.0 job logs in real
+        time) and ``--job-language python`` (the default). docs/deploy-checks.md (i).
+        Spark UI event logs go to the encrypted scripts bucket under
+        :data:`SPARK_EVENT_LOGS_PREFIX` + the job name ("Enabling the Apache Spark web UI
+        for AWS Glue jobs"; the job's security configuration encrypts them).
+        """
         return {
-            "--job-language": "python",
             "--job-bookmark-option": "job-bookmark-disable",  # runs are keyed by --p_date
             "--enable-metrics": "true",
             "--enable-observability-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
             "--enable-glue-datacatalog": "true",
+            "--enable-spark-ui": "true",
+            "--spark-event-logs-path": self.scripts.s3_url_for_object(
+                f"{SPARK_EVENT_LOGS_PREFIX}{job}/"),
             "--TempDir": self.lake.s3_url_for_object(f"{GLUE_TEMP_PREFIX}glue/"),
             "--additional-python-modules": ",".join(modules),
             "--python-modules-installer-option": "--no-deps",
@@ -465,7 +555,8 @@ class UdpStack(Stack):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 exclude_punctuation=True, password_length=48))
 
-        transform_role = self._glue_job_role("TransformJobRole", "Glue transform job")
+        transform_role = self._glue_job_role("TransformJobRole", "Glue transform job",
+                                             cfg.transform_job)
         lake = self.lake
         transform_role.add_to_policy(_statement(["s3:GetObject"],
                                                 [lake.arn_for_objects(f"{RAW.prefix}/*")]))
@@ -496,7 +587,7 @@ class UdpStack(Stack):
                 name="glueetl", python_version="3",
                 script_location=self.scripts.s3_url_for_object(
                     assets.script_keys["transform_users"])),
-            default_arguments={**self._common_job_args([wheel_uri]),
+            default_arguments={**self._common_job_args([wheel_uri], cfg.transform_job),
                                "--lake_uri": f"s3://{cfg.lake_bucket}",
                                "--salt_secret_id": self.salt_secret.secret_arn})
         self.transform_job.add_resource_dependency(self.security_configuration)
@@ -509,21 +600,25 @@ class UdpStack(Stack):
 
     def _warehouse(self) -> None:
         cfg, env = self.cfg, self.env_cfg
+        # The nightly load logs in as its own user (sql/redshift/load_user.sql), never as
+        # the admin, whose password Redshift keeps and rotates in Secrets Manager
+        # (ManageAdminPassword; docs/deploy-checks.md (g)).
         self.redshift_secret = secretsmanager.Secret(
-            self, "RedshiftAdminSecret", secret_name=f"udp/{env.name}/redshift-admin",
-            description="Redshift Serverless admin login and endpoint (read by the bulk import)",
+            self, "RedshiftLoadSecret", secret_name=f"udp/{env.name}/redshift-load",
+            description="Redshift login of the nightly load user and the endpoint (read by "
+                        "the bulk import)",
             encryption_key=self.key, removal_policy=self.removal,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({
-                    "username": env.redshift_admin_user, "dbname": env.redshift_database,
+                    "username": env.redshift_load_user, "dbname": env.redshift_database,
                     "host": env.redshift_host, "port": 5439}),
                 generate_string_key="password", password_length=32,
                 exclude_characters="\"'@/\\ `", require_each_included_type=True))
         copy_role = iam.Role(
             self, "RedshiftCopyRole", description="Redshift COPY from the transform layer",
             assumed_by=iam.CompositePrincipal(
-                iam.ServicePrincipal("redshift.amazonaws.com"),
-                iam.ServicePrincipal("redshift-serverless.amazonaws.com")))
+                _service("redshift.amazonaws.com", self.account),
+                _service("redshift-serverless.amazonaws.com", self.account)))
         model_prefixes = [f"{t.prefix}/*" for t in MODEL_TABLES]
         copy_role.add_to_policy(_statement(
             ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes]))
@@ -531,13 +626,10 @@ class UdpStack(Stack):
             ["s3:ListBucket", "s3:GetBucketLocation"], [self.lake.bucket_arn]))
         copy_role.add_to_policy(self.kms_use(encrypt=False))
         self.copy_role = copy_role
-        secret_ref = self.redshift_secret.secret_arn
         self.namespace = redshift.CfnNamespace(
             self, "RedshiftNamespace", namespace_name=env.redshift_namespace,
-            db_name=env.redshift_database,
-            admin_username=f"{{{{resolve:secretsmanager:{secret_ref}:SecretString:username}}}}",
-            admin_user_password=(
-                f"{{{{resolve:secretsmanager:{secret_ref}:SecretString:password}}}}"),
+            db_name=env.redshift_database, admin_username=env.redshift_admin_user,
+            manage_admin_password=True, admin_password_secret_kms_key_id=self.key.key_arn,
             iam_roles=[copy_role.role_arn], default_iam_role_arn=copy_role.role_arn,
             kms_key_id=self.key.key_arn,
             log_exports=["userlog", "connectionlog", "useractivitylog"])
@@ -566,7 +658,8 @@ class UdpStack(Stack):
                     glue.CfnConnection.PhysicalConnectionRequirementsProperty(
                         availability_zone=subnet.availability_zone, subnet_id=subnet.subnet_id,
                         security_group_id_list=[self.glue_sg.security_group_id]))))
-        load_role = self._glue_job_role("BulkImportJobRole", "Glue bulk import into Redshift")
+        load_role = self._glue_job_role("BulkImportJobRole", "Glue bulk import into Redshift",
+                                        cfg.load_job)
         load_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                            [self.redshift_secret.secret_arn]))
         # the import reads the day's published location from the catalog (versioned folders)
@@ -602,7 +695,8 @@ class UdpStack(Stack):
                 script_location=self.scripts.s3_url_for_object(
                     self._assets.script_keys["bulk_import"])),
             default_arguments={
-                **self._common_job_args([self._wheel_uri, *env.glue_python_modules]),
+                **self._common_job_args([self._wheel_uri, *env.glue_python_modules],
+                                        cfg.load_job),
                 "--table_uri": cfg.users_uri,
                 "--secret_id": self.redshift_secret.secret_arn,
                 "--iam_role_arn": copy_role.role_arn})
@@ -617,7 +711,7 @@ class UdpStack(Stack):
         log_group = self.log_group("IngestLogs", f"/aws/lambda/{INGEST_FUNCTION_NAME}")
         self.ingest_dlq = self.queue("IngestDlq", "udp-ingest-dlq")
         role = iam.Role(self, "IngestFunctionRole",
-                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        assumed_by=_service("lambda.amazonaws.com", self.account),
                         description="Ingest Lambda: fetch pages, put them to Firehose")
         role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                       [f"{log_group.log_group_arn}"]))
@@ -626,16 +720,21 @@ class UdpStack(Stack):
                                                 cfg.delivery_stream)]))
         role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
         role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"], {
-            "StringEquals": {"cloudwatch:namespace": "udp"}}))
+            "StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}))
         role.add_to_policy(self.kms_use())
         self.ingest_role = role
         self.ingest_function = lambda_.DockerImageFunction(
             self, "IngestFunction", function_name=INGEST_FUNCTION_NAME,
             description="Fetch user-data pages, validate, scrub, deliver to Firehose",
+            # built for, and run on, the CPU the image's wheels are resolved for
             code=lambda_.DockerImageCode.from_image_asset(
-                str(self._image_context), file="ingest_lambda/Dockerfile"),
+                str(self._image_context), file="ingest_lambda/Dockerfile",
+                platform=_IMAGE_PLATFORM[LAMBDA_IMAGE.arch]),
+            architecture=_LAMBDA_ARCHITECTURE[LAMBDA_IMAGE.arch],
             role=role, log_group=log_group, memory_size=env.ingest_memory_mb,
             timeout=Duration.seconds(env.ingest_timeout_s),
+            # None (default): no reservation, which low-quota accounts cannot grant
+            # (Lambda keeps >= 100 unreserved; docs/deploy-checks.md (b))
             reserved_concurrent_executions=env.ingest_reserved_concurrency,
             dead_letter_queue=self.ingest_dlq, retry_attempts=0,
             tracing=lambda_.Tracing.ACTIVE, environment_encryption=self.key,
@@ -643,12 +742,17 @@ class UdpStack(Stack):
                 "API_URL": env.api_url,
                 "DELIVERY_STREAM": cfg.delivery_stream,
                 "ERRORS_BUCKET": cfg.errors_bucket,
-                "POWERTOOLS_SERVICE_NAME": "udp-ingest",
-                "POWERTOOLS_METRICS_NAMESPACE": "udp",
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             })
         skip(self.ingest_function,
              CKV_AWS_117="Calls a public HTTPS API and Firehose; in a VPC it would need the "
                          "NAT for every page. It reaches no private resource.")
+        if env.ingest_reserved_concurrency is None:
+            skip(self.ingest_function,
+                 CKV_AWS_115="Reserved concurrency is a setting (ingest_reserved_concurrency), "
+                             "off by default: accounts on a new account's low concurrency "
+                             "quota cannot reserve any (Lambda keeps 100 unreserved).")
         self.schedules_dlq = self.queue("ScheduleDlq", "udp-schedules-dlq")
         scheduler_role = self._scheduler_role("IngestScheduleRole", "Invoke the ingest Lambda")
         scheduler_role.add_to_policy(_statement(
@@ -670,9 +774,7 @@ class UdpStack(Stack):
 
     def _scheduler_role(self, construct_id: str, description: str) -> iam.Role:
         role = iam.Role(self, construct_id, description=description,
-                        assumed_by=iam.ServicePrincipal(
-                            "scheduler.amazonaws.com",
-                            conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+                        assumed_by=_service("scheduler.amazonaws.com", self.account))
         role.add_to_policy(_statement(["sqs:SendMessage"], [self.schedules_dlq.queue_arn]))
         role.add_to_policy(self.kms_use())
         return role
@@ -685,7 +787,7 @@ class UdpStack(Stack):
         substitutions = placeholder_values(cfg, env.account, env.region)
         substitutions["AlertTopicArn"] = self.topic.topic_arn
         role = iam.Role(self, "PipelineStateMachineRole",
-                        assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                        assumed_by=_service("states.amazonaws.com", self.account),
                         description="Nightly pipeline state machine")
         role.add_to_policy(_statement(
             ["glue:StartCrawler", "glue:GetCrawler"],
@@ -711,7 +813,7 @@ class UdpStack(Stack):
             self.pipeline.node.add_dependency(crawler)
 
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
-                                 assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                                 assumed_by=_service("states.amazonaws.com", self.account),
                                  description="Backfill: runs the pipeline once per date")
         backfill_role.add_to_policy(_statement(["states:StartExecution"],
                                                [self.pipeline.state_machine_arn]))
@@ -735,6 +837,9 @@ class UdpStack(Stack):
                                            f"/aws/vendedlogs/states/{BACKFILL_STATE_MACHINE_NAME}"),
                 level=sfn.LogLevel.ERROR, include_execution_data=False))
 
+        for construct_id, machine in (("Pipeline", self.pipeline), ("Backfill", self.backfill)):
+            self._alarm_on_executions(construct_id, machine)
+
         nightly_role = self._scheduler_role("NightlyScheduleRole", "Start the nightly pipeline")
         nightly_role.add_to_policy(_statement(["states:StartExecution"],
                                               [self.pipeline.state_machine_arn]))
@@ -745,6 +850,21 @@ class UdpStack(Stack):
         self.nightly_schedule = CfnResource(self, "NightlySchedule",
                                             type="AWS::Scheduler::Schedule",
                                             properties=nightly.cfn_properties())
+
+    def _alarm_on_executions(self, construct_id: str, machine: sfn.StateMachine) -> None:
+        """Alert when an execution fails, times out or is aborted (Step Functions
+        metrics ExecutionsFailed/TimedOut/Aborted, "Monitoring Step Functions metrics
+        using CloudWatch"; docs/deploy-checks.md (f))."""
+        for metric_name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+            alarm = cloudwatch.Alarm(
+                self, f"{construct_id}{metric_name}Alarm",
+                alarm_description=f"{metric_name} > 0 on {machine.node.id}",
+                metric=machine.metric(metric_name, period=Duration.minutes(5),
+                                      statistic="Sum"),
+                threshold=0, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
 
     # ------------------------------------------------------------------ query
 

@@ -18,14 +18,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
 from ingest_lambda.api_client import ApiClient
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
 
 __all__ = ["handler", "publish_metrics", "request_from_event"]
 
-logger = Logger(service="udp-ingest")
-metrics = Metrics(namespace="UserDataPipeline", service="udp-ingest")
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 copy_config_to_registered_loggers(source_logger=logger, include={"ingest_lambda"})
 
 

@@ -157,7 +157,7 @@ def test_bulk_import_gets_its_table_secret_and_copy_role(synth: Synth,
                 if j["Properties"]["Name"] == synth.env.pipeline.load_job]
     args = render(props["DefaultArguments"])
     assert args["--table_uri"] == synth.env.pipeline.users_uri
-    assert args["--secret_id"] == f"<{logical_id(template, 'RedshiftAdminSecret')}>"
+    assert args["--secret_id"] == f"<{logical_id(template, 'RedshiftLoadSecret')}>"
     assert args["--iam_role_arn"] == f"<{logical_id(template, 'RedshiftCopyRole')}.Arn>"
     assert "redshift_connector==2.2.0" in args["--additional-python-modules"].split(",")
     assert props["Connections"] == {"Connections": ["udp-dev-vpc"]}
@@ -175,12 +175,11 @@ def test_scripts_and_wheel_are_deployed_to_the_scripts_bucket(synth: Synth,
 
 # ------------------------------------------------------------------ ingest
 
-def test_ingest_lambda_is_a_container_with_dlq_and_reserved_concurrency(
+def test_ingest_lambda_is_a_container_with_dlq(
         synth: Synth, template: dict[str, Any]) -> None:
     fn = template["Resources"][logical_id(template, "IngestFunction", "AWS::Lambda::Function")]
     props = fn["Properties"]
     assert props["PackageType"] == "Image"
-    assert props["ReservedConcurrentExecutions"] == synth.env.ingest_reserved_concurrency
     assert render(props["DeadLetterConfig"]["TargetArn"]) == (
         f"<{logical_id(template, 'IngestDlq', 'AWS::SQS::Queue')}.Arn>")
     env = props["Environment"]["Variables"]
@@ -280,19 +279,19 @@ def test_alert_topic_is_encrypted_and_dlqs_alarm_into_it(synth: Synth,
     assert "KmsMasterKeyId" in topic
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     assert {render(a["Properties"]["AlarmActions"][0]) for a in alarms} == {f"<{topic_id}>"}
-    assert len(alarms) == 2
+    # two DLQ alarms + failed/timed-out/aborted executions of both state machines
+    assert len(alarms) == 2 + 2 * 3
 
 
 # ------------------------------------------------------------------ warehouse, query
 
-def test_redshift_serverless_is_private_and_reads_its_admin_secret(
+def test_redshift_serverless_is_private_and_the_load_has_its_own_secret(
         synth: Synth, template: dict[str, Any], assertions: Any) -> None:
     env = synth.env
     (namespace,) = resources(template, "AWS::RedshiftServerless::Namespace").values()
     ns = render(namespace["Properties"])
-    secret_id = logical_id(template, "RedshiftAdminSecret")
-    assert ns["AdminUserPassword"] == (
-        f"{{{{resolve:secretsmanager:<{secret_id}>:SecretString:password}}}}")
+    secret_id = logical_id(template, "RedshiftLoadSecret")
+    assert ns["ManageAdminPassword"] is True and "AdminUserPassword" not in ns
     assert ns["DefaultIamRoleArn"] == f"<{logical_id(template, 'RedshiftCopyRole')}.Arn>"
     assert ns["NamespaceName"] == env.redshift_namespace
     assertions.has_resource_properties("AWS::RedshiftServerless::Workgroup", {
@@ -305,7 +304,7 @@ def test_redshift_serverless_is_private_and_reads_its_admin_secret(
     secret = template["Resources"][secret_id]["Properties"]
     fields = json.loads(secret["GenerateSecretString"]["SecretStringTemplate"])
     # the bulk import's secret parser needs host, port, dbname, username (+ password)
-    assert fields == {"username": env.redshift_admin_user, "dbname": env.redshift_database,
+    assert fields == {"username": env.redshift_load_user, "dbname": env.redshift_database,
                       "host": env.redshift_host, "port": 5439}
     assert env.redshift_host.startswith(f"{env.redshift_workgroup}.{env.account}.")
 

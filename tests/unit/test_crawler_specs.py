@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -111,13 +112,37 @@ def test_default_specs_match_the_contract_tables() -> None:
     assert raw.recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY"
     assert (transform.name, transform.database) == (cfg.transform_crawler,
                                                     cfg.transform_database)
-    assert transform.targets == tuple(f"s3://udp-lake/{t.prefix}/"
-                                      for t in (*MODEL_TABLES, DQ_RESULTS))
     assert raw.table_name(raw.targets[0]) == RAW.name
-    assert [transform.table_name(t) for t in transform.targets] == [
-        t.name for t in (*MODEL_TABLES, DQ_RESULTS)]
-    assert transform.targets[0] == "s3://udp-lake/transform/users/"
-    assert transform.table_name(transform.targets[0]) == USERS.name
+    # AND the transform crawler covers only dq_results: the model tables' data lives in
+    # _versions/ folders it cannot usefully crawl (docs/deploy-checks.md (d))
+    assert transform.targets == (f"s3://udp-lake/{DQ_RESULTS.prefix}/",)
+    assert transform.table_name(transform.targets[0]) == DQ_RESULTS.name
+    assert transform.exclusions == ()
+
+
+def test_transform_crawler_sees_data_where_the_job_writes_it(tmp_path: Path) -> None:
+    """Every transform target has visible data: a crawler over a versioned model table
+    would find none (its data is all under ``_versions/``)."""
+    from crawlers.crawl import discover_folders
+
+    # GIVEN a lake laid out as the transform job writes it: model tables under
+    # _versions/<day>/<run>/p_date=D/, dq_results in place under p_date=D/
+    for table in MODEL_TABLES:
+        folder = tmp_path / table.prefix / "_versions/2026-11-22/r1/p_date=2026-11-22"
+        folder.mkdir(parents=True)
+        (folder / "part-0.parquet").write_bytes(b"x")
+    dq = tmp_path / DQ_RESULTS.prefix / "p_date=2026-11-22"
+    dq.mkdir(parents=True)
+    (dq / "part-0.parquet").write_bytes(b"x")
+    _raw, transform = default_specs(PipelineConfig())
+    # WHEN the crawl engine lists each target's data folders
+    for target in transform.targets:
+        prefix = target.split("/", 3)[3]
+        found = discover_folders(tmp_path / prefix, exclusions=transform.exclusions)
+        # THEN each target has its day's folder
+        assert [f.values for f in found] == [("2026-11-22",)], target
+    # AND a model table, had it been a target, would have shown nothing
+    assert discover_folders(tmp_path / MODEL_TABLES[0].prefix) == []
 
 
 # ------------------------------------------------------------ crawl type rules
