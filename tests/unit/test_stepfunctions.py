@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.asl import (
+from local_aws.stepfunctions import (
     AslDefinitionError,
     AslExecutor,
     PlaceholderError,

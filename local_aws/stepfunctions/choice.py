@@ -1,0 +1,63 @@
+"""Choice state rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from local_aws.stepfunctions.paths import get_path, is_present
+
+# --------------------------------------------------------------------------- choice rules
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if op.startswith("String"):
+        if not isinstance(left, str) or not isinstance(right, str):
+            return False
+        if op == "StringMatches":
+            pattern = "".join(".*" if c == "*" else re.escape(c) for c in right)
+            return re.fullmatch(pattern, left, flags=re.DOTALL) is not None
+    elif op.startswith("Numeric"):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
+            return False
+    elif op.startswith("Boolean"):
+        if not isinstance(left, bool) or not isinstance(right, bool):
+            return False
+        return bool(left == right)
+    kind = op.removeprefix("String").removeprefix("Numeric")
+    return {
+        "Equals": left == right,
+        "LessThan": left < right,
+        "GreaterThan": left > right,
+        "LessThanEquals": left <= right,
+        "GreaterThanEquals": left >= right,
+    }[kind]
+
+
+def rule_matches(rule: Mapping[str, Any], data: Any, ctx: Mapping[str, Any]) -> bool:
+    if "And" in rule:
+        return all(rule_matches(r, data, ctx) for r in rule["And"])
+    if "Or" in rule:
+        return any(rule_matches(r, data, ctx) for r in rule["Or"])
+    if "Not" in rule:
+        return not rule_matches(rule["Not"], data, ctx)
+    variable = rule["Variable"]
+    op = next(k for k in rule if k not in ("Variable", "Next", "Comment"))
+    expected = rule[op]
+    if op == "IsPresent":
+        return is_present(data, variable, ctx) == expected
+    value = get_path(data, variable, ctx)
+    checks = {
+        "IsNull": lambda: value is None,
+        "IsString": lambda: isinstance(value, str),
+        "IsNumeric": lambda: isinstance(value, int | float) and not isinstance(value, bool),
+        "IsBoolean": lambda: isinstance(value, bool),
+    }
+    if op in checks:
+        return bool(checks[op]()) == expected
+    if op.endswith("Path"):
+        op, expected = op.removesuffix("Path"), get_path(data, expected, ctx)
+    return _compare(op, value, expected)
+
+
