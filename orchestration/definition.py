@@ -74,15 +74,33 @@ def substitute_placeholders(definition: Any, values: Mapping[str, str]) -> Any:
     return walk(definition)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            # A JSON parser would silently keep the last one; Step Functions rejects the
+            # definition (duplicate state names or fields), so the local executor does too.
+            raise AslDefinitionError(f"duplicate key {key!r} in the definition")
+        seen[key] = value
+    return seen
+
+
+def parse_definition_text(text: str) -> Any:
+    """``json.loads`` that refuses duplicate keys (:class:`AslDefinitionError`)."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+
+
 def load_definition(path: Path | str) -> dict[str, Any]:
     """Read an ``.asl.json`` file; a clear :class:`AslDefinitionError` if it is not JSON."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = parse_definition_text(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AslDefinitionError(f"state machine definition not found: {p}") from None
     except json.JSONDecodeError as exc:
         raise AslDefinitionError(f"{p} is not valid JSON: {exc}") from None
+    except AslDefinitionError as exc:
+        raise AslDefinitionError(f"{p}: {exc}") from None
     if not isinstance(data, dict):
         raise AslDefinitionError(f"{p}: a definition must be a JSON object")
     return data
@@ -143,9 +161,11 @@ def load_definition_file(path: Path | str, values: Mapping[str, str]) -> LoadedD
     except FileNotFoundError:
         raise AslDefinitionError(f"state machine definition not found: {p}") from None
     try:
-        data = json.loads(render_definition(raw.decode("utf-8"), values))
+        data = parse_definition_text(render_definition(raw.decode("utf-8"), values))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AslDefinitionError(f"{p} is not valid JSON: {exc}") from None
+    except AslDefinitionError as exc:
+        raise AslDefinitionError(f"{p}: {exc}") from None
     if not isinstance(data, dict):
         raise AslDefinitionError(f"{p}: a definition must be a JSON object")
     return LoadedDefinition(data, DefinitionSource(str(p), hashlib.sha256(raw).hexdigest()))

@@ -8,6 +8,11 @@ from typing import Any
 TaskHandler = Callable[[dict[str, Any]], Any]
 """A local Task implementation: receives the state's effective Parameters, returns the result."""
 
+UNSUPPORTED = "Local.UnsupportedFeature"
+"""Error of a run that reached something whose AWS behaviour the local executor cannot
+reproduce exactly and that could not be refused at load because it depends on the data
+(e.g. an object inside ``States.Format``). Never catchable, never retried: it stops the
+run with a cause naming the state and the feature, instead of guessing."""
 
 
 class TaskError(Exception):
@@ -28,13 +33,16 @@ class TaskError(Exception):
         self.cause = cause
 
 
-UNCATCHABLE = frozenset({"States.Runtime", "States.DataLimitExceeded"})
+# "States.ALL ... can't catch the States.DataLimitExceeded terminal error type and runtime
+# error types" (AWS, "Handling errors in Step Functions workflows", Error names).
+UNCATCHABLE = frozenset({"States.Runtime", "States.DataLimitExceeded", UNSUPPORTED})
 
 
 class StatesError(Exception):
     """An error travelling through the state machine (internal)."""
 
-    def __init__(self, error: str, cause: str, *, state: str | None = None) -> None:
+    def __init__(self, error: str | None, cause: str | None, *,
+                 state: str | None = None) -> None:
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
@@ -50,3 +58,8 @@ def runtime_error(message: str) -> StatesError:
     return StatesError("States.Runtime", message)
 
 
+
+
+def unsupported(message: str) -> StatesError:
+    """A data-dependent feature the local executor refuses to guess (see UNSUPPORTED)."""
+    return StatesError(UNSUPPORTED, f"not reproducible locally: {message}")

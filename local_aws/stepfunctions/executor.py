@@ -20,7 +20,12 @@ from local_aws.stepfunctions.history import HistoryStore
 from local_aws.stepfunctions.intrinsics import IntrinsicParser, eval_intrinsic
 from local_aws.stepfunctions.jsonata import eval_jsonata_template
 from local_aws.stepfunctions.paths import apply_result_path, get_path, select_path
-from local_aws.stepfunctions.payload import render_payload
+from local_aws.stepfunctions.payload import (
+    MAX_PAYLOAD_BYTES,
+    check_payload_size,
+    payload_bytes,
+    render_payload,
+)
 from local_aws.stepfunctions.results import RunResult, now_iso
 from local_aws.stepfunctions.validation import validate_definition
 from orchestration.definition import AslDefinitionError, DefinitionSource, definition_digest
@@ -95,6 +100,9 @@ class AslExecutor:
         ``States.ExecutionLimitExceeded`` beyond it.
     name
         The state machine name recorded in the history.
+    account, region
+        Used to build the ARNs in the context object (``$$.Execution.Id``,
+        ``$$.StateMachine.Id``), as Step Functions does.
     source
         The file the definition came from (defaults to ``definition.source`` of a
         :class:`LoadedDefinition`); its sha256 is recorded with every run, next to the
@@ -113,6 +121,8 @@ class AslExecutor:
         max_transitions: int = 10_000,
         name: str = "state-machine",
         source: DefinitionSource | None = None,
+        account: str = "000000000000",
+        region: str = "us-east-1",
     ) -> None:
         validate_definition(definition)
         missing = [(s, r) for s, r in _task_resources(definition) if r not in tasks]
@@ -131,6 +141,8 @@ class AslExecutor:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._max_transitions = max_transitions
+        self.state_machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+        self._execution_arn_prefix = f"arn:aws:states:{region}:{account}:execution:{name}:"
 
     # -- public -----------------------------------------------------------------
 
@@ -141,15 +153,22 @@ class AslExecutor:
         ``label`` (e.g. the ``p_date``) is stored in the history for listing.
         """
         run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        size = payload_bytes(execution_input)
+        if size > MAX_PAYLOAD_BYTES:  # StartExecution refuses it: there is no execution
+            raise ValueError(f"execution input is {size} bytes; Step Functions accepts at "
+                             f"most {MAX_PAYLOAD_BYTES} (256 KiB)")
         ex = _Execution(run_id=run_id, name=self.name, started_at=now_iso(), input=execution_input)
         if self.history is not None:
             self.history.start(run_id, self.name, label, execution_input, ex.started_at,
                                definition_sha256=self.source.sha256 if self.source else None,
                                executed_sha256=self.executed_sha256)
         ex.event("ExecutionStarted", input=execution_input)
-        context = {"Execution": {"Id": run_id, "Name": run_id, "StartTime": ex.started_at,
-                                 "Input": execution_input},
-                   "StateMachine": {"Id": self.name, "Name": self.name}}
+        # AWS, "Accessing execution data from the Context object": Execution.Id is the
+        # execution ARN, StateMachine.Id the state machine ARN, RedriveCount 0 until redriven.
+        context = {"Execution": {"Id": self._execution_arn_prefix + run_id, "Name": run_id,
+                                 "StartTime": ex.started_at, "Input": execution_input,
+                                 "RedriveCount": 0},
+                   "StateMachine": {"Id": self.state_machine_arn, "Name": self.name}}
         try:
             output = self._run_machine(ex, self.definition, copy.deepcopy(execution_input),
                                        context, depth=0)
@@ -209,6 +228,12 @@ class AslExecutor:
                 current = catcher["Next"]
                 self._checkpoint(ex, depth)
                 continue
+            try:
+                check_payload_size(output, f"the output of {current!r}")
+            except StatesError as err:
+                err.state = current
+                ex.event("StateFailed", current, error=err.error, cause=err.cause, **tag)
+                raise
             ex.event("StateExited", current, output=output, **tag)
             self._checkpoint(ex, depth)
             if nxt is None:
@@ -250,15 +275,19 @@ class AslExecutor:
         if stype == "Succeed":
             return select_path(data, state.get("OutputPath", "$"), ctx), None
         if stype == "Fail":
+            # AWS, "Fail workflow state": Error and Cause are optional; without them the
+            # execution fails with no error name / cause (nothing is invented).
             error = self._fail_field(state, "Error", raw, ctx)
             cause = self._fail_field(state, "Cause", raw, ctx)
-            raise StatesError(error or "States.Fail", cause or "", state=name)
+            raise StatesError(error, cause, state=name)
         if stype == "Wait":
             seconds = state.get("Seconds")
             if seconds is None:
                 seconds = get_path(data, state["SecondsPath"], ctx)
-                if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                    raise runtime_error(f"SecondsPath in {name!r} must be a number >= 0")
+                # AWS, "Wait workflow state": the path must select a non-negative integer
+                if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+                    raise runtime_error(f"SecondsPath in {name!r} must select an integer >= 0, "
+                                        f"got {seconds!r}")
             ex.event("WaitStarted", name, seconds=seconds)
             if seconds * self.wait_scale > 0:
                 self._sleep(seconds * self.wait_scale)
@@ -272,10 +301,13 @@ class AslExecutor:
             return select_path(out, state.get("OutputPath", "$"), ctx), nxt
         # Task and Map: Parameters -> action (with Retry) -> ResultSelector -> ResultPath
         if stype == "Task":
-            params = render_payload(state.get("Parameters", data), data, ctx)
-
             def action() -> Any:
-                return self._invoke_task(ex, name, state, params)
+                # evaluated per attempt: $$.State.RetryCount counts the retries so far
+                params = render_payload(state.get("Parameters", data), data, ctx)
+                check_payload_size(params, f"the input of {name!r} after Parameters")
+                result = self._invoke_task(ex, name, state, params)
+                check_payload_size(result, f"the result of the task in {name!r}")
+                return result
         else:
             def action() -> Any:
                 return self._run_map(ex, name, state, data, ctx, depth)
@@ -295,7 +327,10 @@ class AslExecutor:
             return None
         value = (eval_intrinsic(IntrinsicParser(path).parse(), data, ctx)
                  if path.startswith("States.") else get_path(data, path, ctx))
-        return value if isinstance(value, str) else json.dumps(value)
+        if not isinstance(value, str):  # "must select a field that contains a string value"
+            raise runtime_error(f"{which}Path {path!r} selected {json.dumps(value)}, "
+                                "not a string")
+        return value
 
     def _invoke_task(self, ex: _Execution, name: str, state: Mapping[str, Any],
                      params: Any) -> Any:
