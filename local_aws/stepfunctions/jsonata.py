@@ -222,3 +222,22 @@ def eval_jsonata_template(value: Any, states: Mapping[str, Any]) -> Any:
     return value
 
 
+
+
+def jsonata_paths(node: _JNode) -> Iterator[tuple[str, ...]]:
+    """Every ``$states.<...>`` path a parsed JSONata expression reads."""
+    tag = node[0]
+    if tag == "path":
+        yield node[1]
+    elif tag == "obj":
+        for _, value in node[1]:
+            yield from jsonata_paths(value)
+    elif tag == "arr":
+        for value in node[1]:
+            yield from jsonata_paths(value)
+    elif tag == "call":
+        for arg in node[2]:
+            yield from jsonata_paths(arg)
+    elif tag == "bin":
+        yield from jsonata_paths(node[2])
+        yield from jsonata_paths(node[3])

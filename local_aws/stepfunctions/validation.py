@@ -10,7 +10,7 @@ from local_aws.stepfunctions.intrinsics import (
     check_intrinsic,
     intrinsic_paths,
 )
-from local_aws.stepfunctions.jsonata import JsonataParser, jsonata_templates
+from local_aws.stepfunctions.jsonata import JsonataParser, jsonata_paths, jsonata_templates
 from local_aws.stepfunctions.paths import parse_path
 from orchestration.definition import AslDefinitionError
 
@@ -272,9 +272,13 @@ def _check_state(machine_where: str, name: str, state: Any, states: Mapping[str,
             )
         for text in jsonata_templates(state.get("Output")):
             try:
-                JsonataParser(text).parse()
+                tree = JsonataParser(text).parse()
             except ValueError as exc:
                 raise AslDefinitionError(f"{where}: {exc}") from None
+            for steps in jsonata_paths(tree):
+                if steps[0] == "context":  # $states.context is the same context object
+                    _check_context(where, "Output", "$$" + "".join(f".{s}" for s in steps[1:]),
+                                   map_item=False)
     elif language == "JSONPath":
         allowed = _FIELDS[stype]
     else:
