@@ -11,13 +11,32 @@ from local_aws.stepfunctions.paths import get_path, is_present
 # --------------------------------------------------------------------------- choice rules
 
 
+def string_matches_regex(pattern: str) -> str:
+    """The regex of a StringMatches pattern: ``*`` matches any run of characters, ``\\*`` a
+    literal asterisk, ``\\\\`` a literal backslash; no other character is special
+    (ASL spec, "Choice Rules", StringMatches). ``ValueError`` on any other escape."""
+    out, pos = [], 0
+    while pos < len(pattern):
+        ch = pattern[pos]
+        if ch == "\\":
+            nxt = pattern[pos + 1 : pos + 2]
+            if nxt not in ("*", "\\"):
+                raise ValueError(f"StringMatches {pattern!r}: illegal escape '\\{nxt}' "
+                                 "(only \\* and \\\\ exist)")
+            out.append(re.escape(nxt))
+            pos += 2
+            continue
+        out.append(".*" if ch == "*" else re.escape(ch))
+        pos += 1
+    return "".join(out)
+
+
 def _compare(op: str, left: Any, right: Any) -> bool:
     if op.startswith("String"):
         if not isinstance(left, str) or not isinstance(right, str):
             return False
         if op == "StringMatches":
-            pattern = "".join(".*" if c == "*" else re.escape(c) for c in right)
-            return re.fullmatch(pattern, left, flags=re.DOTALL) is not None
+            return re.fullmatch(string_matches_regex(right), left, flags=re.DOTALL) is not None
     elif op.startswith("Numeric"):
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
             return False

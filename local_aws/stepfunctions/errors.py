@@ -35,7 +35,11 @@ class TaskError(Exception):
 
 # "States.ALL ... can't catch the States.DataLimitExceeded terminal error type and runtime
 # error types" (AWS, "Handling errors in Step Functions workflows", Error names).
-UNCATCHABLE = frozenset({"States.Runtime", "States.DataLimitExceeded", UNSUPPORTED})
+TRANSITION_LIMIT = "States.ExecutionLimitExceeded"
+"""The local safety net against endless loops (AWS instead stops an execution at 25,000
+history events); terminal, like the errors above, so no catcher can loop on it."""
+UNCATCHABLE = frozenset({"States.Runtime", "States.DataLimitExceeded", UNSUPPORTED,
+                         TRANSITION_LIMIT})
 
 
 class StatesError(Exception):

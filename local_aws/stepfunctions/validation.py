@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from local_aws.stepfunctions.choice import string_matches_regex
 from local_aws.stepfunctions.intrinsics import (
     STRING_INTRINSICS,
     check_intrinsic,
@@ -200,6 +201,13 @@ def _check_rule(where: str, rule: Any, states: Mapping[str, Any], *, top: bool) 
     op = next(iter(ops))
     if op.endswith("Path"):
         _check_path(where, op, rule[op])
+    elif op == "StringMatches":
+        if not isinstance(rule[op], str):
+            raise AslDefinitionError(f"{where}: StringMatches needs a string pattern")
+        try:
+            string_matches_regex(rule[op])
+        except ValueError as exc:
+            raise AslDefinitionError(f"{where}: {exc}") from None
 
 
 def _check_catchers(where: str, name: str, entries: Any, allowed: set[str],

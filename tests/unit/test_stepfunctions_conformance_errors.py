@@ -236,3 +236,15 @@ def test_choice_without_match_and_default_fails_with_no_choice_matched() -> None
     d = machine({"C": {"Type": "Choice", "Choices": [
         {"Variable": "$.x", "NumericEquals": 1, "Next": "S"}]}, "S": {"Type": "Succeed"}})
     assert run(d, {"x": 2}).error == "States.NoChoiceMatched"
+
+
+def test_the_local_transition_limit_cannot_be_caught() -> None:
+    # AWS stops a runaway execution at 25,000 history events (QUOTAS "Execution history");
+    # the local safety net is likewise terminal: a Map's catcher must not loop on it
+    d = machine({"M": {"Type": "Map", "Next": "S", "ItemProcessor": {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"},
+        "Z": {"Type": "Succeed"}}},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "S"}]}, "S": {"Type": "Succeed"}})
+    d["States"]["M"]["ItemProcessor"]["States"]["B"] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.stop", "IsPresent": True, "Next": "Z"}], "Default": "A"}
+    assert run(d, [{}], max_transitions=20).error == "States.ExecutionLimitExceeded"
