@@ -241,7 +241,7 @@ def _unescape(value: Any) -> Any:
 def format_value(value: Any) -> str:
     """A value as text: strings as they are, everything else as compact JSON."""
     if isinstance(value, str):
-        return _unescape(value)
+        return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -290,7 +290,7 @@ def _require_str(fn: str, value: Any, *, limit: int | None = None) -> str:
         raise runtime_error(f"{fn}: {format_value(value)} is not a string")
     if limit is not None and len(value) > limit:
         raise runtime_error(f"{fn}: input is {len(value)} characters; the limit is {limit}")
-    return _unescape(value)
+    return value
 
 
 # --------------------------------------------------------------------------- functions
@@ -445,19 +445,14 @@ def eval_intrinsic(node: _Node, data: Any, ctx: Mapping[str, Any]) -> Any:
         return node.value
     if isinstance(node, _PathArg):
         return get_path(data, node.path, ctx)
-    args = [eval_intrinsic(a, data, ctx) for a in node.args]
-    # only a States.Format template keeps its escaped braces as sentinels (they are not
-    # placeholders); every other string is plain text from here on
-    first = args[:1] if node.name == "States.Format" else [_deep_unescape(a) for a in args[:1]]
-    args = first + [_deep_unescape(a) for a in args[1:]]
-    return _deep_unescape(INTRINSICS[node.name](*args))
+    # Escaped braces of string literals stay sentinels only in a States.Format template,
+    # where they must not read as placeholders; every other literal is plain text here,
+    # and values read from the data are never touched.
+    args = [_literal_text(a) if isinstance(a, _Lit) and not (
+                node.name == "States.Format" and i == 0) else eval_intrinsic(a, data, ctx)
+            for i, a in enumerate(node.args)]
+    return INTRINSICS[node.name](*args)
 
 
-def _deep_unescape(value: Any) -> Any:
-    if isinstance(value, str):
-        return _unescape(value)
-    if isinstance(value, list):
-        return [_deep_unescape(v) for v in value]
-    if isinstance(value, dict):
-        return {_unescape(k): _deep_unescape(v) for k, v in value.items()}
-    return value
+def _literal_text(node: _Lit) -> Any:
+    return _unescape(node.value)

@@ -287,3 +287,13 @@ def test_intrinsics_are_not_paths() -> None:
     # fields list does not include them)
     d = machine({"P": {"Type": "Pass", "InputPath": "States.Array($.a)", "End": True}})
     refused(d, "InputPath")
+
+
+def test_escapes_apply_to_literals_only_never_to_data() -> None:
+    # INTRINSICS "Reserved characters": escaping is a property of the definition's string
+    # literals; values read from the input (even ones containing braces, backslashes or
+    # control characters) are used as they are
+    odd = "a{}b\\c\x00d"
+    assert value_of("States.Format('<{}>', $.s)", {"s": odd}) == f"<{odd}>"
+    assert value_of("States.Array('\\{x\\}', 'it\\'s', $.s)", {"s": odd}) == ["{x}", "it's", odd]
+    assert value_of("States.JsonToString($.o)", {"o": {"k": odd}}) == '{"k":"a{}b\\\\c\\u0000d"}'
