@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from local_aws.stepfunctions.errors import StatesError
-from local_aws.stepfunctions.intrinsics import format_value
+from local_aws.stepfunctions.errors import StatesError, unsupported
 from orchestration.definition import walk_strings
 
 # --------------------------------------------------------------------------- JSONata subset
@@ -66,11 +65,37 @@ def _from_millis(ms: Any, picture: Any = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z
 JSONATA_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "$toMillis": _iso_to_millis,
     "$fromMillis": _from_millis,
-    "$string": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
+    "$string": lambda v: _jsonata_string(v),
 }
 """The JSONata functions the local executor implements (others are refused)."""
 
 _JNode = tuple[Any, ...]
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    return False
+
+
+def _jsonata_string(value: Any) -> str:
+    """JSONata's cast to string (``$string``, ``&``) where it is unambiguous.
+
+    Integral numbers print without a fraction (JSONata uses JavaScript numbers: 2.0 is
+    "2"); other non-integers are rounded by JSONata to 15 significant digits, which is
+    not reproduced, so they stop the run rather than print differently.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if _has_float(value):
+        raise unsupported(f"JSONata string of the non-integer number(s) in {value!r}")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class JsonataParser:
@@ -127,6 +152,9 @@ class JsonataParser:
         if kind == "num":
             return ("lit", json.loads(value))
         if kind == "str":
+            if "\\" in value:
+                raise ValueError(f"JSONata {self.text!r}: escape sequences in string literals "
+                                 "are not supported by the local executor")
             return ("lit", value[1:-1])
         if kind == "op" and value == "(":
             node = self.expr()
@@ -191,16 +219,17 @@ def _eval_jsonata(node: _JNode, states: Mapping[str, Any]) -> Any:
         cur: Any = states
         for step in node[1]:
             if not isinstance(cur, dict) or step not in cur:
-                raise StatesError(
-                    "States.QueryEvaluationError", f"$states.{'.'.join(node[1])} is undefined"
-                )
+                # JSONata yields "undefined" (or maps over arrays) here; how a state's Output
+                # treats undefined is not reproduced locally
+                raise unsupported(f"JSONata $states.{'.'.join(node[1])} is undefined or "
+                                  "steps through an array")
             cur = cur[step]
         return cur
     if tag == "call":
         return JSONATA_FUNCTIONS[node[1]](*[_eval_jsonata(a, states) for a in node[2]])
     op, left, right = node[1], _eval_jsonata(node[2], states), _eval_jsonata(node[3], states)
     if op == "&":
-        return format_value(left) + format_value(right)
+        return _jsonata_string(left) + _jsonata_string(right)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
         raise StatesError("States.QueryEvaluationError", f"operator {op} needs numbers")
     return left + right if op == "+" else left - right if op == "-" else left * right

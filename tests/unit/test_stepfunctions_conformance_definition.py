@@ -195,3 +195,32 @@ def test_jsonata_pass_output_and_default() -> None:
                                   "who": "{% $states.context.Execution.Name %}"}},
                  "B": {"Type": "Pass", "QueryLanguage": "JSONata", "End": True}})
     assert run(d, {"a": 1}).output == {"n.$ignored": 1, "sum": 3, "who": "run-1"}
+
+
+def jsonata_pass(output: str) -> dict[str, Any]:
+    return machine({"P": {"Type": "Pass", "QueryLanguage": "JSONata", "End": True,
+                          "Output": output}})
+
+
+def test_jsonata_string_casts_follow_javascript_numbers() -> None:
+    # JSONata (https://docs.jsonata.org/string-functions#string, "&" operator): numbers are
+    # JavaScript doubles, so 2.0 prints "2"; other non-integers are rounded to 15 significant
+    # digits by JSONata, which the executor does not reproduce: the run stops instead
+    out = run(jsonata_pass("{% $states.input.n & '|' & $string($states.input.b) %}"),
+              {"n": 2.0, "b": True}).output
+    assert out == "2|true"
+    result = run(jsonata_pass("{% 'x' & $states.input.f %}"), {"f": 0.1})
+    assert result.error == "Local.UnsupportedFeature"
+
+
+def test_jsonata_undefined_values_are_not_guessed() -> None:
+    # JSONata yields "undefined" for a missing field and maps paths over arrays; how an
+    # Output treats undefined is not reproduced, so the run stops with the feature named
+    for data in ({}, {"a": [{"b": 1}]}):
+        result = run(jsonata_pass("{% $states.input.a.b %}"), data)
+        assert (result.error, result.failed_state) == ("Local.UnsupportedFeature", "P")
+
+
+def test_jsonata_string_escapes_are_refused_at_load() -> None:
+    # JSONata string literals take JSON-style escapes; the local subset does not parse them
+    refused(jsonata_pass("{% 'a\\nb' %}"), "state 'P'", "escape sequences")
