@@ -30,9 +30,9 @@ from local_aws.glue_jobs import LocalGlueJobs
 from local_aws.objectstore import LocalObjectStore
 from local_aws.s3 import LocalS3
 from local_aws.sns import LocalSns
-from orchestration.asl import AslExecutor, RunResult, TaskError, TaskRegistry
+from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
+from local_aws.stepfunctions.history import HistoryStore
 from orchestration.config import LocalPaths, PipelineConfig
-from orchestration.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 
 __all__ = ["LocalStack"]

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from glue_jobs import dates
-from orchestration.asl import AslExecutor, RunResult, TaskError, TaskHandler
+from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskHandler
+from local_aws.stepfunctions.history import HistoryStore
 from orchestration.config import PipelineConfig
-from orchestration.history import HistoryStore
 
 __all__ = [
     "BACKFILL_DEFINITION",

@@ -193,8 +193,8 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from local_aws.stepfunctions.history import HistoryStore
     from orchestration.config import LocalPaths
-    from orchestration.history import HistoryStore
 
     _existing_state(args.state_dir)
     history = HistoryStore(LocalPaths(args.state_dir).runs)

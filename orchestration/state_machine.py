@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from orchestration.asl import LoadedDefinition, load_definition_file, render_definition
 from orchestration.config import PipelineConfig
+from orchestration.definition import LoadedDefinition, load_definition_file, render_definition
 
 __all__ = [
     "DEFINITION_PATH",

@@ -22,9 +22,9 @@ import pytest
 
 from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
+from local_aws.stepfunctions.history import HistoryStore
 from orchestration import cli
 from orchestration.config import LocalPaths
-from orchestration.history import HistoryStore
 from orchestration.state_machine import placeholder_values
 
 pytestmark = pytest.mark.slow

@@ -26,11 +26,11 @@ from botocore.exceptions import ClientError
 from local_aws.glue_jobs import JobFailed, LocalGlueJobs
 from local_aws.scheduler import DayPlan, simulate_days
 from local_aws.stack import LocalStack
+from local_aws.stepfunctions import definition_digest, placeholders, render_definition
+from local_aws.stepfunctions.history import ABORTED, HistoryStore, RunRecord
 from orchestration import cli
-from orchestration.asl import definition_digest, placeholders, render_definition
 from orchestration.backfill import pending_dates
 from orchestration.config import LocalPaths, PipelineConfig
-from orchestration.history import ABORTED, HistoryStore, RunRecord
 from orchestration.state_machine import (
     DEFINITION_PATH,
     PLACEHOLDER_NAMES,
@@ -279,9 +279,9 @@ def test_substitution_changes_nothing_but_the_deploy_placeholders() -> None:
 _HANGING_RUN = """
 import sys, time
 from pathlib import Path
-from orchestration.asl import AslExecutor, TaskRegistry
+from local_aws.stepfunctions import AslExecutor, TaskRegistry
 from orchestration.config import PipelineConfig
-from orchestration.history import HistoryStore
+from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 
 marker = Path(sys.argv[2])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local_aws.sns import LocalSns
-from orchestration.asl import (
+from local_aws.stepfunctions import (
     AslExecutor,
     TaskError,
     TaskRegistry,
@@ -21,6 +21,7 @@ from orchestration.asl import (
     placeholders,
     substitute_placeholders,
 )
+from local_aws.stepfunctions.history import HistoryStore, RunNotFoundError
 from orchestration.backfill import (
     BACKFILL_DEFINITION,
     DEFAULT_MAX_CONCURRENT_RUNS,
@@ -32,7 +33,6 @@ from orchestration.backfill import (
     make_run_one,
     run_backfill,
 )
-from orchestration.history import HistoryStore, RunNotFoundError
 from orchestration.schedules import p_date_for
 
 ORCH = Path(__file__).resolve().parents[2] / "orchestration"

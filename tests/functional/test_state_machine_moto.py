@@ -17,7 +17,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orchestration.asl import AslExecutor, TaskRegistry, load_definition, substitute_placeholders
+from local_aws.stepfunctions import (
+    AslExecutor,
+    TaskRegistry,
+    load_definition,
+    substitute_placeholders,
+)
 
 ORCH = Path(__file__).resolve().parents[2] / "orchestration"
 ROLE = "arn:aws:iam::123456789012:role/udp-sfn"

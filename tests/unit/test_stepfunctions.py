@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.asl import (
+from local_aws.stepfunctions import (
     AslDefinitionError,
     AslExecutor,
     PlaceholderError,
@@ -82,7 +82,9 @@ def test_parameters_dollar_keys_paths_arrays_and_intrinsics() -> None:
     )
     # THEN every value is resolved as Step Functions would
     assert result.output == {
-        "day": "2024-01-02", "first": "a", "quoted": 7, "exec": "run-1",
+        "day": "2024-01-02", "first": "a", "quoted": 7,
+        # $$.Execution.Id is the execution ARN on AWS (see the conformance suite)
+        "exec": "arn:aws:states:us-east-1:000000000000:execution:state-machine:run-1",
         "msg": "day 2024-01-02 has 3 items, {literal}",
         "arr": [3, "x", 2], "json": '{"a":[1]}', "back": {"k": [1, 2]}, "sum": 8,
         "static": {"nested": True},
@@ -388,8 +390,8 @@ REFUSALS = [
     ({"C": {"Type": "Choice", "Choices": [
         {"Variable": "$.t", "TimestampEquals": "2024-01-01T00:00:00Z", "Next": "S"}]},
       "S": {"Type": "Succeed"}}, "TimestampEquals"),
-    ({"P": {"Type": "Pass", "Parameters": {"h.$": "States.Hash($.a, 'MD5')"}, "End": True}},
-     "States.Hash"),
+    ({"P": {"Type": "Pass", "Parameters": {"h.$": "States.MathRandom(1, 9)"}, "End": True}},
+     "States.MathRandom"),
     ({"P": {"Type": "Pass", "Next": "Nowhere"}}, "Next 'Nowhere' is not a state"),
     ({"P": {"Type": "Pass", "End": True}, "Orphan": {"Type": "Succeed"}}, "unreachable"),
     ({"T": {"Type": "Task", "Resource": ECHO, "End": True, "Retry": [

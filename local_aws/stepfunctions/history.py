@@ -26,10 +26,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from orchestration.asl import RunResult
+from local_aws.stepfunctions.results import RunResult
 
 __all__ = ["ABORTED", "ORPHANED_ERROR", "HistoryStore", "RunNotFoundError", "RunRecord",
            "abort_if_orphaned", "pid_alive"]
