@@ -52,10 +52,21 @@ class StatesError(Exception):
         self.cause = cause
         self.state = state
         self.from_task = False
+        self.execution_timeout = False
 
     @property
     def catchable(self) -> bool:
-        return self.error not in UNCATCHABLE
+        return not self.execution_timeout and self.error not in UNCATCHABLE
+
+
+def execution_timed_out(seconds: int, state: str) -> StatesError:
+    """The definition's top-level ``TimeoutSeconds`` ran out: the execution ends
+    ``TIMED_OUT`` with ``States.Timeout``, which no state's Catch can take (AWS, "Amazon
+    States Language": "If the execution runs longer than the specified time, then the
+    execution fails with a States.Timeout Error name")."""
+    err = StatesError("States.Timeout", f"execution ran longer than {seconds}s", state=state)
+    err.execution_timeout = True
+    return err
 
 
 def runtime_error(message: str) -> StatesError:

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local_aws.stepfunctions.choice import rule_matches
-from local_aws.stepfunctions.errors import StatesError, TaskError, TaskHandler, runtime_error
+from local_aws.stepfunctions.errors import (
+    StatesError,
+    TaskError,
+    TaskHandler,
+    execution_timed_out,
+    runtime_error,
+)
 from local_aws.stepfunctions.history import HistoryStore
 from local_aws.stepfunctions.intrinsics import IntrinsicParser, eval_intrinsic
 from local_aws.stepfunctions.jsonata import eval_jsonata_template
@@ -74,6 +80,7 @@ class _Execution:
     events: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     transitions: int = 0
+    deadline: float | None = None  # time.monotonic() at which TimeoutSeconds runs out
 
     def event(self, kind: str, state: str | None = None, **details: Any) -> None:
         with self.lock:
@@ -158,6 +165,9 @@ class AslExecutor:
             raise ValueError(f"execution input is {size} bytes; Step Functions accepts at "
                              f"most {MAX_PAYLOAD_BYTES} (256 KiB)")
         ex = _Execution(run_id=run_id, name=self.name, started_at=now_iso(), input=execution_input)
+        timeout = self.definition.get("TimeoutSeconds")
+        if timeout is not None:
+            ex.deadline = time.monotonic() + timeout
         if self.history is not None:
             self.history.start(run_id, self.name, label, execution_input, ex.started_at,
                                definition_sha256=self.source.sha256 if self.source else None,
@@ -173,8 +183,10 @@ class AslExecutor:
             output = self._run_machine(ex, self.definition, copy.deepcopy(execution_input),
                                        context, depth=0)
         except StatesError as err:
-            ex.event("ExecutionFailed", err.state, error=err.error, cause=err.cause)
-            result = RunResult(run_id, self.name, "FAILED", ex.started_at, now_iso(),
+            status = "TIMED_OUT" if err.execution_timeout else "FAILED"
+            ex.event("ExecutionTimedOut" if err.execution_timeout else "ExecutionFailed",
+                     err.state, error=err.error, cause=err.cause)
+            result = RunResult(run_id, self.name, status, ex.started_at, now_iso(),
                                error=err.error, cause=err.cause, failed_state=err.state)
         else:
             ex.event("ExecutionSucceeded", output=output)
@@ -205,6 +217,10 @@ class AslExecutor:
                 raise StatesError("States.ExecutionLimitExceeded",
                                    f"more than {self._max_transitions} state transitions",
                                    state=current)
+            # checked at each transition: a Task still running when the time runs out
+            # ends the execution when it returns (AWS stops it at once; same outcome)
+            if ex.deadline is not None and time.monotonic() > ex.deadline:
+                raise execution_timed_out(self.definition["TimeoutSeconds"], current)
             state = machine["States"][current]
             ctx = {**context, "State": {"Name": current, "EnteredTime": now_iso(), "RetryCount": 0}}
             ex.event("StateEntered", current, input=data, **tag)

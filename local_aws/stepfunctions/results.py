@@ -15,7 +15,8 @@ def now_iso() -> str:
 
 @dataclass
 class RunResult:
-    """The outcome of one execution (``status`` is ``SUCCEEDED`` or ``FAILED``)."""
+    """The outcome of one execution (``status`` is ``SUCCEEDED``, ``FAILED``, or
+    ``TIMED_OUT`` when the definition's ``TimeoutSeconds`` ran out)."""
 
     run_id: str
     name: str

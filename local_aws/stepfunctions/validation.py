@@ -32,7 +32,8 @@ _FIELDS: dict[str, set[str]] = {
 }
 _JSONATA_FIELDS: dict[str, set[str]] = {"Pass": {"Type", "Comment", "QueryLanguage", "Output",
                                                  "Next", "End"}}
-_TOP_FIELDS = {"StartAt", "States", "Comment", "Version", "QueryLanguage"}
+_TOP_FIELDS = {"StartAt", "States", "Comment", "Version", "QueryLanguage", "TimeoutSeconds"}
+_MAX_EXECUTION_SECONDS = 31_536_000  # Standard workflows run at most one year
 _PROCESSOR_FIELDS = {"StartAt", "States", "Comment", "ProcessorConfig"}
 _RETRY_FIELDS = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
                  "MaxDelaySeconds", "JitterStrategy", "Comment"}
@@ -427,6 +428,12 @@ def validate_definition(definition: Mapping[str, Any]) -> None:
         raise AslDefinitionError(
             f"top-level field(s) not supported by the local executor: {sorted(unknown)}"
         )
+    timeout = definition.get("TimeoutSeconds")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
+                                or not 0 < timeout <= _MAX_EXECUTION_SECONDS):
+        raise AslDefinitionError(
+            f"top-level TimeoutSeconds must be an integer from 1 to {_MAX_EXECUTION_SECONDS}"
+            f" (a Standard workflow's one-year limit), got {timeout!r}")
     language = definition.get("QueryLanguage", "JSONPath")
     if language != "JSONPath":
         raise AslDefinitionError(

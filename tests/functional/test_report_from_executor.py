@@ -7,8 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from local_aws.sns import LocalSns
-from orchestration.asl import AslExecutor, TaskError, load_definition, substitute_placeholders
-from orchestration.history import HistoryStore
+from local_aws.stepfunctions import (
+    AslExecutor,
+    HistoryStore,
+    TaskError,
+    load_definition,
+    substitute_placeholders,
+)
 from tests.functional.test_state_machine_local import DEFINITION, NAMES, FakeGlue, registry
 from udp_cli.report import build_report, render_report
 

@@ -418,12 +418,13 @@ def test_unsupported_or_invalid_definitions_are_refused_up_front(
 
 
 def test_unknown_top_level_field_and_missing_handler_are_refused() -> None:
-    # GIVEN a top-level TimeoutSeconds, and separately a Task without a local handler
-    with_timeout = {**machine({"S": {"Type": "Succeed"}}), "TimeoutSeconds": 60}
+    # GIVEN a top-level field the executor does not know (TimeoutSeconds is supported
+    # now: see the execution-timeout conformance tests), and a Task without a handler
+    with_unknown = {**machine({"S": {"Type": "Succeed"}}), "Variables": {}}
     task = machine({"T": {"Type": "Task", "Resource": "arn:aws:states:::x:y", "End": True}})
     # WHEN validated / built THEN both are refused by name
-    with pytest.raises(AslDefinitionError, match="TimeoutSeconds"):
-        validate_definition(with_timeout)
+    with pytest.raises(AslDefinitionError, match="Variables"):
+        validate_definition(with_unknown)
     with pytest.raises(AslDefinitionError, match=r"arn:aws:states:::x:y \(state 'T'\)"):
         AslExecutor(task, TaskRegistry({}))
 

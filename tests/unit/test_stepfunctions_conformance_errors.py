@@ -248,3 +248,38 @@ def test_the_local_transition_limit_cannot_be_caught() -> None:
     d["States"]["M"]["ItemProcessor"]["States"]["B"] = {"Type": "Choice", "Choices": [
         {"Variable": "$.stop", "IsPresent": True, "Next": "Z"}], "Default": "A"}
     assert run(d, [{}], max_transitions=20).error == "States.ExecutionLimitExceeded"
+
+
+# --------------------------------------------------------------------------- execution timeout
+# ASL spec, "Top-level fields": TimeoutSeconds is "the maximum number of seconds an execution
+# of the state machine can run. If it runs longer than the specified time, then the
+# execution fails with a States.Timeout Error name". AWS shows such an execution as
+# TIMED_OUT, and no state's Catch takes it (the execution itself is over).
+
+
+def test_an_execution_past_its_timeout_ends_timed_out_and_no_catch_takes_it() -> None:
+    import time
+
+    def slow(_: Any) -> Any:
+        time.sleep(1.2)
+        return {}
+
+    definition = machine({
+        "Slow": {"Type": "Task", "Resource": ECHO, "Next": "After",
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+        "After": {"Type": "Pass", "End": True},
+        "Caught": {"Type": "Pass", "End": True}}, start="Slow", TimeoutSeconds=1)
+    result = run(definition, handlers={ECHO: slow})
+    assert (result.status, result.error) == ("TIMED_OUT", "States.Timeout")
+    assert result.failed_state == "After"  # ended at the first transition past the limit
+
+
+def test_an_execution_within_its_timeout_is_unaffected() -> None:
+    result = run(machine({"P": {"Type": "Pass", "End": True}}, TimeoutSeconds=60))
+    assert result.status == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "60", True, 31_536_001])
+def test_a_timeout_outside_one_second_to_one_year_is_refused(bad: Any) -> None:
+    refused(machine({"P": {"Type": "Pass", "End": True}}, TimeoutSeconds=bad),
+            "TimeoutSeconds")

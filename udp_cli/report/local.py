@@ -234,10 +234,7 @@ class LocalSources:
 
     def run_records(self) -> list[dict[str, Any]]:
         """Every stored run as its JSON dict, oldest first (orphans settled to ABORTED)."""
-        try:  # the history store is moving to local_aws/stepfunctions/ on another branch
-            from local_aws.stepfunctions.history import HistoryStore
-        except ImportError:
-            from orchestration.history import HistoryStore
+        from local_aws.stepfunctions.history import HistoryStore
         from orchestration.config import LocalPaths
 
         store = HistoryStore(LocalPaths(self.state_dir).runs)
