@@ -26,6 +26,7 @@ from bench.cost_model import (
     nightly_happy_path,
     nightly_transitions,
     range_transitions,
+    report,
 )
 from infra.config import env_config
 
@@ -224,3 +225,17 @@ def test_cli_prints_tables_and_refuses_an_unknown_environment(
     assert main(["--env", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown environment" in err
+
+
+def test_the_doc_carries_the_tables_the_model_prints() -> None:
+    # GIVEN the tables the model prints for dev
+    printed = report(deployment_from_env(env_config("dev")), markdown=True)
+    tables = [block for block in printed.split("\n\n") if "|" in block]
+    # THEN docs/cost-model.md shows each of them as printed (rerun --markdown after a change)
+    doc = (NIGHTLY_ASL.parents[1] / "docs" / "cost-model.md").read_text(encoding="utf-8")
+    assert len(tables) == 4
+    for block in tables:
+        table = "\n".join(line for line in block.splitlines() if line.startswith("|"))
+        if "NAT gateway" in table:
+            continue  # the standing cost is quoted in prose, not as a table
+        assert table in doc
