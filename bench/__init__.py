@@ -1,0 +1,1 @@
+"""Benchmarks and the cost model; each module also runs as a script."""
