@@ -55,7 +55,7 @@ fix: $(STAMP) ## apply ruff's safe fixes
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) ## run every benchmark under bench/ (prints side-by-side ratios)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## remove local state (.udp) and caches; keeps the virtualenv
 	rm -rf .udp .pytest_cache .mypy_cache .ruff_cache .hypothesis
