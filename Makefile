@@ -33,8 +33,9 @@ $(INFRA): $(STAMP) infra/requirements-checkov.txt infra/package-lock.json
 demo: $(STAMP) ## run a full local nightly pipeline on generated data (no AWS needed)
 	$(BIN)/udp demo $(ARGS)
 
-test: $(INFRA) ## lint, type-check and run every test (unit, functional, end-to-end)
+test: $(INFRA) ## lint, check the import layers, type-check and run every test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 

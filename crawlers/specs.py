@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS, MODEL_TABLES
-from orchestration.config import PipelineConfig
 
 __all__ = [
     "DELETE_BEHAVIORS",

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from contracts.tables import PARTITION_KEY, USERS
+from glue_jobs.redshift_warehouse import RedshiftSettings
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
     LoadResult,
     LoadSource,
-    RedshiftSettings,
     WarehousePort,
     validate_load_id,
     validate_p_date,

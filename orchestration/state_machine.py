@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from contracts.pipeline import PipelineConfig
 from orchestration.asl import LoadedDefinition, load_definition_file, render_definition
-from orchestration.config import PipelineConfig
 
 __all__ = [
     "DEFINITION_PATH",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local_aws.backfill_runner import child_execution_handler, make_run_one, run_backfill
 from local_aws.sns import LocalSns
 from orchestration.asl import (
     AslExecutor,
@@ -27,10 +28,7 @@ from orchestration.backfill import (
     START_EXECUTION_SYNC,
     BackfillError,
     DateResult,
-    child_execution_handler,
     date_range,
-    make_run_one,
-    run_backfill,
 )
 from orchestration.history import HistoryStore, RunNotFoundError
 from orchestration.schedules import p_date_for

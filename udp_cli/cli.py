@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestration.config import DEFAULT_STATE_DIR
+from local_aws.paths import DEFAULT_STATE_DIR
 
 __all__ = ["UserError", "main"]
 
@@ -34,7 +34,7 @@ class UserError(Exception):
 
 
 def _p_date(text: str) -> str:
-    from glue_jobs.dates import InvalidDate, parse_p_date
+    from contracts.dates import InvalidDate, parse_p_date
 
     try:
         return parse_p_date(text).isoformat()
@@ -50,9 +50,9 @@ def _existing_state(state_dir: Path) -> Path:
 
 
 def _stack(state_dir: Path) -> Any:
-    from local_aws.stack import LocalStack
+    from local_aws.cloud import LocalCloud
 
-    return LocalStack(state_dir)
+    return LocalCloud(state_dir)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -193,7 +193,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from orchestration.config import LocalPaths
+    from local_aws.paths import LocalPaths
     from orchestration.history import HistoryStore
 
     _existing_state(args.state_dir)
@@ -231,16 +231,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from contracts.pipeline import PipelineConfig
+    from local_aws.backfill_runner import make_run_one, run_backfill
     from orchestration.backfill import (
         BackfillError,
         DateRangeError,
         DateResult,
         check_concurrency,
-        make_run_one,
-        run_backfill,
     )
     from orchestration.backfill import date_range as backfill_range
-    from orchestration.config import PipelineConfig
 
     try:
         dates = backfill_range(args.date_from, args.date_to)

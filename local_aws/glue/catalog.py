@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
-from local_aws.partition_expr import ExpressionError, PartitionValueError, compile_expression
+from local_aws.glue.partition_expr import ExpressionError, PartitionValueError, compile_expression
 
 __all__ = ["LocalGlueCatalog", "atomic_write_json", "glue_error", "read_json"]
 
