@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from contracts import locations
 from contracts.tables import RAW, TRANSFORM_DATABASE, USERS, TableContract
 
 __all__ = ["PipelineConfig"]
@@ -35,11 +36,15 @@ class PipelineConfig:
     max_concurrent_runs: int = 2
     email_hash_salt: str = field(default="local-not-secret-salt", repr=False)
 
+    @property
+    def lake_uri(self) -> str:
+        return locations.lake_uri(self.lake_bucket)
+
     def table_uri(self, table: TableContract) -> str:
-        return f"s3://{self.lake_bucket}/{table.prefix}/"
+        return locations.table_uri(self.lake_uri, table)
 
     def partition_uri(self, table: TableContract, p_date: str) -> str:
-        return f"{self.table_uri(table)}p_date={p_date}/"
+        return locations.partition_uri(self.lake_uri, table, p_date)
 
     @property
     def raw_uri(self) -> str:

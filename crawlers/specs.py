@@ -205,8 +205,7 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     transform = CrawlerSpec(
         name=cfg.transform_crawler,
         database=cfg.transform_database,
-        targets=tuple(f"s3://{cfg.lake_bucket}/{t.prefix}/"
-                      for t in (*MODEL_TABLES, DQ_RESULTS)),
+        targets=tuple(cfg.table_uri(t) for t in (*MODEL_TABLES, DQ_RESULTS)),
         recrawl_policy="CRAWL_EVERYTHING",
         update_behavior="LOG",
         delete_behavior="LOG",

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from contracts.dates import InvalidDate, parse_p_date
+from contracts.dates import InvalidDate, check_p_date
+from contracts.locations import partition_folder
 from contracts.tables import PARTITION_KEY, USERS, TableContract
 from sql import read_sql
 
@@ -152,7 +153,7 @@ class WarehousePort(Protocol):
 def validate_p_date(p_date: str) -> str:
     """Return ``p_date`` if it is a real calendar date written ``YYYY-MM-DD``."""
     try:
-        return parse_p_date(p_date).isoformat()
+        return check_p_date(p_date)
     except InvalidDate as exc:
         raise InvalidLoadRequest(str(exc)) from None
 
@@ -196,7 +197,7 @@ def render_copy_from_s3(source_uri: str, iam_role_arn: str, p_date: str) -> str:
     if not _S3_PREFIX.fullmatch(source_uri):
         raise InvalidLoadRequest(f"source must be an s3:// prefix ending in '/', got "
                                  f"{source_uri!r}")
-    if not source_uri.endswith(f"/{PARTITION_KEY}={p_date}/"):
+    if not source_uri.endswith(f"/{partition_folder(p_date)}"):
         raise InvalidLoadRequest(
             f"source {source_uri!r} is not the {PARTITION_KEY}={p_date}/ partition")
     if not _IAM_ROLE.fullmatch(iam_role_arn):

@@ -48,6 +48,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
 from infra.assets import GlueAssets, StagedAssets
@@ -69,8 +70,6 @@ __all__ = [
 ]
 
 BACKFILL_DEFINITION_PATH = DEFINITION_PATH.with_name("backfill.asl.json")
-FIREHOSE_PREFIX = f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/"
-FIREHOSE_ERROR_PREFIX = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 GLUE_TEMP_PREFIX = "tmp/"
 INGEST_FUNCTION_NAME = "udp-ingest"
 PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.glue import parquet_table_input
+from contracts.locations import FIREHOSE_PREFIX
 from contracts.pipeline import PipelineConfig
 from contracts.schema import arrow_schema_from_glue
 from contracts.tables import RAW, USERS
@@ -137,7 +138,7 @@ class LocalCloud:
         table = self.catalog.get_table(DatabaseName=self.cfg.raw_database, Name=RAW.name)
         schema = arrow_schema_from_glue(table["Table"]["StorageDescriptor"]["Columns"])
         return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
-                                    prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/",
+                                    prefix=FIREHOSE_PREFIX,
                                     schema=schema)
 
     def athena(self) -> LocalAthena:
@@ -157,9 +158,9 @@ class LocalCloud:
 
         options = options_from_args({
             **{k.removeprefix("--"): v for k, v in args.items()},
-            "lake_uri": f"s3://{self.cfg.lake_bucket}", "salt_secret_id": "local-config"})
+            "lake_uri": self.cfg.lake_uri, "salt_secret_id": "local-config"})
         runtime = LocalRuntime(self.spark, self.catalog, self.store)
-        settings = TransformSettings(f"s3://{self.cfg.lake_bucket}", self.cfg.email_hash_salt)
+        settings = TransformSettings(self.cfg.lake_uri, self.cfg.email_hash_salt)
         results = run_transform_days(runtime, options.days, settings, run_id=options.run_id)
         if len(results) == 1:
             return results[0].as_dict()

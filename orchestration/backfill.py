@@ -31,15 +31,13 @@ __all__ = [
     "ProgressCallback",
     "check_concurrency",
     "check_dates",
-    "date_range",
-    "parse_p_date",
 ]
 
 BACKFILL_DEFINITION = Path(__file__).with_name("backfill.asl.json")
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 DEFAULT_MAX_CONCURRENT_RUNS = PipelineConfig().max_concurrent_runs
 """Glue ``ExecutionProperty.MaxConcurrentRuns`` of the transform and load jobs."""
-MAX_RANGE_DAYS = 366
+MAX_RANGE_DAYS = dates.MAX_RANGE_DAYS
 
 
 DateRangeError = dates.InvalidDate
@@ -66,16 +64,6 @@ class DateResult:
 ProgressCallback = Callable[[DateResult, int, int], None]
 
 
-def parse_p_date(text: str) -> str:
-    """Validate ``YYYY-MM-DD`` strictly and return it; :class:`DateRangeError` otherwise."""
-    return dates.parse_p_date(text).isoformat()
-
-
-def date_range(start: str, end: str, *, max_days: int = MAX_RANGE_DAYS) -> list[str]:
-    """Every date from ``start`` to ``end`` inclusive, as ``YYYY-MM-DD`` strings."""
-    return [d.isoformat() for d in dates.date_range(start, end, max_days)]
-
-
 def check_concurrency(concurrency: int, max_concurrent_runs: int) -> int:
     """``concurrency`` if 1 ≤ it ≤ ``max_concurrent_runs``; :class:`BackfillError` otherwise.
 
@@ -92,8 +80,9 @@ def check_concurrency(concurrency: int, max_concurrent_runs: int) -> int:
     return concurrency
 
 
-def check_dates(dates: list[str]) -> list[str]:
-    checked = [parse_p_date(d) for d in dates]
+def check_dates(p_dates: list[str]) -> list[str]:
+    """Each date valid and listed once, as canonical text; :class:`DateRangeError` otherwise."""
+    checked = [dates.check_p_date(d) for d in p_dates]
     duplicates = sorted({d for d in checked if checked.count(d) > 1})
     if duplicates:
         raise DateRangeError(f"date(s) listed twice: {', '.join(duplicates)}")

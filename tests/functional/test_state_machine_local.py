@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from contracts.dates import p_date_range as date_range
 from local_aws.backfill_runner import child_execution_handler, make_run_one, run_backfill
 from local_aws.sns import LocalSns
 from orchestration.asl import (
@@ -28,7 +29,6 @@ from orchestration.backfill import (
     START_EXECUTION_SYNC,
     BackfillError,
     DateResult,
-    date_range,
 )
 from orchestration.history import HistoryStore, RunNotFoundError
 from orchestration.schedules import p_date_for
