@@ -40,8 +40,9 @@ $(BROWSER): $(STAMP)
 demo: $(STAMP) ## run a full local nightly pipeline on generated data (no AWS needed)
 	$(BIN)/udp demo $(ARGS)
 
-test: $(INFRA) $(BROWSER) ## lint, type-check and run every test (unit, functional, end-to-end)
+test: $(INFRA) $(BROWSER) ## lint, check the import layers, type-check and run every test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 

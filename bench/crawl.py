@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import RAW
-from crawlers.crawl import crawl, ensure_databases
 from crawlers.specs import CrawlerSpec, default_specs
-from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue.catalog import LocalGlueCatalog
+from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.objectstore import LocalObjectStore
-from orchestration.config import PipelineConfig
 
 __all__ = ["main"]
 

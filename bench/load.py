@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.tables import USERS
 from glue_jobs.bulk_import import run_bulk_import
-from glue_jobs.warehouse_port import (
+from local_aws.redshift.postgres_adapter import (
     POSTGRES_SESSION,
     PostgresWarehouse,
     copy_chunks,

@@ -30,9 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS, RAW
 from contracts.user_record import raw_arrow_schema
-from crawlers.crawl import crawl, ensure_databases
 from crawlers.specs import default_specs
 from glue_jobs.publish import (
     ensure_partition,
@@ -40,12 +40,12 @@ from glue_jobs.publish import (
     plain_partition_uri,
     table_uri,
 )
-from glue_jobs.runtime import LocalRuntime
 from glue_jobs.spark import local_spark
 from glue_jobs.transform_job import TransformSettings, run_transform
-from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue.catalog import LocalGlueCatalog
+from local_aws.glue.crawl import crawl, ensure_databases
+from local_aws.glue.spark_runtime import LocalRuntime
 from local_aws.objectstore import LocalObjectStore
-from orchestration.config import PipelineConfig
 from sql.ddl import age_band_case
 
 __all__ = ["main"]

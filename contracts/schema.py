@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pyarrow is imported where used: the ingest Lambda image ships without it
     import pyarrow as pa
 
+from contracts.glue_types import ArrayT, GType, MapT, StructT, parse_glue_type
+
 __all__ = ["Field", "Kind", "Struct", "arrow_from_glue", "arrow_schema", "arrow_schema_from_glue",
            "arrow_type", "glue_columns", "glue_type",
            "spark_ddl", "spark_schema", "sql_type"]
@@ -176,66 +178,28 @@ def arrow_from_glue(type_text: str) -> pa.DataType:
     """Parse a Glue/Hive type string (``struct<a:int,b:array<string>>``) into Arrow.
 
     This is how Firehose's record-format conversion takes its schema from a catalog table.
+    The text is parsed by :func:`contracts.glue_types.parse_glue_type` (the one parser).
     """
-    import pyarrow as pa
+    return _arrow_of(parse_glue_type(type_text), type_text)
 
-    text = type_text.replace(" ", "")
-    pos = 0
 
-    def parse() -> pa.DataType:
-        nonlocal pos
-        start = pos
-        while pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
-            pos += 1
-        name = text[start:pos].lower()
-        if name in ("struct", "array", "map"):
-            expect("<")
-            if name == "array":
-                inner = parse()
-                expect(">")
-                return pa.list_(inner)
-            if name == "map":
-                key = parse()
-                expect(",")
-                value = parse()
-                expect(">")
-                return pa.map_(key, value)
-            fields = []
-            while True:
-                fstart = pos
-                while text[pos] != ":":
-                    pos += 1
-                fname = text[fstart:pos]
-                expect(":")
-                fields.append(pa.field(fname, parse()))
-                if text[pos] == ">":
-                    pos += 1
-                    return pa.struct(fields)
-                expect(",")
-        if name.startswith("decimal") or (name == "decimal"):
-            if pos < len(text) and text[pos] == "(":
-                end = text.index(")", pos)
-                precision, _, scale = text[pos + 1:end].partition(",")
-                pos = end + 1
-                return pa.decimal128(int(precision), int(scale or 0))
-            return pa.decimal128(10, 0)
-        if name in ("varchar", "char") and pos < len(text) and text[pos] == "(":
-            pos = text.index(")", pos) + 1
-        prims = _glue_prims()
-        if name not in prims:
-            raise ValueError(f"unsupported Glue type {name!r} in {type_text!r}")
-        return prims[name]
+def _arrow_of(t: GType, type_text: str) -> pa.DataType:
+    import pyarrow as pa  # lazily: the ingest Lambda image carries no pyarrow
 
-    def expect(ch: str) -> None:
-        nonlocal pos
-        if pos >= len(text) or text[pos] != ch:
-            raise ValueError(f"malformed Glue type {type_text!r} at {pos}: expected {ch!r}")
-        pos += 1
-
-    result = parse()
-    if pos != len(text):
-        raise ValueError(f"malformed Glue type {type_text!r}: trailing {text[pos:]!r}")
-    return result
+    if isinstance(t, ArrayT):
+        return pa.list_(_arrow_of(t.element, type_text))
+    if isinstance(t, MapT):
+        return pa.map_(_arrow_of(t.key, type_text), _arrow_of(t.value, type_text))
+    if isinstance(t, StructT):
+        return pa.struct([pa.field(n, _arrow_of(v, type_text)) for n, v in t.fields])
+    name, _, params = t.name.partition("(")
+    if name == "decimal":
+        precision, _, scale = params.rstrip(")").partition(",")
+        return pa.decimal128(int(precision or 10), int(scale or 0))
+    prims = _glue_prims()
+    if name not in prims:
+        raise ValueError(f"unsupported Glue type {name!r} in {type_text!r}")
+    return prims[name]
 
 
 def arrow_schema_from_glue(columns: list[dict[str, str]]) -> pa.Schema:

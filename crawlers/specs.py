@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS
-from orchestration.config import PipelineConfig
 
 __all__ = [
     "DELETE_BEHAVIORS",
@@ -207,7 +207,7 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     transform = CrawlerSpec(
         name=cfg.transform_crawler,
         database=cfg.transform_database,
-        targets=(f"s3://{cfg.lake_bucket}/{DQ_RESULTS.prefix}/",),
+        targets=(cfg.table_uri(DQ_RESULTS),),
         recrawl_policy="CRAWL_EVERYTHING",
         update_behavior="LOG",
         delete_behavior="LOG",

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from contracts.tables import PARTITION_KEY, USERS
+from contracts.locations import partition_folder
+from contracts.tables import USERS
+from glue_jobs.redshift_warehouse import RedshiftSettings
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
     LoadResult,
     LoadSource,
-    RedshiftSettings,
     WarehousePort,
     validate_load_id,
     validate_p_date,
@@ -48,7 +49,7 @@ def partition_uri(table_uri: str, p_date: str) -> str:
     validate_p_date(p_date)
     if not table_uri.startswith("s3://"):
         raise InvalidLoadRequest(f"table_uri must be an s3:// URI, got {table_uri!r}")
-    return f"{table_uri.rstrip('/')}/{PARTITION_KEY}={p_date}/"
+    return f"{table_uri.rstrip('/')}/{partition_folder(p_date)}"
 
 
 def run_bulk_import(warehouse: WarehousePort, p_date: str, source: LoadSource, *,

@@ -1,6 +1,6 @@
 """The Glue Data Catalog port: the subset of Glue's API the pipeline calls.
 
-A boto3 ``glue`` client and ``local_aws.glue_catalog.LocalGlueCatalog`` both satisfy it.
+A boto3 ``glue`` client and the local Glue twin's ``LocalGlueCatalog`` both satisfy it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from contracts.tables import TableContract
-from glue_jobs.runtime import empty_partitioned_frame, write_parquet_files
+from glue_jobs.runtime_port import empty_partitioned_frame, write_parquet_files
 
 __all__ = ["GlueRuntime"]
 

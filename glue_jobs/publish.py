@@ -25,7 +25,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE, parquet_table_input
-from contracts.tables import PARTITION_KEY, TableContract
+from contracts.locations import partition_folder, partition_uri, table_uri
+from contracts.tables import TableContract
 
 __all__ = [
     "INPUT_FORMAT",
@@ -71,14 +72,8 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
-def table_uri(lake_uri: str, contract: TableContract) -> str:
-    """``s3://udp-lake`` + the contract's prefix, with a trailing slash."""
-    return f"{lake_uri.rstrip('/')}/{contract.prefix}/"
-
-
-def plain_partition_uri(lake_uri: str, contract: TableContract, p_date: str) -> str:
-    """The Hive-style partition folder (used for append-only tables such as dq_results)."""
-    return f"{table_uri(lake_uri, contract)}{PARTITION_KEY}={p_date}/"
+plain_partition_uri = partition_uri
+"""The Hive-style partition folder (used for append-only tables such as dq_results)."""
 
 
 def versions_root(lake_uri: str, contract: TableContract, p_date: str) -> str:
@@ -89,7 +84,7 @@ def versions_root(lake_uri: str, contract: TableContract, p_date: str) -> str:
 def version_uri(lake_uri: str, contract: TableContract, p_date: str, run_id: str) -> str:
     """Where run ``run_id`` writes day ``p_date``: ``…/_versions/D/<run_id>/p_date=D/``."""
     return (f"{versions_root(lake_uri, contract, p_date)}{validate_run_id(run_id)}/"
-            f"{PARTITION_KEY}={p_date}/")
+            f"{partition_folder(p_date)}")
 
 
 def run_folder_of(location: str | None, root: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from contracts.dates import date_range, parse_p_date, partition_predicate
 from contracts.tables import (
     DAILY_USER_COUNTS,
     DQ_RESULTS,
@@ -24,8 +25,7 @@ from contracts.tables import (
     USER_LOCATIONS,
     USERS,
 )
-from glue_jobs.dates import date_range, parse_p_date, partition_predicate
-from glue_jobs.dq import (
+from glue_jobs.data_quality import (
     DQBreach,
     RowCountNearTrailing,
     RuleResult,
@@ -48,7 +48,7 @@ from glue_jobs.publish import (
     version_uri,
     versions_root,
 )
-from glue_jobs.runtime import JobRuntime
+from glue_jobs.runtime_port import JobRuntime
 from glue_jobs.transforms import conform_to, to_daily_user_counts, to_latest_model
 
 __all__ = [

@@ -1,11 +1,13 @@
 """Warehouse port: load one ``p_date`` partition of the users table, in one transaction.
 
 Two adapters share the SQL files (``sql/redshift/*.sql``) and the transaction script
-(:func:`run_load_transaction`); three edges differ, and the twin takes a faster route
-through the middle:
+(:func:`run_load_transaction`, committed by :func:`commit_load`); three edges differ, and
+the twin takes a faster route through the middle. The adapters live beside their
+runtime: ``glue_jobs.redshift_warehouse.RedshiftWarehouse`` ships to Glue,
+``PostgresWarehouse`` (in the local Redshift twin's package) is the local twin's.
 
 ==============  =======================================  ===============================
-step            :class:`PostgresWarehouse` (local twin)  :class:`RedshiftWarehouse`
+step            ``PostgresWarehouse`` (local twin)       ``RedshiftWarehouse``
 ==============  =======================================  ===============================
 lock the day    ``pg_try_advisory_xact_lock`` (refuse)   ``lock audit.load_log`` (queue)
 bulk copy       binary ``COPY … FROM STDIN`` streamed    ``COPY … FROM 's3://…' IAM_ROLE
@@ -31,50 +33,43 @@ separate transaction. See docs/adr/0003-warehouse-load.md.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from contracts.dates import InvalidDate, check_p_date
+from contracts.locations import partition_folder
 from contracts.tables import PARTITION_KEY, USERS, TableContract
-from glue_jobs.dates import InvalidDate, parse_p_date
-from glue_jobs.pg_copy import check_schema
-from glue_jobs.pg_copy import payload as copy_payload
-from glue_jobs.secrets import guard_botocore_logs
 from sql import read_sql
 
 __all__ = [
+    "PORTABLE",
+    "POSTGRES",
     "SCRIPTS",
     "ConcurrentLoadError",
     "CopyStep",
     "InvalidLoadRequest",
     "LoadResult",
     "LoadSource",
-    "PostgresWarehouse",
-    "RedshiftCredentials",
-    "RedshiftSettings",
-    "RedshiftWarehouse",
     "SchemaMismatchError",
     "StepHook",
     "WarehouseLoadError",
     "WarehousePort",
-    "binary_chunks",
-    "clear_secret_cache",
-    "copy_chunks",
+    "commit_load",
+    "insert_audit",
+    "lock_key",
+    "noop_step",
     "parquet_files",
-    "record_batches",
+    "read_statement",
     "render_copy_from_s3",
     "run_load_transaction",
+    "safe_close",
+    "safe_rollback",
     "split_sql",
-    "stream_copy",
+    "utc_now",
     "validate_p_date",
 ]
 
@@ -97,11 +92,6 @@ PORTABLE = "portable"
 POSTGRES = "postgres"
 SCRIPTS = (PORTABLE, POSTGRES)
 """Transaction scripts: ``portable`` (Redshift's statements) and ``postgres`` (the twin's)."""
-
-POSTGRES_SESSION = ("-c TimeZone=UTC -c DateStyle=ISO -c work_mem=256MB "
-                    "-c temp_buffers=256MB")
-"""Session settings of a twin load: UTC and ISO dates (the audit checksum hashes
-timestamps as text); sorts and the temp table stay in memory."""
 
 STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
@@ -163,7 +153,7 @@ class WarehousePort(Protocol):
 def validate_p_date(p_date: str) -> str:
     """Return ``p_date`` if it is a real calendar date written ``YYYY-MM-DD``."""
     try:
-        return parse_p_date(p_date).isoformat()
+        return check_p_date(p_date)
     except InvalidDate as exc:
         raise InvalidLoadRequest(str(exc)) from None
 
@@ -207,12 +197,12 @@ def render_copy_from_s3(source_uri: str, iam_role_arn: str, p_date: str) -> str:
     if not _S3_PREFIX.fullmatch(source_uri):
         raise InvalidLoadRequest(f"source must be an s3:// prefix ending in '/', got "
                                  f"{source_uri!r}")
-    if not source_uri.endswith(f"/{PARTITION_KEY}={p_date}/"):
+    if not source_uri.endswith(f"/{partition_folder(p_date)}"):
         raise InvalidLoadRequest(
             f"source {source_uri!r} is not the {PARTITION_KEY}={p_date}/ partition")
     if not _IAM_ROLE.fullmatch(iam_role_arn):
         raise InvalidLoadRequest(f"not an IAM role ARN: {iam_role_arn!r}")
-    return _statement("redshift/copy_users.redshift.sql").format(
+    return read_statement("redshift/copy_users.redshift.sql").format(
         source_uri=source_uri, iam_role_arn=iam_role_arn)
 
 
@@ -231,21 +221,21 @@ def parquet_files(source: Path | Sequence[Path]) -> list[Path]:
     return files
 
 
-def _statement(name: str) -> str:
+def read_statement(name: str) -> str:
     """The single statement in a shipped SQL file, comments removed."""
     (statement,) = split_sql(read_sql(name))
     return statement
 
 
-def _lock_key(table: TableContract, p_date: str) -> str:
+def lock_key(table: TableContract, p_date: str) -> str:
     return f"{table.name}:{p_date}"
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _noop(_: str) -> None:
+def noop_step(_: str) -> None:
     return None
 
 
@@ -260,7 +250,7 @@ def run_load_transaction(
     lock: Callable[[Any], None],
     copy: Callable[[Any], None],
     replace: bool = False,
-    on_step: StepHook = _noop,
+    on_step: StepHook = noop_step,
     table: TableContract = USERS,
     script: str = PORTABLE,
 ) -> LoadResult:
@@ -284,16 +274,16 @@ def run_load_transaction(
     copy(cursor)
     on_step("copied")
     if replace:
-        cursor.execute(_statement("redshift/delete_users_partition.sql"), (p_date,))
-    cursor.execute(_statement("redshift/stage_summary.sql"))
+        cursor.execute(read_statement("redshift/delete_users_partition.sql"), (p_date,))
+    cursor.execute(read_statement("redshift/stage_summary.sql"))
     rows_staged, checksum = _pair(cursor.fetchone())
     if script == PORTABLE:
-        cursor.execute(_statement("redshift/dedupe_users.sql"), (p_date, started_at))
+        cursor.execute(read_statement("redshift/dedupe_users.sql"), (p_date, started_at))
         on_step("deduped")
-        cursor.execute(_statement("redshift/latest_counts.sql"))
+        cursor.execute(read_statement("redshift/latest_counts.sql"))
         rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
         on_step("counted")
-        cursor.execute(_statement("redshift/merge_users.sql"))
+        cursor.execute(read_statement("redshift/merge_users.sql"))
     else:
         on_step("counted")
         rows_inserted, rows_updated = _merge_counting(cursor, p_date, started_at)
@@ -301,8 +291,8 @@ def run_load_transaction(
     result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
                         rows_staged=int(rows_staged), rows_inserted=rows_inserted,
                         rows_updated=rows_updated, checksum=str(checksum),
-                        started_at=started_at, finished_at=_now(), table=table.name)
-    _insert_audit(cursor, result)
+                        started_at=started_at, finished_at=utc_now(), table=table.name)
+    insert_audit(cursor, result)
     on_step("audited")
     return result
 
@@ -310,10 +300,10 @@ def run_load_transaction(
 def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
     """The twin's one MERGE; (inserted, updated) from the transaction's table counters
     before and after it (``table_counts.postgres.sql``), checked against its row count."""
-    counts = _statement("redshift/table_counts.postgres.sql")
+    counts = read_statement("redshift/table_counts.postgres.sql")
     cursor.execute(counts)
     inserted_before, updated_before = (int(v) for v in _pair(cursor.fetchone()))
-    cursor.execute(_statement("redshift/merge_users.postgres.sql"),
+    cursor.execute(read_statement("redshift/merge_users.postgres.sql"),
                    {"p_date": p_date, "loaded_at": loaded_at})
     affected = cursor.rowcount
     cursor.execute(counts)
@@ -333,8 +323,8 @@ def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
     return row[0], row[1]
 
 
-def _insert_audit(cursor: Any, r: LoadResult) -> None:
-    cursor.execute(_statement("redshift/insert_load_log.sql"), (
+def insert_audit(cursor: Any, r: LoadResult) -> None:
+    cursor.execute(read_statement("redshift/insert_load_log.sql"), (
         r.load_id, r.table, r.p_date, r.status, r.rows_staged, r.rows_inserted,
         r.rows_updated, r.checksum, r.started_at, r.finished_at,
         (r.error or None) and r.error[:1024]))
@@ -344,7 +334,7 @@ def _failure(p_date: str, load_id: str, started_at: dt.datetime, exc: BaseExcept
              table: TableContract) -> LoadResult:
     status = STATUS_REFUSED if isinstance(exc, ConcurrentLoadError) else STATUS_FAILED
     return LoadResult(load_id=load_id, p_date=p_date, status=status, started_at=started_at,
-                      finished_at=_now(), error=f"{type(exc).__name__}: {exc}",
+                      finished_at=utc_now(), error=f"{type(exc).__name__}: {exc}",
                       table=table.name)
 
 
@@ -356,150 +346,9 @@ def _raise_for(result: LoadResult, exc: BaseException) -> None:
         f"and was rolled back: {result.error}") from exc
 
 
-# ---------------------------------------------------------------- PostgreSQL adapter
+# ---------------------------------------------------------------- one load, either driver
 
-def record_batches(files: Sequence[Path], schema: pa.Schema,
-                    batch_rows: int) -> Iterator[pa.RecordBatch]:
-    for path in files:
-        pf = pq.ParquetFile(path)
-        names = pf.schema_arrow.names
-        if names != schema.names:
-            raise SchemaMismatchError(
-                f"{path.name}: columns {names} differ from the contract {schema.names}")
-        for batch in pf.iter_batches(batch_size=batch_rows):
-            if batch.schema != schema:
-                batch = batch.cast(schema)  # e.g. nullability or tz spelling; safe casts only
-            yield batch
-
-
-def binary_chunks(files: Sequence[Path], table: TableContract = USERS,
-                  batch_rows: int = 65_536) -> Iterator[bytes]:
-    """A whole binary ``COPY`` payload of the files' rows (header, one chunk per Parquet
-    record batch, trailer); see :mod:`glue_jobs.pg_copy`.
-
-    Files are checked against the contract's column order first (COPY maps by position).
-    """
-    schema = table.arrow_schema()
-    check_schema(schema)
-    return copy_payload(record_batches(files, schema, batch_rows))
-
-
-def copy_chunks(cursor: Any, copy_sql: str, chunks: Iterable[bytes]) -> None:
-    """``COPY … FROM STDIN`` of ``chunks`` through a psycopg cursor.
-
-    Producing the chunks (numpy/Arrow kernels, mostly outside the GIL) overlaps with
-    sending: a writer thread (``QueuedLibpqWriter``) pushes each chunk while the next one
-    is made, so the client and the server work on different cores. Memory stays bounded
-    by the queue.
-    """
-    from psycopg.copy import QueuedLibpqWriter
-
-    with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy_stream:
-        for chunk in chunks:
-            copy_stream.write(chunk)
-
-
-def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
-                table: TableContract = USERS, batch_rows: int = 65_536) -> None:
-    """``COPY … FROM STDIN (FORMAT binary)`` of Parquet files, batch by batch."""
-    copy_chunks(cursor, copy_sql, binary_chunks(files, table, batch_rows))
-
-
-class PostgresWarehouse:
-    """The local twin: PostgreSQL, ``COPY FROM STDIN`` streamed from Parquet files.
-
-    Parameters
-    ----------
-    conninfo:
-        libpq connection string (``LocalWarehouse.uri``). One connection per load.
-    batch_rows:
-        Rows per Parquet record batch; bounds memory whatever the partition size.
-    script:
-        ``"postgres"`` (default: one MERGE over a DISTINCT ON subquery) or
-        ``"portable"`` (Redshift's statements, for comparison and tests).
-    on_step:
-        Optional hook called after each step (tests inject failures with it).
-    object_store:
-        Optional ``LocalObjectStore`` to resolve ``s3://`` sources to local folders.
-    """
-
-    def __init__(self, conninfo: str, *, batch_rows: int = 65_536,
-                 on_step: StepHook | None = None, object_store: Any = None,
-                 table: TableContract = USERS, script: str = POSTGRES) -> None:
-        if script not in SCRIPTS:
-            raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
-        self._script = script
-        self._conninfo = conninfo
-        self._batch_rows = batch_rows
-        self._on_step = on_step or _noop
-        self._store = object_store
-        self._table = table
-
-    def _connect(self) -> Any:
-        import psycopg
-
-        return psycopg.connect(self._conninfo, options=POSTGRES_SESSION)
-
-    def ensure_schema(self) -> None:
-        """Apply schemas, PostgreSQL shims, tables and views; serialised across processes."""
-        files = ("redshift/schemas.sql", "redshift/compat.postgres.sql",
-                 "redshift/tables.postgres.sql", "redshift/views.sql")
-        with self._connect() as conn, conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(hashtextextended('udp:ddl', 0))")
-            for name in files:
-                for statement in split_sql(read_sql(name)):
-                    cur.execute(statement)
-
-    def _files(self, source: LoadSource) -> list[Path]:
-        if isinstance(source, str):
-            if source.startswith("s3://"):
-                if self._store is None:
-                    raise InvalidLoadRequest(
-                        f"cannot read {source} without a local object store")
-                return parquet_files(Path(self._store.path(source)))
-            return parquet_files(Path(source))
-        return parquet_files(source)
-
-    def _copy_step(self, files: Sequence[Path]) -> Callable[[Any], None]:
-        copy_sql = _statement("redshift/copy_users.postgres.sql")
-
-        def copy(cursor: Any) -> None:
-            stream_copy(cursor, copy_sql, files, self._table, self._batch_rows)
-        return copy
-
-    @staticmethod
-    def _lock(key: str) -> Callable[[Any], None]:
-        def lock(cursor: Any) -> None:
-            cursor.execute(_statement("redshift/lock_load.postgres.sql"), (key,))
-            row = cursor.fetchone()
-            if not row or not row[0]:
-                raise ConcurrentLoadError(
-                    f"another load of {key.replace(':', ' p_date=')} is running; "
-                    "this one was refused (rerun it when that one finishes)")
-        return lock
-
-    def load_partition(self, p_date: str, source: LoadSource, load_id: str, *,
-                       replace: bool = False) -> LoadResult:
-        """Load one day from Parquet files in one transaction (see module docstring)."""
-        validate_p_date(p_date)
-        validate_load_id(load_id)
-        files = self._files(source)
-        started_at = _now()
-        return _commit_load(
-            self._connect(), self._table, self._record_failure, p_date=p_date,
-            load_id=load_id, started_at=started_at,
-            lock=self._lock(_lock_key(self._table, p_date)), copy=self._copy_step(files),
-            replace=replace, on_step=self._on_step, script=self._script)
-
-    def _record_failure(self, failed: LoadResult) -> None:
-        try:
-            with self._connect() as conn, conn.cursor() as cur:
-                _insert_audit(cur, failed)
-        except Exception:  # the audit must never hide the load's own error
-            log.exception("could not record the failed load %s", failed.load_id)
-
-
-def _commit_load(conn: Any, table: TableContract,
+def commit_load(conn: Any, table: TableContract,
                  record_failure: Callable[[LoadResult], None], *, p_date: str, load_id: str,
                  started_at: dt.datetime, lock: Callable[[Any], None],
                  copy: Callable[[Any], None], replace: bool, on_step: Callable[[str], None],
@@ -515,192 +364,24 @@ def _commit_load(conn: Any, table: TableContract,
                  p_date, result.rows_staged, result.rows_inserted, result.rows_updated)
         return result
     except Exception as exc:
-        _safe_rollback(conn)
+        safe_rollback(conn)
         failed = _failure(p_date, load_id, started_at, exc, table)
         record_failure(failed)
         _raise_for(failed, exc)
         raise  # unreachable; keeps type checkers honest
     finally:
-        _safe_close(conn)
+        safe_close(conn)
 
 
-def _safe_rollback(conn: Any) -> None:
+def safe_rollback(conn: Any) -> None:
     try:
         conn.rollback()
     except Exception:
         log.warning("rollback failed; the server discards the transaction on disconnect")
 
 
-def _safe_close(conn: Any) -> None:
+def safe_close(conn: Any) -> None:
     try:
         conn.close()
     except Exception:
         log.debug("close failed", exc_info=True)
-
-
-# ---------------------------------------------------------------- Redshift adapter
-
-@dataclass(frozen=True)
-class RedshiftCredentials:
-    """Connection settings read from a Secrets Manager secret (password never printed)."""
-
-    host: str
-    port: int
-    database: str
-    user: str
-    password: str = field(repr=False)
-
-    @classmethod
-    def from_secret_string(cls, secret: str, database: str | None = None
-                           ) -> RedshiftCredentials:
-        """Parse the JSON shape Secrets Manager uses for Redshift secrets."""
-        try:
-            data = json.loads(secret)
-            return cls(host=str(data["host"]), port=int(data.get("port", 5439)),
-                       database=str(database or data.get("dbname") or data["database"]),
-                       user=str(data["username"]), password=str(data["password"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            # never echo the secret's content
-            raise InvalidLoadRequest(
-                f"Redshift secret is not the expected JSON ({type(exc).__name__}: "
-                f"missing or malformed host/port/dbname/username/password)") from None
-
-
-@dataclass(frozen=True)
-class RedshiftSettings:
-    """Where and how the Redshift adapter connects and loads."""
-
-    secret_id: str
-    iam_role_arn: str
-    database: str | None = None
-    ssl: bool = True
-    secret_ttl_seconds: float = 300.0
-
-
-_SECRET_CACHE: dict[str, tuple[float, RedshiftCredentials]] = {}
-_SECRET_LOCK = threading.Lock()
-
-
-def clear_secret_cache() -> None:
-    """Forget cached credentials (tests; rotation)."""
-    with _SECRET_LOCK:
-        _SECRET_CACHE.clear()
-
-
-def _credentials(client: Any, settings: RedshiftSettings) -> RedshiftCredentials:
-    guard_botocore_logs()
-    key = f"{settings.secret_id}|{settings.database}"
-    now = time.monotonic()
-    with _SECRET_LOCK:
-        cached = _SECRET_CACHE.get(key)
-        if cached and now - cached[0] < settings.secret_ttl_seconds:
-            return cached[1]
-    response = client.get_secret_value(SecretId=settings.secret_id)
-    creds = RedshiftCredentials.from_secret_string(response["SecretString"],
-                                                   settings.database)
-    with _SECRET_LOCK:
-        _SECRET_CACHE[key] = (now, creds)
-    return creds
-
-
-def _redshift_connect(creds: RedshiftCredentials, ssl: bool) -> Any:
-    import redshift_connector
-
-    return redshift_connector.connect(host=creds.host, port=creds.port,
-                                      database=creds.database, user=creds.user,
-                                      password=creds.password, ssl=ssl)
-
-
-class RedshiftWarehouse:
-    """Amazon Redshift through ``redshift_connector``; COPY from S3 with an IAM role.
-
-    Parameters
-    ----------
-    settings:
-        Secret id, IAM role for COPY, optional database override, SSL.
-    secrets_client:
-        A boto3 ``secretsmanager`` client (created lazily when omitted).
-    connect:
-        ``connect(credentials, ssl) -> DB-API connection``; defaults to
-        ``redshift_connector.connect``.
-    copy_step:
-        Replaces only the ``COPY … FROM 's3://…'`` step (:data:`CopyStep`); the source is
-        still validated and everything else runs as in production. Tests use it to drive
-        the script through ``redshift_connector`` against PostgreSQL.
-    """
-
-    def __init__(self, settings: RedshiftSettings, *, secrets_client: Any = None,
-                 connect: Callable[[RedshiftCredentials, bool], Any] | None = None,
-                 copy_step: CopyStep | None = None, on_step: StepHook | None = None,
-                 table: TableContract = USERS) -> None:
-        self._settings = settings
-        self._copy_step = copy_step
-        self._client = secrets_client
-        self._connect_fn = connect or _redshift_connect
-        self._on_step = on_step or _noop
-        self._table = table
-
-    def __repr__(self) -> str:
-        return f"RedshiftWarehouse(secret_id={self._settings.secret_id!r})"
-
-    def _connect(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("secretsmanager")
-        conn = self._connect_fn(_credentials(self._client, self._settings),
-                                self._settings.ssl)
-        conn.autocommit = False
-        return conn
-
-    def ensure_schema(self) -> None:
-        """Apply schemas, Redshift tables and views (one statement per execute)."""
-        files = ("redshift/schemas.sql", "redshift/tables.redshift.sql",
-                 "redshift/views.sql")
-        conn = self._connect()
-        try:
-            cur = conn.cursor()
-            for name in files:
-                for statement in split_sql(read_sql(name)):
-                    cur.execute(statement)
-            conn.commit()
-        except Exception:
-            _safe_rollback(conn)
-            raise
-        finally:
-            _safe_close(conn)
-
-    def load_partition(self, p_date: str, source: LoadSource, load_id: str, *,
-                       replace: bool = False) -> LoadResult:
-        """COPY ``s3://…/p_date=D/`` into staging, then the shared dedupe/MERGE/audit."""
-        validate_p_date(p_date)
-        validate_load_id(load_id)
-        if not isinstance(source, str):
-            raise InvalidLoadRequest("the Redshift adapter loads from an s3:// prefix")
-        copy_sql = render_copy_from_s3(source, self._settings.iam_role_arn, p_date)
-        started_at = _now()
-
-        def lock(cursor: Any) -> None:
-            cursor.execute(_statement("redshift/lock_load.redshift.sql"))
-
-        def copy(cursor: Any) -> None:
-            if self._copy_step is None:
-                cursor.execute(copy_sql)
-            else:
-                self._copy_step(cursor, source)
-
-        return _commit_load(
-            self._connect(), self._table, self._record_failure, p_date=p_date,
-            load_id=load_id, started_at=started_at, lock=lock, copy=copy, replace=replace,
-            on_step=self._on_step, script=PORTABLE)
-
-    def _record_failure(self, failed: LoadResult) -> None:
-        try:
-            conn = self._connect()
-            try:
-                _insert_audit(conn.cursor(), failed)
-                conn.commit()
-            finally:
-                _safe_close(conn)
-        except Exception:
-            log.exception("could not record the failed load %s", failed.load_id)

@@ -45,9 +45,10 @@ ENTRYPOINTS = {
 }
 """Glue job key → entrypoint script, relative to the repository root."""
 
-PACKAGES = ("contracts", "ingest_lambda", "crawlers", "glue_jobs", "sql", "orchestration",
-            "local_aws")
-"""Top-level packages the wheel contains (``[tool.setuptools.packages.find]``)."""
+PACKAGES = ("contracts", "glue_jobs", "sql")
+"""Top-level packages the Glue wheel contains: the Glue jobs' layer and the layers below it
+(``[tool.importlinter]`` in pyproject.toml proves ``glue_jobs`` imports nothing else).
+No twin, no CLI, no orchestration: those never run on Glue."""
 
 IMAGE_CONTEXT = ("contracts", "ingest_lambda")
 """What ``ingest_lambda/Dockerfile`` copies from the repository root (its build context)."""

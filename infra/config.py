@@ -1,6 +1,6 @@
 """Per-environment deployment settings: the one place account, region, names and sizes live.
 
-An :class:`EnvConfig` wraps the pipeline's :class:`~orchestration.config.PipelineConfig`
+An :class:`EnvConfig` wraps the pipeline's :class:`~contracts.pipeline.PipelineConfig`
 (every resource name the code reads) and adds what only the deployment needs: the
 account and region, globally unique bucket names, capacities, retention and schedules.
 Resource names other than buckets are the pipeline's own (the Glue job scripts read
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from orchestration.config import PipelineConfig
+from contracts.pipeline import PipelineConfig
 
 __all__ = [
     "ENVIRONMENTS",

@@ -50,6 +50,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
@@ -73,8 +74,6 @@ __all__ = [
 ]
 
 BACKFILL_DEFINITION_PATH = DEFINITION_PATH.with_name("backfill.asl.json")
-FIREHOSE_PREFIX = f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/"
-FIREHOSE_ERROR_PREFIX = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 GLUE_TEMP_PREFIX = "tmp/"
 SPARK_EVENT_LOGS_PREFIX = "spark-event-logs/"  # in the KMS-encrypted scripts bucket, per job
 INGEST_FUNCTION_NAME = "udp-ingest"

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.user_record import raw_arrow_schema, records_to_arrow
 from local_aws.aws_model import aws_shaped
 from local_aws.s3 import LocalS3
@@ -62,8 +63,8 @@ def render_prefix(prefix: str, arrival: datetime, error_type: str | None = None)
 class DeliveryStreamConfig:
     name: str
     bucket: str
-    prefix: str = "raw/user_data/p_date=!{timestamp:yyyy-MM-dd}/"
-    error_prefix: str = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+    prefix: str = FIREHOSE_PREFIX
+    error_prefix: str = FIREHOSE_ERROR_PREFIX
     size_mb: int = 64
     interval_s: int = 300
     schema: pa.Schema = field(default_factory=raw_arrow_schema)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from local_aws.aws_model import aws_shaped
+from local_aws.files import TMP_PREFIX, atomic_write_bytes
 from local_aws.objectstore import LocalObjectStore
 
 __all__ = ["LocalS3"]
@@ -22,11 +21,7 @@ class LocalS3:
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:
         """Write atomically (temp file + rename), as S3 never shows half an object."""
         path = self.store.path(f"s3://{Bucket}/{Key}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(Body)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, Body)
         return {"ETag": f'"{len(Body)}"'}
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
@@ -41,7 +36,7 @@ class LocalS3:
             return {"KeyCount": 0, "Contents": []}
         keys = sorted(
             str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(TMP_PREFIX)
         )
         contents = [{"Key": k, "Size": (root / k).stat().st_size}
                     for k in keys if k.startswith(Prefix)]

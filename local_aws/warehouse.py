@@ -218,7 +218,7 @@ def _restart_if_alone(server: Any) -> None:
 
 
 def _warehouse_dir(state_dir: Path) -> Path:
-    from orchestration.config import LocalPaths
+    from local_aws.paths import LocalPaths
 
     return LocalPaths(Path(state_dir)).warehouse
 

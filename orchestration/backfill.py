@@ -1,31 +1,24 @@
-"""Backfills: run the single-date state machine over many dates.
+"""Backfill planning: which dates, how many at once, what each one reports. Pure.
 
-Two ways, one per-date unit of work (``state_machine.asl.json`` for one ``p_date``):
+One per-date unit of work (``state_machine.asl.json`` for one ``p_date``), run two ways:
 
-* :func:`run_backfill` — what ``udp backfill`` calls locally: resume (dates whose last
-  run SUCCEEDED are skipped unless ``force``), bounded concurrency that never exceeds
-  the Glue jobs' ``MaxConcurrentRuns``, a progress callback, one result per date; one
-  failed date never stops the others.
-* ``backfill.asl.json`` — the same on AWS: a Map state (``MaxConcurrency`` ≤ the Glue
-  jobs' ``MaxConcurrentRuns``) whose iterations start the single-date state machine
-  with ``states:startExecution.sync:2`` and catch its failure into a per-date result.
-  :func:`child_execution_handler` lets the local executor run that file too.
+* ``backfill.asl.json`` on AWS: a Map state (``MaxConcurrency`` ≤ the Glue jobs'
+  ``MaxConcurrentRuns``) whose iterations start the single-date state machine with
+  ``states:startExecution.sync:2`` and catch its failure into a per-date result.
+* ``local_aws.backfill_runner.run_backfill`` locally (``udp backfill``): resume, bounded
+  concurrency, a progress callback, one :class:`DateResult` per date.
+
+Both refuse the same ranges and concurrencies, checked here.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from glue_jobs import dates
-from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskHandler
-from local_aws.stepfunctions.history import HistoryStore
-from orchestration.config import PipelineConfig
+from contracts import dates
+from contracts.pipeline import PipelineConfig
 
 __all__ = [
     "BACKFILL_DEFINITION",
@@ -35,20 +28,16 @@ __all__ = [
     "BackfillError",
     "DateRangeError",
     "DateResult",
+    "ProgressCallback",
     "check_concurrency",
-    "child_execution_handler",
-    "date_range",
-    "make_run_one",
-    "parse_p_date",
-    "pending_dates",
-    "run_backfill",
+    "check_dates",
 ]
 
 BACKFILL_DEFINITION = Path(__file__).with_name("backfill.asl.json")
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 DEFAULT_MAX_CONCURRENT_RUNS = PipelineConfig().max_concurrent_runs
 """Glue ``ExecutionProperty.MaxConcurrentRuns`` of the transform and load jobs."""
-MAX_RANGE_DAYS = 366
+MAX_RANGE_DAYS = dates.MAX_RANGE_DAYS
 
 
 DateRangeError = dates.InvalidDate
@@ -75,16 +64,6 @@ class DateResult:
 ProgressCallback = Callable[[DateResult, int, int], None]
 
 
-def parse_p_date(text: str) -> str:
-    """Validate ``YYYY-MM-DD`` strictly and return it; :class:`DateRangeError` otherwise."""
-    return dates.parse_p_date(text).isoformat()
-
-
-def date_range(start: str, end: str, *, max_days: int = MAX_RANGE_DAYS) -> list[str]:
-    """Every date from ``start`` to ``end`` inclusive, as ``YYYY-MM-DD`` strings."""
-    return [d.isoformat() for d in dates.date_range(start, end, max_days)]
-
-
 def check_concurrency(concurrency: int, max_concurrent_runs: int) -> int:
     """``concurrency`` if 1 ≤ it ≤ ``max_concurrent_runs``; :class:`BackfillError` otherwise.
 
@@ -101,125 +80,12 @@ def check_concurrency(concurrency: int, max_concurrent_runs: int) -> int:
     return concurrency
 
 
-def pending_dates(dates: Iterable[str], history: HistoryStore, *, force: bool,
-                  name: str | None = None) -> tuple[list[str], list[str]]:
-    """Split ``dates`` into (to run, to skip): skip those whose last run SUCCEEDED."""
-    to_run: list[str] = []
-    skipped: list[str] = []
-    for p_date in dates:
-        last = None if force else history.last_run(p_date, name=name)
-        (skipped if last is not None and last.status == "SUCCEEDED" else to_run).append(p_date)
-    return to_run, skipped
-
-
-def _check_dates(dates: list[str]) -> list[str]:
-    checked = [parse_p_date(d) for d in dates]
+def check_dates(p_dates: list[str]) -> list[str]:
+    """Each date valid and listed once, as canonical text; :class:`DateRangeError` otherwise."""
+    checked = [dates.check_p_date(d) for d in p_dates]
     duplicates = sorted({d for d in checked if checked.count(d) > 1})
     if duplicates:
         raise DateRangeError(f"date(s) listed twice: {', '.join(duplicates)}")
     return checked
 
 
-def run_backfill(
-    dates: list[str],
-    run_one: Callable[[str], RunResult],
-    *,
-    concurrency: int,
-    force: bool,
-    history: HistoryStore,
-    progress: ProgressCallback | None = None,
-    max_concurrent_runs: int = DEFAULT_MAX_CONCURRENT_RUNS,
-    name: str | None = None,
-) -> list[DateResult]:
-    """Run ``run_one`` for each date not yet SUCCEEDED (all of them with ``force``).
-
-    Parameters
-    ----------
-    dates
-        ``YYYY-MM-DD`` strings, each at most once.
-    run_one
-        Runs the single-date state machine for a date (see :func:`make_run_one`).
-    concurrency
-        Dates run at once; 1 ≤ concurrency ≤ ``max_concurrent_runs``.
-    force
-        Rerun dates whose last run succeeded.
-    history
-        Where previous runs are looked up (resume).
-    progress
-        Called as ``progress(result, done, total)`` after every date, skipped ones too.
-    max_concurrent_runs
-        The Glue jobs' ``MaxConcurrentRuns``; more concurrent dates would only be
-        rejected by Glue with ``ConcurrentRunsExceededException``.
-    name
-        Only consider previous runs of this state machine name when resuming.
-
-    Returns
-    -------
-    list[DateResult]
-        One per date, in the order of ``dates``.
-    """
-    check_concurrency(concurrency, max_concurrent_runs)
-    checked = _check_dates(dates)
-    to_run, skipped = pending_dates(checked, history, force=force, name=name)
-    total = len(checked)
-    results: dict[str, DateResult] = {}
-    done = 0
-
-    def report(result: DateResult) -> None:
-        nonlocal done
-        results[result.p_date] = result
-        done += 1
-        if progress is not None:
-            progress(result, done, total)
-
-    for p_date in skipped:
-        last = history.last_run(p_date, name=name)
-        report(DateResult(p_date, "SKIPPED", run_id=last.run_id if last else None))
-
-    def one(p_date: str) -> DateResult:
-        began = time.perf_counter()
-        try:
-            run = run_one(p_date)
-        except Exception as exc:  # one broken date must not stop the others
-            return DateResult(p_date, "FAILED", error=type(exc).__name__, cause=str(exc),
-                              seconds=time.perf_counter() - began)
-        return DateResult(p_date, run.status, run_id=run.run_id, failed_state=run.failed_state,
-                          error=run.error, cause=run.cause, seconds=time.perf_counter() - began)
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(one, d) for d in to_run]
-        for future in as_completed(futures):
-            report(future.result())
-    return [results[d] for d in checked]
-
-
-def make_run_one(executor: AslExecutor) -> Callable[[str], RunResult]:
-    """``run_one`` for :func:`run_backfill`: one execution with input ``{"p_date": d}``."""
-
-    def run_one(p_date: str) -> RunResult:
-        return executor.run({"p_date": p_date}, label=p_date)
-
-    return run_one
-
-
-def child_execution_handler(executor: AslExecutor) -> TaskHandler:
-    """Local ``states:startExecution.sync:2``: run ``executor`` and wait, like Step Functions.
-
-    Succeeds with ``{"ExecutionArn", "Status", "Output"}``; a failed child raises
-    ``States.TaskFailed`` whose cause is the child's description as JSON.
-    """
-
-    def handler(params: dict[str, Any]) -> dict[str, Any]:
-        child_input = params.get("Input", {})
-        if isinstance(child_input, str):
-            child_input = json.loads(child_input)
-        label = child_input.get("p_date") if isinstance(child_input, dict) else None
-        run = executor.run(child_input, label=label)
-        if not run.succeeded:
-            raise TaskError("States.TaskFailed", json.dumps({
-                "ExecutionArn": run.run_id, "Status": run.status, "Error": run.error,
-                "Cause": run.cause, "FailedState": run.failed_state,
-            }))
-        return {"ExecutionArn": run.run_id, "Status": run.status, "Output": run.output}
-
-    return handler

@@ -25,6 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts.dates import previous_day
+
 __all__ = [
     "SCHEDULED_TIME",
     "RetryPolicy",
@@ -201,4 +203,4 @@ def p_date_for(scheduled_time: str) -> str:
     stamp = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
     if stamp.tzinfo is None:
         raise ScheduleError(f"scheduled time {scheduled_time!r} has no UTC offset")
-    return (stamp.astimezone(UTC).date() - timedelta(days=1)).isoformat()
+    return previous_day(stamp)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from orchestration.config import PipelineConfig
+from contracts.pipeline import PipelineConfig
 from orchestration.definition import LoadedDefinition, load_definition_file, render_definition
 
 __all__ = [

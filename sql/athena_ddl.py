@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from contracts.locations import lake_uri, table_uri
 from contracts.schema import glue_type
 from contracts.tables import MODEL_TABLES, PARTITION_KEY, RAW, TableContract
 
@@ -41,7 +42,7 @@ def _q(name: str) -> str:
 def render_create_external_table(table: TableContract, *, bucket: str = LAKE_PLACEHOLDER,
                                   projection: bool = True) -> str:
     """The Athena DDL of one table (Parquet, partitioned by ``p_date``)."""
-    location = f"s3://{bucket}/{table.prefix}/"
+    location = table_uri(lake_uri(bucket), table)
     columns = ",\n".join(f"    {_q(f.name)} {glue_type(f.type)}" for f in table.fields)
     props = [("parquet.compression", "SNAPPY")]
     if projection:

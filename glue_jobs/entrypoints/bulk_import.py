@@ -20,7 +20,7 @@ from glue_jobs.bulk_import import (
     result_summary,
     run_bulk_import,
 )
-from glue_jobs.warehouse_port import RedshiftWarehouse
+from glue_jobs.redshift_warehouse import RedshiftWarehouse
 
 __all__ = ["main"]
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
+from local_aws.cloud import LocalCloud
+from local_aws.paths import LocalPaths
 from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.stack import LocalStack
 from local_aws.stepfunctions.history import HistoryStore
-from orchestration import cli
-from orchestration.config import LocalPaths
 from orchestration.state_machine import placeholder_values
+from udp_cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ RULE = "DQ breach: rule users.row_count: 0 rows (minimum 1)"
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``N_DAYS`` ingested days, five users each."""
     state = tmp_path_factory.mktemp("udp-backfill")
-    stack = LocalStack(state)
+    stack = LocalCloud(state)
     simulate_days([DayPlan(date.fromisoformat(day), 1, 1, USERS_PER_DAY) for day in DAYS],
                   stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket)
     stack.close()
@@ -71,10 +71,10 @@ def test_backfill_finishes_the_other_days_reports_the_failed_one_and_resume_runs
     history = HistoryStore(LocalPaths(state_dir).runs)
     # GIVEN a transform job that fails the data-quality gate for one date, in this
     # backfill only (the fault lives in the stack the first `udp backfill` builds)
-    stacks: list[LocalStack] = []
+    stacks: list[LocalCloud] = []
 
     def stack_with_a_bad_day(path: Path) -> Any:
-        stack = LocalStack(path, wait_scale=0.002)
+        stack = LocalCloud(path, wait_scale=0.002)
         stack.jobs.inject_run_failure(stack.cfg.transform_job, RULE, times=None,
                                       when=lambda args: args.get("--p_date") == BAD)
         stacks.append(stack)

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.user_record import validate_record
+from local_aws.cloud import LocalCloud
 from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.stack import LocalStack
 from local_aws.user_api import ApiOptions, generate_user
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_no_valid_record_is_lost_and_each_user_lands_once(tmp_path: Path) -> Non
                          malformed_rate=0.03)
     plan = DayPlan(date.fromisoformat(DAY), invocations=3, pages_per_invocation=3,
                    page_size=50)
-    stack = LocalStack(tmp_path)
+    stack = LocalCloud(tmp_path)
     # WHEN a day of scheduled invocations runs
     [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
                              options=options, firehose_failure_rate=0.2)

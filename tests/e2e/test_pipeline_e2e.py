@@ -9,10 +9,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from local_aws.cloud import LocalCloud
 from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.stack import LocalStack
 from local_aws.user_api import ApiOptions, generate_user
-from orchestration.cli import main
+from udp_cli.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ PLAN = DayPlan(date(2026, 11, 22), invocations=3, pages_per_invocation=2, page_s
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp_path_factory.mktemp("udp")
-    stack = LocalStack(state)
+    stack = LocalCloud(state)
     simulate_days([PLAN], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
                   options=OPTIONS)
     return state
@@ -36,7 +36,7 @@ def distinct_valid_uuids(state: Path) -> set[str]:
     return set(logins.field("uuid").to_pylist())
 
 
-def counts(stack: LocalStack) -> dict[str, Any]:
+def counts(stack: LocalCloud) -> dict[str, Any]:
     transform = stack.athena().query(
         f"select count(*), count(distinct user_id) from users where p_date = '{DAY}'").rows[0]
     with stack.warehouse.connect() as conn:
@@ -51,7 +51,7 @@ def test_three_runs_converge_on_the_same_rows(ingested: Path, capsys: Any) -> No
     expected = len(distinct_valid_uuids(ingested))
     assert expected > 100
     seen = []
-    with LocalStack(ingested) as stack:
+    with LocalCloud(ingested) as stack:
         for attempt in range(3):
             # WHEN the nightly state machine runs for the day (again)
             result = stack.run_pipeline(DAY)
@@ -69,7 +69,7 @@ def test_three_runs_converge_on_the_same_rows(ingested: Path, capsys: Any) -> No
 
 
 def test_no_secret_from_the_api_reaches_local_state(ingested: Path) -> None:
-    with LocalStack(ingested) as stack:
+    with LocalCloud(ingested) as stack:
         assert stack.run_pipeline(DAY).status == "SUCCEEDED"
     pages = range(1, PLAN.start_page(PLAN.invocations - 1) + PLAN.pages_per_invocation)
     secrets = {generate_user(PLAN.seed, p, i, OPTIONS)["login"][k]
@@ -82,7 +82,7 @@ def test_no_secret_from_the_api_reaches_local_state(ingested: Path) -> None:
             leaks += [(f, s) for s in secrets if s.encode() in blob]
     assert not leaks
     # the warehouse holds only contract columns: none of them can carry a secret
-    with LocalStack(ingested) as stack, stack.warehouse.connect() as conn:
+    with LocalCloud(ingested) as stack, stack.warehouse.connect() as conn:
         cols = {r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_schema in "
             "('analytics', 'staging', 'audit')").fetchall()}

@@ -18,7 +18,7 @@ import pytest
 
 from contracts.tables import USER_LOCATIONS, USERS, TableContract
 from local_aws.athena import LocalAthena, QueryError
-from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.objectstore import LocalObjectStore
 from sql import read_sql
 

@@ -16,9 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from contracts.pipeline import PipelineConfig
 from crawlers.specs import default_specs
-from local_aws.glue_catalog import LocalGlueCatalog
-from orchestration.config import PipelineConfig
+from local_aws.glue.catalog import LocalGlueCatalog
 
 DB = "contract"
 DATES = ["2023-12-31", "2024-01-01", "2024-01-02", "2024-01-09", "2024-01-10", "2024-01-31",

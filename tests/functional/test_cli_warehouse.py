@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.cli import main
+from udp_cli.cli import main
 
 
 def test_sql_prints_rows_and_errors_are_one_line(tmp_path: Path,

@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import RAW
-from crawlers.crawl import DEPRECATED_PARAM, CrawlError, crawl, ensure_databases
 from crawlers.specs import CrawlerSpec, default_specs
-from local_aws.crawler_service import LocalCrawlers
-from local_aws.glue_catalog import LocalGlueCatalog, atomic_write_json
+from local_aws.glue.catalog import LocalGlueCatalog, atomic_write_json
+from local_aws.glue.crawl import DEPRECATED_PARAM, CrawlError, crawl, ensure_databases
+from local_aws.glue.crawlers import LocalCrawlers
 from local_aws.objectstore import LocalObjectStore
-from orchestration.config import PipelineConfig
 
 TARGET = "s3://lake/data/events/"
 FULL = CrawlerSpec(name="events-crawler", database="db", targets=(TARGET,))

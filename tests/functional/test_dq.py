@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from contracts.tables import USERS
-from glue_jobs.dq import (
+from glue_jobs.data_quality import (
     DQBreach,
     InRange,
     NotNull,

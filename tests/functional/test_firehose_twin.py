@@ -17,7 +17,7 @@ from ingest_lambda.delivery import MAX_RECORD_BYTES
 from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.objectstore import LocalObjectStore
 from local_aws.s3 import LocalS3
-from orchestration.cli import main
+from udp_cli.cli import main
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

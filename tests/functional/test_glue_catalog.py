@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue.catalog import LocalGlueCatalog
 
 DB, TABLE = "db", "events"
 SD = {"Columns": [{"Name": "id", "Type": "bigint"}], "Location": "s3://b/events/",

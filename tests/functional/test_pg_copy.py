@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from contracts.schema import Kind, sql_type
 from contracts.tables import USERS
-from glue_jobs.pg_copy import (
+from local_aws.redshift.pg_copy import (
     HEADER,
     TRAILER,
     UnsupportedColumn,

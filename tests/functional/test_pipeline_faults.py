@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local_aws.glue_jobs import JobFailed, LocalGlueJobs
+from contracts.pipeline import PipelineConfig
+from local_aws.backfill_runner import pending_dates
+from local_aws.cloud import LocalCloud
+from local_aws.glue.jobs import JobFailed, LocalGlueJobs
+from local_aws.paths import LocalPaths
 from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.stack import LocalStack
 from local_aws.stepfunctions import definition_digest, placeholders, render_definition
 from local_aws.stepfunctions.history import ABORTED, HistoryStore, RunRecord
-from orchestration import cli
-from orchestration.backfill import pending_dates
-from orchestration.config import LocalPaths, PipelineConfig
 from orchestration.state_machine import (
     DEFINITION_PATH,
     PLACEHOLDER_NAMES,
@@ -38,6 +38,7 @@ from orchestration.state_machine import (
     placeholder_values,
     render_pipeline_definition,
 )
+from udp_cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-03-14"
@@ -52,7 +53,7 @@ DQ_MESSAGE = "DQ breach: rule users.row_count: 0 rows (minimum 1)"
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state folder holding one tiny ingested day (20 users)."""
     state = tmp_path_factory.mktemp("udp-faults")
-    stack = LocalStack(state)
+    stack = LocalCloud(state)
     simulate_days([DayPlan(date.fromisoformat(DAY), 1, 1, 20)], stack.s3,
                   stack.delivery_stream(), stack.cfg.errors_bucket)
     stack.close()
@@ -60,9 +61,9 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(state_dir: Path) -> Iterator[LocalStack]:
+def stack(state_dir: Path) -> Iterator[LocalCloud]:
     # Waits and retry intervals scaled down 1000x: a 30 s poll takes 30 ms.
-    with LocalStack(state_dir, wait_scale=0.001) as local:
+    with LocalCloud(state_dir, wait_scale=0.001) as local:
         yield local
 
 
@@ -83,15 +84,15 @@ def udp(*args: str) -> int:
     return cli.main(list(args))
 
 
-def alerts_for(stack: LocalStack, day: str) -> list[dict[str, Any]]:
+def alerts_for(stack: LocalCloud, day: str) -> list[dict[str, Any]]:
     return [m for m in stack.sns.messages(TOPIC) if f"p_date={day}" in m["Message"]]
 
 
-def events(stack: LocalStack, run_id: str, kind: str) -> list[dict[str, Any]]:
+def events(stack: LocalCloud, run_id: str, kind: str) -> list[dict[str, Any]]:
     return [e for e in stack.history.get_run(run_id).events if e["type"] == kind]
 
 
-def job_runs(stack: LocalStack, job: str, run_count_before: int) -> list[dict[str, Any]]:
+def job_runs(stack: LocalCloud, job: str, run_count_before: int) -> list[dict[str, Any]]:
     return [r for r in stack.jobs.runs[run_count_before:] if r["JobName"] == job]
 
 
@@ -99,7 +100,7 @@ def job_runs(stack: LocalStack, job: str, run_count_before: int) -> list[dict[st
 
 
 def test_raw_crawl_ending_failed_alerts_and_fails_the_run_with_the_cause(
-    stack: LocalStack, state_dir: Path, capsys: pytest.CaptureFixture[str],
+    stack: LocalCloud, state_dir: Path, capsys: pytest.CaptureFixture[str],
     wide_console: None,
 ) -> None:
     # GIVEN a raw crawl that will end FAILED
@@ -132,7 +133,7 @@ def test_raw_crawl_ending_failed_alerts_and_fails_the_run_with_the_cause(
 # --------------------------------------------------------------------------- fault (b)
 
 
-def test_transient_glue_errors_are_retried_then_the_run_succeeds(stack: LocalStack) -> None:
+def test_transient_glue_errors_are_retried_then_the_run_succeeds(stack: LocalCloud) -> None:
     # GIVEN StartJobRun throttled twice for the transform, and the bulk import refused
     # once with ConcurrentRunsExceeded (the backfill hazard)
     cfg = stack.cfg
@@ -164,7 +165,7 @@ def test_transient_glue_errors_are_retried_then_the_run_succeeds(stack: LocalSta
 
 
 def test_transform_dq_breach_is_not_retried_and_the_alert_names_the_rule(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch,
+    stack: LocalCloud, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a transform job whose data-quality gate fails (stands in for the issue-5 gate:
     # the job raises with the rule in its message, the run ends FAILED)
@@ -199,7 +200,7 @@ def test_transform_dq_breach_is_not_retried_and_the_alert_names_the_rule(
 
 
 def test_udp_status_run_id_shows_the_state_by_state_history_and_the_cause(
-    stack: LocalStack, state_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    stack: LocalCloud, state_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], wide_console: None,
 ) -> None:
     # GIVEN a run that failed in the transform job
@@ -239,7 +240,7 @@ def test_udp_status_for_an_unknown_run_is_a_one_line_error(
 
 
 def test_the_run_records_the_sha256_of_the_very_file_the_infrastructure_deploys(
-    stack: LocalStack,
+    stack: LocalCloud,
 ) -> None:
     # GIVEN a run on the local twins (any outcome)
     stack.crawlers.inject_failure(stack.cfg.raw_crawler, "short run")
@@ -280,7 +281,7 @@ _HANGING_RUN = """
 import sys, time
 from pathlib import Path
 from local_aws.stepfunctions import AslExecutor, TaskRegistry
-from orchestration.config import PipelineConfig
+from contracts.pipeline import PipelineConfig
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 

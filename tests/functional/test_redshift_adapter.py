@@ -24,15 +24,10 @@ import pytest
 from moto import mock_aws
 
 from contracts.tables import USERS
-from glue_jobs.warehouse_port import (
-    PostgresWarehouse,
-    RedshiftSettings,
-    RedshiftWarehouse,
-    WarehouseLoadError,
-    clear_secret_cache,
-    parquet_files,
-)
-from local_aws.pg_proxy import PgStartupProxy, unix_socket_of
+from glue_jobs.redshift_warehouse import RedshiftSettings, RedshiftWarehouse, clear_secret_cache
+from glue_jobs.warehouse_port import WarehouseLoadError, parquet_files
+from local_aws.redshift.postgres_adapter import PostgresWarehouse
+from local_aws.redshift.proxy import PgStartupProxy, unix_socket_of
 from local_aws.warehouse import LocalWarehouse
 
 DAY = "2026-11-21"

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from contracts.dates import p_date_range as date_range
+from local_aws.backfill_runner import child_execution_handler, make_run_one, run_backfill
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
@@ -28,10 +30,6 @@ from orchestration.backfill import (
     START_EXECUTION_SYNC,
     BackfillError,
     DateResult,
-    child_execution_handler,
-    date_range,
-    make_run_one,
-    run_backfill,
 )
 from orchestration.schedules import p_date_for
 

@@ -21,6 +21,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from contracts.pipeline import PipelineConfig
 from contracts.tables import (
     DAILY_USER_COUNTS,
     DQ_RESULTS,
@@ -30,12 +31,10 @@ from contracts.tables import (
     USERS,
 )
 from contracts.user_record import raw_arrow_schema, validate_record
-from crawlers.crawl import crawl, ensure_databases
 from crawlers.specs import default_specs
 from glue_jobs.catalog_api import list_partitions
-from glue_jobs.dq import DQBreach
+from glue_jobs.data_quality import DQBreach
 from glue_jobs.publish import current_location, table_uri, versions_root
-from glue_jobs.runtime import LocalRuntime
 from glue_jobs.secrets import clear_secret_cache
 from glue_jobs.transform_job import TransformSettings, run_transform
 from glue_jobs.transforms import (
@@ -48,10 +47,11 @@ from glue_jobs.transforms import (
     to_user_locations,
 )
 from local_aws.athena import LocalAthena
-from local_aws.glue_catalog import LocalGlueCatalog
+from local_aws.glue.catalog import LocalGlueCatalog
+from local_aws.glue.crawl import crawl, ensure_databases
+from local_aws.glue.spark_runtime import LocalRuntime
 from local_aws.objectstore import LocalObjectStore
 from local_aws.user_api import generate_user
-from orchestration.config import PipelineConfig
 
 CFG = PipelineConfig()
 LAKE = f"s3://{CFG.lake_bucket}"

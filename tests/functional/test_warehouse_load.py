@@ -18,10 +18,10 @@ from glue_jobs.bulk_import import run_bulk_import
 from glue_jobs.warehouse_port import (
     ConcurrentLoadError,
     InvalidLoadRequest,
-    PostgresWarehouse,
     SchemaMismatchError,
     WarehouseLoadError,
 )
+from local_aws.redshift.postgres_adapter import PostgresWarehouse
 from local_aws.warehouse import SERVER_SETTINGS, LocalWarehouse
 
 UTC = dt.UTC
@@ -208,7 +208,7 @@ def test_failure_after_copy_rolls_back_everything_and_the_rerun_converges(
 KILLED_LOADER = """
 import sys, time
 from pathlib import Path
-from glue_jobs.warehouse_port import PostgresWarehouse
+from local_aws.redshift.postgres_adapter import PostgresWarehouse
 
 def pause(step):
     if step == "merged":

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from awsglue.utils import GlueArgumentError, getResolvedOptions
 
+from contracts.dates import InvalidDate
 from glue_jobs.bulk_import import JOB_OPTIONS, options_from_resolved
-from glue_jobs.dates import InvalidDate
 from glue_jobs.transform_job import job_option_names, options_from_args
 from orchestration.state_machine import DEFINITION_PATH
 

@@ -16,9 +16,9 @@ TOPIC = "arn:aws:sns:eu-west-1:123456789012:udp-alerts"
 
 def test_every_boto3_named_method_of_the_twins_is_checked() -> None:
     # GIVEN the twins the AWS-side code talks to through boto3-shaped clients
-    from local_aws.crawler_service import LocalCrawlers
     from local_aws.firehose import LocalFirehose
-    from local_aws.glue_catalog import LocalGlueCatalog
+    from local_aws.glue.catalog import LocalGlueCatalog
+    from local_aws.glue.crawlers import LocalCrawlers
     from local_aws.s3 import LocalS3
 
     for cls, ops in [(LocalGlueCatalog, {"get_partitions": "GetPartitions",

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.backfill import BackfillError, DateRangeError, date_range, parse_p_date
+from contracts.dates import check_p_date as parse_p_date
+from contracts.dates import p_date_range as date_range
+from orchestration.backfill import BackfillError, DateRangeError
 from orchestration.schedules import (
     SCHEDULED_TIME,
     ScheduleError,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.cli import main
+from udp_cli.cli import main
 
 
 @pytest.mark.parametrize("argv", [

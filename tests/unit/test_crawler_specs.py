@@ -10,18 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from contracts.glue_types import arrow_to_glue, parse_glue_type, render_type
+from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
-from crawlers.crawl import (
-    arrow_to_glue,
-    merge_columns,
-    merge_types,
-    parse_glue_type,
-    render_type,
-    schema_to_columns,
-    split_folder_name,
-)
+from crawlers.schema_rules import merge_columns, merge_types, schema_to_columns, split_folder_name
 from crawlers.specs import CrawlerSpec, CrawlerSpecError, default_specs
-from orchestration.config import PipelineConfig
 
 AWS_NEW_FOLDERS_MESSAGE = ('The SchemaChangePolicy for "Crawl new folders only" Amazon S3 '
                            "target can have only LOG DeleteBehavior value and LOG "
@@ -123,7 +116,7 @@ def test_default_specs_match_the_contract_tables() -> None:
 def test_transform_crawler_sees_data_where_the_job_writes_it(tmp_path: Path) -> None:
     """Every transform target has visible data: a crawler over a versioned model table
     would find none (its data is all under ``_versions/``)."""
-    from crawlers.crawl import discover_folders
+    from local_aws.glue.crawl import discover_folders
 
     # GIVEN a lake laid out as the transform job writes it: model tables under
     # _versions/<day>/<run>/p_date=D/, dq_results in place under p_date=D/

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glue_jobs.dates import InvalidDate, date_range, parse_p_date, partition_predicate
+from contracts.dates import InvalidDate, date_range, parse_p_date, partition_predicate
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "2026-13-01", "26-11-22", "2026/11/22",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.cli import build_parser
+from udp_cli.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -36,7 +36,7 @@ def test_every_udp_command_in_the_readme_exists() -> None:
 
 @pytest.mark.parametrize("module", [
     "ingest_lambda.handler", "ingest_lambda.core", "glue_jobs.transform_job",
-    "glue_jobs.glue_runtime", "glue_jobs.bulk_import", "local_aws.stack", "orchestration.cli",
+    "glue_jobs.glue_runtime", "glue_jobs.bulk_import", "local_aws.cloud", "udp_cli.cli",
     "orchestration.state_machine", "crawlers.specs",
 ])
 def test_entrypoint_modules_import(module: str) -> None:
@@ -44,7 +44,7 @@ def test_entrypoint_modules_import(module: str) -> None:
 
 
 def test_state_machine_file_is_valid_json_with_only_quoted_placeholders() -> None:
-    from orchestration.config import PipelineConfig
+    from contracts.pipeline import PipelineConfig
     from orchestration.state_machine import DEFINITION_PATH, load_pipeline_definition
 
     text = DEFINITION_PATH.read_text()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from contracts.dates import InvalidDate
 from contracts.tables import USERS
-from glue_jobs.dates import InvalidDate
 from glue_jobs.publish import (
     InvalidRunId,
     new_run_id,

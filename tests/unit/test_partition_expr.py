@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local_aws.partition_expr import (
+from local_aws.glue.partition_expr import (
     And,
     Compare,
     ExpressionError,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from contracts.pipeline import PipelineConfig
 from local_aws.stepfunctions import (
     AslDefinitionError,
     load_definition,
@@ -21,7 +22,6 @@ from local_aws.stepfunctions import (
     validate_definition,
 )
 from orchestration.backfill import BACKFILL_DEFINITION
-from orchestration.config import PipelineConfig
 from orchestration.state_machine import load_pipeline_definition
 from tests.unit.asl_conformance import ECHO, machine, refused, run
 
@@ -150,10 +150,12 @@ def test_duplicate_json_keys_are_rejected(tmp_path: Path) -> None:
 
 def test_unknown_top_level_fields_are_refused() -> None:
     # SPEC "Top-level fields": StartAt, States, Comment, Version, TimeoutSeconds,
-    # QueryLanguage; TimeoutSeconds is not implemented locally, so it is refused by name
-    validate_definition({**machine({"S": SUCCEED}), "Version": "1.0", "Comment": "c"})
-    with pytest.raises(AslDefinitionError, match="TimeoutSeconds"):
-        validate_definition({**machine({"S": SUCCEED}), "TimeoutSeconds": 60})
+    # QueryLanguage (TimeoutSeconds: see the execution-timeout tests); anything else, such
+    # as JSONata's top-level Variables support, is refused by name
+    validate_definition({**machine({"S": SUCCEED}), "Version": "1.0", "Comment": "c",
+                         "TimeoutSeconds": 60})
+    with pytest.raises(AslDefinitionError, match="Variables"):
+        validate_definition({**machine({"S": SUCCEED}), "Variables": {}})
 
 
 # --------------------------------------------------------------------------- query languages

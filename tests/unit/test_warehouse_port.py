@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 
 from glue_jobs.bulk_import import options_from_resolved, partition_uri, run_bulk_import
-from glue_jobs.warehouse_port import (
-    InvalidLoadRequest,
+from glue_jobs.redshift_warehouse import (
     RedshiftCredentials,
     RedshiftSettings,
     RedshiftWarehouse,
-    WarehouseLoadError,
     clear_secret_cache,
+)
+from glue_jobs.warehouse_port import (
+    InvalidLoadRequest,
+    WarehouseLoadError,
     render_copy_from_s3,
     split_sql,
     validate_p_date,

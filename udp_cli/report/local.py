@@ -223,19 +223,19 @@ class LocalSources:
     state_dir: Path
 
     def _s3(self) -> Path:
-        from orchestration.config import LocalPaths
+        from local_aws.paths import LocalPaths
 
         return LocalPaths(self.state_dir).s3
 
     def _config(self) -> Any:
-        from orchestration.config import PipelineConfig
+        from contracts.pipeline import PipelineConfig
 
         return PipelineConfig()
 
     def run_records(self) -> list[dict[str, Any]]:
         """Every stored run as its JSON dict, oldest first (orphans settled to ABORTED)."""
+        from local_aws.paths import LocalPaths
         from local_aws.stepfunctions.history import HistoryStore
-        from orchestration.config import LocalPaths
 
         store = HistoryStore(LocalPaths(self.state_dir).runs)
         return [r.to_json() for r in store.list_runs()]
@@ -369,7 +369,7 @@ def _day_of(record: Mapping[str, Any]) -> str:
 
 
 def _iso_day(text: str) -> str:
-    from glue_jobs.dates import InvalidDate, parse_p_date
+    from contracts.dates import InvalidDate, parse_p_date
 
     try:
         return parse_p_date(text).isoformat()

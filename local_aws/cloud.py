@@ -1,6 +1,6 @@
 """The local AWS: every twin wired together under one state folder.
 
-This is the only place that decides "local": the CLI builds a ``LocalStack`` and hands
+This is the only place that decides "local": the CLI builds a ``LocalCloud`` and hands
 its clients to the same code the AWS adapters run. Heavy engines (Spark, PostgreSQL)
 start lazily, on first use, and stop on ``close()``.
 """
@@ -18,24 +18,26 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.glue import parquet_table_input
+from contracts.locations import FIREHOSE_PREFIX
+from contracts.pipeline import PipelineConfig
 from contracts.schema import arrow_schema_from_glue
 from contracts.tables import RAW, USERS
 from crawlers.specs import default_specs
 from glue_jobs.bulk_import import result_summary, run_bulk_import
 from local_aws.athena import LocalAthena
-from local_aws.crawler_service import LocalCrawlers
 from local_aws.firehose import DeliveryStreamConfig
-from local_aws.glue_catalog import LocalGlueCatalog
-from local_aws.glue_jobs import LocalGlueJobs
+from local_aws.glue.catalog import LocalGlueCatalog
+from local_aws.glue.crawlers import LocalCrawlers
+from local_aws.glue.jobs import LocalGlueJobs
 from local_aws.objectstore import LocalObjectStore
+from local_aws.paths import LocalPaths
 from local_aws.s3 import LocalS3
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore
-from orchestration.config import LocalPaths, PipelineConfig
 from orchestration.state_machine import load_pipeline_definition
 
-__all__ = ["LocalStack"]
+__all__ = ["LocalCloud"]
 
 SFN_START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
 SFN_GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
@@ -56,7 +58,7 @@ def _sdk_error(service: str, exc: ClientError) -> TaskError:
     return TaskError(f"{service}.{code}", message)
 
 
-class LocalStack:
+class LocalCloud:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
                  wait_scale: float = 0.01, spark_cores: int = 2) -> None:
         self.cfg = cfg or PipelineConfig()
@@ -109,7 +111,7 @@ class LocalStack:
         for name in (self.cfg.raw_crawler, self.cfg.transform_crawler):
             self.crawlers.wait(name)  # never leave a crawl thread writing behind us
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> LocalCloud:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -136,7 +138,7 @@ class LocalStack:
         table = self.catalog.get_table(DatabaseName=self.cfg.raw_database, Name=RAW.name)
         schema = arrow_schema_from_glue(table["Table"]["StorageDescriptor"]["Columns"])
         return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
-                                    prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/",
+                                    prefix=FIREHOSE_PREFIX,
                                     schema=schema)
 
     def athena(self) -> LocalAthena:
@@ -147,18 +149,18 @@ class LocalStack:
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
         """The transform job on local Spark; the salt comes from the config locally (a
         Secrets Manager id on AWS). ``--start_date``/``--end_date`` run a range."""
-        from glue_jobs.runtime import LocalRuntime
         from glue_jobs.transform_job import (
             TransformSettings,
             options_from_args,
             run_transform_days,
         )
+        from local_aws.glue.spark_runtime import LocalRuntime
 
         options = options_from_args({
             **{k.removeprefix("--"): v for k, v in args.items()},
-            "lake_uri": f"s3://{self.cfg.lake_bucket}", "salt_secret_id": "local-config"})
+            "lake_uri": self.cfg.lake_uri, "salt_secret_id": "local-config"})
         runtime = LocalRuntime(self.spark, self.catalog, self.store)
-        settings = TransformSettings(f"s3://{self.cfg.lake_bucket}", self.cfg.email_hash_salt)
+        settings = TransformSettings(self.cfg.lake_uri, self.cfg.email_hash_salt)
         results = run_transform_days(runtime, options.days, settings, run_id=options.run_id)
         if len(results) == 1:
             return results[0].as_dict()
@@ -168,7 +170,7 @@ class LocalStack:
 
     def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
         from glue_jobs.publish import current_location
-        from glue_jobs.warehouse_port import PostgresWarehouse
+        from local_aws.redshift.postgres_adapter import PostgresWarehouse
 
         p_date = args["--p_date"]
         # the published version folder, as the catalog says (falls back to the plain

@@ -1,13 +1,19 @@
-"""Explicit run dates and the push-down predicate built from them (never from raw text)."""
+"""Run dates (``p_date``), in one place: parsing, ranges, "the day before" and the
+partition predicate built from them (never from raw text).
+
+The CLI, the backfill planner, the schedules, the Glue jobs and the warehouse load all
+validate dates here, so they accept and refuse exactly the same text with one message.
+"""
 
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from contracts.tables import PARTITION_KEY
 
-__all__ = ["InvalidDate", "date_range", "parse_p_date", "partition_predicate"]
+__all__ = ["MAX_RANGE_DAYS", "InvalidDate", "check_p_date", "date_range", "p_date_range",
+           "parse_p_date", "partition_predicate", "previous_day"]
 
 MAX_RANGE_DAYS = 366
 
@@ -24,6 +30,24 @@ def parse_p_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidDate(f"invalid date {text!r}: {exc}") from None
+
+
+def check_p_date(text: str) -> str:
+    """Validate ``YYYY-MM-DD`` strictly and return it; :class:`InvalidDate` otherwise."""
+    return parse_p_date(text).isoformat()
+
+
+def previous_day(moment: datetime) -> str:
+    """The UTC calendar day before ``moment`` (an aware datetime), as ``YYYY-MM-DD``:
+    the day a nightly run at ``moment`` processes."""
+    if moment.tzinfo is None:
+        raise InvalidDate(f"{moment.isoformat()} has no UTC offset")
+    return (moment.astimezone(UTC).date() - timedelta(days=1)).isoformat()
+
+
+def p_date_range(start: str, end: str, *, max_days: int = MAX_RANGE_DAYS) -> list[str]:
+    """Every date from ``start`` to ``end`` inclusive, as ``YYYY-MM-DD`` strings."""
+    return [d.isoformat() for d in date_range(start, end, max_days)]
 
 
 def date_range(start: str, end: str, max_days: int = MAX_RANGE_DAYS) -> list[date]:

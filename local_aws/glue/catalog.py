@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,7 +39,8 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from local_aws.aws_model import aws_shaped
-from local_aws.partition_expr import ExpressionError, PartitionValueError, compile_expression
+from local_aws.files import atomic_write_bytes
+from local_aws.glue.partition_expr import ExpressionError, PartitionValueError, compile_expression
 
 __all__ = ["LocalGlueCatalog", "atomic_write_json", "glue_error", "read_json"]
 
@@ -83,15 +83,8 @@ def _decode(obj: Any) -> Any:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` via a temp file + ``os.replace`` (all or nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_encode(obj), fh, separators=(",", ":"), sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(_encode(obj), separators=(",", ":"), sort_keys=True)
+    atomic_write_bytes(path, text.encode("utf-8"), suffix=".json")
 
 
 def read_json(path: Path) -> Any:

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestration.config import DEFAULT_STATE_DIR
+from contracts.dates import previous_day
+from local_aws.paths import DEFAULT_STATE_DIR
 
 __all__ = ["UserError", "main"]
 
@@ -34,10 +35,10 @@ class UserError(Exception):
 
 
 def _p_date(text: str) -> str:
-    from glue_jobs.dates import InvalidDate, parse_p_date
+    from contracts.dates import InvalidDate, check_p_date
 
     try:
-        return parse_p_date(text).isoformat()
+        return check_p_date(text)
     except InvalidDate as exc:
         raise UserError(str(exc)) from None
 
@@ -50,9 +51,9 @@ def _existing_state(state_dir: Path) -> Path:
 
 
 def _stack(state_dir: Path) -> Any:
-    from local_aws.stack import LocalStack
+    from local_aws.cloud import LocalCloud
 
-    return LocalStack(state_dir)
+    return LocalCloud(state_dir)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -193,8 +194,8 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from local_aws.paths import LocalPaths
     from local_aws.stepfunctions.history import HistoryStore
-    from orchestration.config import LocalPaths
 
     _existing_state(args.state_dir)
     history = HistoryStore(LocalPaths(args.state_dir).runs)
@@ -231,19 +232,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from contracts.dates import p_date_range
+    from contracts.pipeline import PipelineConfig
+    from local_aws.backfill_runner import make_run_one, run_backfill
     from orchestration.backfill import (
         BackfillError,
         DateRangeError,
         DateResult,
         check_concurrency,
-        make_run_one,
-        run_backfill,
     )
-    from orchestration.backfill import date_range as backfill_range
-    from orchestration.config import PipelineConfig
 
     try:
-        dates = backfill_range(args.date_from, args.date_to)
+        dates = p_date_range(args.date_from, args.date_to)
         limit = PipelineConfig().max_concurrent_runs
         concurrency = check_concurrency(args.concurrency or limit, limit)
     except (DateRangeError, BackfillError) as exc:
@@ -279,8 +279,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    day = _p_date(args.date) if args.date else (datetime.now(UTC).date()
-                                                 - timedelta(days=1)).isoformat()
+    day = _p_date(args.date) if args.date else previous_day(datetime.now(UTC))
     state_dir: Path = args.state_dir
     console.print(f"[bold]udp demo[/bold] — one day ({day}) through every stage, locally, "
                   f"state in {state_dir}/")

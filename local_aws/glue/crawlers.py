@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.crawl import CrawlCancelled, CrawlResult, crawl, ensure_databases
 from crawlers.specs import CrawlerSpec
 from local_aws.aws_model import aws_shaped
-from local_aws.glue_catalog import LocalGlueCatalog, atomic_write_json, glue_error, read_json
+from local_aws.glue.catalog import LocalGlueCatalog, atomic_write_json, glue_error, read_json
+from local_aws.glue.crawl import CrawlCancelled, CrawlResult, crawl, ensure_databases
 from local_aws.objectstore import LocalObjectStore
 
 __all__ = ["LocalCrawlers"]

@@ -1,21 +1,20 @@
-"""The one place the environment is chosen.
+"""The one place the environment's resources are named.
 
 ``PipelineConfig`` names every resource (buckets, databases, crawlers, jobs, stream)
-for an environment; ``LocalPaths`` lays local state out under one folder. The local
-twins and the AWS adapters both read from here, so no name is written twice.
+for an environment and builds every table and partition S3 address. It lives in
+``contracts`` because both sides read it: the AWS-role packages (crawler specs, jobs),
+the infrastructure and the local twins, so no name is written twice. Where local state
+lives on disk is the twins' business (``LocalPaths``).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from contracts import locations
 from contracts.tables import RAW, TRANSFORM_DATABASE, USERS, TableContract
 
-__all__ = ["DEFAULT_STATE_DIR", "LocalPaths", "PipelineConfig"]
-
-DEFAULT_STATE_DIR = Path(os.environ.get("UDP_STATE_DIR", ".udp"))
+__all__ = ["PipelineConfig"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,15 @@ class PipelineConfig:
     max_concurrent_runs: int = 2
     email_hash_salt: str = field(default="local-not-secret-salt", repr=False)
 
+    @property
+    def lake_uri(self) -> str:
+        return locations.lake_uri(self.lake_bucket)
+
     def table_uri(self, table: TableContract) -> str:
-        return f"s3://{self.lake_bucket}/{table.prefix}/"
+        return locations.table_uri(self.lake_uri, table)
 
     def partition_uri(self, table: TableContract, p_date: str) -> str:
-        return f"{self.table_uri(table)}p_date={p_date}/"
+        return locations.partition_uri(self.lake_uri, table, p_date)
 
     @property
     def raw_uri(self) -> str:
@@ -54,30 +57,3 @@ class PipelineConfig:
     @property
     def errors_uri(self) -> str:
         return f"s3://{self.errors_bucket}/"
-
-
-@dataclass(frozen=True)
-class LocalPaths:
-    """All local state under one folder; deleting it resets everything."""
-
-    state_dir: Path
-
-    @property
-    def s3(self) -> Path:
-        return self.state_dir / "s3"
-
-    @property
-    def catalog(self) -> Path:
-        return self.state_dir / "catalog"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.state_dir / "warehouse"
-
-    @property
-    def runs(self) -> Path:
-        return self.state_dir / "runs"
-
-    @property
-    def alerts(self) -> Path:
-        return self.state_dir / "alerts"

@@ -1,8 +1,9 @@
-"""Crawl logic: what a Glue crawler does to the catalog for S3 Parquet targets.
+"""The local crawl engine: what a Glue crawler does to the catalog for S3 Parquet targets.
 
-Pure parts (type mapping and merging, folder-name parsing, table/partition inputs) are
-small functions; :func:`crawl` is the I/O shell over a catalog (a boto3 Glue client or
-:class:`local_aws.glue_catalog.LocalGlueCatalog`) and a :class:`LocalObjectStore`.
+The type and schema rules are pure functions in :mod:`crawlers.schema_rules` (over the
+type trees of :mod:`contracts.glue_types`); :func:`crawl` is the I/O shell over a catalog
+(a boto3 Glue client or :class:`local_aws.glue.catalog.LocalGlueCatalog`) and a
+:class:`LocalObjectStore`. On AWS the managed crawler does this work.
 
 Rules, per target folder (one table per target, named by :class:`CrawlerSpec`):
 
@@ -47,6 +48,15 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
+from crawlers.schema_rules import (
+    Columns,
+    describe_diff,
+    glue_columns,
+    merge_columns,
+    parse_columns,
+    schema_to_columns,
+    split_folder_name,
+)
 from crawlers.specs import CrawlerSpec
 from local_aws.objectstore import LocalObjectStore
 
@@ -55,25 +65,13 @@ __all__ = [
     "INPUT_FORMAT",
     "OUTPUT_FORMAT",
     "SERDE",
-    "ArrayT",
     "CrawlCancelled",
     "CrawlError",
     "CrawlResult",
     "DataFolder",
-    "GType",
-    "MapT",
-    "Prim",
-    "StructT",
-    "arrow_to_glue",
     "crawl",
     "discover_folders",
     "ensure_databases",
-    "merge_columns",
-    "merge_types",
-    "parse_glue_type",
-    "render_type",
-    "schema_to_columns",
-    "split_folder_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,250 +88,6 @@ class CrawlCancelled(RuntimeError):
     """The crawl was stopped on request (``StopCrawler``)."""
 
 
-# ---------------------------------------------------------------- Glue types
-
-
-@dataclass(frozen=True)
-class Prim:
-    """A primitive Hive/Glue type, e.g. ``int``, ``decimal(10,2)``; ``null`` is internal."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class StructT:
-    fields: tuple[tuple[str, GType], ...]
-
-
-@dataclass(frozen=True)
-class ArrayT:
-    element: GType
-
-
-@dataclass(frozen=True)
-class MapT:
-    key: GType
-    value: GType
-
-
-GType = Prim | StructT | ArrayT | MapT
-NULL = Prim("null")
-STRING = Prim("string")
-_INT_RANK = {"tinyint": 1, "smallint": 2, "int": 3, "bigint": 4}
-_INT_DIGITS = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
-_FLOATS = {"float", "double"}
-
-
-def render_type(t: GType) -> str:
-    """Glue type string (``struct<a:int,b:array<string>>``); a lone ``null`` → ``string``."""
-    if isinstance(t, StructT):
-        return "struct<" + ",".join(f"{n}:{render_type(v)}" for n, v in t.fields) + ">"
-    if isinstance(t, ArrayT):
-        return f"array<{render_type(t.element)}>"
-    if isinstance(t, MapT):
-        return f"map<{render_type(t.key)},{render_type(t.value)}>"
-    return "string" if t == NULL else t.name
-
-
-def parse_glue_type(text: str) -> GType:
-    """Parse a Glue/Hive type string into a :data:`GType` tree."""
-    t, rest = _parse_type(text.strip())
-    if rest.strip():
-        raise ValueError(f"unexpected {rest!r} after type in {text!r}")
-    return t
-
-
-def _split_top(text: str, sep: str) -> tuple[str, str]:
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            return text[:i], text[i + 1:]
-    return text, ""
-
-
-def _parse_type(text: str) -> tuple[GType, str]:
-    low = text.lower()
-    for kind in ("struct<", "array<", "map<"):
-        if low.startswith(kind):
-            body, rest = _matching(text, len(kind) - 1)
-            if kind == "array<":
-                return ArrayT(parse_glue_type(body)), rest
-            if kind == "map<":
-                k, v = _split_top(body, ",")
-                return MapT(parse_glue_type(k), parse_glue_type(v)), rest
-            fields = []
-            while body.strip():
-                item, body = _split_top(body, ",")
-                name, _, typ = item.partition(":")
-                fields.append((name.strip(), parse_glue_type(typ)))
-            return StructT(tuple(fields)), rest
-    if not text or any(c in text for c in "<>:"):
-        raise ValueError(f"not a Glue type: {text!r}")
-    return Prim(text.strip().lower().replace(" ", "")), ""
-
-
-def _matching(text: str, open_at: int) -> tuple[str, str]:
-    depth = 0
-    for i in range(open_at, len(text)):
-        if text[i] == "<":
-            depth += 1
-        elif text[i] == ">":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1:i], text[i + 1:]
-    raise ValueError(f"unbalanced '<' in type {text!r}")
-
-
-def arrow_to_glue(t: pa.DataType) -> GType:
-    """Glue type of an Arrow type, as Glue's Parquet crawler writes it."""
-    if pa.types.is_dictionary(t):
-        return arrow_to_glue(t.value_type)
-    if pa.types.is_struct(t):
-        return StructT(tuple((t.field(i).name, arrow_to_glue(t.field(i).type))
-                             for i in range(t.num_fields)))
-    if pa.types.is_map(t):
-        return MapT(arrow_to_glue(t.key_type), arrow_to_glue(t.item_type))
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return ArrayT(arrow_to_glue(t.value_type))
-    if pa.types.is_null(t):
-        return NULL
-    if pa.types.is_boolean(t):
-        return Prim("boolean")
-    if pa.types.is_integer(t):
-        signed = {8: "tinyint", 16: "smallint", 32: "int", 64: "bigint"}
-        unsigned = {8: "smallint", 16: "int", 32: "bigint", 64: "bigint"}
-        return Prim((signed if pa.types.is_signed_integer(t) else unsigned)[t.bit_width])
-    if pa.types.is_floating(t):
-        return Prim("double" if t.bit_width == 64 else "float")
-    if pa.types.is_decimal(t):
-        return Prim(f"decimal({t.precision},{t.scale})")
-    if pa.types.is_date(t):
-        return Prim("date")
-    if pa.types.is_timestamp(t):
-        return Prim("timestamp")
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return Prim("binary")
-    return STRING  # strings, times, intervals
-
-
-def _decimal(t: Prim) -> tuple[int, int] | None:
-    if not t.name.startswith("decimal"):
-        return None
-    inner = t.name[len("decimal"):].strip("() ")
-    if not inner:
-        return 10, 0  # Hive's default decimal
-    p, _, s = inner.partition(",")
-    return int(p), int(s or 0)
-
-
-def _merge_prim(a: Prim, b: Prim) -> Prim | None:
-    if a.name in _INT_RANK and b.name in _INT_RANK:
-        return a if _INT_RANK[a.name] >= _INT_RANK[b.name] else b
-    numeric = {*_INT_RANK, *_FLOATS}
-    da, db = _decimal(a), _decimal(b)
-    if (a.name in _FLOATS or b.name in _FLOATS) and (
-            {a.name, b.name} <= numeric or da is not None or db is not None):
-        return Prim("double")
-    if da is not None or db is not None:
-        pa_, sa = da if da is not None else (_INT_DIGITS.get(a.name, 0), 0)
-        pb_, sb = db if db is not None else (_INT_DIGITS.get(b.name, 0), 0)
-        if (da is None and a.name not in _INT_RANK) or (db is None and b.name not in _INT_RANK):
-            return None
-        scale = max(sa, sb)
-        return Prim(f"decimal({min(38, max(pa_ - sa, pb_ - sb) + scale)},{scale})")
-    if {a.name, b.name} == {"date", "timestamp"}:
-        return Prim("timestamp")
-    return None
-
-
-def merge_types(a: GType, b: GType, path: str, notes: list[str]) -> GType:
-    """The type a column must have to hold values of both ``a`` and ``b``.
-
-    Appends a message to ``notes`` whenever the result differs from ``a``.
-    """
-    if a == b:
-        return a
-    if a == NULL:
-        return b
-    if b == NULL:
-        return a
-    merged: GType | None = None
-    if isinstance(a, StructT) and isinstance(b, StructT):
-        names = [n for n, _ in a.fields] + [n for n, _ in b.fields if n not in dict(a.fields)]
-        da, db = dict(a.fields), dict(b.fields)
-        merged = StructT(tuple(
-            (n, merge_types(da[n], db[n], f"{path}.{n}", notes) if n in da and n in db
-             else da.get(n) or db[n]) for n in names))
-        added = [n for n in names if n not in da]
-        if added:
-            notes.append(f"column {path}: struct fields added: {', '.join(added)}")
-        return merged
-    if isinstance(a, ArrayT) and isinstance(b, ArrayT):
-        return ArrayT(merge_types(a.element, b.element, f"{path}[]", notes))
-    if isinstance(a, MapT) and isinstance(b, MapT):
-        return MapT(merge_types(a.key, b.key, f"{path}.key", notes),
-                    merge_types(a.value, b.value, f"{path}.value", notes))
-    if isinstance(a, Prim) and isinstance(b, Prim):
-        merged = _merge_prim(a, b)
-    if merged is not None:
-        if merged != a:
-            notes.append(f"column {path}: type widened {render_type(a)} + {render_type(b)} "
-                         f"-> {render_type(merged)}")
-        return merged
-    notes.append(f"column {path}: type drift {render_type(a)} vs {render_type(b)} -> string")
-    return STRING
-
-
-Columns = dict[str, GType]
-
-
-def schema_to_columns(schema: pa.Schema) -> Columns:
-    """Glue column types of an Arrow schema (in schema order)."""
-    return {f.name: arrow_to_glue(f.type) for f in schema}
-
-
-def merge_columns(base: Columns, other: Columns, notes: list[str]) -> Columns:
-    """Union of two column sets: ``base`` order first, new columns appended, types merged."""
-    out = dict(base)
-    added = []
-    for name, t in other.items():
-        if name in out:
-            out[name] = merge_types(out[name], t, name, notes)
-        else:
-            out[name] = t
-            added.append(name)
-    if added and base:
-        notes.append(f"columns added: {', '.join(added)}")
-    return out
-
-
-def _glue_columns(cols: Columns) -> list[dict[str, str]]:
-    return [{"Name": n, "Type": render_type(t)} for n, t in cols.items()]
-
-
-def _parse_columns(columns: Iterable[dict[str, Any]]) -> Columns:
-    return {c["Name"]: parse_glue_type(c["Type"]) for c in columns}
-
-
-def _describe_diff(old: Columns, new: Columns) -> str:
-    parts = []
-    added = [n for n in new if n not in old]
-    removed = [n for n in old if n not in new]
-    changed = [f"{n} {render_type(old[n])}->{render_type(new[n])}" for n in new
-               if n in old and render_type(old[n]) != render_type(new[n])]
-    if added:
-        parts.append(f"added {', '.join(added)}")
-    if removed:
-        parts.append(f"removed {', '.join(removed)}")
-    if changed:
-        parts.append(f"changed {', '.join(changed)}")
-    return "; ".join(parts) or "column order changed"
-
-
 # ------------------------------------------------------------------- folders
 
 
@@ -345,17 +99,6 @@ class DataFolder:
     values: tuple[str, ...]
     path: Path
     files: tuple[Path, ...]
-
-
-def split_folder_name(name: str, level: int) -> tuple[str, str]:
-    """``p_date=2024-01-01`` → ``("p_date", "2024-01-01")``.
-
-    A name without ``=`` gets Glue's generated key: ``x`` → ``("partition_<level>", "x")``.
-    """
-    key, sep, value = name.partition("=")
-    if sep and key:
-        return key.lower(), value
-    return f"partition_{level}", name
 
 
 def _visible(name: str) -> bool:
@@ -556,7 +299,7 @@ def _table_input(spec: CrawlerSpec, name: str, location: str, cols: Columns,
         "TableType": "EXTERNAL_TABLE",
         "Retention": 0,
         "StorageDescriptor": {
-            "Columns": _glue_columns(cols),
+            "Columns": glue_columns(cols),
             "Location": location,
             "InputFormat": INPUT_FORMAT,
             "OutputFormat": OUTPUT_FORMAT,
@@ -596,7 +339,7 @@ def _partition_input(table: dict[str, Any], scanned: _Scanned, location: str,
     sd = dict(table["StorageDescriptor"])
     sd["Location"] = location
     if not inherit:
-        sd["Columns"] = _glue_columns(scanned.columns)
+        sd["Columns"] = glue_columns(scanned.columns)
     avg = scanned.size // scanned.rows if scanned.rows else 0
     return {
         "Values": list(scanned.folder.values),
@@ -705,21 +448,21 @@ def _crawl_target(spec: CrawlerSpec, target: str, catalog: Any, store: LocalObje
 def _reconcile_schema(spec: CrawlerSpec, catalog: Any, table: dict[str, Any], observed: Columns,
                       incremental: bool, result: CrawlResult) -> dict[str, Any]:
     name = table["Name"]
-    current = _parse_columns(table.get("StorageDescriptor", {}).get("Columns", []))
+    current = parse_columns(table.get("StorageDescriptor", {}).get("Columns", []))
     notes: list[str] = []
     wanted = merge_columns(current, observed, notes) if incremental else observed
     params = dict(table.get("Parameters") or {})
     revive = DEPRECATED_PARAM in params and not incremental
-    changed = _glue_columns(wanted) != _glue_columns(current)
+    changed = glue_columns(wanted) != glue_columns(current)
     if not changed and not revive:
         return table
-    diff = _describe_diff(current, wanted) if changed else "data is back"
+    diff = describe_diff(current, wanted) if changed else "data is back"
     if spec.update_behavior != "UPDATE_IN_DATABASE":
         result.note(f"{name}: schema change detected, not applied (UpdateBehavior LOG): {diff}")
         return table
     new_input = _as_table_input(table)
     sd = dict(new_input["StorageDescriptor"])
-    sd["Columns"] = _glue_columns(wanted)
+    sd["Columns"] = glue_columns(wanted)
     new_input["StorageDescriptor"] = sd
     params.pop(DEPRECATED_PARAM, None)
     params["UPDATED_BY_CRAWLER"] = spec.name

@@ -1,11 +1,8 @@
-"""The runtime port: how a job reads catalog tables, writes files and reaches the catalog.
+"""Local twin of a Glue job's runtime: local Spark + the Glue catalog twin + the S3 twin.
 
-``LocalRuntime`` resolves the push-down predicate through the local Glue catalog's
-``get_partitions(Expression=...)`` and reads only those partition folders; ``s3://``
-URIs map onto the local object store. The Glue adapter
-(``glue_jobs.glue_runtime.GlueRuntime``) does the same through
-``create_dynamic_frame.from_catalog(push_down_predicate=...)`` and writes to S3. Job code
-sees only this interface, so it is identical on both.
+It implements ``glue_jobs.runtime_port.JobRuntime`` the way ``GlueRuntime`` does on
+Glue: partitions come from the catalog (``get_partitions(Expression=...)``) and only
+those folders are read; ``s3://`` URIs map onto the local object store.
 """
 
 from __future__ import annotations
@@ -14,53 +11,17 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from contracts.tables import PARTITION_KEY, TableContract
 from glue_jobs.catalog_api import list_partitions
+from glue_jobs.runtime_port import empty_partitioned_frame, write_parquet_files
 from local_aws.objectstore import LocalObjectStore
 
-__all__ = ["JobRuntime", "LocalRuntime", "empty_partitioned_frame", "write_parquet_files"]
-
-
-class JobRuntime(Protocol):
-    """What a transform job may do to the outside world."""
-
-    @property
-    def spark(self) -> SparkSession: ...
-
-    @property
-    def catalog(self) -> Any:
-        """A Glue catalog client (boto3 ``glue`` or the local twin)."""
-
-    def read_partitions(self, contract: TableContract, predicate: str) -> DataFrame:
-        """The catalog partitions matching ``predicate``, with a ``p_date`` column."""
-
-    def write_parquet(self, df: DataFrame, uri: str, files: int, *,
-                      append: bool = False) -> None:
-        """Write ``df`` as ``files`` Parquet files into ``uri`` (a new folder unless
-        ``append``)."""
-
-    def list_folders(self, uri: str) -> list[str]:
-        """Names of the folders directly under ``uri`` (``[]`` when it does not exist)."""
-
-    def delete_folder(self, uri: str) -> None:
-        """Delete ``uri`` and everything under it (no error when missing)."""
-
-
-def empty_partitioned_frame(spark: SparkSession, contract: TableContract) -> DataFrame:
-    """An empty frame of ``contract``'s columns plus the ``p_date`` partition column."""
-    return spark.createDataFrame([], contract.spark_schema()).withColumn(
-        PARTITION_KEY, F.lit(None).cast("string"))
-
-
-def write_parquet_files(df: DataFrame, path: str, files: int, append: bool) -> None:
-    (df.coalesce(max(1, files)).write
-       .mode("append" if append else "errorifexists")
-       .parquet(path))
+__all__ = ["LocalRuntime"]
 
 
 @dataclass

@@ -1,0 +1,41 @@
+"""Where the local twins keep their state: all of it under one folder.
+
+Deleting the folder resets everything. ``UDP_STATE_DIR`` overrides the default ``.udp``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_STATE_DIR", "LocalPaths"]
+
+DEFAULT_STATE_DIR = Path(os.environ.get("UDP_STATE_DIR", ".udp"))
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """All local state under one folder; deleting it resets everything."""
+
+    state_dir: Path
+
+    @property
+    def s3(self) -> Path:
+        return self.state_dir / "s3"
+
+    @property
+    def catalog(self) -> Path:
+        return self.state_dir / "catalog"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.state_dir / "warehouse"
+
+    @property
+    def runs(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def alerts(self) -> Path:
+        return self.state_dir / "alerts"

@@ -1,0 +1,196 @@
+"""The local twin's adapter of the warehouse port (:mod:`glue_jobs.warehouse_port`).
+
+PostgreSQL through psycopg: the bulk copy is a binary ``COPY … FROM STDIN`` streamed
+from the partition's Parquet files batch by batch (encoded by
+:mod:`local_aws.redshift.pg_copy`), the day is locked with
+``pg_try_advisory_xact_lock`` (a second load is refused) and credentials are a conninfo
+string. The transaction script is the port's, as on Redshift.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from contracts.tables import USERS, TableContract
+from glue_jobs.warehouse_port import (
+    POSTGRES,
+    SCRIPTS,
+    ConcurrentLoadError,
+    InvalidLoadRequest,
+    LoadResult,
+    LoadSource,
+    SchemaMismatchError,
+    StepHook,
+    commit_load,
+    insert_audit,
+    lock_key,
+    noop_step,
+    parquet_files,
+    read_statement,
+    split_sql,
+    utc_now,
+    validate_load_id,
+    validate_p_date,
+)
+from local_aws.redshift.pg_copy import check_schema
+from local_aws.redshift.pg_copy import payload as copy_payload
+from sql import read_sql
+
+__all__ = ["POSTGRES_SESSION", "PostgresWarehouse", "binary_chunks", "copy_chunks",
+           "record_batches", "stream_copy"]
+
+log = logging.getLogger(__name__)
+
+POSTGRES_SESSION = ("-c TimeZone=UTC -c DateStyle=ISO -c work_mem=256MB "
+                    "-c temp_buffers=256MB")
+"""Session settings of a twin load: UTC and ISO dates (the audit checksum hashes
+timestamps as text); sorts and the temp table stay in memory."""
+
+
+def record_batches(files: Sequence[Path], schema: pa.Schema,
+                    batch_rows: int) -> Iterator[pa.RecordBatch]:
+    for path in files:
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        if names != schema.names:
+            raise SchemaMismatchError(
+                f"{path.name}: columns {names} differ from the contract {schema.names}")
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            if batch.schema != schema:
+                batch = batch.cast(schema)  # e.g. nullability or tz spelling; safe casts only
+            yield batch
+
+
+def binary_chunks(files: Sequence[Path], table: TableContract = USERS,
+                  batch_rows: int = 65_536) -> Iterator[bytes]:
+    """A whole binary ``COPY`` payload of the files' rows (header, one chunk per Parquet
+    record batch, trailer); see :mod:`local_aws.redshift.pg_copy`.
+
+    Files are checked against the contract's column order first (COPY maps by position).
+    """
+    schema = table.arrow_schema()
+    check_schema(schema)
+    return copy_payload(record_batches(files, schema, batch_rows))
+
+
+def copy_chunks(cursor: Any, copy_sql: str, chunks: Iterable[bytes]) -> None:
+    """``COPY … FROM STDIN`` of ``chunks`` through a psycopg cursor.
+
+    Producing the chunks (numpy/Arrow kernels, mostly outside the GIL) overlaps with
+    sending: a writer thread (``QueuedLibpqWriter``) pushes each chunk while the next one
+    is made, so the client and the server work on different cores. Memory stays bounded
+    by the queue.
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
+    with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy_stream:
+        for chunk in chunks:
+            copy_stream.write(chunk)
+
+
+def stream_copy(cursor: Any, copy_sql: str, files: Sequence[Path],
+                table: TableContract = USERS, batch_rows: int = 65_536) -> None:
+    """``COPY … FROM STDIN (FORMAT binary)`` of Parquet files, batch by batch."""
+    copy_chunks(cursor, copy_sql, binary_chunks(files, table, batch_rows))
+
+
+class PostgresWarehouse:
+    """The local twin: PostgreSQL, ``COPY FROM STDIN`` streamed from Parquet files.
+
+    Parameters
+    ----------
+    conninfo:
+        libpq connection string (``LocalWarehouse.uri``). One connection per load.
+    batch_rows:
+        Rows per Parquet record batch; bounds memory whatever the partition size.
+    script:
+        ``"postgres"`` (default: one MERGE over a DISTINCT ON subquery) or
+        ``"portable"`` (Redshift's statements, for comparison and tests).
+    on_step:
+        Optional hook called after each step (tests inject failures with it).
+    object_store:
+        Optional ``LocalObjectStore`` to resolve ``s3://`` sources to local folders.
+    """
+
+    def __init__(self, conninfo: str, *, batch_rows: int = 65_536,
+                 on_step: StepHook | None = None, object_store: Any = None,
+                 table: TableContract = USERS, script: str = POSTGRES) -> None:
+        if script not in SCRIPTS:
+            raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
+        self._script = script
+        self._conninfo = conninfo
+        self._batch_rows = batch_rows
+        self._on_step = on_step or noop_step
+        self._store = object_store
+        self._table = table
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self._conninfo, options=POSTGRES_SESSION)
+
+    def ensure_schema(self) -> None:
+        """Apply schemas, PostgreSQL shims, tables and views; serialised across processes."""
+        files = ("redshift/schemas.sql", "redshift/compat.postgres.sql",
+                 "redshift/tables.postgres.sql", "redshift/views.sql")
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(hashtextextended('udp:ddl', 0))")
+            for name in files:
+                for statement in split_sql(read_sql(name)):
+                    cur.execute(statement)
+
+    def _files(self, source: LoadSource) -> list[Path]:
+        if isinstance(source, str):
+            if source.startswith("s3://"):
+                if self._store is None:
+                    raise InvalidLoadRequest(
+                        f"cannot read {source} without a local object store")
+                return parquet_files(Path(self._store.path(source)))
+            return parquet_files(Path(source))
+        return parquet_files(source)
+
+    def _copy_step(self, files: Sequence[Path]) -> Callable[[Any], None]:
+        copy_sql = read_statement("redshift/copy_users.postgres.sql")
+
+        def copy(cursor: Any) -> None:
+            stream_copy(cursor, copy_sql, files, self._table, self._batch_rows)
+        return copy
+
+    @staticmethod
+    def _lock(key: str) -> Callable[[Any], None]:
+        def lock(cursor: Any) -> None:
+            cursor.execute(read_statement("redshift/lock_load.postgres.sql"), (key,))
+            row = cursor.fetchone()
+            if not row or not row[0]:
+                raise ConcurrentLoadError(
+                    f"another load of {key.replace(':', ' p_date=')} is running; "
+                    "this one was refused (rerun it when that one finishes)")
+        return lock
+
+    def load_partition(self, p_date: str, source: LoadSource, load_id: str, *,
+                       replace: bool = False) -> LoadResult:
+        """Load one day from Parquet files in one transaction (see module docstring)."""
+        validate_p_date(p_date)
+        validate_load_id(load_id)
+        files = self._files(source)
+        started_at = utc_now()
+        return commit_load(
+            self._connect(), self._table, self._record_failure, p_date=p_date,
+            load_id=load_id, started_at=started_at,
+            lock=self._lock(lock_key(self._table, p_date)), copy=self._copy_step(files),
+            replace=replace, on_step=self._on_step, script=self._script)
+
+    def _record_failure(self, failed: LoadResult) -> None:
+        try:
+            with self._connect() as conn, conn.cursor() as cur:
+                insert_audit(cur, failed)
+        except Exception:  # the audit must never hide the load's own error
+            log.exception("could not record the failed load %s", failed.load_id)
+
+

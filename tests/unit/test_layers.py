@@ -1,0 +1,44 @@
+"""The layers hold: the Glue wheel carries only the Glue layer, and `lint-imports` refuses
+an import that breaks a layer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from infra.assets import build_wheel
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_glue_wheel_holds_only_the_glue_layer(tmp_path: Path) -> None:
+    # GIVEN the wheel the infrastructure ships to Glue
+    wheel = build_wheel(REPO, tmp_path)
+    # WHEN its top-level folders are listed
+    tops = {n.split("/", 1)[0] for n in zipfile.ZipFile(wheel).namelist()}
+    # THEN it holds the jobs, the SQL they run and the contracts, and no twin or CLI
+    assert tops == {"contracts", "glue_jobs", "sql", "user_data_pipeline-0.1.0.dist-info"}
+
+
+def test_lint_imports_refuses_a_twin_imported_by_a_glue_job(tmp_path: Path) -> None:
+    # GIVEN a copy of the packages and the layer contracts, where a Glue job module
+    # imports a local twin
+    for name in ("contracts", "sql", "ingest_lambda", "crawlers", "glue_jobs",
+                 "orchestration", "local_aws", "infra", "udp_cli"):
+        shutil.copytree(REPO / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    with (tmp_path / "glue_jobs" / "spark.py").open("a", encoding="utf-8") as f:
+        f.write("\nimport local_aws.objectstore  # noqa: E402,F401\n")
+    lint = Path(sys.executable).with_name("lint-imports")
+    # WHEN lint-imports checks the copy
+    done = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)
+    # THEN it fails, naming the import and both broken contracts
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "glue_jobs.spark -> local_aws.objectstore" in done.stdout
+    assert "AWS-role code never imports a twin, the CLI or the orchestration BROKEN" \
+        in done.stdout
