@@ -49,7 +49,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
-from crawlers.specs import default_specs
+from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.suppressions import SkipInScope, skip
@@ -146,8 +146,11 @@ class UdpStack(Stack):
                              retention=_RETENTION[days], removal_policy=self.removal)
 
     def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
+        """Use of the data key by a service on the role's behalf. S3 SSE-KMS writes and
+        SQS/SNS producers call GenerateDataKey (and Decrypt for multipart uploads and
+        reads); nothing here calls kms:Encrypt itself, so it is never granted."""
         actions = (["kms:Decrypt"] if decrypt else []) + (
-            ["kms:GenerateDataKey", "kms:Encrypt"] if encrypt else [])
+            ["kms:GenerateDataKey"] if encrypt else [])
         return _statement(actions, [self.key.key_arn])
 
     def queue(self, construct_id: str, name: str) -> sqs.Queue:
@@ -316,7 +319,7 @@ class UdpStack(Stack):
         self.crawlers: dict[str, CfnResource] = {}
         self.crawler_roles: dict[str, iam.Role] = {}
         for spec in default_specs(cfg):
-            role = self._crawler_role(spec.name, spec.database, spec.targets)
+            role = self._crawler_role(spec)
             crawler = CfnResource(self, f"Crawler-{spec.name}", type="AWS::Glue::Crawler",
                                   properties=crawler_properties(
                                       spec, role.role_arn, self.security_configuration.name))
@@ -325,12 +328,30 @@ class UdpStack(Stack):
             self.crawlers[spec.name] = crawler
             self.crawler_roles[spec.name] = role
 
-    def _glue_logs_statement(self) -> iam.PolicyStatement:
+    def _glue_logs_statement(self, kind: str) -> iam.PolicyStatement:
+        """Glue's log groups of ``kind`` (``jobs`` or ``crawlers``); with a security
+        configuration Glue appends its name, so the groups are matched by prefix."""
         return _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                            "logs:AssociateKmsKey"],
-                          [self.arn("logs", "log-group", "/aws-glue/*", sep=":")])
+                          [self.arn("logs", "log-group", f"/aws-glue/{kind}*", sep=":")])
 
-    def _crawler_role(self, name: str, database: str, targets: Sequence[str]) -> iam.Role:
+    @staticmethod
+    def _crawler_catalog_actions(spec: CrawlerSpec) -> list[str]:
+        """What a crawler does to the catalog under its SchemaChangePolicy: it always
+        reads and adds tables and partitions; it updates only when told to update or
+        deprecate, deletes only when told to delete (tests/infra/test_iam_least.py
+        derives the same from crawlers/crawl.py)."""
+        actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions",
+                   "glue:CreateTable", "glue:BatchCreatePartition"]
+        if (spec.update_behavior == "UPDATE_IN_DATABASE"
+                or spec.delete_behavior == "DEPRECATE_IN_DATABASE"):
+            actions += ["glue:UpdateTable", "glue:BatchGetPartition", "glue:UpdatePartition"]
+        if spec.delete_behavior == "DELETE_FROM_DATABASE":
+            actions += ["glue:DeleteTable", "glue:BatchDeletePartition"]
+        return actions
+
+    def _crawler_role(self, spec: CrawlerSpec) -> iam.Role:
+        name, database, targets = spec.name, spec.database, spec.targets
         role = iam.Role(self, f"CrawlerRole-{name}",
                         assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                         description=f"Glue crawler {name}")
@@ -340,14 +361,10 @@ class UdpStack(Stack):
         role.add_to_policy(_statement(
             ["s3:ListBucket"], [self.lake.bucket_arn],
             {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}))
-        role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
-             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
-             "glue:UpdatePartition", "glue:BatchUpdatePartition"],
-            self.glue_catalog_arns(database)))
+        role.add_to_policy(_statement(self._crawler_catalog_actions(spec),
+                                      self.glue_catalog_arns(database)))
         role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
-        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(self._glue_logs_statement("crawlers"))
         role.add_to_policy(self.kms_use())
         return role
 
@@ -364,9 +381,10 @@ class UdpStack(Stack):
                             "firehose.amazonaws.com",
                             conditions={"StringEquals": {"sts:ExternalId": self.account}}),
                         description="Firehose delivery to the raw layer")
+        # bucket-level actions on the bucket, object-level ones on the prefixes
         role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
-             "s3:ListBucketMultipartUploads"], [self.lake.bucket_arn]))
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [self.lake.bucket_arn]))
         role.add_to_policy(_statement(
             ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             [self.lake.arn_for_objects(f"{RAW.prefix}/*"),
@@ -426,10 +444,10 @@ class UdpStack(Stack):
                                       [self.scripts.arn_for_objects("scripts/*"),
                                        self.scripts.arn_for_objects("wheels/*")]))
         role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                                      [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}*")]))
+                                      [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}glue/*")]))
         role.add_to_policy(_statement(
             ["s3:ListBucket"], [self.lake.bucket_arn, self.scripts.bucket_arn]))
-        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(self._glue_logs_statement("jobs"))
         role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"],
                                       {"StringEquals": {"cloudwatch:namespace": "Glue"}}))
         role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
@@ -472,14 +490,15 @@ class UdpStack(Stack):
         transform_role.add_to_policy(_statement(
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             [lake.arn_for_objects(f"{t.prefix}/*") for t in (*MODEL_TABLES, DQ_RESULTS)]))
+        # raw through GlueContext.create_dynamic_frame.from_catalog (table, partitions)
         transform_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition"], self.glue_catalog_arns(cfg.raw_database, RAW.name)))
+            ["glue:GetTable", "glue:GetPartitions"],
+            self.glue_catalog_arns(cfg.raw_database, RAW.name)))
+        # publishing the transform tables (glue_jobs/publish.py's boto3 calls)
         transform_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
-             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition", "glue:CreatePartition", "glue:UpdatePartition",
-             "glue:BatchCreatePartition"], self.glue_catalog_arns(cfg.transform_database)))
+            ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartition",
+             "glue:GetPartitions", "glue:CreatePartition", "glue:UpdatePartition"],
+            self.glue_catalog_arns(cfg.transform_database)))
         transform_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                                 [self.salt_secret.secret_arn]))
         self.transform_role = transform_role
@@ -525,8 +544,10 @@ class UdpStack(Stack):
                 iam.ServicePrincipal("redshift.amazonaws.com"),
                 iam.ServicePrincipal("redshift-serverless.amazonaws.com")))
         model_prefixes = [f"{t.prefix}/*" for t in MODEL_TABLES]
+        # the warehouse COPYs the users table only (sql/redshift/copy_users.redshift.sql)
         copy_role.add_to_policy(_statement(
-            ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes]))
+            ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes
+                               if p.startswith(f"{USERS.prefix}/")]))
         copy_role.add_to_policy(_statement(
             ["s3:ListBucket", "s3:GetBucketLocation"], [self.lake.bucket_arn]))
         copy_role.add_to_policy(self.kms_use(encrypt=False))
@@ -571,20 +592,21 @@ class UdpStack(Stack):
                                            [self.redshift_secret.secret_arn]))
         # the import reads the day's published location from the catalog (versioned folders)
         load_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition"],
-            self.glue_catalog_arns(cfg.transform_database, USERS.name)))
+            ["glue:GetPartition"], self.glue_catalog_arns(cfg.transform_database, USERS.name)))
         load_role.add_to_policy(_statement(
             ["glue:GetConnection"],
             [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))
         load_role.add_to_policy(_statement(
             ["ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSubnets",
-             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
-             "ec2:DescribeVpcAttribute"], ["*"]))
+             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], ["*"]))
+        load_role.add_to_policy(_statement(["ec2:DescribeVpcAttribute"],
+                                           [self.arn("ec2", "vpc", self.vpc.vpc_id)]))
+        # the job's ENIs go in the connection's one subnet, with its security group
         load_role.add_to_policy(_statement(
             ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags",
              "ec2:DeleteTags"],
             [self.arn("ec2", "network-interface", "*"),
-             *[self.arn("ec2", "subnet", s.subnet_id) for s in self.private_subnets],
+             self.arn("ec2", "subnet", subnet.subnet_id),
              self.arn("ec2", "security-group", self.glue_sg.security_group_id)]))
         self.load_role = load_role
         self.load_job = glue.CfnJob(
@@ -621,12 +643,11 @@ class UdpStack(Stack):
                         description="Ingest Lambda: fetch pages, put them to Firehose")
         role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                       [f"{log_group.log_group_arn}"]))
-        role.add_to_policy(_statement(["firehose:PutRecord", "firehose:PutRecordBatch"],
+        role.add_to_policy(_statement(["firehose:PutRecordBatch"],
                                       [self.arn("firehose", "deliverystream",
                                                 cfg.delivery_stream)]))
         role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
-        role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"], {
-            "StringEquals": {"cloudwatch:namespace": "udp"}}))
+        # no cloudwatch:PutMetricData: Powertools Metrics writes EMF lines to the log
         role.add_to_policy(self.kms_use())
         self.ingest_role = role
         self.ingest_function = lambda_.DockerImageFunction(
@@ -652,8 +673,7 @@ class UdpStack(Stack):
         self.schedules_dlq = self.queue("ScheduleDlq", "udp-schedules-dlq")
         scheduler_role = self._scheduler_role("IngestScheduleRole", "Invoke the ingest Lambda")
         scheduler_role.add_to_policy(_statement(
-            ["lambda:InvokeFunction"], [self.ingest_function.function_arn,
-                                        f"{self.ingest_function.function_arn}:*"]))
+            ["lambda:InvokeFunction"], [self.ingest_function.function_arn]))
         schedule = ingest_schedule(lambda_arn=self.ingest_function.function_arn,
                                    role_arn=scheduler_role.role_arn,
                                    dead_letter_arn=self._dlq_arn(self.schedules_dlq),
