@@ -74,6 +74,10 @@ FIREHOSE_GLUE = ("glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions
 GLUE_LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
              "logs:AssociateKmsKey")
 GLUE_TEMP = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# --spark-event-logs-path (Spark UI, "Enabling the Apache Spark web UI for AWS Glue jobs"):
+# Spark's event-log writer goes through the job's S3 filesystem, which writes an
+# in-progress file and renames it (a copy, then a delete) every 30 seconds.
+GLUE_SPARK_UI = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 # Explicit allow-list: the security configuration a job or crawler runs with is read with
 # its role (AWSGlueServiceRole grants it; it takes no resource ARN).
 GLUE_SECURITY_CONFIGURATION = ("glue:GetSecurityConfiguration",)
@@ -277,7 +281,12 @@ def _glue_job_base(a: Arns, job: dict[str, Any]) -> Needs:
     ours = [u for u in code if u.startswith("s3://")]
     _add(needs, ["s3:GetObject"], {a.s3_objects(u.rsplit("/", 1)[0] + "/") for u in ours})
     _add(needs, GLUE_TEMP, [a.s3_objects(args["--TempDir"])])
-    buckets = {u.removeprefix("s3://").split("/")[0] for u in [*ours, args["--TempDir"]]}
+    written = [args["--TempDir"]]
+    if "--spark-event-logs-path" in args:
+        path = args["--spark-event-logs-path"]
+        _add(needs, GLUE_SPARK_UI, [a.s3_objects(path if path.endswith("/") else f"{path}/")])
+        written.append(path)
+    buckets = {u.removeprefix("s3://").split("/")[0] for u in [*ours, *written]}
     _add(needs, ["s3:ListBucket"], {a.bucket(b) for b in buckets})
     _add(needs, GLUE_LOGS, [a.arn("logs", "log-group:/aws-glue/jobs*")])
     if args.get("--enable-metrics") == "true":
