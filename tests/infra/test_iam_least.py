@@ -495,12 +495,33 @@ def test_role_is_granted_exactly_what_it_needs(
     # WHEN its synthesized policies are read as action -> resources
     granted = _grants(template, _role_id(template, role))
     # THEN nothing is missing and nothing is extra, action by action
+    missing, excess = _compare(need, granted)
+    assert missing == {}, f"{role} lacks {missing}"
+    assert excess == {}, f"{role} has grants nothing needs: {excess}"
+
+
+def _compare(need: Needs, granted: Needs) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(missing, excess): action -> resources needed but not granted / granted unneeded."""
     missing = {a: sorted(r - granted.get(a, set())) for a, r in need.items()
                if r - granted.get(a, set())}
     excess = {a: sorted(r - need.get(a, set())) for a, r in granted.items()
               if r - need.get(a, set())}
-    assert missing == {}, f"{role} lacks {missing}"
-    assert excess == {}, f"{role} has grants nothing needs: {excess}"
+    return missing, excess
+
+
+def test_the_comparison_catches_an_extra_and_a_missing_grant(
+        template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
+    # GIVEN the ingest role's grants with one action widened and one grant dropped
+    _principal, need = needs["IngestFunctionRole"]
+    granted = {a: set(r) for a, r in _grants(
+        template, _role_id(template, "IngestFunctionRole")).items()}
+    granted["firehose:PutRecordBatch"].add("*")
+    del granted["sqs:SendMessage"]
+    # WHEN compared with what it needs
+    missing, excess = _compare(need, granted)
+    # THEN both are reported
+    assert excess == {"firehose:PutRecordBatch": ["*"]}
+    assert list(missing) == ["sqs:SendMessage"]
 
 
 @pytest.mark.parametrize("role", [
