@@ -543,11 +543,9 @@ class UdpStack(Stack):
             assumed_by=iam.CompositePrincipal(
                 iam.ServicePrincipal("redshift.amazonaws.com"),
                 iam.ServicePrincipal("redshift-serverless.amazonaws.com")))
-        model_prefixes = [f"{t.prefix}/*" for t in MODEL_TABLES]
         # the warehouse COPYs the users table only (sql/redshift/copy_users.redshift.sql)
         copy_role.add_to_policy(_statement(
-            ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes
-                               if p.startswith(f"{USERS.prefix}/")]))
+            ["s3:GetObject"], [self.lake.arn_for_objects(f"{USERS.prefix}/*")]))
         copy_role.add_to_policy(_statement(
             ["s3:ListBucket", "s3:GetBucketLocation"], [self.lake.bucket_arn]))
         copy_role.add_to_policy(self.kms_use(encrypt=False))
