@@ -52,7 +52,7 @@ from constructs import Construct
 
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
-from crawlers.specs import default_specs
+from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.suppressions import SkipInScope, skip
@@ -167,8 +167,11 @@ class UdpStack(Stack):
                              retention=_RETENTION[days], removal_policy=self.removal)
 
     def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
+        """Use of the data key by a service on the role's behalf. S3 SSE-KMS writes and
+        SQS/SNS producers call GenerateDataKey (and Decrypt for multipart uploads and
+        reads); nothing here calls kms:Encrypt itself, so it is never granted."""
         actions = (["kms:Decrypt"] if decrypt else []) + (
-            ["kms:GenerateDataKey", "kms:Encrypt"] if encrypt else [])
+            ["kms:GenerateDataKey"] if encrypt else [])
         return _statement(actions, [self.key.key_arn])
 
     def queue(self, construct_id: str, name: str) -> sqs.Queue:
@@ -383,7 +386,7 @@ class UdpStack(Stack):
         self.crawlers: dict[str, CfnResource] = {}
         self.crawler_roles: dict[str, iam.Role] = {}
         for spec in default_specs(cfg):
-            role = self._crawler_role(spec.name, spec.database, spec.targets)
+            role = self._crawler_role(spec)
             crawler = CfnResource(self, f"Crawler-{spec.name}", type="AWS::Glue::Crawler",
                                   properties=crawler_properties(
                                       spec, role.role_arn, self.security_configuration.name))
@@ -392,12 +395,30 @@ class UdpStack(Stack):
             self.crawlers[spec.name] = crawler
             self.crawler_roles[spec.name] = role
 
-    def _glue_logs_statement(self) -> iam.PolicyStatement:
+    def _glue_logs_statement(self, kind: str) -> iam.PolicyStatement:
+        """Glue's log groups of ``kind`` (``jobs`` or ``crawlers``); with a security
+        configuration Glue appends its name, so the groups are matched by prefix."""
         return _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                            "logs:AssociateKmsKey"],
-                          [self.arn("logs", "log-group", "/aws-glue/*", sep=":")])
+                          [self.arn("logs", "log-group", f"/aws-glue/{kind}*", sep=":")])
 
-    def _crawler_role(self, name: str, database: str, targets: Sequence[str]) -> iam.Role:
+    @staticmethod
+    def _crawler_catalog_actions(spec: CrawlerSpec) -> list[str]:
+        """What a crawler does to the catalog under its SchemaChangePolicy: it always
+        reads and adds tables and partitions; it updates only when told to update or
+        deprecate, deletes only when told to delete (tests/infra/test_iam_least.py
+        derives the same from crawlers/crawl.py)."""
+        actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions",
+                   "glue:CreateTable", "glue:BatchCreatePartition"]
+        if (spec.update_behavior == "UPDATE_IN_DATABASE"
+                or spec.delete_behavior == "DEPRECATE_IN_DATABASE"):
+            actions += ["glue:UpdateTable", "glue:BatchGetPartition", "glue:UpdatePartition"]
+        if spec.delete_behavior == "DELETE_FROM_DATABASE":
+            actions += ["glue:DeleteTable", "glue:BatchDeletePartition"]
+        return actions
+
+    def _crawler_role(self, spec: CrawlerSpec) -> iam.Role:
+        name, database, targets = spec.name, spec.database, spec.targets
         role = iam.Role(self, f"CrawlerRole-{name}",
                         assumed_by=_service("glue.amazonaws.com", self.account),
                         description=f"Glue crawler {name}")
@@ -407,14 +428,10 @@ class UdpStack(Stack):
         role.add_to_policy(_statement(
             ["s3:ListBucket"], [self.lake.bucket_arn],
             {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}))
-        role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
-             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
-             "glue:UpdatePartition", "glue:BatchUpdatePartition"],
-            self.glue_catalog_arns(database)))
+        role.add_to_policy(_statement(self._crawler_catalog_actions(spec),
+                                      self.glue_catalog_arns(database)))
         role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
-        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(self._glue_logs_statement("crawlers"))
         role.add_to_policy(self.kms_use())
         return role
 
@@ -432,9 +449,10 @@ class UdpStack(Stack):
                             conditions={"StringEquals": {"sts:ExternalId": self.account,
                                                          "aws:SourceAccount": self.account}}),
                         description="Firehose delivery to the raw layer")
+        # bucket-level actions on the bucket, object-level ones on the prefixes
         role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
-             "s3:ListBucketMultipartUploads"], [self.lake.bucket_arn]))
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [self.lake.bucket_arn]))
         role.add_to_policy(_statement(
             ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             [self.lake.arn_for_objects(f"{RAW.prefix}/*"),
@@ -502,13 +520,15 @@ class UdpStack(Stack):
                                       [self.scripts.arn_for_objects("scripts/*"),
                                        self.scripts.arn_for_objects("wheels/*")]))
         role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                                      [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}*")]))
-        # Spark UI event logs: this job's own prefix only
-        role.add_to_policy(_statement(["s3:PutObject"], [self.scripts.arn_for_objects(
-            f"{SPARK_EVENT_LOGS_PREFIX}{job}/*")]))
+                                      [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}glue/*")]))
+        # Spark UI event logs: this job's own prefix only (Spark writes, renames the
+        # in-progress file when the job ends: a copy and a delete on S3)
+        role.add_to_policy(_statement(
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [self.scripts.arn_for_objects(f"{SPARK_EVENT_LOGS_PREFIX}{job}/*")]))
         role.add_to_policy(_statement(
             ["s3:ListBucket"], [self.lake.bucket_arn, self.scripts.bucket_arn]))
-        role.add_to_policy(self._glue_logs_statement())
+        role.add_to_policy(self._glue_logs_statement("jobs"))
         role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"],
                                       {"StringEquals": {"cloudwatch:namespace": "Glue"}}))
         role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
@@ -562,14 +582,18 @@ class UdpStack(Stack):
         transform_role.add_to_policy(_statement(
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             [lake.arn_for_objects(f"{t.prefix}/*") for t in (*MODEL_TABLES, DQ_RESULTS)]))
+        # raw, and the DQ gate's trailing window of dq_results, through
+        # GlueContext.create_dynamic_frame.from_catalog (the table, then its partitions)
+        for database, table in ((cfg.raw_database, RAW.name),
+                                (cfg.transform_database, DQ_RESULTS.name)):
+            transform_role.add_to_policy(_statement(
+                ["glue:GetTable", "glue:GetPartitions"],
+                self.glue_catalog_arns(database, table)))
+        # publishing the transform tables (glue_jobs/publish.py's boto3 calls)
         transform_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition"], self.glue_catalog_arns(cfg.raw_database, RAW.name)))
-        transform_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
-             "glue:UpdateTable", "glue:GetPartition", "glue:GetPartitions",
-             "glue:BatchGetPartition", "glue:CreatePartition", "glue:UpdatePartition",
-             "glue:BatchCreatePartition"], self.glue_catalog_arns(cfg.transform_database)))
+            ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartition",
+             "glue:CreatePartition", "glue:UpdatePartition"],
+            self.glue_catalog_arns(cfg.transform_database)))
         transform_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                                 [self.salt_secret.secret_arn]))
         self.transform_role = transform_role
@@ -618,9 +642,9 @@ class UdpStack(Stack):
             assumed_by=iam.CompositePrincipal(
                 _service("redshift.amazonaws.com", self.account),
                 _service("redshift-serverless.amazonaws.com", self.account)))
-        model_prefixes = [f"{t.prefix}/*" for t in MODEL_TABLES]
+        # the warehouse COPYs the users table only (sql/redshift/copy_users.redshift.sql)
         copy_role.add_to_policy(_statement(
-            ["s3:GetObject"], [self.lake.arn_for_objects(p) for p in model_prefixes]))
+            ["s3:GetObject"], [self.lake.arn_for_objects(f"{USERS.prefix}/*")]))
         copy_role.add_to_policy(_statement(
             ["s3:ListBucket", "s3:GetBucketLocation"], [self.lake.bucket_arn]))
         copy_role.add_to_policy(self.kms_use(encrypt=False))
@@ -663,20 +687,21 @@ class UdpStack(Stack):
                                            [self.redshift_secret.secret_arn]))
         # the import reads the day's published location from the catalog (versioned folders)
         load_role.add_to_policy(_statement(
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition"],
-            self.glue_catalog_arns(cfg.transform_database, USERS.name)))
+            ["glue:GetPartition"], self.glue_catalog_arns(cfg.transform_database, USERS.name)))
         load_role.add_to_policy(_statement(
             ["glue:GetConnection"],
             [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))
         load_role.add_to_policy(_statement(
             ["ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSubnets",
-             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
-             "ec2:DescribeVpcAttribute"], ["*"]))
+             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], ["*"]))
+        load_role.add_to_policy(_statement(["ec2:DescribeVpcAttribute"],
+                                           [self.arn("ec2", "vpc", self.vpc.vpc_id)]))
+        # the job's ENIs go in the connection's one subnet, with its security group
         load_role.add_to_policy(_statement(
             ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags",
              "ec2:DeleteTags"],
             [self.arn("ec2", "network-interface", "*"),
-             *[self.arn("ec2", "subnet", s.subnet_id) for s in self.private_subnets],
+             self.arn("ec2", "subnet", subnet.subnet_id),
              self.arn("ec2", "security-group", self.glue_sg.security_group_id)]))
         self.load_role = load_role
         self.load_job = glue.CfnJob(
@@ -714,12 +739,11 @@ class UdpStack(Stack):
                         description="Ingest Lambda: fetch pages, put them to Firehose")
         role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                       [f"{log_group.log_group_arn}"]))
-        role.add_to_policy(_statement(["firehose:PutRecord", "firehose:PutRecordBatch"],
+        role.add_to_policy(_statement(["firehose:PutRecordBatch"],
                                       [self.arn("firehose", "deliverystream",
                                                 cfg.delivery_stream)]))
         role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
-        role.add_to_policy(_statement(["cloudwatch:PutMetricData"], ["*"], {
-            "StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}))
+        # no cloudwatch:PutMetricData: Powertools Metrics writes EMF lines to the log
         role.add_to_policy(self.kms_use())
         self.ingest_role = role
         self.ingest_function = lambda_.DockerImageFunction(
@@ -755,8 +779,7 @@ class UdpStack(Stack):
         self.schedules_dlq = self.queue("ScheduleDlq", "udp-schedules-dlq")
         scheduler_role = self._scheduler_role("IngestScheduleRole", "Invoke the ingest Lambda")
         scheduler_role.add_to_policy(_statement(
-            ["lambda:InvokeFunction"], [self.ingest_function.function_arn,
-                                        f"{self.ingest_function.function_arn}:*"]))
+            ["lambda:InvokeFunction"], [self.ingest_function.function_arn]))
         schedule = ingest_schedule(lambda_arn=self.ingest_function.function_arn,
                                    role_arn=scheduler_role.role_arn,
                                    dead_letter_arn=self._dlq_arn(self.schedules_dlq),

@@ -114,13 +114,15 @@ def test_transform_crawler_reads_only_what_it_crawls(synth: Synth,
 
 # (e) ----------------------------------------------------------------- metrics namespace
 
-def test_one_metrics_namespace_for_code_environment_and_iam(template: dict[str, Any]) -> None:
+def test_one_metrics_namespace_for_code_and_environment(template: dict[str, Any]) -> None:
     fn = template["Resources"][logical_id(template, "IngestFunction", "AWS::Lambda::Function")]
     env = fn["Properties"]["Environment"]["Variables"]
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
-    (put,) = [s for s in statements_of_role(template, _role_id(template, "IngestFunctionRole"))
-              if s["Action"] == "cloudwatch:PutMetricData"]
-    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}
+    # Powertools Metrics writes embedded-metric-format lines to the function's log, which
+    # CloudWatch turns into metrics: the role needs no cloudwatch:PutMetricData at all
+    # (test_iam_least derives the role's needs and would flag the grant)
+    assert not [s for s in statements_of_role(template, _role_id(template, "IngestFunctionRole"))
+                if "cloudwatch:PutMetricData" in str(s["Action"])]
     from ingest_lambda.handler import metrics
     assert metrics.namespace == METRICS_NAMESPACE
 
