@@ -132,7 +132,8 @@ def floor_run(bodies: list[bytes]) -> tuple[int, float]:
     n, cpu = 0, 0.0
     for body in bodies:
         t0 = time.process_time()
-        lines = [orjson.dumps(r) + b"\n" for r in orjson.loads(body)["results"]]
+        lines = [orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE)
+                 for r in orjson.loads(body)["results"]]
         cpu += time.process_time() - t0
         n += len(lines)
     return n, cpu
