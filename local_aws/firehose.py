@@ -240,7 +240,7 @@ def _convert_bulk(datas: list[bytes], schema: pa.Schema) -> pa.Table | None:
     blob = b"".join(d if d.endswith(b"\n") else d + b"\n" for d in datas)
     try:
         table = pj.read_json(pa.BufferReader(blob), read_options=pj.ReadOptions(
-            use_threads=False, block_size=max(len(blob), 1 << 20)),
+            use_threads=True, block_size=1 << 20),  # 1 MiB blocks parse in parallel
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
         if table.num_rows != len(datas):
