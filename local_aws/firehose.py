@@ -11,6 +11,7 @@ set to ``format-conversion-failed``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
@@ -97,8 +100,13 @@ class LocalFirehose:
         self._faults = random.Random(fault_seed)
         self.streams = {s.name: s for s in streams}
         self.clock = clock
-        self._buffers: dict[str, list[tuple[datetime, bytes]]] = {s: [] for s in self.streams}
+        # per stream: one (arrival, records) chunk per accepted call, and the buffered bytes
+        self._buffers: dict[str, list[tuple[datetime, list[bytes]]]] = {
+            s: [] for s in self.streams}
+        self._sizes: dict[str, int] = dict.fromkeys(self.streams, 0)
         self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._id_prefix = uuid.uuid4().hex[:16]
         self.objects_written: list[str] = []
 
     def put_record_batch(self, *, DeliveryStreamName: str,
@@ -115,27 +123,29 @@ class LocalFirehose:
                                          "Message": "at most 500 records per call"}},
                               "PutRecordBatch")
         now = self.clock()
-        answers: list[dict[str, str]] = []
         with self._lock:
-            buf = self._buffers[DeliveryStreamName]
+            accepted: list[bytes] = []
+            answers: list[dict[str, str]] = []
             for rec in Records:
                 if self.failure_rate and self._faults.random() < self.failure_rate:
                     answers.append({"ErrorCode": "ServiceUnavailableException",
                                     "ErrorMessage": "Slow down."})
                     continue
-                buf.append((now, rec["Data"]))
-                answers.append({"RecordId": uuid.uuid4().hex})
+                accepted.append(rec["Data"])
+                answers.append({"RecordId": f"{self._id_prefix}{next(self._ids):016x}"})
+            if accepted:
+                self._buffers[DeliveryStreamName].append((now, accepted))
+                self._sizes[DeliveryStreamName] += sum(map(len, accepted))
             self._maybe_flush(cfg, now)
-        failed = sum(1 for a in answers if "ErrorCode" in a)
+        failed = len(Records) - len(accepted)
         return {"FailedPutCount": failed, "Encrypted": False, "RequestResponses": answers}
 
     def _maybe_flush(self, cfg: DeliveryStreamConfig, now: datetime) -> None:
         buf = self._buffers[cfg.name]
         if not buf:
             return
-        size = sum(len(d) for _, d in buf)
         age = (now - buf[0][0]).total_seconds()
-        if size >= cfg.size_mb * 1024 * 1024 or age >= cfg.interval_s:
+        if self._sizes[cfg.name] >= cfg.size_mb * 1024 * 1024 or age >= cfg.interval_s:
             self._flush(cfg)
 
     def flush(self) -> None:
@@ -147,23 +157,26 @@ class LocalFirehose:
 
     def _flush(self, cfg: DeliveryStreamConfig) -> None:
         buf, self._buffers[cfg.name] = self._buffers[cfg.name], []
-        by_prefix: dict[str, list[dict[str, Any]]] = {}
-        first_arrival: dict[str, datetime] = {}
+        self._sizes[cfg.name] = 0
+        # records of one call share an arrival time, so a prefix is rendered once a call
+        groups: dict[str, list[tuple[datetime, list[bytes]]]] = {}
+        for arrival, datas in buf:
+            groups.setdefault(render_prefix(cfg.prefix, arrival), []).append((arrival, datas))
         failed: list[tuple[datetime, bytes, str]] = []
-        for arrival, data in buf:
-            try:
-                record = json.loads(data)
-                if not isinstance(record, dict):
-                    raise ValueError("record is not a JSON object")
-                records_to_arrow([record], cfg.schema)
-            except (ValueError, TypeError, pa.ArrowException) as exc:
-                failed.append((arrival, data, str(exc)))
-                continue
-            prefix = render_prefix(cfg.prefix, arrival)
-            by_prefix.setdefault(prefix, []).append(record)
-            first_arrival.setdefault(prefix, arrival)
-        for prefix, records in by_prefix.items():
-            self._write_parquet(cfg, prefix, first_arrival[prefix], records)
+        for prefix, chunks in groups.items():
+            table = _convert_bulk([d for _, datas in chunks for d in datas], cfg.schema)
+            if table is None:  # some record does not convert: find which, one by one
+                records = []
+                for arrival, datas in chunks:
+                    for data in datas:
+                        record, reason = _convert_one(data, cfg.schema)
+                        if record is None:
+                            failed.append((arrival, data, reason))
+                        else:
+                            records.append(record)
+                table = records_to_arrow(records, cfg.schema) if records else None
+            if table is not None:
+                self._write_parquet(cfg, prefix, chunks[0][0], table)
         for arrival, data, reason in failed:
             prefix = render_prefix(cfg.error_prefix, arrival, "format-conversion-failed")
             body = json.dumps({"rawData": data.decode("utf-8", "replace"),
@@ -178,11 +191,71 @@ class LocalFirehose:
         return f"{cfg.name}-1-{stamp}-{uuid.uuid4()}"
 
     def _write_parquet(self, cfg: DeliveryStreamConfig, prefix: str, arrival: datetime,
-                       records: list[dict[str, Any]]) -> None:
-        table = records_to_arrow(records, cfg.schema)
+                       table: pa.Table) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="snappy", coerce_timestamps="us",
                        use_deprecated_int96_timestamps=False)
         key = f"{prefix}{self._object_name(cfg, arrival)}.parquet"
         self.s3.put_object(Bucket=cfg.bucket, Key=key, Body=sink.getvalue().to_pybytes())
         self.objects_written.append(key)
+
+
+def _convert_one(data: bytes, schema: pa.Schema) -> tuple[dict[str, Any] | None, str]:
+    """One record as the conversion reads it: (the JSON object, "") or (None, why not)."""
+    try:
+        record = json.loads(data)
+        if not isinstance(record, dict):
+            raise ValueError("record is not a JSON object")
+        records_to_arrow([record], schema)
+    except (ValueError, TypeError, pa.ArrowException) as exc:
+        return None, str(exc)
+    return record, ""
+
+
+def _timestamp_paths(schema: pa.Schema | pa.StructType, path: tuple[str, ...] = ()
+                     ) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            out.extend(_timestamp_paths(f.type, (*path, f.name)))
+        elif pa.types.is_timestamp(f.type):
+            out.append((*path, f.name))
+    return out
+
+
+_TS_LOW = pa.scalar(datetime(1900, 1, 1, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+_TS_HIGH = pa.scalar(datetime(2100, 1, 1, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+
+
+def _convert_bulk(datas: list[bytes], schema: pa.Schema) -> pa.Table | None:
+    """All records in one pass of Arrow's JSON reader, or None when any of them might not
+    convert exactly as ``_convert_one`` would take it (then the caller goes one by one).
+
+    The reader is stricter than the record-at-a-time conversion (nulls in required
+    fields, ``3.0`` for an int), never laxer on what the ingest Lambda sends, except
+    for timestamps outside 1900..2100 (the contract's range), which are checked here.
+    A record must be exactly one line, so one row maps to one record.
+    """
+    for data in datas:
+        end = data.find(b"\n")
+        if end != -1 and end != len(data) - 1:
+            return None
+    blob = b"".join(d if d.endswith(b"\n") else d + b"\n" for d in datas)
+    try:
+        table = pj.read_json(pa.BufferReader(blob), read_options=pj.ReadOptions(
+            use_threads=True, block_size=1 << 20),  # 1 MiB blocks parse in parallel
+            parse_options=pj.ParseOptions(explicit_schema=schema,
+                                          unexpected_field_behavior="ignore"))
+        if table.num_rows != len(datas):
+            return None
+        table = table.cast(schema)
+        for path in _timestamp_paths(schema):
+            column = pc.struct_field(table.column(path[0]), list(path[1:])) \
+                if len(path) > 1 else table.column(path[0])
+            low, high = pc.min_max(column).values()
+            if low.is_valid and (pc.less(low, _TS_LOW).as_py()
+                                 or pc.greater_equal(high, _TS_HIGH).as_py()):
+                return None
+    except (pa.ArrowException, ValueError):
+        return None
+    return table

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
@@ -21,7 +22,8 @@ from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.s3 import LocalS3
 from local_aws.user_api import ApiOptions, serve_user_api
 
-__all__ = ["DayPlan", "DayResult", "replay_pages", "simulate_day", "simulate_days"]
+__all__ = ["DayPlan", "DayResult", "ingest_users", "plan_for_users", "replay_pages",
+           "simulate_day", "simulate_days"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,24 @@ class DayResult:
         return sum(int(getattr(s, name)) for s in self.invocations)
 
 
+class _CountingSource:
+    """A page source that reports each fetched page's record count (for progress bars)."""
+
+    def __init__(self, api: ApiClient, on_page: Callable[[int], None]) -> None:
+        self.api, self.on_page = api, on_page
+
+    def fetch_page(self, page: int, results: int, seed: str) -> Any:
+        page_obj = self.api.fetch_page(page, results, seed)
+        found = page_obj.get("results") if isinstance(page_obj, dict) else None
+        self.on_page(len(found) if isinstance(found, list) else 0)
+        return page_obj
+
+
 def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStreamConfig,
                  errors_bucket: str,
                  progress: Callable[[int, IngestSummary], None] | None = None, *,
-                 firehose_failure_rate: float = 0.0) -> DayResult:
+                 firehose_failure_rate: float = 0.0,
+                 on_page: Callable[[int], None] | None = None) -> DayResult:
     result = DayResult(plan)
     for i in range(plan.invocations):
         now = [plan.invoked_at(i)]
@@ -78,7 +94,8 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
         api = ApiClient(api_url, retry=RetryPolicy(max_attempts=8, base_delay_s=0.01,
                                                    max_delay_s=0.5))
         sender = FirehoseSender(firehose, stream.name, max_attempts=10, base_delay_s=0.001)
-        ports = IngestPorts(api=api, sender=sender,
+        source = _CountingSource(api, on_page) if on_page else api
+        ports = IngestPorts(api=source, sender=sender,
                             errors=S3ErrorSink(s3, errors_bucket), clock=clock)
         request = IngestRequest(seed=plan.seed, start_page=plan.start_page(i),
                                 pages=plan.pages_per_invocation, page_size=plan.page_size)
@@ -111,3 +128,44 @@ def replay_pages(source: ReplaySource, s3: LocalS3, stream: DeliveryStreamConfig
     summary = run_ingest(request, ports, batch_id=f"replay-{uuid.uuid4()}")
     firehose.close()
     return summary
+
+
+def plan_for_users(day: date, users: int, *, page_size: int = 5000,
+                   invocations: int = 4) -> DayPlan:
+    """The day's schedule that fetches at least ``users`` distinct users.
+
+    Pages of ``page_size`` (the API's cap by default), spread over ``invocations``
+    invocations whose pages overlap by one as every simulated day's do; the count is
+    rounded up to whole pages per invocation (1M users: 4 x 51 pages of 5,000 =
+    1,005,000 distinct users, 1,020,000 fetched with the overlaps).
+    """
+    if users < 1:
+        raise ValueError("users must be >= 1")
+    page_size = min(page_size, users)
+    pages = -(-users // page_size)
+    invocations = min(invocations, pages)
+    per_invocation = 1 if pages == invocations else -(-(pages - 1) // invocations) + 1
+    return DayPlan(day, invocations, per_invocation, page_size)
+
+
+def ingest_users(day: date, users: int, s3: LocalS3, stream: DeliveryStreamConfig,
+                 errors_bucket: str, *, options: ApiOptions | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 firehose_failure_rate: float = 0.0) -> DayResult:
+    """``udp ingest --users N``: a day of at least ``users`` users through the twins.
+
+    ``progress(records_fetched, records_planned)`` is called after every page (5,000
+    records), so a progress bar moves about 200 times for a million users.
+    """
+    plan = plan_for_users(day, users)
+    planned = plan.invocations * plan.pages_per_invocation * plan.page_size
+    done = [0]
+
+    def on_page(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], planned)
+
+    with serve_user_api(options or ApiOptions()) as url:
+        return simulate_day(plan, url, s3, stream, errors_bucket,
+                            firehose_failure_rate=firehose_failure_rate, on_page=on_page)

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import struct
+import subprocess
+import sys
 import threading
-import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+import orjson
 
 __all__ = ["ApiOptions", "generate_page", "generate_user", "serve_user_api"]
 
@@ -86,80 +93,112 @@ class ApiOptions:
         return cls(**values)
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+_WORDS = struct.Struct(">24I")  # 24 independent 32-bit draws per user
+_DIGEST_BYTES = 96 + _WORDS.size  # 77 secret bytes, 16 uuid bytes, 3 spare, the words
+_EPOCH = datetime(2026, 11, 1)  # naive UTC: the API's "now"
+_NAT_KEYS = sorted(_NATS)
+_GENDERS = ("female", "male")
+_TLDS = ("com", "org")
+_ADJ = ("small", "blue", "crazy", "lazy")
+_ANIMALS = ("bird", "cat", "owl", "fox")
+_UNIT = 2.0 ** -32
+_ASCII = {name: name.encode("ascii", "ignore").decode()
+          for names in (*_FIRST.values(), _LAST) for name in names}
 
 
-def _postcode(rng: random.Random, style: str) -> int | str:
+def _draws(seed: str, page: int, index: int) -> tuple[bytes, tuple[int, ...]]:
+    """Every random choice a user needs, from one SHAKE-256 digest of (seed, page, index):
+    the same inputs give the same bytes on every machine and Python version."""
+    digest = hashlib.shake_256(f"{seed}|{page}|{index}".encode()).digest(_DIGEST_BYTES)
+    return digest, _WORDS.unpack_from(digest, 96)
+
+
+def _postcode(style: str, w: int) -> int | str:
     if style == "int":
-        return rng.randint(1000, 99999)
+        return 1000 + w % 99000
     if style == "zero":
-        return f"0{rng.randint(1000, 9999)}"
+        return f"0{1000 + w % 9000}"
     if style == "dash":
-        return f"{rng.randint(1000, 9999)}-{rng.randint(100, 999)}"
-    return f"AB{rng.randint(1, 9)} {rng.randint(1, 9)}CD"
+        return f"{1000 + w % 9000}-{100 + (w // 9000) % 900}"
+    return f"AB{1 + w % 9} {1 + (w // 9) % 9}CD"
 
 
-def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+_EPOCH_MS = _EPOCH.toordinal() * 86_400_000
+_DAY_TEXT: dict[int, str] = {}
 
 
-def _secret(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+def _ago(days: int, seconds: int, millis: int) -> str:
+    """``_EPOCH`` minus the given span as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (the API's form),
+    by integer arithmetic: no datetime objects for a value only ever sent as text."""
+    day, ms = divmod(_EPOCH_MS - (days * 86_400 + seconds) * 1000 - millis, 86_400_000)
+    text = _DAY_TEXT.get(day)
+    if text is None:
+        text = _DAY_TEXT[day] = date.fromordinal(day).isoformat()
+    hh, ms = divmod(ms, 3_600_000)
+    mm, ms = divmod(ms, 60_000)
+    ss, ms = divmod(ms, 1000)
+    return f"{text}T{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}Z"
 
 
 def generate_user(seed: str, page: int, index: int, options: ApiOptions = ApiOptions()) -> dict:
-    """One user; identical for identical (seed, page, index)."""
-    rng = _rng(seed, page, index)
-    gender = rng.choice(["female", "male"])
-    nat = rng.choice(sorted(_NATS))
+    """One user; identical for identical (seed, page, index).
+
+    All randomness comes from one hash of (seed, page, index), read as fixed words, so a
+    user costs one digest and no random-number-generator calls (about 20 us a user
+    against ~210 us before; bench/ingest_volume.py).
+    """
+    digest, w = _draws(seed, page, index)
+    gender = _GENDERS[w[0] & 1]
+    nat = _NAT_KEYS[w[1] % len(_NAT_KEYS)]
     country, pc_style, cities, offset = _NATS[nat]
-    city, state, lat, lon = rng.choice(cities)
-    first, last = rng.choice(_FIRST[gender]), rng.choice(_LAST)
-    now = datetime(2026, 11, 1, tzinfo=UTC)
-    dob = now - timedelta(days=rng.randint(18 * 365, 80 * 365), seconds=rng.randint(0, 86399),
-                          milliseconds=rng.randint(0, 999))
-    reg = now - timedelta(days=rng.randint(30, 20 * 365), seconds=rng.randint(0, 86399),
-                          milliseconds=rng.randint(0, 999))
-    ascii_first = first.encode("ascii", "ignore").decode() or "user"
-    ascii_last = last.encode("ascii", "ignore").decode().replace("'", "") or "x"
+    city, state, lat, lon = cities[w[2] % len(cities)]
+    firsts = _FIRST[gender]
+    first, last = firsts[w[3] % len(firsts)], _LAST[w[4] % len(_LAST)]
+    dob_days = 18 * 365 + w[5] % (62 * 365 + 1)
+    reg_days = 30 + w[6] % (20 * 365 - 29)
+    titles = _TITLES[gender]
+    secret = digest[:77].hex()
+    u = digest[77:93].hex()
+    ascii_first = _ASCII[first] or "user"
+    ascii_last = _ASCII[last].replace("'", "") or "x"
     user: dict[str, Any] = {
         "gender": gender,
-        "name": {"title": rng.choice(_TITLES[gender]), "first": first, "last": last},
+        "name": {"title": titles[w[7] % len(titles)], "first": first, "last": last},
         "location": {
-            "street": {"number": rng.randint(1, 9999), "name": rng.choice(_STREETS)},
+            "street": {"number": 1 + w[8] % 9999, "name": _STREETS[w[9] % len(_STREETS)]},
             "city": city,
             "state": state,
             "country": country,
-            "postcode": _postcode(rng, pc_style),
-            "coordinates": {"latitude": f"{lat + rng.uniform(-0.5, 0.5):.4f}",
-                            "longitude": f"{lon + rng.uniform(-0.5, 0.5):.4f}"},
+            "postcode": _postcode(pc_style, w[10]),
+            "coordinates": {"latitude": f"{lat + w[11] * _UNIT - 0.5:.4f}",
+                            "longitude": f"{lon + w[12] * _UNIT - 0.5:.4f}"},
             "timezone": {"offset": offset, "description": f"{city} time"},
         },
-        "email": f"{ascii_first.lower()}.{ascii_last.lower()}@example.{rng.choice(['com', 'org'])}",
+        "email": f"{ascii_first.lower()}.{ascii_last.lower()}@example.{_TLDS[w[13] & 1]}",
         "login": {
-            "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "username": f"{rng.choice(['small', 'blue', 'crazy', 'lazy'])}"
-                        f"{rng.choice(['bird', 'cat', 'owl', 'fox'])}{rng.randint(1, 999)}",
-            "password": _secret(rng, 10),
-            "salt": _secret(rng, 8),
-            "md5": _secret(rng, 32),
-            "sha1": _secret(rng, 40),
-            "sha256": _secret(rng, 64),
+            "uuid": f"{u[:8]}-{u[8:12]}-4{u[13:16]}-{'89ab'[int(u[16], 16) & 3]}{u[17:20]}-"
+                    f"{u[20:]}",
+            "username": f"{_ADJ[w[14] & 3]}{_ANIMALS[(w[14] >> 2) & 3]}{1 + (w[14] >> 4) % 999}",
+            "password": secret[0:10],
+            "salt": secret[10:18],
+            "md5": secret[18:50],
+            "sha1": secret[50:90],
+            "sha256": secret[90:154],
         },
-        "dob": {"date": _iso(dob), "age": (now - dob).days // 365},
-        "registered": {"date": _iso(reg), "age": (now - reg).days // 365},
-        "phone": f"0{rng.randint(10, 99)}-555-{rng.randint(1000, 9999)}",
-        "cell": f"0{rng.randint(10, 99)}-555-{rng.randint(1000, 9999)}",
-        "id": ({"name": "", "value": None} if rng.random() < 0.2
-               else {"name": nat + "ID", "value": str(rng.randint(10**8, 10**9))}),
-        "picture": {s: f"https://example.invalid/{s}/{index}.jpg"
-                    for s in ("large", "medium", "thumbnail")},
+        "dob": {"date": _ago(dob_days, w[15] % 86400, w[16] % 1000), "age": dob_days // 365},
+        "registered": {"date": _ago(reg_days, w[17] % 86400, w[18] % 1000),
+                       "age": reg_days // 365},
+        "phone": f"0{10 + w[19] % 90}-555-{1000 + (w[19] >> 8) % 9000}",
+        "cell": f"0{10 + w[20] % 90}-555-{1000 + (w[20] >> 8) % 9000}",
+        "id": ({"name": "", "value": None} if w[21] * _UNIT < 0.2
+               else {"name": nat + "ID", "value": str(10**8 + w[22] % (9 * 10**8 + 1))}),
+        "picture": {"large": f"https://example.invalid/large/{index}.jpg",
+                    "medium": f"https://example.invalid/medium/{index}.jpg",
+                    "thumbnail": f"https://example.invalid/thumbnail/{index}.jpg"},
         "nat": nat,
     }
-    if options.malformed_rate and rng.random() < options.malformed_rate:
-        kind = rng.randrange(4)
+    if options.malformed_rate and w[23] * _UNIT < options.malformed_rate:
+        kind = digest[93] & 3
         if kind == 0:
             del user["login"]["uuid"]
         elif kind == 1:
@@ -178,16 +217,51 @@ def generate_page(seed: str, page: int, results: int, options: ApiOptions = ApiO
     }
 
 
+def _render_page(seed: str, page: int, results: int, options: ApiOptions) -> bytes:
+    return orjson.dumps(generate_page(seed, page, results, options))
+
+
+class _PagesAhead:
+    """Page bodies made one page ahead: once page p of a (seed, size) has been asked
+    for, p + 1 is rendered in the background while the client works on p, as a client
+    walking pages asks for it next. A body is a pure function of (seed, page, results,
+    options), so answering from here is indistinguishable from rendering on request."""
+
+    KEEP = 8  # bodies made ahead and not asked for yet (about 6 MB each at 5,000 users)
+
+    def __init__(self, options: ApiOptions) -> None:
+        self.options = options
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="user-api-ahead")
+        self.ahead: dict[tuple[str, int, int], Future[bytes]] = {}
+        self.lock = threading.Lock()
+
+    def body(self, seed: str, page: int, results: int) -> bytes:
+        with self.lock:
+            made = self.ahead.pop((seed, page, results), None)
+            following = (seed, page + 1, results)
+            if following not in self.ahead:
+                while len(self.ahead) >= self.KEEP:
+                    self.ahead.pop(next(iter(self.ahead))).cancel()
+                self.ahead[following] = self.pool.submit(_render_page, *following,
+                                                         self.options)
+        return made.result() if made else _render_page(seed, page, results, self.options)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Handler(BaseHTTPRequestHandler):
     options: ApiOptions = ApiOptions()
     faults: random.Random = random.Random(0)
     fault_lock = threading.Lock()
+    pages: _PagesAhead
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
         return
 
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body: dict | bytes,
+              headers: dict[str, str] | None = None) -> None:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -224,20 +298,74 @@ class _Handler(BaseHTTPRequestHandler):
         if roll < opts.throttle_rate + opts.error_rate:
             self._send(503, {"error": "upstream unavailable"})
             return
-        self._send(200, generate_page(seed, page, results, opts))
+        self._send(200, self.pages.body(seed, page, results))
+
+
+def _server(options: ApiOptions, port: int) -> ThreadingHTTPServer:
+    handler = type("Handler", (_Handler,), {"options": options,
+                                            "faults": random.Random(options.fault_seed),
+                                            "fault_lock": threading.Lock(),
+                                            "pages": _PagesAhead(options)})
+    return ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+
+def _stop(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+    server.RequestHandlerClass.pages.close()  # type: ignore[attr-defined]
 
 
 @contextmanager
-def serve_user_api(options: ApiOptions = ApiOptions(), port: int = 0) -> Iterator[str]:
-    """Run the API on 127.0.0.1 in a background thread; yields its base URL."""
-    handler = type("Handler", (_Handler,), {"options": options,
-                                            "faults": random.Random(options.fault_seed),
-                                            "fault_lock": threading.Lock()})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, name="user-api", daemon=True)
-    thread.start()
+def serve_user_api(options: ApiOptions = ApiOptions(), port: int = 0, *,
+                   in_process: bool = False) -> Iterator[str]:
+    """Run the API on 127.0.0.1; yields its base URL.
+
+    By default the API runs in a child process, as the real API runs elsewhere: making
+    users then takes the machine's other core instead of the ingest's interpreter lock,
+    so a local day is bound by the Lambda code, not by the simulation
+    (bench/ingest_volume.py). Pages, faults and their order are the same either way;
+    ``in_process`` serves from a thread of this process instead.
+    """
+    if in_process:
+        server = _server(options, port)
+        thread = threading.Thread(target=server.serve_forever, name="user-api", daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+        finally:
+            _stop(server)
+        return
+    root = Path(__file__).resolve().parents[len(__name__.split(".")) - 1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen(
+        [sys.executable, "-m", __name__, json.dumps(asdict(options)), str(port)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root, text=True)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+        assert child.stdin is not None and child.stdout is not None
+        line = child.stdout.readline().strip()
+        if not line.isdigit():
+            raise RuntimeError(f"user API twin did not start (exit code {child.wait()})")
+        yield f"http://127.0.0.1:{line}/api/"
     finally:
-        server.shutdown()
-        server.server_close()
+        if child.stdin:
+            child.stdin.close()  # the child serves until its stdin closes
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _serve_until_stdin_closes(argv: list[str]) -> None:
+    """Child-process side of ``serve_user_api``: print the port, serve until stdin ends
+    (the parent closed it, or died)."""
+    server = _server(ApiOptions(**json.loads(argv[0])), int(argv[1]))
+    threading.Thread(target=server.serve_forever, name="user-api", daemon=True).start()
+    print(server.server_address[1], flush=True)
+    sys.stdin.read()
+    _stop(server)
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes(sys.argv[1:])

@@ -94,3 +94,67 @@ def test_replay_ingests_saved_pages_as_if_fetched(tmp_path: Path,
     assert set(table.column("source_seed").to_pylist()) == {"a1b2c3d4e5f60718"}
     errors = list((tmp_path / "s/s3/udp-errors").rglob("*.jsonl"))
     assert "page_malformed" in errors[0].read_text()
+
+
+def _flush_one_batch(tmp_path: Path, datas: list[bytes]) -> tuple[Any, list[dict[str, Any]]]:
+    """Put ``datas`` in one call, close, and read back (Parquet table, error entries)."""
+    s3 = LocalS3(LocalObjectStore(tmp_path))
+    hose = LocalFirehose(s3, [DeliveryStreamConfig("s", "lake")], clock=lambda: T0)
+    hose.put_record_batch(DeliveryStreamName="s", Records=[{"Data": d} for d in datas])
+    hose.close()
+    files = parquet_files(tmp_path)
+    table = pq.read_table(files).drop_columns(["p_date"]) if files else None
+    errors = [json.loads(line) for f in (tmp_path / "lake/errors").rglob("*") if f.is_file()
+              for line in f.read_text().splitlines()]
+    return table, errors
+
+
+def test_bulk_conversion_writes_what_record_by_record_conversion_writes(
+        tmp_path: Path, sample_page: dict[str, Any]) -> None:
+    from contracts.user_record import records_to_arrow
+
+    # GIVEN what the ingest Lambda sends: validated records with metadata, one per line
+    datas = [record(sample_page, i) for i in range(40)]
+    # WHEN the twin converts them (in one pass of Arrow's JSON reader)
+    table, errors = _flush_one_batch(tmp_path, datas)
+    # THEN the Parquet rows equal the record-at-a-time conversion of the same JSON
+    expected = records_to_arrow([json.loads(d) for d in datas])
+    assert errors == []
+    assert table is not None and table.to_pylist() == expected.to_pylist()
+
+
+def test_a_batch_with_unconvertible_records_still_writes_the_others(
+        tmp_path: Path, sample_page: dict[str, Any]) -> None:
+    # GIVEN good records mixed with records the conversion must refuse: not JSON, not an
+    # object, a timestamp outside the contract's 1900..2100, a string for an int, and
+    # two objects in one record; and one it accepts although Arrow's reader would not
+    # (3.0 for an int)
+    good = [record(sample_page, i) for i in range(6)]
+    base = json.loads(good[0])
+    old = {**base, "dob": {**base["dob"], "date": "1850-01-01T00:00:00.000000Z"}}
+    float_int = {**base, "source_page": 3.0}
+    bad = [b"not json\n", b"[1, 2]\n", json.dumps(old).encode(),
+           json.dumps({**base, "source_page": "three"}).encode(),
+           good[1].rstrip(b"\n") + b"\n" + good[2]]
+    lax = [json.dumps(float_int).encode()]
+    # WHEN they arrive in one call and the buffer is flushed
+    table, errors = _flush_one_batch(tmp_path, good[:3] + bad + lax + good[3:])
+    # THEN every refusable record is under the error prefix, the rest in Parquet
+    assert len(errors) == len(bad)
+    assert {e["errorCode"] for e in errors} == {"DataFormatConversion.InvalidSchema"}
+    assert table is not None and table.num_rows == len(good) + len(lax)
+    assert sorted(table.column("batch_id").to_pylist()) == \
+        sorted([f"b{i}" for i in range(6)] + ["b0"])
+
+
+def test_a_timestamp_outside_the_contract_is_refused_even_when_arrow_reads_it(
+        tmp_path: Path, sample_page: dict[str, Any]) -> None:
+    # GIVEN good records and one whose birth date Arrow parses but the contract refuses
+    good = [record(sample_page, i) for i in range(3)]
+    base = json.loads(good[0])
+    old = {**base, "registered": {**base["registered"], "date": "2100-01-01T00:00:00Z"}}
+    # WHEN they are converted together
+    table, errors = _flush_one_batch(tmp_path, [*good, json.dumps(old).encode()])
+    # THEN that one record is under the error prefix and the others are written
+    assert len(errors) == 1 and "2100" in errors[0]["errorMessage"]
+    assert table is not None and table.num_rows == 3

@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.user_record import raw_arrow_schema
 from local_aws.firehose import DeliveryStreamConfig, render_prefix
@@ -72,3 +74,38 @@ def test_unconvertible_records_go_to_the_error_prefix(tmp_path: Path) -> None:
     bad = list((tmp_path / "lake/errors/firehose/format-conversion-failed/2026-11-22").iterdir())
     assert len(bad) == 1 and "not json" in bad[0].read_text()
     assert not (tmp_path / "lake/raw").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(users=st.integers(1, 3_000_000))
+def test_a_users_plan_fetches_at_least_that_many_distinct_users(users: int) -> None:
+    from local_aws.scheduler import plan_for_users
+
+    # GIVEN a number of users asked for WHEN the day is planned
+    plan = plan_for_users(date(2026, 11, 22), users)
+    # THEN the pages it walks hold at least that many distinct users, overshooting by
+    # less than one page per invocation, and pages overlap as every simulated day's do
+    pages = {plan.start_page(i) + k for i in range(plan.invocations)
+             for k in range(plan.pages_per_invocation)}
+    assert pages == set(range(1, max(pages) + 1))
+    distinct = len(pages) * plan.page_size
+    assert users <= distinct < users + plan.invocations * plan.page_size
+
+
+def test_ingest_users_reports_progress_page_by_page(tmp_path: Path) -> None:
+    from local_aws.scheduler import ingest_users
+
+    # GIVEN the S3 twin and a day of 12,000 users asked for
+    s3 = LocalS3(LocalObjectStore(tmp_path / "s3"))
+    seen: list[tuple[int, int]] = []
+    # WHEN it is ingested with a progress callback
+    result = ingest_users(date(2026, 11, 22), 12_000, s3,
+                          DeliveryStreamConfig("udp-user-data", "udp-lake"), "udp-errors",
+                          progress=lambda done, planned: seen.append((done, planned)))
+    # THEN progress rises by one page at a time up to the records fetched
+    fetched = result.total("records_seen")
+    assert fetched >= 12_000 and seen[-1] == (fetched, fetched)
+    assert [d for d, _ in seen] == sorted({d for d, _ in seen}) and len(seen) == fetched // 5000
+    # AND every valid record landed as Parquet under the day's p_date
+    files = list((tmp_path / "s3/udp-lake/raw/user_data/p_date=2026-11-22").glob("*.parquet"))
+    assert sum(pq.read_metadata(f).num_rows for f in files) == result.total("records_valid")

@@ -152,3 +152,77 @@ def test_json_ready_validation_equals_validate_then_convert(sample_page: dict[st
         two_pass = validate_record(raw)
         assert isinstance(two_pass, dict)
         assert direct == to_json_ready(two_pass)
+
+
+# A plain recursive reading of the contract, as validation worked before it was compiled
+# to straight-line code: the generated validator must agree with it on every input.
+def _reference_validate(raw: Any, json_ready: bool) -> dict[str, Any] | Rejection:
+    from contracts import user_record as ur
+    from contracts.schema import Kind, Struct
+
+    def timestamp_text(value: Any, here: str, name: str) -> str:  # before its fast path
+        checked = ur._to_timestamp(value, here, name)
+        m = ur._ISO_UTC.fullmatch(value)
+        if m:
+            return f"{m.group(1)}.{(m.group(2) or '').ljust(6, '0')}Z"
+        return ur._ts_text(checked)
+
+    scalars = {**ur._SCALARS, Kind.TIMESTAMP: timestamp_text} if json_ready else ur._SCALARS
+
+    def walk(fields: Any, obj: Any, here: str) -> dict[str, Any]:
+        if type(obj) is not dict:
+            raise ur._Reject("bad_type", here or "$", f"expected object, got {type(obj).__name__}")
+        out: dict[str, Any] = {}
+        for f in fields:
+            if f.secret:
+                continue
+            value = obj.get(f.name)
+            path = f"{here}.{f.name}" if here else f.name
+            if value is None:
+                if not f.nullable:
+                    raise ur._Reject("missing_required", path, f"{path} is required")
+                out[f.name] = None
+            elif isinstance(f.type, Struct):
+                out[f.name] = walk(f.type.fields, value, path)
+            else:
+                assert isinstance(f.type, Kind)
+                out[f.name] = scalars[f.type](value, here, f.name)
+        return out
+
+    try:
+        clean = walk(ur.SOURCE_FIELDS, raw, "")
+    except ur._Reject as rej:
+        return rej.rejection
+    if not clean["login"]["uuid"].strip():
+        return Rejection("missing_required", "login.uuid", "login.uuid is empty")
+    return clean
+
+
+_TIMESTAMPS = st.sampled_from(["1990-05-17T06:21:09.512Z", "2021-02-30T25:61:00.000Z",
+                               "1899-12-31T23:59:59Z", "2099-12-31T23:59:59.999999Z",
+                               "2100-01-01T00:00:00Z", "1990-05-17T06:21:09+02:00",
+                               "1990-05-17 06:21:09", "1990-05-17T06:21:09.5Z", "", " "])
+
+
+@settings(max_examples=400, deadline=None)
+@given(path=st.sampled_from(["login", "login.uuid", "dob", "dob.date", "registered.date",
+                             "location", "location.street", "location.street.number",
+                             "location.postcode", "email", "id.value", "registered.age",
+                             "name", "name.first", "nat", "gender"]),
+       value=_json | _TIMESTAMPS | st.integers()
+       | st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 10**12, 1.0, 2.5, True]),
+       json_ready=st.booleans())
+def test_compiled_validator_agrees_with_a_recursive_reading_of_the_contract(
+        sample_page: dict[str, Any], path: str, value: Any, json_ready: bool) -> None:
+    # GIVEN a sample record with one field replaced by arbitrary JSON, a timestamp-like
+    # text or an integer of any size
+    record = copy.deepcopy(sample_page["results"][1])
+    parent = record
+    *head, last = path.split(".")
+    for key in head:
+        parent = parent[key] if isinstance(parent.get(key), dict) else parent.setdefault(key, {})
+    parent[last] = value
+    # WHEN the compiled validator and the reference read it
+    # THEN they return the same clean record or the same rejection (code, path, detail)
+    assert validate_record(record, json_ready=json_ready) == _reference_validate(record,
+                                                                                 json_ready)
