@@ -34,9 +34,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local_aws.cloud import LocalCloud  # noqa: E402
 from local_aws.firehose import LocalFirehose  # noqa: E402
 from local_aws.scheduler import ingest_users  # noqa: E402
-from local_aws.stack import LocalStack  # noqa: E402
 from local_aws.user_api import ApiOptions  # noqa: E402
 
 DAY = date(2026, 11, 23)
@@ -59,7 +59,7 @@ class TwinClock:
         return timed
 
 
-def ingest_day(stack: LocalStack, users: int) -> dict[str, float]:
+def ingest_day(stack: LocalCloud, users: int) -> dict[str, float]:
     twin = TwinClock()
     originals = {name: getattr(LocalFirehose, name)
                  for name in ("put_record_batch", "flush", "close")}
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = args.keep or Path(tempfile.mkdtemp(prefix="udp-bench-volume-"))
     try:
-        with LocalStack(state) as stack:
+        with LocalCloud(state) as stack:
             m = ingest_day(stack, args.users)
             ratio = m["wall"] / m["lambda_cpu"]
             print(f"users asked / fetched / valid     {args.users:>12,} {m['fetched']:>12,.0f} "

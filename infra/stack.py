@@ -407,7 +407,7 @@ class UdpStack(Stack):
         """What a crawler does to the catalog under its SchemaChangePolicy: it always
         reads and adds tables and partitions; it updates only when told to update or
         deprecate, deletes only when told to delete (tests/infra/test_iam_least.py
-        derives the same from crawlers/crawl.py)."""
+        derives the same from local_aws/glue/crawl.py)."""
         actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions",
                    "glue:CreateTable", "glue:BatchCreatePartition"]
         if (spec.update_behavior == "UPDATE_IN_DATABASE"
