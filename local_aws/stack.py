@@ -141,7 +141,8 @@ class LocalStack:
 
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,
-                           (self.cfg.transform_database, self.cfg.raw_database))
+                           (self.cfg.transform_database, self.cfg.raw_database),
+                           scratch_dir=self.paths.tmp / "athena")
 
     # ------------------------------------------------------------------ Glue jobs
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
