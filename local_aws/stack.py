@@ -28,6 +28,7 @@ from local_aws.firehose import DeliveryStreamConfig
 from local_aws.glue_catalog import LocalGlueCatalog
 from local_aws.glue_jobs import LocalGlueJobs
 from local_aws.objectstore import LocalObjectStore
+from local_aws.processes import clean_stale_scratch, process_scratch
 from local_aws.s3 import LocalS3
 from local_aws.sns import LocalSns
 from orchestration.asl import AslExecutor, RunResult, TaskError, TaskRegistry
@@ -61,7 +62,9 @@ class LocalStack:
                  wait_scale: float = 0.01, spark_cores: int = 2) -> None:
         self.cfg = cfg or PipelineConfig()
         self.paths = LocalPaths(Path(state_dir).resolve())
-        self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # scratch of killed runs (Spark's local dirs, DuckDB's spill) goes at every start
+        clean_stale_scratch(self.paths.tmp)
         self.store = LocalObjectStore(self.paths.s3)
         self.s3 = LocalS3(self.store)
         self.catalog = LocalGlueCatalog(self.paths.catalog)
@@ -90,7 +93,8 @@ class LocalStack:
             if self._spark is None:
                 from glue_jobs.spark import local_spark
 
-                self._spark = local_spark(cores=self.spark_cores)
+                self._spark = local_spark(cores=self.spark_cores, scratch_dir=process_scratch(
+                    self.paths.tmp, "spark"))
             return self._spark
 
     @property
@@ -142,7 +146,7 @@ class LocalStack:
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,
                            (self.cfg.transform_database, self.cfg.raw_database),
-                           scratch_dir=self.paths.tmp / "athena")
+                           scratch_dir=process_scratch(self.paths.tmp, "athena"))
 
     # ------------------------------------------------------------------ Glue jobs
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:

