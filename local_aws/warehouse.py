@@ -211,19 +211,22 @@ def _write_settings(admin_uri: str) -> bool:
     """``ALTER SYSTEM`` the :data:`SERVER_SETTINGS` that differ; True if one still waits
     for a restart."""
     with psycopg.connect(admin_uri, autocommit=True) as conn:
-        altered = False
+        altered: list[str] = []
         for name, value in SERVER_SETTINGS.items():
             row = conn.execute("select current_setting(%s)", (name,)).fetchone()
             if row is None or row[0] != value:
                 conn.execute(sql.SQL("alter system set {} = {}").format(
                     sql.Identifier(name), sql.Literal(value)))
-                altered = True
+                altered.append(name)
         if not altered:  # the usual start: nothing to reload, nothing waits for a restart
             return False
         conn.execute("select pg_reload_conf()")
-        pending = conn.execute("select count(*) from pg_settings where pending_restart "
-                               "and name = any(%s)", (list(SERVER_SETTINGS),)).fetchone()
-    return bool(pending and pending[0])
+        # whether a restart is needed comes from each setting's context, not from
+        # pending_restart: the reload is asynchronous, and read too early that said
+        # "nothing pending" and left the server on its defaults
+        restart_only = conn.execute("select count(*) from pg_settings where context = "
+                                    "'postmaster' and name = any(%s)", (altered,)).fetchone()
+    return bool(restart_only and restart_only[0])
 
 
 def _restart_if_alone(server: Any) -> None:
