@@ -1,4 +1,11 @@
-"""Local SparkSession with Glue 5.0-like settings (Spark 3.5, Java 17, UTC, small shuffles)."""
+"""Local SparkSession with Glue 5.0-like settings (Spark 3.5, Java 17, UTC, small shuffles).
+
+Local-only concerns (issue 17): files Spark writes are owner-only (Hadoop's
+``fs.permissions.umask-mode`` 077: Parquet 0600, folders 0700, like every other file of
+the local lake), and with ``scratch_dir`` all of Spark's temp folders (``spark.local.dir``,
+the JVM's ``java.io.tmpdir``, the SQL warehouse dir) live under it, a folder the caller
+owns and removes (``local_aws.processes``), instead of in the machine's shared /tmp.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JAVA_OPTIONS", "ensure_java", "local_spark"]
+__all__ = ["JAVA_OPTIONS", "ensure_java", "local_spark", "scratch_settings"]
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -33,11 +40,26 @@ JAVA_OPTIONS = (
 )
 
 
-def local_spark(app: str = "udp", cores: int = 2) -> Any:
+def scratch_settings(scratch_dir: Path | None) -> dict[str, str]:
+    """Spark settings that put its temp folders under ``scratch_dir`` (pure; created by
+    Spark). Without one, only the SQL warehouse dir moves out of the way, to /tmp."""
+    if scratch_dir is None:
+        return {"spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(),
+                                                        "udp-spark-wh")}
+    return {"spark.local.dir": str(scratch_dir / "local"),
+            "spark.sql.warehouse.dir": str(scratch_dir / "warehouse"),
+            "spark.driver.extraJavaOptions": " ".join(
+                [*JAVA_OPTIONS, f"-Djava.io.tmpdir={scratch_dir / 'java'}"])}
+
+
+def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = None) -> Any:
     ensure_java()
     from pyspark.sql import SparkSession
 
-    session = (
+    if scratch_dir is not None:
+        (scratch_dir / "java").mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app)
         .config("spark.sql.session.timeZone", "UTC")
@@ -53,9 +75,13 @@ def local_spark(app: str = "udp", cores: int = 2) -> Any:
         # the job caches its model once and scans it five times within seconds: building
         # compressed column buffers cost more than it saved (~15% of the model's CPU)
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
-        .config("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "udp-spark-wh"))
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        .getOrCreate()
+        # owner-only files, as the rest of the local lake (Hadoop's local file system
+        # applies this umask to every file and folder it creates)
+        .config("spark.hadoop.fs.permissions.umask-mode", "077")
     )
+    for key, value in scratch_settings(scratch_dir).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

