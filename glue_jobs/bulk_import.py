@@ -2,8 +2,9 @@
 
 Pure wiring around the :class:`~glue_jobs.warehouse_port.WarehousePort`: validate the
 request, make sure the schema exists, run one atomic, audited load. The Glue entrypoint
-(``glue_jobs/entrypoints/bulk_import.py``) and the local state machine both call
-:func:`run_bulk_import`; only the adapter they pass differs.
+(``glue_jobs/entrypoints/bulk_import.py``) and the local Glue jobs twin both call
+:func:`main` with the job's arguments; only the clients they pass differ (the catalog, and
+the warehouse adapter: Redshift on AWS, PostgreSQL locally).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.locations import partition_folder
 from contracts.tables import USERS
@@ -141,3 +142,24 @@ def result_summary(result: LoadResult) -> dict[str, Any]:
         if out[key] is not None:
             out[key] = out[key].isoformat()
     return out
+
+
+class BulkImportClients(Protocol):
+    """What the load reaches the outside world through (built after the arguments are
+    valid)."""
+
+    def catalog(self) -> Any:
+        """A Glue catalog client: where the day's published partition is."""
+
+    def warehouse(self, options: BulkImportOptions) -> WarehousePort:
+        """The warehouse adapter for these options."""
+
+
+def main(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
+    """The bulk import for ``getResolvedOptions``-style ``args`` (names without ``--``);
+    returns the load's summary. One body for Glue and local."""
+    options = options_from_resolved(args)
+    source = published_source(clients.catalog(), options.p_date)
+    result = run_bulk_import(clients.warehouse(options), options.p_date, source,
+                             replace=options.replace)
+    return result_summary(result)

@@ -3,7 +3,9 @@
 For each day: read only that day's raw partition (push-down predicate), deduplicate,
 model ``users``, ``user_locations`` and ``daily_user_counts``, run the data-quality
 gate, and only then publish each table's partition atomically (``glue_jobs.publish``).
-The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``).
+The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): both call
+:func:`main` with the job's arguments and their clients, the Glue entrypoint
+(``glue_jobs/entrypoints/transform_users.py``) and the local Glue jobs twin alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pyspark.sql import DataFrame
 
@@ -49,17 +51,20 @@ from glue_jobs.publish import (
     versions_root,
 )
 from glue_jobs.runtime_port import JobRuntime
+from glue_jobs.secrets import get_secret_value
 from glue_jobs.transforms import conform_to, to_daily_user_counts, to_latest_model
 
 __all__ = [
     "BASE_OPTIONS",
     "InvalidJobArguments",
     "TablePublication",
+    "TransformClients",
     "TransformOptions",
     "TransformResult",
     "TransformSettings",
     "files_for",
     "job_option_names",
+    "main",
     "options_from_args",
     "run_transform",
     "run_transform_days",
@@ -297,3 +302,26 @@ def run_transform_days(runtime: JobRuntime, days: Sequence[date], settings: Tran
                           run_id=base if len(days) == 1 else f"{base}-{day:%Y%m%d}")
             for day in days]
 
+
+# ------------------------------------------------------------------ the entrypoint's body
+
+
+class TransformClients(Protocol):
+    """What the job reaches the outside world through. Built only when asked, after the
+    arguments are valid: a bad date never starts Spark (or Glue's context)."""
+
+    def runtime(self) -> JobRuntime:
+        """Spark + the Glue catalog (``GlueRuntime`` on Glue, ``LocalRuntime`` locally)."""
+
+    def secrets(self) -> Any:
+        """A Secrets Manager client (``get_secret_value(SecretId=...)``)."""
+
+
+def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformResult]:
+    """The transform job for ``getResolvedOptions``-style ``args`` (names without ``--``):
+    validate, read the salt's secret, then run each day. One body for Glue and local."""
+    options = options_from_args(args)  # dates are validated before anything starts
+    runtime = clients.runtime()
+    salt = get_secret_value(options.salt_secret_id, clients.secrets())
+    return run_transform_days(runtime, options.days, TransformSettings(options.lake_uri, salt),
+                              run_id=options.run_id)

@@ -23,9 +23,8 @@ from contracts.glue import parquet_table_input
 from contracts.locations import FIREHOSE_PREFIX
 from contracts.pipeline import PipelineConfig
 from contracts.schema import arrow_schema_from_glue
-from contracts.tables import RAW, USERS
+from contracts.tables import RAW
 from crawlers.specs import default_specs
-from glue_jobs.bulk_import import result_summary, run_bulk_import
 from local_aws.athena import LocalAthena
 from local_aws.firehose import DeliveryStreamConfig
 from local_aws.glue.catalog import LocalGlueCatalog
@@ -35,6 +34,7 @@ from local_aws.objectstore import LocalObjectStore
 from local_aws.paths import LocalPaths
 from local_aws.processes import clean_stale_scratch, process_scratch
 from local_aws.s3 import LocalS3
+from local_aws.secretsmanager import LocalSecretsManager
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore
@@ -73,6 +73,45 @@ def _owner_only(folder: Path) -> None:
         folder.chmod(0o700)
 
 
+SALT_SECRET_ID = "udp/local/email-hash-salt"
+REDSHIFT_SECRET_ID = "udp/local/redshift-admin"
+LOCAL_COPY_ROLE_ARN = "arn:aws:iam::000000000000:role/udp-local-redshift-copy"
+"""Stand-ins for the ARNs the infrastructure passes; nothing local reads them."""
+
+
+def _resolved(defaults: dict[str, str], job_name: str, args: dict[str, str]) -> dict[str, str]:
+    """What ``getResolvedOptions`` gives a Glue script: the job's ``DefaultArguments``, the
+    run's ``Arguments`` over them, and ``JOB_NAME``; names without ``--``."""
+    merged = {**defaults, **args, "--JOB_NAME": job_name}
+    return {k.removeprefix("--"): v for k, v in merged.items()}
+
+
+class _LocalTransformClients:
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+
+    def runtime(self) -> Any:
+        from local_aws.glue.spark_runtime import LocalRuntime
+
+        return LocalRuntime(self._cloud.spark, self._cloud.catalog, self._cloud.store)
+
+    def secrets(self) -> Any:
+        return self._cloud.secrets
+
+
+class _LocalLoadClients:
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+
+    def catalog(self) -> Any:
+        return self._cloud.catalog
+
+    def warehouse(self, options: Any) -> Any:
+        from local_aws.redshift.postgres_adapter import PostgresWarehouse
+
+        return PostgresWarehouse(self._cloud.warehouse.uri, object_store=self._cloud.store)
+
+
 class LocalCloud:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
                  wait_scale: float = 0.01, spark_cores: int = 2) -> None:
@@ -88,6 +127,7 @@ class LocalCloud:
         self.crawlers = LocalCrawlers(self.catalog, self.store, default_specs(self.cfg))
         self.sns = LocalSns(self.paths.alerts)
         self.history = HistoryStore(self.paths.runs)
+        self.secrets = LocalSecretsManager({SALT_SECRET_ID: self.cfg.email_hash_salt})
         self.jobs = LocalGlueJobs({self.cfg.transform_job: self._transform_job,
                                    self.cfg.load_job: self._load_job},
                                   max_concurrent_runs=self.cfg.max_concurrent_runs)
@@ -166,22 +206,25 @@ class LocalCloud:
                            scratch_dir=process_scratch(self.paths.tmp, "athena"))
 
     # ------------------------------------------------------------------ Glue jobs
-    def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
-        """The transform job on local Spark; the salt comes from the config locally (a
-        Secrets Manager id on AWS). ``--start_date``/``--end_date`` run a range."""
-        from glue_jobs.transform_job import (
-            TransformSettings,
-            options_from_args,
-            run_transform_days,
-        )
-        from local_aws.glue.spark_runtime import LocalRuntime
+    def job_default_arguments(self) -> dict[str, dict[str, str]]:
+        """The jobs' ``DefaultArguments``, as infra/stack.py sets them on AWS (the secrets
+        are the local Secrets Manager's; the twin's warehouse adapter ignores the IAM role
+        and the Redshift secret, which only Redshift's COPY and login need)."""
+        return {
+            self.cfg.transform_job: {"--lake_uri": self.cfg.lake_uri,
+                                     "--salt_secret_id": SALT_SECRET_ID},
+            self.cfg.load_job: {"--table_uri": self.cfg.users_uri,
+                                "--secret_id": REDSHIFT_SECRET_ID,
+                                "--iam_role_arn": LOCAL_COPY_ROLE_ARN},
+        }
 
-        options = options_from_args({
-            **{k.removeprefix("--"): v for k, v in args.items()},
-            "lake_uri": self.cfg.lake_uri, "salt_secret_id": "local-config"})
-        runtime = LocalRuntime(self.spark, self.catalog, self.store)
-        settings = TransformSettings(self.cfg.lake_uri, self.cfg.email_hash_salt)
-        results = run_transform_days(runtime, options.days, settings, run_id=options.run_id)
+    def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
+        """The transform job's ``main`` on local Spark, as Glue runs the entrypoint."""
+        from glue_jobs.transform_job import main
+
+        name = self.cfg.transform_job
+        results = main(_resolved(self.job_default_arguments()[name], name, args),
+                       _LocalTransformClients(self))
         if len(results) == 1:
             return results[0].as_dict()
         return {"days": [r.as_dict() for r in results],
@@ -189,17 +232,12 @@ class LocalCloud:
                 "rows_written": sum(r.rows_written for r in results)}
 
     def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
-        from glue_jobs.publish import current_location
-        from local_aws.redshift.postgres_adapter import PostgresWarehouse
+        """The bulk import's ``main`` against the local warehouse, as Glue runs it."""
+        from glue_jobs.bulk_import import main
 
-        p_date = args["--p_date"]
-        # the published version folder, as the catalog says (falls back to the plain
-        # Hive folder for partitions written before versioned publishing)
-        source = (current_location(self.catalog, USERS, p_date)
-                  or self.cfg.partition_uri(USERS, p_date))
-        warehouse = PostgresWarehouse(self.warehouse.uri, object_store=self.store)
-        result = run_bulk_import(warehouse, p_date, source)
-        return result_summary(result)
+        name = self.cfg.load_job
+        return main(_resolved(self.job_default_arguments()[name], name, args),
+                    _LocalLoadClients(self))
 
     # ------------------------------------------------------------------ state machine
     def _timed(self, label: str, fn: Callable[[], Any]) -> Any:

@@ -1,6 +1,7 @@
 """Glue Python-shell entrypoint for the bulk import. Runs only on AWS Glue.
 
-Wiring only: job arguments -> Redshift adapter -> ``run_bulk_import``. Arguments:
+Wiring only: job arguments + the Redshift adapter -> ``glue_jobs.bulk_import.main`` (the
+local Glue jobs twin calls the same ``main`` with the PostgreSQL adapter). Arguments:
 ``--p_date YYYY-MM-DD --table_uri s3://…/transform/users/ --secret_id … --iam_role_arn …``
 and optionally ``--replace true``.
 """
@@ -9,30 +10,31 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import boto3
 from awsglue.utils import getResolvedOptions
 
-from glue_jobs.bulk_import import (
-    JOB_OPTIONS,
-    options_from_resolved,
-    published_source,
-    result_summary,
-    run_bulk_import,
-)
+from glue_jobs.bulk_import import JOB_OPTIONS, BulkImportOptions
+from glue_jobs.bulk_import import main as bulk_import_main
 from glue_jobs.redshift_warehouse import RedshiftWarehouse
 
-__all__ = ["main"]
+__all__ = ["GlueClients", "main"]
+
+
+class GlueClients:
+    """boto3 clients and the Redshift adapter, made on demand."""
+
+    def catalog(self) -> Any:
+        return boto3.client("glue")
+
+    def warehouse(self, options: BulkImportOptions) -> RedshiftWarehouse:
+        return RedshiftWarehouse(options.redshift, secrets_client=boto3.client("secretsmanager"))
 
 
 def main(argv: list[str]) -> None:
     names = JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
-    options = options_from_resolved(getResolvedOptions(argv, names))
-    source = published_source(boto3.client("glue"), options.p_date)
-    warehouse = RedshiftWarehouse(options.redshift,
-                                  secrets_client=boto3.client("secretsmanager"))
-    result = run_bulk_import(warehouse, options.p_date, source, replace=options.replace)
-    print(json.dumps(result_summary(result)))
+    print(json.dumps(bulk_import_main(getResolvedOptions(argv, names), GlueClients())))
 
 
 if __name__ == "__main__":

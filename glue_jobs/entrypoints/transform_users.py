@@ -1,11 +1,13 @@
 """Glue 5.0 job script: transform, check and publish one p_date (or a range). Wiring only.
 
 Arguments: --p_date D | --start_date A --end_date B, --lake_uri s3://udp-lake,
---salt_secret_id <Secrets Manager id of the email-hash salt>.
+--salt_secret_id <Secrets Manager id of the email-hash salt>. The body is
+``glue_jobs.transform_job.main``; the local Glue jobs twin calls it with local clients.
 """
 
 import json
 import sys
+from typing import Any
 
 import boto3
 from awsglue.context import GlueContext
@@ -14,22 +16,28 @@ from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
 
 from glue_jobs.glue_runtime import GlueRuntime
-from glue_jobs.secrets import get_secret_value
-from glue_jobs.transform_job import (
-                                     TransformSettings,
-                                     job_option_names,
-                                     options_from_args,
-                                     run_transform_days,
-)
+from glue_jobs.transform_job import job_option_names, main
+
+
+class GlueClients:
+    """Glue's context (and the job bookmark bracket) and boto3 clients, made on demand."""
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self.args = args
+        self.job: Any = None
+
+    def runtime(self) -> GlueRuntime:
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        self.job = Job(glue_context)
+        self.job.init(self.args["JOB_NAME"], self.args)
+        return GlueRuntime(glue_context, catalog=boto3.client("glue"))
+
+    def secrets(self) -> Any:
+        return boto3.client("secretsmanager")
+
 
 args = getResolvedOptions(sys.argv, job_option_names(sys.argv))
-options = options_from_args(args)  # dates are validated before anything starts
-glue_context = GlueContext(SparkContext.getOrCreate())
-job = Job(glue_context)
-job.init(args["JOB_NAME"], args)
-salt = get_secret_value(options.salt_secret_id, boto3.client("secretsmanager"))
-runtime = GlueRuntime(glue_context, catalog=boto3.client("glue"))
-results = run_transform_days(runtime, options.days, TransformSettings(options.lake_uri, salt),
-                             run_id=options.run_id)
+clients = GlueClients(args)
+results = main(args, clients)
 print(json.dumps([r.as_dict() for r in results], default=str))
-job.commit()
+clients.job.commit()
