@@ -1,7 +1,7 @@
 """Delivery to Kinesis Data Firehose through its PutRecordBatch API.
 
 ``FirehoseSender`` works with any client exposing Firehose's ``put_record_batch`` shape:
-boto3's in AWS, ``local_aws.firehose.LocalFirehose`` locally. It honours the limits
+boto3's in AWS, the local Firehose twin. It honours the limits
 that cannot be raised (500 records / 4 MiB per call, 1,000 KiB per record) and resends
 only the records a 200 response reports as failed.
 """

@@ -270,7 +270,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                                              r.run_id or "", r.failed_state or "",
                                              (r.error or "")[:50])))
     console.print(table)
-    failed = [r for r in results if r.status != "SUCCEEDED"]
+    failed = [r for r in results if r.status not in ("SUCCEEDED", "SKIPPED")]
     done = sum(r.status == "SUCCEEDED" for r in results)
     skipped = sum(r.status == "SKIPPED" for r in results)
     console.print(f"{done} succeeded, {len(failed)} failed, {skipped} skipped "
