@@ -40,11 +40,11 @@ from glue_jobs.publish import (
     plain_partition_uri,
     table_uri,
 )
-from glue_jobs.spark import local_spark
 from glue_jobs.transform_job import TransformSettings, run_transform
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
+from local_aws.glue.spark_session import local_spark
 from local_aws.objectstore import LocalObjectStore
 from sql.ddl import age_band_case
 

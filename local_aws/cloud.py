@@ -148,7 +148,7 @@ class LocalCloud:
     def spark(self) -> Any:
         with self._spark_lock:
             if self._spark is None:
-                from glue_jobs.spark import local_spark
+                from local_aws.glue.spark_session import local_spark
 
                 self._spark = local_spark(cores=self.spark_cores, scratch_dir=process_scratch(
                     self.paths.tmp, "spark"))

@@ -21,7 +21,7 @@ def sample_page() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from glue_jobs.spark import local_spark
+    from local_aws.glue.spark_session import local_spark
 
     session = local_spark()
     yield session

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glue_jobs.spark import JAVA_OPTIONS, scratch_settings
+from local_aws.glue.spark_session import JAVA_OPTIONS, scratch_settings
 
 
 def test_every_spark_temp_folder_lives_under_the_scratch_folder() -> None:
