@@ -6,8 +6,8 @@ of the stream (Firehose with the stream as source, the consumer's event source m
 - ``LocalGateway`` is a ThreadingHTTPServer that checks ``x-api-key`` and a usage
   plan's rate/burst as API Gateway would (403 / 429), refuses bodies over API Gateway's
   10 MB (413), turns each request into a REST proxy event and calls the Lambda handler.
-  Each server thread gets its own handler instance, as each concurrent Lambda
-  invocation gets its own execution environment.
+  A handler instance serves one request at a time, as a Lambda execution environment
+  does; concurrent requests get more instances, kept warm for the next ones.
 - ``StreamPoller`` reads every shard (GetShardIterator / GetRecords) and hands each
   batch to the Firehose twin (same raw table, same ``p_date`` prefix as the pull path)
   and to the consumer as Lambda's Kinesis event, with the event source mapping's
@@ -137,7 +137,12 @@ def free_port() -> int:
 
 
 class MotoEmulator:
-    """moto's ThreadedMotoServer on 127.0.0.1 and a boto3 session that reaches it."""
+    """moto's ThreadedMotoServer on 127.0.0.1 and a boto3 session that reaches it.
+
+    moto keeps its state per process, keyed by account: every emulator gets its own
+    random account id (sent as moto's ``x-moto-account-id`` header), so two stacks in one
+    process (tests) never see each other's streams and tables.
+    """
 
     def __init__(self, port: int | None = None) -> None:
         import logging
@@ -149,16 +154,22 @@ class MotoEmulator:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.account_id = f"{secrets.randbelow(10**12):012d}"
+
+    def _tag_account(self, request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = self.account_id
 
     def client(self, service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        return boto3.session.Session(
+        client = boto3.session.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
         ).client(service, endpoint_url=self.endpoint_url,
                  config=Config(retries={"max_attempts": 2, "mode": "standard"},
                                max_pool_connections=32))
+        client.meta.events.register("before-sign", self._tag_account)
+        return client
 
     def stop(self) -> None:
         self._server.stop()
@@ -208,12 +219,19 @@ class LocalGateway:
         self.api_key = api_key
         self.throttle = throttle
         self.max_body = max_body
-        local = threading.local()
+        pool: list[Handler] = []  # warm "execution environments", one per concurrent call
+        pool_lock = threading.Lock()
 
-        def handler() -> Handler:
-            if not hasattr(local, "handler"):
-                local.handler = handler_factory()
-            return local.handler
+        def run(event: dict[str, Any]) -> dict[str, Any]:
+            with pool_lock:
+                handler = pool.pop() if pool else None
+            if handler is None:
+                handler = handler_factory()
+            try:
+                return handler(event, FakeContext("udp-push-api"))
+            finally:
+                with pool_lock:
+                    pool.append(handler)
 
         gateway = self
 
@@ -238,6 +256,8 @@ class LocalGateway:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > gateway.max_body:
+                    while length > 0:  # read it away so the client sees the answer
+                        length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
                     self.close_connection = True
                     self._message(413, "Request Entity Too Large")
                     return
@@ -258,7 +278,7 @@ class LocalGateway:
                                          body=body, resource=resource, path_parameters=params,
                                          api_key_id="local-key")
                 try:
-                    result = handler()(event, FakeContext("udp-push-api"))
+                    result = run(event)
                 except Exception:  # what API Gateway answers when the integration fails
                     self._message(502, "Internal server error")
                     return
