@@ -7,8 +7,11 @@ DynamoDB ``users``; ``GET /users/{id}`` reads DynamoDB.
     self.push = PushIngest(self, "Push", push_props_for(self))
 
 Choices (docs/push.md says why):
-- Auth: API key + usage plan (per-partner throttle and daily quota) on a REGIONAL
-  endpoint; the stage throttles every client as a whole.
+- Auth: IAM (SigV4) decides who may call: a partner assumes ``PushClientRole`` (trusted
+  accounts in ``PushProps.client_accounts``), whose only right is ``execute-api:Invoke``
+  on the two methods. An API key is required as well, but only to tie each partner to
+  a usage plan (throttle and daily quota): AWS documents API keys as identification for
+  usage plans, not as authentication. The stage throttles all clients together.
 - Both functions run one container image (``push_api/Dockerfile``; the consumer
   overrides CMD): the contract needs pyarrow, far past a zip's comfortable size, and the
   ingest image already ships the same pinned dependencies.
@@ -92,6 +95,7 @@ class PushProps:
     consumer_retry_attempts: int = 5
     api_reserved_concurrency: int = 20
     consumer_reserved_concurrency: int = 10
+    client_accounts: tuple[str, ...] = ()  # accounts that may assume PushClientRole
 
 
 def push_props_for(stack: Any, **overrides: Any) -> PushProps:
@@ -361,7 +365,8 @@ class PushIngest(Construct):
             endpoint_configuration=apigw.EndpointConfiguration(
                 types=[apigw.EndpointType.REGIONAL]),
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
-            default_method_options=apigw.MethodOptions(api_key_required=True),
+            default_method_options=apigw.MethodOptions(
+                api_key_required=True, authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name="v1", throttling_rate_limit=p.stage_rate_limit,
                 throttling_burst_limit=p.stage_burst_limit, tracing_enabled=True,
@@ -387,10 +392,17 @@ class PushIngest(Construct):
         self.api_key = self.api.add_api_key("PartnerKey",
                                             api_key_name=f"udp-{p.env_name}-push-partner")
         self.usage_plan.add_api_key(self.api_key)
+        client_role = iam.Role(
+            self, "ClientRole", description="Partners: call POST /users and GET /users/{id}",
+            assumed_by=iam.CompositePrincipal(*[iam.AccountPrincipal(a) for a in
+                                                (p.client_accounts or (stack.account,))]))
+        client_role.add_to_policy(_statement(["execute-api:Invoke"], [
+            self.api.arn_for_execute_api("POST", "/users", "v1"),
+            self.api.arn_for_execute_api("GET", "/users/*", "v1")]))
+        self.client_role = client_role
         skip(self.api.deployment_stage,
              CKV_AWS_120="No cache: GET must answer the latest version the consumer wrote, "
                          "and POST is never cacheable.")
-        del stack
 
     # ------------------------------------------------------------------ alarms
 

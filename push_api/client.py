@@ -1,4 +1,8 @@
-"""A partner's client for the push API (stdlib only): what ``udp push`` / ``udp get`` call.
+"""A partner's client for the push API: what ``udp push`` / ``udp get`` call.
+
+Locally the gateway wants only ``x-api-key``. On AWS the methods use IAM auth as well:
+pass ``sign_region`` and the request is SigV4-signed (service ``execute-api``) with the
+caller's AWS credentials (botocore's default chain, e.g. an assumed PushClientRole).
 
 ``push_file`` reads a JSON array, one JSON object, a randomuser page or NDJSON (``-`` for
 stdin), posts it in requests of at most 500 users, and resends only the records the API
@@ -68,10 +72,27 @@ def read_records(text: str) -> list[Any]:
     return [doc]
 
 
+def _signed_headers(method: str, url: str, body: bytes | None, headers: dict[str, str],
+                    region: str) -> dict[str, str]:
+    """SigV4 headers for API Gateway IAM auth (botocore's signer, default credentials)."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = botocore.session.get_session().get_credentials()
+    if credentials is None:
+        raise PushClientError("no AWS credentials to sign the request with")
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
+
+
 def _request(method: str, url: str, api_key: str, body: bytes | None = None,
-             timeout: float = 30.0) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=body, method=method, headers={
-        "x-api-key": api_key, "Content-Type": "application/json"})
+             timeout: float = 30.0, sign_region: str | None = None) -> tuple[int, Any]:
+    headers = {"x-api-key": api_key, "Content-Type": "application/json"}
+    if sign_region:
+        headers = _signed_headers(method, url, body, headers, sign_region)
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
@@ -84,13 +105,15 @@ def _request(method: str, url: str, api_key: str, body: bytes | None = None,
 
 
 def push_records(url: str, records: list[Any], api_key: str, *, max_resends: int = 5,
-                 sleep: Callable[[float], None] = time.sleep) -> PushSummary:
+                 sleep: Callable[[float], None] = time.sleep,
+                 sign_region: str | None = None) -> PushSummary:
     summary = PushSummary()
     for start in range(0, len(records), BATCH):
         positions = list(range(start, min(start + BATCH, len(records))))
         for attempt in range(max_resends + 1):
             body = json.dumps([records[i] for i in positions]).encode("utf-8")
-            status, answer = _request("POST", f"{url.rstrip('/')}/users", api_key, body)
+            status, answer = _request("POST", f"{url.rstrip('/')}/users", api_key, body,
+                                      sign_region=sign_region)
             summary.requests += 1
             summary.sent += len(positions) if attempt == 0 else 0
             if status == 429 or (status >= 500 and not isinstance(answer, dict)):
@@ -120,7 +143,8 @@ def push_records(url: str, records: list[Any], api_key: str, *, max_resends: int
     return summary
 
 
-def push_file(url: str, path_or_stdin: str | Path | IO[str], api_key: str) -> PushSummary:
+def push_file(url: str, path_or_stdin: str | Path | IO[str], api_key: str, *,
+              sign_region: str | None = None) -> PushSummary:
     """Push a file (``-`` or a text stream for stdin) to ``POST {url}/users``."""
     if isinstance(path_or_stdin, str | Path):
         if str(path_or_stdin) == "-":
@@ -135,11 +159,12 @@ def push_file(url: str, path_or_stdin: str | Path | IO[str], api_key: str) -> Pu
     records = read_records(text)
     if not records:
         raise PushClientError("the file holds no record")
-    return push_records(url, records, api_key)
+    return push_records(url, records, api_key, sign_region=sign_region)
 
 
-def get_user(url: str, user_id: str, api_key: str) -> tuple[int, dict[str, Any]]:
+def get_user(url: str, user_id: str, api_key: str, *, sign_region: str | None = None
+             ) -> tuple[int, dict[str, Any]]:
     """``GET {url}/users/{user_id}`` -> (HTTP status, JSON answer)."""
     status, answer = _request("GET", f"{url.rstrip('/')}/users/{quote(user_id, safe='')}",
-                              api_key)
+                              api_key, sign_region=sign_region)
     return status, answer if isinstance(answer, dict) else {"answer": answer}

@@ -112,6 +112,7 @@ def test_api_wants_a_key_throttles_and_logs_access(template: dict[str, Any]) -> 
     methods = [m["Properties"] for m in resources(template, "AWS::ApiGateway::Method").values()]
     assert sorted(m["HttpMethod"] for m in methods) == ["GET", "POST"]
     assert all(m["ApiKeyRequired"] is True for m in methods)
+    assert all(m["AuthorizationType"] == "AWS_IAM" for m in methods)
     assert all(m["Integration"]["Type"] == "AWS_PROXY" for m in methods)
     stage = _one(template, "AWS::ApiGateway::Stage")
     assert stage["TracingEnabled"] is True
@@ -147,6 +148,10 @@ def test_roles_are_least_privilege(template: dict[str, Any]) -> None:
     firehose = _actions(template, "PushFirehoseRole")
     assert firehose["kinesis:GetRecords"] == {stream}
     assert any(f"/{RAW.prefix}/*" in r for r in firehose["s3:PutObject"])
+    client = _actions(template, "PushClientRole")
+    assert set(client) == {"execute-api:Invoke"}
+    invoke = client["execute-api:Invoke"]
+    assert len(invoke) == 2 and all("/v1/" in r for r in invoke), invoke
     # no managed policy anywhere, no * action
     assert not any(r["Properties"].get("ManagedPolicyArns")
                    for r in resources(template, "AWS::IAM::Role").values())

@@ -379,3 +379,15 @@ def test_parse_body_limits_are_what_docs_say() -> None:
     with pytest.raises(PushRejected) as info:
         parse_body(b"x" * (MAX_BODY_BYTES + 1))
     assert info.value.status == 413
+
+
+def test_client_signs_for_iam_auth_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from push_api.client import _signed_headers
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    headers = _signed_headers("POST", "https://abc.execute-api.eu-west-1.amazonaws.com/v1/users",
+                              b"[]", {"x-api-key": "k"}, "eu-west-1")
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+    assert headers["x-api-key"] == "k" and "X-Amz-Date" in headers
