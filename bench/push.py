@@ -151,7 +151,7 @@ def bench_consumer(stack: PushStack, records: int) -> float:
                                                  "AttributeType": "S"}],
                           KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}])
     consume = create_consumer(DynamoUserStore(dynamodb, "bench-users"), "salt")
-    datas = []
+    datas, keys = [], []
     for i in range(records):
         user = generate_user("bench-consumer", 1, i)
         for secret in ("password", "salt", "md5", "sha1", "sha256"):
@@ -159,8 +159,10 @@ def bench_consumer(stack: PushStack, records: int) -> float:
         user.update(fetched_at="2026-11-30T10:00:00.000000Z", batch_id="b",
                     source_page=None, source_seed="push")
         datas.append(json.dumps(user).encode() + b"\n")
-    events = [kinesis_event([{"PartitionKey": "k", "SequenceNumber": str(s + j), "Data": d}
-                             for j, d in enumerate(datas[s:s + 100])], "shardId-0", "arn")
+        keys.append(user["login"]["uuid"])
+    events = [kinesis_event([{"PartitionKey": keys[s + j], "SequenceNumber": str(s + j),
+                              "Data": d} for j, d in enumerate(datas[s:s + 100])],
+                            "shardId-0", "arn")
               for s in range(0, records, 100)]
     t0 = time.perf_counter()
     for event in events:

@@ -7,25 +7,24 @@ latest-wins condition (push_api.store). Failures are reported item by item
 retries from the lowest failed sequence number, halving the batch
 (BisectBatchOnFunctionError) until a poison record is alone, and after
 MaximumRetryAttempts sends its batch description to the on-failure destination.
-Because the write is conditional, re-processing records that already landed is a no-op.
+Because the write is conditional, re-processing records that already landed is a no-op,
+so the records of a batch are written by a small thread pool (``writers``), one task
+per partition key (= user id): different users in parallel, one user's records in
+stream order, never two writes of one user at once. A busy shard then does not outrun
+its consumer (one conditional PutItem per record; conditions cannot go in
+BatchWriteItem).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
-    KinesisStreamRecord,
-)
 
 from contracts.user_record import Rejection, parse_timestamp, validate_record
 from push_api.model import to_user_row, user_id_of, valid_user_id
@@ -62,17 +61,37 @@ def row_from_data(data: bytes, salt: str) -> dict[str, Any]:
     return to_user_row(clean, salt)
 
 
-def create_consumer(users: UserStore, salt: str
+def create_consumer(users: UserStore, salt: str, *, writers: int = 8
                     ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Kinesis-event handler over ``users`` (reports ``batchItemFailures``)."""
-    def record_handler(record: KinesisStreamRecord) -> bool:
-        row = row_from_data(record.kinesis.data_as_bytes(), salt)
-        return users.put_latest(row)
+    """A Kinesis-event handler over ``users``; answers ``{"batchItemFailures": [...]}``
+    naming each failed record by sequence number, in stream order."""
+    pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="udp-consumer")
+
+    def one(record: dict[str, Any]) -> tuple[str, str | None]:
+        kinesis = record["kinesis"]
+        try:
+            users.put_latest(row_from_data(base64.b64decode(kinesis["data"]), salt))
+        except Exception as exc:  # reported, retried by the event source mapping
+            poison = isinstance(exc, PoisonRecord)
+            logger.warning("record not stored", extra={
+                "sequence_number": kinesis["sequenceNumber"], "poison": poison,
+                "cause": f"{type(exc).__name__}: {exc}"})
+            return kinesis["sequenceNumber"], "failed"
+        return kinesis["sequenceNumber"], None
+
+    def group(records: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+        return [one(r) for r in records]
 
     def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-        return dict(process_partial_response(event=event, record_handler=record_handler,
-                                             processor=processor, context=context))
+        records = event.get("Records", [])
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_key.setdefault(r["kinesis"]["partitionKey"], []).append(r)
+        failed = {seq for outcomes in pool.map(group, by_key.values())
+                  for seq, bad in outcomes if bad}
+        return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]}
+                                      for r in records
+                                      if r["kinesis"]["sequenceNumber"] in failed]}
     return consume
 
 

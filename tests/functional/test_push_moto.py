@@ -150,7 +150,8 @@ def test_any_order_with_duplicates_leaves_the_latest_version(
     # WHEN the versions arrive in this order, replays included, in batches
     datas = [_version(USERS[u], n, b) for u, n, b in deliveries]
     for start in range(0, len(datas), batch_size):
-        chunk = [{"PartitionKey": "k", "SequenceNumber": str(start + i), "Data": d}
+        chunk = [{"PartitionKey": USERS[deliveries[start + i][0]]["login"]["uuid"],
+                  "SequenceNumber": str(start + i), "Data": d}
                  for i, d in enumerate(datas[start:start + batch_size])]
         assert consume(kinesis_event(chunk, "shardId-0", "arn"), None)["batchItemFailures"] == []
     # THEN each user holds its greatest (fetched_at, batch_id)

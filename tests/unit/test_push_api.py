@@ -391,3 +391,45 @@ def test_client_signs_for_iam_auth_when_asked(monkeypatch: pytest.MonkeyPatch) -
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
     assert headers["x-api-key"] == "k" and "X-Amz-Date" in headers
+
+
+def test_consumer_writes_users_in_parallel_but_one_user_never_twice_at_once() -> None:
+    import threading
+
+    # GIVEN a store that notes how many writes of each user run at the same time, and
+    # that lets user A's write finish only once user B's has started
+    started_b = threading.Event()
+    lock = threading.Lock()
+    in_flight: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    a, b = users(2)
+
+    class Store(MemoryUsers):
+        def put_latest(self, row: dict[str, Any]) -> bool:
+            uid = row["user_id"]
+            with lock:
+                in_flight[uid] = in_flight.get(uid, 0) + 1
+                peak[uid] = max(peak.get(uid, 0), in_flight[uid])
+            if uid == b["login"]["uuid"]:
+                started_b.set()
+            else:
+                assert started_b.wait(10), "users were not written in parallel"
+            try:
+                with lock:
+                    return super().put_latest(row)
+            finally:
+                with lock:
+                    in_flight[uid] -= 1
+
+    store = Store()
+    datas = [_stream_data(a, fetched=f"2026-11-30T10:00:0{i}.000000Z") for i in range(3)]
+    records = [{"PartitionKey": a["login"]["uuid"], "SequenceNumber": str(i), "Data": d}
+               for i, d in enumerate(datas)]
+    records.append({"PartitionKey": b["login"]["uuid"], "SequenceNumber": "9",
+                    "Data": _stream_data(b)})
+    # WHEN one batch holds three versions of A and one of B
+    answer = create_consumer(store, "salt")(kinesis_event(records, "s-0", "arn"), None)
+    # THEN all landed, A's writes one at a time, and the latest A is stored
+    assert answer == {"batchItemFailures": []}
+    assert peak[a["login"]["uuid"]] == 1
+    assert store.rows[a["login"]["uuid"]]["fetched_at"] == "2026-11-30T10:00:02.000000Z"
