@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from local_aws.push import TokenBucket, _route, kinesis_event, rest_proxy_event
 from local_aws.user_api import generate_user
@@ -433,3 +435,34 @@ def test_consumer_writes_users_in_parallel_but_one_user_never_twice_at_once() ->
     assert answer == {"batchItemFailures": []}
     assert peak[a["login"]["uuid"]] == 1
     assert store.rows[a["login"]["uuid"]]["fetched_at"] == "2026-11-30T10:00:02.000000Z"
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20)
+_USERISH = st.fixed_dictionaries({"login": st.fixed_dictionaries(
+    {"uuid": st.text(max_size=40) | st.integers(), "password": st.text(max_size=4)})},
+    optional={"dob": _JSON, "email": _JSON, "location": _JSON, "gender": _JSON})
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_JSON | st.lists(_USERISH | _JSON, max_size=6))
+def test_any_json_gets_a_clear_answer_and_only_valid_records_reach_the_stream(
+        body: Any) -> None:
+    # GIVEN fresh in-memory ports
+    ports = PushPorts(sender=KinesisSender(FakeKinesis(), "s", sleep=lambda _: None),
+                      users=MemoryUsers(), errors=MemoryErrors(), clock=lambda: NOW)
+    # WHEN any JSON document is posted
+    status, answer = call(ports, "POST", "/users", body)
+    # THEN the answer is a 2xx/4xx with a reason, never a crash
+    assert status in (200, 400, 422)
+    if status == 400:
+        assert answer["error"] and answer["detail"]
+    else:
+        assert answer["accepted"] + len(answer["rejected"]) == answer["received"]
+    # AND everything on the stream is a storable record without a secret
+    for key, data in written(ports):
+        row = row_from_data(data, "salt")
+        assert row["user_id"] == key
+        assert not set(SECRETS) & set(json.loads(data)["login"])
