@@ -107,7 +107,9 @@ def create_app(ports: PushPorts) -> APIGatewayRestResolver:
 
     @app.get("/users/<user_id>")
     def _get(user_id: str) -> Response:
-        status, answer = get_user(ports, user_id)
+        # API Gateway hands the path parameter URL-decoded; the routed text may not be
+        decoded = (app.current_event.path_parameters or {}).get("user_id", user_id)
+        status, answer = get_user(ports, decoded)
         return _json(status, answer)
 
     @app.not_found

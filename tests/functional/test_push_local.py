@@ -127,6 +127,7 @@ def test_the_gateway_wants_the_api_key(stack: PushStack) -> None:
     assert http(stack, "GET", "/nothing-here")[0] == 403  # API Gateway: no such resource
     assert http(stack, "GET", "/users/abc")[0] == 404
     assert http(stack, "GET", "/users/" + "x" * 40)[0] == 400
+    assert http(stack, "GET", "/users/a%20b")[0] == 400  # decoded: a space is malformed
 
 
 def test_usage_plan_throttling_answers_429(tmp_path: Path) -> None:
