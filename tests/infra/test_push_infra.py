@@ -199,7 +199,8 @@ def test_push_props_for_fits_the_real_stack(tmp_path: Path) -> None:
 
     env = env_config("dev")
     app, stack = build_app(env, tmp_path / "cdk.out", staging_dir=tmp_path / "staging")
-    PushIngest(stack, "Push", push_props_for(stack))
+    if stack.node.try_find_child("Push") is None:  # until UdpStack adds it itself
+        PushIngest(stack, "Push", push_props_for(stack))
     # WHEN synthesized
     app.synth()
     path = tmp_path / "cdk.out" / f"{env.stack_name}.template.json"
