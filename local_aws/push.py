@@ -488,6 +488,7 @@ class PushStack:
     invoker: ConsumerInvoker
     firehose: LocalFirehose
     on_failure: list[dict[str, Any]]
+    _stopped: bool = False
 
     def client(self, service: str) -> Any:
         return self.moto.client(service)
@@ -497,6 +498,10 @@ class PushStack:
         self.poller.drain(timeout_s)
 
     def stop(self) -> None:
+        """Stop serving, let Firehose write its buffer, save DynamoDB (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.gateway.stop()
         self.poller.stop()
         _save_users(self.moto.client("dynamodb"), self.settings.users_table,
@@ -581,6 +586,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     key = _api_key(state_dir, api_key)
     lake_s3 = s3 or LocalS3(LocalObjectStore(state_dir / "s3"))
     moto = MotoEmulator()
+    poller: StreamPoller | None = None
     try:
         stream_arn = _create_resources(moto, s, push_dir / "users.jsonl")
 
@@ -618,6 +624,8 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
         gateway = LocalGateway(api_handler, key, port=port,
                                throttle=TokenBucket(s.rate_limit, s.burst_limit))
     except BaseException:
+        if poller is not None:
+            poller.stop()
         moto.stop()
         raise
     (push_dir / "endpoint.json").write_text(json.dumps({"url": gateway.url}) + "\n")

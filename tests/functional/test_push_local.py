@@ -121,6 +121,22 @@ def test_bad_input_gets_a_4xx_and_nothing_reaches_the_stream(
     assert stack.poller.records_read == before
 
 
+def test_push_reads_stdin_and_names_an_unreadable_file(
+        stack: PushStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import io
+
+    from push_api.client import PushClientError
+
+    user = generate_user("stdin", 1, 0)
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(user) + "\n"))
+    assert push_file(stack.url, "-", stack.api_key).accepted == 1
+    with pytest.raises(PushClientError, match="cannot read"):
+        push_file(stack.url, str(tmp_path / "missing.json"), stack.api_key)
+    (tmp_path / "empty.json").write_text("  \n")
+    with pytest.raises(PushClientError, match="no record"):
+        push_file(stack.url, str(tmp_path / "empty.json"), stack.api_key)
+
+
 def test_the_gateway_wants_the_api_key(stack: PushStack) -> None:
     assert http(stack, "GET", "/users/abc", key=None) == (403, {"message": "Forbidden"})
     assert http(stack, "GET", "/users/abc", key="wrong")[0] == 403
