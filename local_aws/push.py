@@ -198,7 +198,6 @@ class TokenBucket:
             return False
 
 
-_ROUTES = (("POST", "/users", "/users"), ("GET", "/users/", "/users/{user_id}"))
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
