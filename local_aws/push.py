@@ -198,8 +198,6 @@ class TokenBucket:
             return False
 
 
-
-
 def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     if method == "POST" and path == "/users":
         return "/users", {}
