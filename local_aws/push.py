@@ -573,7 +573,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     """Start moto (Kinesis + DynamoDB), the gateway, the stream poller; return the handle.
 
     ``s3`` is the lake/errors S3 twin (default: a ``LocalS3`` over ``<state_dir>/s3``,
-    the folder ``LocalStack`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
+    the folder ``LocalCloud`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
     consumer handler / the API's Kinesis client (fault injection in tests).
     Writes ``<state_dir>/push/endpoint.json`` (url) and ``api-key`` for the CLI.
     """

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from local_aws.cloud import LocalCloud
 from local_aws.push import start_push_stack
-from local_aws.stack import LocalStack
 from local_aws.user_api import generate_user
 from push_api.client import get_user, push_records
 
@@ -32,7 +32,7 @@ def test_pushed_users_reach_the_warehouse_and_the_lookup_agrees(tmp_path: Path) 
                      for u in users}
     day = datetime.now(UTC).date().isoformat()
     # WHEN the nightly state machine runs for the day on the same local state
-    with LocalStack(tmp_path) as stack:
+    with LocalCloud(tmp_path) as stack:
         result = stack.run_pipeline(day)
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         transform = stack.athena().query(
