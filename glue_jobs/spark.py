@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JAVA_OPTIONS", "ensure_java", "local_spark"]
+__all__ = ["JAVA_OPTIONS", "ensure_java", "event_log_settings", "local_spark"]
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -33,12 +33,32 @@ JAVA_OPTIONS = (
 )
 
 
-def local_spark(app: str = "udp", cores: int = 2) -> Any:
+def event_log_settings(event_log_dir: Path | None) -> dict[str, str]:
+    """Spark settings that write the application's event log (what Spark's history server
+    and Glue's Spark UI read) into ``event_log_dir``, created if missing; none if ``None``.
+
+    Locally the folder is ``<state>/spark-events`` (``LocalPaths.spark_events``); on Glue
+    the job's ``--enable-spark-ui``/``--spark-event-logs-path`` do the same to S3
+    (infra/stack.py). docs/spark-ui.md says how to open them.
+    """
+    if event_log_dir is None:
+        return {}
+    folder = Path(event_log_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.as_uri()}
+
+
+def local_spark(app: str = "udp", cores: int = 2, event_log_dir: Path | None = None) -> Any:
+    """The local session; ``event_log_dir`` turns on Spark event logs there (a session that
+    already exists in this process is reused as is: event logging is a start-up setting)."""
     ensure_java()
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    for key, value in event_log_settings(event_log_dir).items():
+        builder = builder.config(key, value)
     session = (
-        SparkSession.builder.master(f"local[{cores}]")
+        builder.master(f"local[{cores}]")
         .appName(app)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(cores * 2))

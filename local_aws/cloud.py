@@ -92,7 +92,8 @@ class LocalCloud:
             if self._spark is None:
                 from glue_jobs.spark import local_spark
 
-                self._spark = local_spark(cores=self.spark_cores)
+                self._spark = local_spark(cores=self.spark_cores,
+                                          event_log_dir=self.paths.spark_events)
             return self._spark
 
     @property

@@ -39,3 +39,8 @@ class LocalPaths:
     @property
     def alerts(self) -> Path:
         return self.state_dir / "alerts"
+
+    @property
+    def spark_events(self) -> Path:
+        """Spark event logs of the local Glue jobs (docs/spark-ui.md)."""
+        return self.state_dir / "spark-events"
