@@ -316,15 +316,15 @@ def test_file_with_columns_out_of_contract_order_is_refused_and_audited(
     assert users(warehouse) == []
 
 
-def test_a_server_without_table_counters_fails_the_twin_load_clearly(
+def test_a_server_without_table_counters_fails_the_tuned_load_clearly(
         warehouse: LocalWarehouse, make_users: Any, write_users: Any) -> None:
     # GIVEN a database whose sessions keep no table statistics (track_counts off), which
-    # the twin's MERGE reads its insert/update counts from
+    # bench's tuned MERGE reads its insert/update counts from
     with warehouse.connect(autocommit=True) as conn:
         conn.execute(f'alter database "{warehouse.database}" set track_counts = off')
     # WHEN a day is loaded, THEN a clear error naming the setting, and nothing is left
     with pytest.raises(WarehouseLoadError, match="track_counts"):
-        run_bulk_import(PostgresWarehouse(warehouse.uri), DAY,
+        run_bulk_import(PostgresWarehouse(warehouse.uri, script="postgres"), DAY,
                         write_users(DAY, make_users(3)), load_id="no-counts")
     assert users(warehouse) == []
     assert audit(warehouse)[0][:2] == ("no-counts", "failed")
