@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from glue_jobs.warehouse_port import (
     render_load_script,
     run_load_transaction,
 )
-from local_aws.redshift.postgres_adapter import PostgresWarehouse, parse_redshift_copy
+from local_aws.redshift.postgres_adapter import PORTABLE, PostgresWarehouse, parse_redshift_copy
 from sql.load_script import LOAD_USERS, TWIN_TRANSLATES
 
 URI = "s3://udp-lake/transform/users/p_date=2026-11-21/"
@@ -130,3 +132,13 @@ def test_the_twin_refuses_a_copy_it_does_not_translate(bad: str) -> None:
         parse_redshift_copy(bad)
     assert parse_redshift_copy(_one("copy", render_load_script(URI, ROLE, DAY))) == (
         "stage_users", URI)
+
+
+def test_the_local_nightly_path_loads_with_redshifts_script() -> None:
+    # GIVEN the twin adapter and the local stack that builds it for `udp run` and the e2e
+    # tests; THEN its default is Redshift's script and the stack does not override it
+    # (only bench/load.py asks for the tuned variant, by name)
+    default = inspect.signature(PostgresWarehouse).parameters["script"].default
+    assert default == PORTABLE
+    cloud = (Path(__file__).resolve().parents[2] / "local_aws" / "cloud.py").read_text()
+    assert "PostgresWarehouse(" in cloud and "script=" not in cloud
