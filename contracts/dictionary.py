@@ -82,7 +82,8 @@ def _leaf_columns(fields: Iterable[Field], prefix: str = "",
 def _comment(f: Field) -> str:
     parts = [f.doc] if f.doc else []
     if f.type is Kind.STRING and f.max_len:
-        parts.append(f"at most {f.max_len} characters in the warehouse")
+        ascii_note = "ASCII " if f.ascii_only else ""
+        parts.append(f"at most {f.max_len} {ascii_note}characters in the warehouse")
     return "; ".join(parts)
 
 

@@ -50,6 +50,10 @@ class Struct:
 Type = Kind | Struct
 
 
+UTF8_MAX_BYTES_PER_CHAR = 4
+REDSHIFT_VARCHAR_MAX_BYTES = 65535
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -58,10 +62,25 @@ class Field:
     secret: bool = False  # accepted from the source, never stored
     doc: str = ""
     max_len: int | None = field(default=None, compare=False)
+    # max_len counts characters; ascii_only says every character is one UTF-8 byte
+    # (uuids, hex digests, ISO codes), so the warehouse column needs no multi-byte room
+    ascii_only: bool = field(default=False, compare=False)
 
     @property
     def is_struct(self) -> bool:
         return isinstance(self.type, Struct)
+
+    @property
+    def warehouse_bytes(self) -> int | None:
+        """Bytes the Redshift column must hold: ``varchar(n)`` counts UTF-8 BYTES, not
+        characters ("Character types", Amazon Redshift Database Developer Guide: a
+        VARCHAR(n) holds n bytes, multibyte characters up to 4 bytes each). So any text of
+        ``max_len`` characters fits in ``4 * max_len`` bytes; ASCII-only text in
+        ``max_len``. Capped at Redshift's VARCHAR maximum, 65535 bytes."""
+        if self.max_len is None:
+            return None
+        per_char = 1 if self.ascii_only else UTF8_MAX_BYTES_PER_CHAR
+        return min(self.max_len * per_char, REDSHIFT_VARCHAR_MAX_BYTES)
 
 
 def stored(fields: tuple[Field, ...]) -> tuple[Field, ...]:
@@ -71,7 +90,8 @@ def stored(fields: tuple[Field, ...]) -> tuple[Field, ...]:
         if f.secret:
             continue
         if isinstance(f.type, Struct):
-            f = Field(f.name, Struct(stored(f.type.fields)), f.nullable, False, f.doc, f.max_len)
+            f = Field(f.name, Struct(stored(f.type.fields)), f.nullable, False, f.doc,
+                      f.max_len, f.ascii_only)
         out.append(f)
     return tuple(out)
 
@@ -159,7 +179,7 @@ _SQL = {
 def sql_type(f: Field, dialect: str) -> str:
     if isinstance(f.type, Struct):
         raise TypeError(f"column {f.name} is a struct; flatten it before it reaches SQL")
-    return _SQL[dialect][f.type].format(n=f.max_len or 256)
+    return _SQL[dialect][f.type].format(n=f.warehouse_bytes or 256)
 
 
 @cache

@@ -76,15 +76,16 @@ USERS = TableContract(
     doc="One row per user (login.uuid) per p_date, latest arrival wins; direct identifiers "
         "minimised.",
     fields=(
-        Field("user_id", S, nullable=False, max_len=36, doc="login.uuid"),
+        Field("user_id", S, nullable=False, max_len=36, ascii_only=True, doc="login.uuid"),
         Field("gender", S, max_len=16),
         Field("title", S, max_len=32),
-        Field("nationality", S, max_len=2),
+        Field("nationality", S, max_len=2, ascii_only=True),
         Field("birth_year", INT),
         Field("age", INT),
         Field("registered_at", T),
         Field("email_domain", S, max_len=255, doc="part after @, lower case"),
-        Field("email_hash", S, max_len=64, doc="sha256(salt || lower(email)), hex"),
+        Field("email_hash", S, max_len=64, ascii_only=True,
+              doc="sha256(salt || lower(email)), hex"),
         Field("phone_masked", S, max_len=64, doc="digits but the last two replaced by *"),
         Field("city", S, max_len=128),
         Field("state", S, max_len=128),
@@ -94,7 +95,7 @@ USERS = TableContract(
         Field("longitude", D),
         Field("tz_offset_minutes", INT),
         Field("fetched_at", T, nullable=False),
-        Field("batch_id", S, nullable=False, max_len=64),
+        Field("batch_id", S, nullable=False, max_len=64, ascii_only=True),
     ),
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from contracts.schema import Kind
 from contracts.tables import (
     DAILY_USER_COUNTS,
     DQ_RESULTS,
@@ -32,6 +33,7 @@ from contracts.tables import (
 
 __all__ = [
     "DQBreach",
+    "FitsBytes",
     "InRange",
     "NotNull",
     "RowCountAtLeast",
@@ -43,6 +45,7 @@ __all__ = [
     "default_rulesets",
     "evaluate",
     "evaluate_together",
+    "fits_bytes_rules",
     "raise_on_breach",
     "render_dqdl",
     "results_frame",
@@ -86,6 +89,26 @@ class InRange:
 
 
 @dataclass(frozen=True)
+class FitsBytes:
+    """Every non-null value of ``column`` fits ``max_bytes`` bytes of UTF-8: the width of
+    its Redshift ``varchar(n)``, which counts bytes, so a day that would make the load's
+    COPY fail ("String length exceeds DDL length") is stopped here, before publishing."""
+
+    column: str
+    max_bytes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.column} fits varchar({self.max_bytes}) bytes"
+
+
+def fits_bytes_rules(contract: TableContract) -> tuple[FitsBytes, ...]:
+    """One :class:`FitsBytes` per text column the warehouse sizes (``Field.warehouse_bytes``)."""
+    return tuple(FitsBytes(f.name, f.warehouse_bytes) for f in contract.fields
+                 if f.type is Kind.STRING and f.warehouse_bytes is not None)
+
+
+@dataclass(frozen=True)
 class RowCountAtLeast:
     """The day has at least ``minimum`` rows."""
 
@@ -110,7 +133,7 @@ class RowCountNearTrailing:
         return f"row count within {self.tolerance:.0%} of trailing {self.days}-day average"
 
 
-Rule = NotNull | Unique | InRange | RowCountAtLeast | RowCountNearTrailing
+Rule = NotNull | Unique | InRange | FitsBytes | RowCountAtLeast | RowCountNearTrailing
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,7 @@ def default_rulesets(trailing: RowCountNearTrailing | None = None) -> tuple[Rule
             NotNull("user_id"), Unique(("user_id",)), NotNull("fetched_at"),
             InRange("age", 0, 130), InRange("latitude", -90, 90),
             InRange("longitude", -180, 180), InRange("tz_offset_minutes", -720, 840),
+            *fits_bytes_rules(USERS),  # the table the nightly load copies into Redshift
             RowCountAtLeast(1), trailing,
         )),
         Ruleset(USER_LOCATIONS, (
@@ -190,6 +214,10 @@ def _measure(rule: Rule, alias: str) -> Column | None:
         c = F.col(rule.column)
         bad = c.isNotNull() & ~c.between(F.lit(rule.low), F.lit(rule.high))
         return F.sum(F.when(bad, 1).otherwise(0)).alias(alias)
+    if isinstance(rule, FitsBytes):
+        c = F.col(rule.column)
+        too_long = c.isNotNull() & (F.octet_length(c) > F.lit(rule.max_bytes))
+        return F.sum(F.when(too_long, 1).otherwise(0)).alias(alias)
     if isinstance(rule, Unique):
         if len(rule.columns) == 1:
             # distinct keys, null counted as one key (as a struct key would); on the bare
@@ -218,6 +246,11 @@ def _judge(table: str, rule: Rule, rows: int, measured: Any,
         bounds = f"[{_num(rule.low)}, {_num(rule.high)}]"
         return RuleResult(table, rule.name, kind, n == 0, float(n), "0",
                           f"{n} value{'s' * (n != 1)} outside {bounds} (allowed 0)")
+    if isinstance(rule, FitsBytes):
+        n = int(measured or 0)
+        return RuleResult(table, rule.name, kind, n == 0, float(n), "0",
+                          f"{n} value{'s' * (n != 1)} longer than {rule.max_bytes} bytes "
+                          "of UTF-8 (allowed 0)")
     if isinstance(rule, RowCountAtLeast):
         return RuleResult(table, rule.name, kind, rows >= rule.minimum, float(rows),
                           f">= {rule.minimum}", f"{rows} rows (allowed >= {rule.minimum})")
@@ -323,6 +356,9 @@ def _dqdl_rule(rule: Rule) -> list[str]:
         where = f'where "{rule.column} is not null"'
         return [f'ColumnValues "{rule.column}" >= {_num(rule.low)} {where}',
                 f'ColumnValues "{rule.column}" <= {_num(rule.high)} {where}']
+    if isinstance(rule, FitsBytes):
+        return [f'CustomSql "select count(*) from primary where '
+                f'octet_length({rule.column}) > {rule.max_bytes}" = 0']
     if isinstance(rule, RowCountAtLeast):
         return [f"RowCount >= {rule.minimum}"]
     last = f"avg(last({rule.days}))"

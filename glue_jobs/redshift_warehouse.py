@@ -2,7 +2,8 @@
 
 ``redshift_connector`` with credentials from Secrets Manager (cached); the bulk copy is
 ``COPY … FROM 's3://…' IAM_ROLE … FORMAT AS PARQUET`` and the day is locked with
-``lock audit.load_log`` (a second load queues). The transaction script is the port's.
+``lock audit.load_log`` (a second load queues): the port's script, every statement sent
+as written.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from typing import Any
 from contracts.tables import USERS, TableContract
 from glue_jobs.secrets import guard_botocore_logs
 from glue_jobs.warehouse_port import (
-    PORTABLE,
     CopyStep,
     InvalidLoadRequest,
     LoadResult,
     LoadSource,
+    Statement,
     StepHook,
     commit_load,
+    execute_statement,
     insert_audit,
     noop_step,
-    read_statement,
-    render_copy_from_s3,
+    render_load_script,
+    run_load_transaction,
     safe_close,
     safe_rollback,
     split_sql,
@@ -180,22 +182,23 @@ class RedshiftWarehouse:
         validate_load_id(load_id)
         if not isinstance(source, str):
             raise InvalidLoadRequest("the Redshift adapter loads from an s3:// prefix")
-        copy_sql = render_copy_from_s3(source, self._settings.iam_role_arn, p_date)
+        script = render_load_script(source, self._settings.iam_role_arn, p_date,
+                                    replace=replace)
         started_at = utc_now()
 
-        def lock(cursor: Any) -> None:
-            cursor.execute(read_statement("redshift/lock_load.redshift.sql"))
-
-        def copy(cursor: Any) -> None:
-            if self._copy_step is None:
-                cursor.execute(copy_sql)
-            else:
+        def run(cursor: Any, statement: Statement, params: Any) -> None:
+            if statement.kind == "copy" and self._copy_step is not None:
                 self._copy_step(cursor, source)
+            else:
+                execute_statement(cursor, statement, params)
 
-        return commit_load(
-            self._connect(), self._table, self._record_failure, p_date=p_date,
-            load_id=load_id, started_at=started_at, lock=lock, copy=copy, replace=replace,
-            on_step=self._on_step, script=PORTABLE)
+        def transaction(cursor: Any) -> LoadResult:
+            return run_load_transaction(cursor, script, p_date=p_date, load_id=load_id,
+                                        started_at=started_at, run=run,
+                                        on_step=self._on_step, table=self._table)
+
+        return commit_load(self._connect(), self._table, self._record_failure, p_date=p_date,
+                           load_id=load_id, started_at=started_at, transaction=transaction)
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:

@@ -1,33 +1,30 @@
 """Warehouse port: load one ``p_date`` partition of the users table, in one transaction.
 
-Two adapters share the SQL files (``sql/redshift/*.sql``) and the transaction script
-(:func:`run_load_transaction`, committed by :func:`commit_load`); three edges differ, and
-the twin takes a faster route through the middle. The adapters live beside their
-runtime: ``glue_jobs.redshift_warehouse.RedshiftWarehouse`` ships to Glue,
-``PostgresWarehouse`` (in the local Redshift twin's package) is the local twin's.
+The transaction is ONE script, the statements Redshift runs (``sql.load_script.LOAD_USERS``
+over ``sql/redshift/*.sql``), rendered once by :func:`render_load_script` and run by
+:func:`run_load_transaction`, committed by :func:`commit_load`. Both adapters run it:
+``glue_jobs.redshift_warehouse.RedshiftWarehouse`` (ships to Glue) sends every statement
+as written; ``PostgresWarehouse`` (the local twin, ``local_aws.redshift``) sends the same
+statements to PostgreSQL and translates only what PostgreSQL cannot run as Redshift
+means it (``sql.load_script.TWIN_TRANSLATES``):
 
 ==============  =======================================  ===============================
-step            ``PostgresWarehouse`` (local twin)       ``RedshiftWarehouse``
+statement       ``PostgresWarehouse`` (local twin)       ``RedshiftWarehouse``
 ==============  =======================================  ===============================
 lock the day    ``pg_try_advisory_xact_lock`` (refuse)   ``lock audit.load_log`` (queue)
 bulk copy       binary ``COPY … FROM STDIN`` streamed    ``COPY … FROM 's3://…' IAM_ROLE
                 from the Parquet files, batch by batch   … FORMAT AS PARQUET``
+CRC32, STRTOL   SQL shims (``compat.postgres.sql``)      built-ins
 credentials     a conninfo string                        Secrets Manager (cached)
 ==============  =======================================  ===============================
 
-Then: temp staging → count + checksum → dedupe (latest ``fetched_at`` per user, only
-versions newer than the warehouse's) → MERGE by ``user_id`` → audit row → commit.
-
-* ``script="portable"`` (Redshift; also runs on PostgreSQL): dedupe into a second temp
-  table, count inserts/updates with a join, MERGE from that table (Redshift's MERGE takes
-  only a table as its source).
-* ``script="postgres"`` (the twin's default): one MERGE over a ``DISTINCT ON`` subquery
-  with the version gate in ``WHEN MATCHED AND …``; counts come from the transaction's
-  table counters read around it (no ``RETURNING`` rows to collect). Same result, one
-  pass less over staging, no second temp table.
-
-A failure anywhere rolls everything back and records a ``failed`` audit row in a
-separate transaction. See docs/adr/0003-warehouse-load.md.
+The script: lock → temp staging → COPY → count + checksum → dedupe (latest
+``fetched_at`` per user, only versions newer than the warehouse's) into a second temp
+table → count inserts/updates → MERGE by ``user_id`` (Redshift's MERGE takes only a table
+as its source) → audit row → commit. A failure anywhere rolls everything back and
+records a ``failed`` audit row in a separate transaction. A PostgreSQL-tuned variant (one
+MERGE over a ``DISTINCT ON`` subquery) stays in the twin for ``bench/`` only, held equal
+to this script by a test. See docs/adr/0003-warehouse-load.md.
 """
 
 from __future__ import annotations
@@ -44,27 +41,30 @@ from contracts.dates import InvalidDate, check_p_date
 from contracts.locations import partition_folder
 from contracts.tables import PARTITION_KEY, USERS, TableContract
 from sql import read_sql
+from sql.load_script import LOAD_USERS
 
 __all__ = [
-    "PORTABLE",
-    "POSTGRES",
-    "SCRIPTS",
     "ConcurrentLoadError",
     "CopyStep",
     "InvalidLoadRequest",
     "LoadResult",
     "LoadSource",
     "SchemaMismatchError",
+    "Statement",
+    "StatementRunner",
     "StepHook",
     "WarehouseLoadError",
     "WarehousePort",
+    "audit_params",
     "commit_load",
+    "execute_statement",
     "insert_audit",
     "lock_key",
     "noop_step",
     "parquet_files",
     "read_statement",
     "render_copy_from_s3",
+    "render_load_script",
     "run_load_transaction",
     "safe_close",
     "safe_rollback",
@@ -80,18 +80,12 @@ LoadSource = str | Path | Sequence[Path]
 
 StepHook = Callable[[str], None]
 """Called after each step of the load transaction (``locked``, ``staged``, ``copied``,
-``deduped`` (portable script only), ``counted``, ``merged``, ``audited``); tests use it
-to inject failures."""
+``deduped``, ``counted``, ``merged``, ``audited``); tests use it to inject failures."""
 
 CopyStep = Callable[[Any, str], None]
 """``copy_step(cursor, source_uri)`` fills the temp table ``stage_users`` inside the
 load's open transaction. The Redshift adapter's default runs ``COPY … FROM 's3://…'``;
 tests replace only this step to drive the rest of the script through the real driver."""
-
-PORTABLE = "portable"
-POSTGRES = "postgres"
-SCRIPTS = (PORTABLE, POSTGRES)
-"""Transaction scripts: ``portable`` (Redshift's statements) and ``postgres`` (the twin's)."""
 
 STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
@@ -241,80 +235,88 @@ def noop_step(_: str) -> None:
 
 # ---------------------------------------------------------------- the shared script
 
+@dataclass(frozen=True)
+class Statement:
+    """One rendered statement of the load script (:data:`sql.load_script.LOAD_USERS`)."""
+
+    kind: str
+    sql: str
+    done: str | None = None
+
+
+StatementRunner = Callable[[Any, Statement, Sequence[Any] | None], None]
+"""``run(cursor, statement, params)`` sends one statement. Redshift's adapter sends it as
+written (:func:`execute_statement`); the twin translates the kinds listed in
+``sql.load_script.TWIN_TRANSLATES`` and sends the rest as written."""
+
+
+def execute_statement(cursor: Any, statement: Statement, params: Sequence[Any] | None) -> None:
+    if params is None:
+        cursor.execute(statement.sql)
+    else:
+        cursor.execute(statement.sql, params)
+
+
+def render_load_script(source_uri: str, iam_role_arn: str, p_date: str, *,
+                       replace: bool = False) -> tuple[Statement, ...]:
+    """The load's statements, in order, as Redshift runs them (rendered once, shared).
+
+    The COPY gets the validated partition prefix and role; the reload's DELETE is left
+    out unless ``replace``. Bind parameters are added when the script runs."""
+    copy_sql = render_copy_from_s3(source_uri, iam_role_arn, p_date)
+    out: list[Statement] = []
+    for step in LOAD_USERS:
+        if step.kind == "replace" and not replace:
+            continue
+        texts = [copy_sql] if step.kind == "copy" else split_sql(read_sql(step.file))
+        for i, text in enumerate(texts):
+            out.append(Statement(step.kind, text, step.done if i == len(texts) - 1 else None))
+    return tuple(out)
+
+
 def run_load_transaction(
     cursor: Any,
+    script: Sequence[Statement],
     *,
     p_date: str,
     load_id: str,
     started_at: dt.datetime,
-    lock: Callable[[Any], None],
-    copy: Callable[[Any], None],
-    replace: bool = False,
+    run: StatementRunner = execute_statement,
     on_step: StepHook = noop_step,
     table: TableContract = USERS,
-    script: str = PORTABLE,
 ) -> LoadResult:
-    """Run the load's statements on an open transaction; the caller commits.
+    """Run the rendered ``script`` on an open transaction; the caller commits.
 
     ``cursor`` is any DB-API cursor whose paramstyle accepts ``%s`` (psycopg,
-    redshift_connector). ``lock`` and ``copy`` are the adapter-specific steps;
-    ``script`` is one of :data:`SCRIPTS`.
+    redshift_connector). Parameters by kind: ``replace`` (p_date), ``dedupe`` (p_date,
+    loaded_at), ``audit`` (the result row); ``summary`` and ``counts`` return one row.
     """
-    if script not in SCRIPTS:
-        raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
-    lock(cursor)
-    on_step("locked")
-    stage_files = ["redshift/create_stage_users.sql"]
-    if script == PORTABLE:
-        stage_files.append("redshift/create_stage_users_latest.sql")
-    for name in stage_files:
-        for statement in split_sql(read_sql(name)):
-            cursor.execute(statement)
-    on_step("staged")
-    copy(cursor)
-    on_step("copied")
-    if replace:
-        cursor.execute(read_statement("redshift/delete_users_partition.sql"), (p_date,))
-    cursor.execute(read_statement("redshift/stage_summary.sql"))
-    rows_staged, checksum = _pair(cursor.fetchone())
-    if script == PORTABLE:
-        cursor.execute(read_statement("redshift/dedupe_users.sql"), (p_date, started_at))
-        on_step("deduped")
-        cursor.execute(read_statement("redshift/latest_counts.sql"))
-        rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
-        on_step("counted")
-        cursor.execute(read_statement("redshift/merge_users.sql"))
-    else:
-        on_step("counted")
-        rows_inserted, rows_updated = _merge_counting(cursor, p_date, started_at)
-    on_step("merged")
-    result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
-                        rows_staged=int(rows_staged), rows_inserted=rows_inserted,
-                        rows_updated=rows_updated, checksum=str(checksum),
-                        started_at=started_at, finished_at=utc_now(), table=table.name)
-    insert_audit(cursor, result)
-    on_step("audited")
+    rows_staged: Any = 0
+    checksum: Any = None
+    rows_inserted = rows_updated = 0
+    if not script or script[-1].kind != "audit":
+        raise WarehouseLoadError("the load script must end with its audit statement")
+    for statement in script:
+        params: Sequence[Any] | None = None
+        if statement.kind == "replace":
+            params = (p_date,)
+        elif statement.kind == "dedupe":
+            params = (p_date, started_at)
+        elif statement.kind == "audit":
+            result = LoadResult(
+                load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
+                rows_staged=int(rows_staged), rows_inserted=rows_inserted,
+                rows_updated=rows_updated, checksum=str(checksum), started_at=started_at,
+                finished_at=utc_now(), table=table.name)
+            params = audit_params(result)
+        run(cursor, statement, params)
+        if statement.kind == "summary":
+            rows_staged, checksum = _pair(cursor.fetchone())
+        elif statement.kind == "counts":
+            rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
+        if statement.done:
+            on_step(statement.done)
     return result
-
-
-def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
-    """The twin's one MERGE; (inserted, updated) from the transaction's table counters
-    before and after it (``table_counts.postgres.sql``), checked against its row count."""
-    counts = read_statement("redshift/table_counts.postgres.sql")
-    cursor.execute(counts)
-    inserted_before, updated_before = (int(v) for v in _pair(cursor.fetchone()))
-    cursor.execute(read_statement("redshift/merge_users.postgres.sql"),
-                   {"p_date": p_date, "loaded_at": loaded_at})
-    affected = cursor.rowcount
-    cursor.execute(counts)
-    inserted_after, updated_after = (int(v) for v in _pair(cursor.fetchone()))
-    inserted, updated = inserted_after - inserted_before, updated_after - updated_before
-    if inserted + updated != affected:
-        raise WarehouseLoadError(
-            f"the MERGE changed {affected} rows but the server counted {inserted} inserted "
-            f"and {updated} updated; is track_counts off on this PostgreSQL server? "
-            "The load was rolled back.")
-    return inserted, updated
 
 
 def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
@@ -323,11 +325,15 @@ def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
     return row[0], row[1]
 
 
+def audit_params(r: LoadResult) -> tuple[Any, ...]:
+    """Bind values of ``insert_load_log.sql`` for one result."""
+    return (r.load_id, r.table, r.p_date, r.status, r.rows_staged, r.rows_inserted,
+            r.rows_updated, r.checksum, r.started_at, r.finished_at,
+            (r.error or None) and r.error[:1024])
+
+
 def insert_audit(cursor: Any, r: LoadResult) -> None:
-    cursor.execute(read_statement("redshift/insert_load_log.sql"), (
-        r.load_id, r.table, r.p_date, r.status, r.rows_staged, r.rows_inserted,
-        r.rows_updated, r.checksum, r.started_at, r.finished_at,
-        (r.error or None) and r.error[:1024]))
+    cursor.execute(read_statement("redshift/insert_load_log.sql"), audit_params(r))
 
 
 def _failure(p_date: str, load_id: str, started_at: dt.datetime, exc: BaseException,
@@ -349,16 +355,14 @@ def _raise_for(result: LoadResult, exc: BaseException) -> None:
 # ---------------------------------------------------------------- one load, either driver
 
 def commit_load(conn: Any, table: TableContract,
-                 record_failure: Callable[[LoadResult], None], *, p_date: str, load_id: str,
-                 started_at: dt.datetime, lock: Callable[[Any], None],
-                 copy: Callable[[Any], None], replace: bool, on_step: Callable[[str], None],
-                 script: str) -> LoadResult:
-    """One load in one transaction on ``conn`` (either driver): commit on success; on any
-    failure roll back, record a failed audit row (separate transaction) and raise."""
+                record_failure: Callable[[LoadResult], None], *, p_date: str, load_id: str,
+                started_at: dt.datetime, transaction: Callable[[Any], LoadResult]
+                ) -> LoadResult:
+    """One load in one transaction on ``conn`` (either driver): ``transaction(cursor)``
+    runs the statements; commit on success; on any failure roll back, record a failed
+    audit row (separate transaction) and raise."""
     try:
-        result = run_load_transaction(  # the cursor closes with the connection
-            conn.cursor(), p_date=p_date, load_id=load_id, started_at=started_at, lock=lock,
-            copy=copy, replace=replace, on_step=on_step, table=table, script=script)
+        result = transaction(conn.cursor())  # the cursor closes with the connection
         conn.commit()
         log.info("loaded %s p_date=%s: %s staged, %s inserted, %s updated", table.name,
                  p_date, result.rows_staged, result.rows_inserted, result.rows_updated)

@@ -150,8 +150,9 @@ class LocalCloud:
             if self._spark is None:
                 from local_aws.glue.spark_session import local_spark
 
-                self._spark = local_spark(cores=self.spark_cores, scratch_dir=process_scratch(
-                    self.paths.tmp, "spark"))
+                self._spark = local_spark(
+                    cores=self.spark_cores, scratch_dir=process_scratch(self.paths.tmp, "spark"),
+                    event_log_dir=self.paths.spark_events)
             return self._spark
 
     @property

@@ -45,3 +45,8 @@ class LocalPaths:
         """Scratch of the local engines (Spark's local dirs, DuckDB's spill); emptied at
         every start, never read back."""
         return self.state_dir / "tmp"
+
+    @property
+    def spark_events(self) -> Path:
+        """Spark event logs of the local Glue jobs (docs/spark-ui.md)."""
+        return self.state_dir / "spark-events"

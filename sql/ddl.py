@@ -13,9 +13,6 @@ import re
 import sys
 from dataclasses import dataclass
 
-import sqlglot
-from sqlglot import exp
-
 from contracts.schema import sql_type
 from contracts.tables import AGE_BAND_UNKNOWN, AGE_BANDS, PARTITION_KEY, USERS, TableContract
 
@@ -86,6 +83,12 @@ def declared_columns(sql_text: str, table: str, dialect: str) -> list[Column]:
 
     Raises ``LookupError`` when the file has no such ``create table``.
     """
+    # sqlglot lazily: this module ships in the Glue wheel (``sql`` package), where sqlglot
+    # is neither provided nor installed; only the DDL review test and ``python -m sql.ddl``
+    # call this function (tests/infra/test_glue_wheel.py checks the wheel's imports).
+    import sqlglot
+    from sqlglot import exp
+
     _check_dialect(dialect)
     for statement in sqlglot.parse(sql_text, read=dialect):
         if not isinstance(statement, exp.Create) or statement.kind != "TABLE":

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JAVA_OPTIONS", "ensure_java", "local_spark", "scratch_settings"]
+__all__ = ["JAVA_OPTIONS", "ensure_java", "event_log_settings", "local_spark",
+           "scratch_settings"]
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -52,7 +53,26 @@ def scratch_settings(scratch_dir: Path | None) -> dict[str, str]:
                 [*JAVA_OPTIONS, f"-Djava.io.tmpdir={scratch_dir / 'java'}"])}
 
 
-def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = None) -> Any:
+def event_log_settings(event_log_dir: Path | None) -> dict[str, str]:
+    """Spark settings that write the application's event log (what Spark's history server
+    and Glue's Spark UI read) into ``event_log_dir``, created if missing; none if ``None``.
+
+    Locally the folder is ``<state>/spark-events`` (``LocalPaths.spark_events``); on Glue
+    the job's ``--enable-spark-ui``/``--spark-event-logs-path`` do the same to S3
+    (infra/stack.py). docs/spark-ui.md says how to open them.
+    """
+    if event_log_dir is None:
+        return {}
+    folder = Path(event_log_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.as_uri()}
+
+
+def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = None,
+                event_log_dir: Path | None = None) -> Any:
+    """The local session. ``scratch_dir``: Spark's temp folders go under it;
+    ``event_log_dir``: Spark event logs are written there (a session that already exists
+    in this process is reused as is: both are start-up settings)."""
     ensure_java()
     from pyspark.sql import SparkSession
 
@@ -80,7 +100,8 @@ def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = Non
         # applies this umask to every file and folder it creates)
         .config("spark.hadoop.fs.permissions.umask-mode", "077")
     )
-    for key, value in scratch_settings(scratch_dir).items():
+    for key, value in {**scratch_settings(scratch_dir),
+                       **event_log_settings(event_log_dir)}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

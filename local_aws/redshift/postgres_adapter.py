@@ -1,15 +1,24 @@
 """The local twin's adapter of the warehouse port (:mod:`glue_jobs.warehouse_port`).
 
-PostgreSQL through psycopg: the bulk copy is a binary ``COPY … FROM STDIN`` streamed
-from the partition's Parquet files batch by batch (encoded by
-:mod:`local_aws.redshift.pg_copy`), the day is locked with
-``pg_try_advisory_xact_lock`` (a second load is refused) and credentials are a conninfo
-string. The transaction script is the port's, as on Redshift.
+PostgreSQL through psycopg, running the script Redshift runs
+(``render_load_script``: the same statements, in the same order), with two
+translations (``sql.load_script.TWIN_TRANSLATES``): the Redshift ``COPY … FROM 's3://…'
+IAM_ROLE … FORMAT AS PARQUET`` becomes a binary ``COPY … FROM STDIN`` streamed from the
+partition's Parquet files batch by batch (encoded by :mod:`local_aws.redshift.pg_copy`),
+and ``lock audit.load_log`` becomes a per-day ``pg_try_advisory_xact_lock`` (a second
+load of the day is refused). Redshift's CRC32/STRTOL come from ``compat.postgres.sql``.
+Credentials are a conninfo string.
+
+``script="postgres"`` runs the PostgreSQL-tuned variant instead (one MERGE over a
+``DISTINCT ON`` subquery, counts from the transaction's table counters): ``bench/`` only,
+held to the same tables and audit counts by tests/functional/test_warehouse_load.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,22 +26,26 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.locations import partition_folder
 from contracts.tables import USERS, TableContract
 from glue_jobs.warehouse_port import (
-    POSTGRES,
-    SCRIPTS,
     ConcurrentLoadError,
     InvalidLoadRequest,
     LoadResult,
     LoadSource,
     SchemaMismatchError,
+    Statement,
     StepHook,
+    WarehouseLoadError,
     commit_load,
+    execute_statement,
     insert_audit,
     lock_key,
     noop_step,
     parquet_files,
     read_statement,
+    render_load_script,
+    run_load_transaction,
     split_sql,
     utc_now,
     validate_load_id,
@@ -41,8 +54,10 @@ from glue_jobs.warehouse_port import (
 from local_aws.redshift.pg_copy import check_schema
 from local_aws.redshift.pg_copy import payload as copy_payload
 from sql import read_sql
+from sql.load_script import TWIN_TRANSLATES
 
-__all__ = ["POSTGRES_SESSION", "PostgresWarehouse", "binary_chunks", "copy_chunks",
+__all__ = ["LOCAL_COPY_ROLE", "PORTABLE", "POSTGRES", "POSTGRES_SESSION", "SCRIPTS",
+           "PostgresWarehouse", "binary_chunks", "copy_chunks", "parse_redshift_copy",
            "record_batches", "stream_copy"]
 
 log = logging.getLogger(__name__)
@@ -51,6 +66,34 @@ POSTGRES_SESSION = ("-c TimeZone=UTC -c DateStyle=ISO -c work_mem=256MB "
                     "-c temp_buffers=256MB")
 """Session settings of a twin load: UTC and ISO dates (the audit checksum hashes
 timestamps as text); sorts and the temp table stay in memory."""
+
+
+PORTABLE = "portable"
+POSTGRES = "postgres"
+SCRIPTS = (PORTABLE, POSTGRES)
+"""``portable``: the script Redshift runs (the default, and what ``udp run`` and the e2e
+tests load with); ``postgres``: the PostgreSQL-tuned variant, for ``bench/`` only."""
+
+LOCAL_COPY_ROLE = "arn:aws:iam::000000000000:role/udp-local-redshift-copy"
+"""The role the rendered COPY names locally (the twin reads files, not S3, so no role)."""
+_LOCAL_FILES_BUCKET = "udp-local-files"
+"""Stands in for the bucket when a load is given a folder or files instead of an s3://
+prefix: the rendered COPY still names the day's partition."""
+
+_REDSHIFT_COPY = re.compile(
+    r"copy\s+(?P<table>\w+)\s+from\s+'(?P<source>s3://[^']+)'\s+iam_role\s+'[^']+'"
+    r"\s+format\s+as\s+parquet", re.I)
+
+
+def parse_redshift_copy(sql_text: str) -> tuple[str, str]:
+    """(target table, s3 prefix) of the script's ``COPY … FORMAT AS PARQUET``; anything
+    else is refused, so a changed COPY cannot be silently mistranslated."""
+    match = _REDSHIFT_COPY.fullmatch(" ".join(sql_text.split()))
+    if not match:
+        raise WarehouseLoadError(
+            f"the twin translates only COPY <table> FROM 's3://…' IAM_ROLE '…' FORMAT AS "
+            f"PARQUET; got: {sql_text[:200]!r}")
+    return match["table"], match["source"]
 
 
 def record_batches(files: Sequence[Path], schema: pa.Schema,
@@ -120,7 +163,7 @@ class PostgresWarehouse:
 
     def __init__(self, conninfo: str, *, batch_rows: int = 65_536,
                  on_step: StepHook | None = None, object_store: Any = None,
-                 table: TableContract = USERS, script: str = POSTGRES) -> None:
+                 table: TableContract = USERS, script: str = PORTABLE) -> None:
         if script not in SCRIPTS:
             raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
         self._script = script
@@ -155,7 +198,8 @@ class PostgresWarehouse:
             return parquet_files(Path(source))
         return parquet_files(source)
 
-    def _copy_step(self, files: Sequence[Path]) -> Callable[[Any], None]:
+    def _copy(self, files: Sequence[Path]) -> Callable[[Any], None]:
+        """The STDIN COPY that stands in for Redshift's COPY from S3 (same target table)."""
         copy_sql = read_statement("redshift/copy_users.postgres.sql")
 
         def copy(cursor: Any) -> None:
@@ -173,6 +217,30 @@ class PostgresWarehouse:
                     "this one was refused (rerun it when that one finishes)")
         return lock
 
+    @staticmethod
+    def _runner(lock: Callable[[Any], None], copy: Callable[[Any], None]
+                ) -> Callable[[Any, Statement, Any], None]:
+        """Send each statement of Redshift's script as written, but the kinds in
+        ``TWIN_TRANSLATES`` (the COPY from S3 and the table lock)."""
+        def copy_from_s3(cursor: Any, statement: Statement) -> None:
+            table, _ = parse_redshift_copy(statement.sql)
+            if table != "stage_users":
+                raise WarehouseLoadError(f"the twin's COPY fills stage_users, not {table}")
+            copy(cursor)
+
+        translate: dict[str, Callable[[Any, Statement], None]] = {
+            "copy": copy_from_s3, "lock": lambda cursor, _: lock(cursor)}
+        if set(translate) != set(TWIN_TRANSLATES):  # the documented list is the code's
+            raise RuntimeError(f"twin translations {sorted(translate)} differ from "
+                               f"sql.load_script.TWIN_TRANSLATES {sorted(TWIN_TRANSLATES)}")
+
+        def run(cursor: Any, statement: Statement, params: Any) -> None:
+            if statement.kind in translate:
+                translate[statement.kind](cursor, statement)
+            else:  # every other statement runs on PostgreSQL as written
+                execute_statement(cursor, statement, params)
+        return run
+
     def load_partition(self, p_date: str, source: LoadSource, load_id: str, *,
                        replace: bool = False) -> LoadResult:
         """Load one day from Parquet files in one transaction (see module docstring)."""
@@ -180,11 +248,55 @@ class PostgresWarehouse:
         validate_load_id(load_id)
         files = self._files(source)
         started_at = utc_now()
-        return commit_load(
-            self._connect(), self._table, self._record_failure, p_date=p_date,
-            load_id=load_id, started_at=started_at,
-            lock=self._lock(lock_key(self._table, p_date)), copy=self._copy_step(files),
-            replace=replace, on_step=self._on_step, script=self._script)
+        lock = self._lock(lock_key(self._table, p_date))
+        copy = self._copy(files)
+        source_uri = (source if isinstance(source, str) and source.startswith("s3://")
+                      else f"s3://{_LOCAL_FILES_BUCKET}/{partition_folder(p_date)}")
+        script = render_load_script(source_uri, LOCAL_COPY_ROLE, p_date, replace=replace)
+
+        def transaction(cursor: Any) -> LoadResult:
+            if self._script == POSTGRES:
+                return self._tuned_transaction(cursor, p_date=p_date, load_id=load_id,
+                                               started_at=started_at, lock=lock, copy=copy,
+                                               replace=replace)
+            return run_load_transaction(cursor, script, p_date=p_date, load_id=load_id,
+                                        started_at=started_at,
+                                        run=self._runner(lock, copy),
+                                        on_step=self._on_step, table=self._table)
+
+        return commit_load(self._connect(), self._table, self._record_failure, p_date=p_date,
+                           load_id=load_id, started_at=started_at, transaction=transaction)
+
+    def _tuned_transaction(self, cursor: Any, *, p_date: str, load_id: str,
+                           started_at: dt.datetime, lock: Callable[[Any], None],
+                           copy: Callable[[Any], None], replace: bool) -> LoadResult:
+        """``bench/``'s PostgreSQL-tuned variant: one staging table, one MERGE over a
+        ``DISTINCT ON`` subquery with the version gate in ``WHEN MATCHED AND …``, counts
+        from the transaction's table counters read around it. Same tables and audit
+        counts as Redshift's script (tests/functional/test_warehouse_load.py)."""
+        step = self._on_step
+        lock(cursor)
+        step("locked")
+        for statement in split_sql(read_sql("redshift/create_stage_users.sql")):
+            cursor.execute(statement)
+        step("staged")
+        copy(cursor)
+        step("copied")
+        if replace:
+            cursor.execute(read_statement("redshift/delete_users_partition.sql"), (p_date,))
+        cursor.execute(read_statement("redshift/stage_summary.sql"))
+        rows_staged, checksum = _pair(cursor.fetchone())
+        step("counted")
+        inserted, updated = _merge_counting(cursor, p_date, started_at)
+        step("merged")
+        result = LoadResult(load_id=load_id, p_date=p_date, status="succeeded",
+                            rows_staged=int(rows_staged), rows_inserted=inserted,
+                            rows_updated=updated, checksum=str(checksum),
+                            started_at=started_at, finished_at=utc_now(),
+                            table=self._table.name)
+        insert_audit(cursor, result)
+        step("audited")
+        return result
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:
@@ -194,3 +306,30 @@ class PostgresWarehouse:
             log.exception("could not record the failed load %s", failed.load_id)
 
 
+
+
+def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
+    if row is None or len(row) != 2:
+        raise WarehouseLoadError(f"expected a row of two values, got {row!r}")
+    return row[0], row[1]
+
+
+def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
+    """The tuned variant's one MERGE; (inserted, updated) from the transaction's table
+    counters before and after it (``table_counts.postgres.sql``), checked against its row
+    count."""
+    counts = read_statement("redshift/table_counts.postgres.sql")
+    cursor.execute(counts)
+    inserted_before, updated_before = (int(v) for v in _pair(cursor.fetchone()))
+    cursor.execute(read_statement("redshift/merge_users.postgres.sql"),
+                   {"p_date": p_date, "loaded_at": loaded_at})
+    affected = cursor.rowcount
+    cursor.execute(counts)
+    inserted_after, updated_after = (int(v) for v in _pair(cursor.fetchone()))
+    inserted, updated = inserted_after - inserted_before, updated_after - updated_before
+    if inserted + updated != affected:
+        raise WarehouseLoadError(
+            f"the MERGE changed {affected} rows but the server counted {inserted} inserted "
+            f"and {updated} updated; is track_counts off on this PostgreSQL server? "
+            "The load was rolled back.")
+    return inserted, updated

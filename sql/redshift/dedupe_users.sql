@@ -1,5 +1,5 @@
 -- REDSHIFT SCRIPT (portable: also runs on PostgreSQL). Parameters: p_date (date),
--- loaded_at (timestamptz). The PostgreSQL twin folds this into merge_users.postgres.sql.
+-- loaded_at (timestamptz). bench's tuned variant folds this into merge_users.postgres.sql.
 -- One row per user for the day (latest fetched_at wins, batch_id breaks ties), then only
 -- the versions newer than what the warehouse already holds. A row whose version
 -- (fetched_at, batch_id) is already loaded is left out, so rerunning a day changes

@@ -1,7 +1,7 @@
--- LOCAL TWIN ONLY (PostgreSQL 17+). Parameters (named): p_date (date), loaded_at
--- (timestamptz). The same result as dedupe_users.sql + latest_counts.sql + merge_users.sql
--- in one pass over staging (PostgreSQL's MERGE takes a subquery as its source; Redshift's
--- does not):
+-- BENCH ONLY (PostgreSQL 17+; the twin's nightly load runs merge_users.sql, as Redshift
+-- does). Parameters (named): p_date (date), loaded_at (timestamptz). The same result as
+-- dedupe_users.sql + latest_counts.sql + merge_users.sql in one pass over staging
+-- (PostgreSQL's MERGE takes a subquery as its source; Redshift's does not):
 --   latest_of_day  one row per user (latest fetched_at, batch_id breaks ties), DISTINCT ON
 --                  sorts by user_id, so new keys reach the primary key index in order;
 --   version gate   WHEN MATCHED AND the day's version is newer than the warehouse's, so

@@ -8,23 +8,26 @@
 --     co-located (the per-load temp table is created LIKE staging.users and inherits it);
 --     analytics.users sortkey(p_date) because analysts and the load filter by day.
 --   audit.load_log: diststyle all (tiny, joined to everything), sortkey(p_date).
--- varchar(n) is n BYTES on Redshift; multi-byte text needs headroom in the contract's max_len.
+-- varchar(n) is n BYTES on Redshift: the contract's max_len counts characters, so a text
+-- column is sized 4 bytes per character (UTF-8's widest) and an ascii_only one 1 byte
+-- (contracts/schema.py Field.warehouse_bytes); the transform's DQ gate fails a day with a
+-- value longer than its column's bytes (glue_jobs/data_quality.py FitsBytes).
 
 create table if not exists staging.users (
     user_id varchar(36) not null,
-    gender varchar(16),
-    title varchar(32),
+    gender varchar(64),
+    title varchar(128),
     nationality varchar(2),
     birth_year integer,
     age integer,
     registered_at timestamptz,
-    email_domain varchar(255),
+    email_domain varchar(1020),
     email_hash varchar(64),
-    phone_masked varchar(64),
-    city varchar(128),
-    state varchar(128),
-    country varchar(64),
-    postcode varchar(32),
+    phone_masked varchar(256),
+    city varchar(512),
+    state varchar(512),
+    country varchar(256),
+    postcode varchar(128),
     latitude double precision,
     longitude double precision,
     tz_offset_minutes integer,
@@ -36,27 +39,26 @@ distkey (user_id);
 
 create table if not exists analytics.users (
     user_id varchar(36) not null,
-    gender varchar(16),
-    title varchar(32),
+    gender varchar(64),
+    title varchar(128),
     nationality varchar(2),
     birth_year integer,
     age integer,
     registered_at timestamptz,
-    email_domain varchar(255),
+    email_domain varchar(1020),
     email_hash varchar(64),
-    phone_masked varchar(64),
-    city varchar(128),
-    state varchar(128),
-    country varchar(64),
-    postcode varchar(32),
+    phone_masked varchar(256),
+    city varchar(512),
+    state varchar(512),
+    country varchar(256),
+    postcode varchar(128),
     latitude double precision,
     longitude double precision,
     tz_offset_minutes integer,
     fetched_at timestamptz not null,
     batch_id varchar(64) not null,
     p_date date not null,
-    loaded_at timestamptz not null,
-    primary key (user_id)
+    loaded_at timestamptz not null
 )
 diststyle key
 distkey (user_id)

@@ -11,6 +11,7 @@ import pytest
 from contracts.tables import USERS
 from glue_jobs.data_quality import (
     DQBreach,
+    FitsBytes,
     InRange,
     NotNull,
     RowCountAtLeast,
@@ -117,3 +118,34 @@ def test_dqdl_files_are_the_rendered_rulesets(ruleset: Ruleset) -> None:
     text = (DQDL_DIR / f"{ruleset.table.name}.dqdl").read_text(encoding="utf-8")
     assert text == render_dqdl(ruleset)
     assert text.count("Rules = [") == 1 and text.rstrip().endswith("]")
+
+
+def test_a_day_with_text_longer_than_its_redshift_bytes_fails(spark: Any) -> None:
+    # GIVEN the users rules, whose text columns are sized in UTF-8 bytes as Redshift's
+    # varchar(n) counts them: city is 128 characters, varchar(512); user_id ASCII, 36
+    rules = next(r for r in default_rulesets() if r.table is USERS)
+    fits = {r.column: r for r in rules.rules if isinstance(r, FitsBytes)}
+    assert (fits["city"].max_bytes, fits["user_id"].max_bytes) == (512, 36)
+    uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    df = spark.createDataFrame([
+        # 128 CJK characters (384 bytes) and accented Latin: they fit
+        (uuid, "東" * 128, "Île-de-France", "Zoë"),
+        # 150 CJK characters: 450 bytes, still fits 512
+        (uuid[:-1] + "1", "京" * 150, None, "Ōsaka"),
+        # 200 CJK characters (600 bytes) and 129 four-byte emoji (516 bytes): too long
+        (uuid[:-1] + "2", "都" * 200, "🚲" * 129, "x"),
+        # a 36-character id with one accented letter is 37 bytes: too long for varchar(36)
+        ("é" + uuid[1:], "Zürich", None, None),
+    ], "user_id string, city string, state string, title string")
+    # WHEN the byte rules are evaluated
+    results = {r.rule: r for r in evaluate(df, Ruleset(USERS, (
+        fits["user_id"], fits["city"], fits["state"], fits["title"])))}
+    # THEN each column's overlong values are counted and named; the fitting ones pass
+    assert results["city fits varchar(512) bytes"].message == (
+        "1 value longer than 512 bytes of UTF-8 (allowed 0)")
+    assert not results["state fits varchar(512) bytes"].passed
+    assert not results["user_id fits varchar(36) bytes"].passed
+    assert results["title fits varchar(128) bytes"].passed
+    # AND the gate refuses the day, naming the rules
+    with pytest.raises(DQBreach, match=r"rule users\.user_id fits varchar\(36\) bytes: 1 value"):
+        raise_on_breach(results.values())

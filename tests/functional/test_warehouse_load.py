@@ -316,15 +316,15 @@ def test_file_with_columns_out_of_contract_order_is_refused_and_audited(
     assert users(warehouse) == []
 
 
-def test_a_server_without_table_counters_fails_the_twin_load_clearly(
+def test_a_server_without_table_counters_fails_the_tuned_load_clearly(
         warehouse: LocalWarehouse, make_users: Any, write_users: Any) -> None:
     # GIVEN a database whose sessions keep no table statistics (track_counts off), which
-    # the twin's MERGE reads its insert/update counts from
+    # bench's tuned MERGE reads its insert/update counts from
     with warehouse.connect(autocommit=True) as conn:
         conn.execute(f'alter database "{warehouse.database}" set track_counts = off')
     # WHEN a day is loaded, THEN a clear error naming the setting, and nothing is left
     with pytest.raises(WarehouseLoadError, match="track_counts"):
-        run_bulk_import(PostgresWarehouse(warehouse.uri), DAY,
+        run_bulk_import(PostgresWarehouse(warehouse.uri, script="postgres"), DAY,
                         write_users(DAY, make_users(3)), load_id="no-counts")
     assert users(warehouse) == []
     assert audit(warehouse)[0][:2] == ("no-counts", "failed")
@@ -430,24 +430,25 @@ def _scenario(port: PostgresWarehouse, make_users: Any, write_users: Any
     return [(r.rows_staged, r.rows_inserted, r.rows_updated, r.checksum) for r in results]
 
 
-def test_postgres_and_portable_scripts_give_the_same_tables_and_counts(
+def test_bench_tuned_script_gives_the_same_tables_and_counts_as_redshifts(
         warehouse_server: LocalWarehouse, make_users: Any, write_users: Any) -> None:
-    # GIVEN two empty databases, one loaded with the twin's one-MERGE script and one with
-    # the portable script Redshift runs (dedupe table, count join, plain MERGE)
-    fast = LocalWarehouse(warehouse_server.data_dir, database="t_fast_script").start()
-    portable = LocalWarehouse(warehouse_server.data_dir, database="t_portable_script").start()
+    # GIVEN two empty databases, one loaded with the script Redshift runs (the twin's
+    # default: dedupe table, count join, plain MERGE) and one with bench's PostgreSQL-tuned
+    # variant (one MERGE over DISTINCT ON, counts from the table counters)
+    redshift = LocalWarehouse(warehouse_server.data_dir, database="t_redshift_script").start()
+    tuned = LocalWarehouse(warehouse_server.data_dir, database="t_tuned_script").start()
     # WHEN the same days are loaded in the same order (late day, rerun, duplicates)
-    fast_counts = _scenario(PostgresWarehouse(fast.uri), make_users, write_users)
-    portable_counts = _scenario(PostgresWarehouse(portable.uri, script="portable"),
-                                make_users, write_users)
+    redshift_counts = _scenario(PostgresWarehouse(redshift.uri), make_users, write_users)
+    tuned_counts = _scenario(PostgresWarehouse(tuned.uri, script="postgres"),
+                             make_users, write_users)
     # THEN every audit count and checksum and every row except loaded_at agree
-    assert fast_counts == portable_counts
-    assert [c[1:3] for c in fast_counts] == [(6, 0), (3, 0), (0, 0), (0, 2)]
+    assert tuned_counts == redshift_counts
+    assert [c[1:3] for c in redshift_counts] == [(6, 0), (3, 0), (0, 0), (0, 2)]
 
     def rows(wh: LocalWarehouse) -> list[tuple[Any, ...]]:
         return table_rows(wh, f"select {COLUMNS}, p_date from analytics.users order by user_id")
-    assert rows(fast) == rows(portable)
-    assert [r[10] for r in rows(fast)][:3] == ["Later", "Late", "Day2"]
+    assert rows(tuned) == rows(redshift)
+    assert [r[10] for r in rows(redshift)][:3] == ["Later", "Late", "Day2"]
 
 
 def test_twin_databases_compare_text_by_code_point_like_redshift(

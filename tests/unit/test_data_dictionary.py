@@ -45,7 +45,7 @@ def test_describe_users_lists_contract_columns_then_the_partition_key() -> None:
     rows = column_rows(find_table("users"))
     assert [r[0] for r in rows] == [*USERS.column_names, "p_date"]
     assert rows[0] == ("user_id", "string", "not null",
-                       "login.uuid; at most 36 characters in the warehouse")
+                       "login.uuid; at most 36 ASCII characters in the warehouse")
     assert rows[-1][1:3] == ("string", "partition key")
     email_hash = next(r for r in rows if r[0] == "email_hash")
     assert email_hash[1] == "string" and "sha256" in email_hash[3]

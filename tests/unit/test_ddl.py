@@ -194,3 +194,21 @@ def test_age_band_case_matches_the_contract_on_a_real_engine() -> None:
         return next((label for label, low, high in AGE_BANDS
                      if age is not None and low <= age <= high), AGE_BAND_UNKNOWN)
     assert sorted(got, key=lambda r: (r[0] is None, r[0] or 0)) == [(a, want(a)) for a in ages]
+
+
+def test_redshift_varchar_holds_max_len_characters_in_utf8_bytes() -> None:
+    # GIVEN the checked-in Redshift DDL (varchar(n) is n BYTES on Redshift)
+    declared = {c.name: c.type for c in declared_columns(
+        read_sql("redshift/tables.redshift.sql"), "analytics.users", "redshift")}
+    checked = 0
+    for f in USERS.fields:
+        if f.max_len is None:
+            continue
+        width = int(re.fullmatch(r"varchar\((\d+)\)", declared[f.name])[1])  # type: ignore[index]
+        # WHEN the column's longest allowed value is written in its widest characters
+        # (4-byte emoji for free text, ASCII for ascii_only columns like the uuid)
+        widest = ("a" if f.ascii_only else "\N{BICYCLE}") * f.max_len
+        # THEN it fits the column's bytes
+        assert len(widest.encode("utf-8")) <= width, f.name
+        checked += 1
+    assert checked == 12
