@@ -47,13 +47,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.tables import RAW
+from infra.raw_delivery import raw_destination
 from infra.suppressions import skip
 
 __all__ = ["PUSH_IMAGE_CONTEXT", "PushIngest", "PushProps", "push_props_for",
            "stage_push_image_context"]
 
-FIREHOSE_PREFIX = f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/"
-FIREHOSE_ERROR_PREFIX = "errors/firehose/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 PUSH_IMAGE_CONTEXT = ("contracts", "ingest_lambda", "push_api")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -225,32 +224,12 @@ class PushIngest(Construct):
             f"{log_stream.log_stream_name}"]))
         role.add_to_policy(self._kms("kms:Decrypt", "kms:GenerateDataKey"))
         self.firehose_role = role
-        conversion = firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
-            enabled=True,
-            input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
-                deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
-                    open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty(
-                        case_insensitive=False))),
-            output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
-                serializer=firehose.CfnDeliveryStream.SerializerProperty(
-                    parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(
-                        compression="SNAPPY"))),
-            schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
-                catalog_id=stack.account, database_name=p.raw_database, table_name=RAW.name,
-                region=stack.region, role_arn=role.role_arn, version_id="LATEST"))
-        destination = firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-            bucket_arn=p.lake.bucket_arn, role_arn=role.role_arn,
-            prefix=FIREHOSE_PREFIX, error_output_prefix=FIREHOSE_ERROR_PREFIX,
-            buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                size_in_m_bs=p.firehose_buffer_mb, interval_in_seconds=p.firehose_buffer_s),
-            compression_format="UNCOMPRESSED",  # Parquet pages are Snappy-compressed
-            encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                    awskms_key_arn=p.key.key_arn)),
-            cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                enabled=True, log_group_name=log_group.log_group_name,
-                log_stream_name=log_stream.log_stream_name),
-            data_format_conversion_configuration=conversion)
+        destination = raw_destination(
+            bucket_arn=p.lake.bucket_arn, role_arn=role.role_arn, key_arn=p.key.key_arn,
+            buffer_mb=p.firehose_buffer_mb, buffer_s=p.firehose_buffer_s,
+            log_group_name=log_group.log_group_name,
+            log_stream_name=log_stream.log_stream_name, account=stack.account,
+            region=stack.region, raw_database=p.raw_database)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self, "DeliveryStream", delivery_stream_name=self.names["delivery"],
             delivery_stream_type="KinesisStreamAsSource",

@@ -55,6 +55,7 @@ from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
+from infra.raw_delivery import raw_destination
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
@@ -465,35 +466,12 @@ class UdpStack(Stack):
                      f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
                      sep=":")]))
         role.add_to_policy(self.kms_use())
-        destination = firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-            bucket_arn=self.lake.bucket_arn,
-            role_arn=role.role_arn,
-            prefix=FIREHOSE_PREFIX,
-            error_output_prefix=FIREHOSE_ERROR_PREFIX,
-            buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                size_in_m_bs=env.firehose_buffer_mb, interval_in_seconds=env.firehose_buffer_s),
-            compression_format="UNCOMPRESSED",  # Parquet pages are compressed (Snappy) instead
-            encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                    awskms_key_arn=self.key.key_arn)),
-            cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                enabled=True, log_group_name=log_group.log_group_name,
-                log_stream_name=log_stream.log_stream_name),
-            data_format_conversion_configuration=(
-                firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
-                    enabled=True,
-                    input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
-                        deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
-                            open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty(
-                                case_insensitive=False))),
-                    output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
-                        serializer=firehose.CfnDeliveryStream.SerializerProperty(
-                            parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(
-                                compression="SNAPPY"))),
-                    schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
-                        catalog_id=self.account, database_name=cfg.raw_database,
-                        table_name=RAW.name, region=self.region, role_arn=role.role_arn,
-                        version_id="LATEST"))))
+        destination = raw_destination(
+            bucket_arn=self.lake.bucket_arn, role_arn=role.role_arn, key_arn=self.key.key_arn,
+            buffer_mb=env.firehose_buffer_mb, buffer_s=env.firehose_buffer_s,
+            log_group_name=log_group.log_group_name,
+            log_stream_name=log_stream.log_stream_name, account=self.account,
+            region=self.region, raw_database=cfg.raw_database)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self, "DeliveryStream", delivery_stream_name=cfg.delivery_stream,
             delivery_stream_type="DirectPut",
