@@ -65,16 +65,27 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+def _formatter() -> logging.Formatter:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class RunLogFormatter(LambdaPowertoolsFormatter):
+        """Powertools' JSON lines, with the context fields always present (``null`` when
+        unknown: Powertools drops ``None`` keys, which would make lines differ in shape)."""
+
+        def serialize(self, log: Any) -> str:
+            return super().serialize({**log, **{k: log.get(k) for k in CONTEXT_FIELDS}})
+
+    return RunLogFormatter(utc=True, use_rfc3339_iso8601=True)
+
+
 class RunLogHandler(logging.Handler):
     """Append each record, as JSON, to its run's file (by the bound ``run_id``)."""
 
     def __init__(self, logs_dir: Path, level: int = logging.INFO) -> None:
-        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
         super().__init__(level)
         self.logs_dir = logs_dir
         self.addFilter(_ContextFilter())
-        self.setFormatter(LambdaPowertoolsFormatter(utc=True))
+        self.setFormatter(_formatter())
         self._files: dict[str, IO[str]] = {}
         self._files_lock = threading.Lock()
 

@@ -84,10 +84,13 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
         err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
                           f"pages, {s.records_valid} valid, {s.records_rejected} "
                           f"quarantined, {s.pages_failed} pages failed")
+    from local_aws.runlog import bind
+
     stack = _stack(state_dir)
-    [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
-                             options=options, progress=progress,
-                             firehose_failure_rate=args.firehose_failure_rate)
+    with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
+        [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
+                                 stack.cfg.errors_bucket, options=options, progress=progress,
+                                 firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
     return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
             "quarantined": result.total("records_rejected"),
@@ -624,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("udp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `udp status --format csv | head`: the reader left, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
