@@ -2,7 +2,8 @@
 
 CSV is written as other command-line tools write it: LF line endings (Python's ``csv``
 module defaults to CRLF, the RFC 4180 wire format), a header row, minimal quoting (a
-field holding a comma, quote, CR or LF is quoted), and an empty field for NULL. JSON is a list of objects, one per row.
+field holding a comma, quote, CR or LF is quoted), and an empty field for NULL. JSON is
+a list of objects, one per row.
 """
 
 from __future__ import annotations

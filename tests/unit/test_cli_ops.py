@@ -72,7 +72,8 @@ def test_bad_input_is_one_line_and_exit_2(state: Path, argv: list[str], says: st
     assert snapshot(state) == before
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(min_size=1, max_size=20).filter(lambda s: not s.startswith("-")))
 def test_any_malformed_report_date_is_one_line(state: Path, text: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
