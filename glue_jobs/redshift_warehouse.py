@@ -166,6 +166,9 @@ class RedshiftWarehouse:
             for name in files:
                 for statement in split_sql(read_sql(name)):
                     cur.execute(statement)
+            cur.execute(read_statement("redshift/load_log_has_load_mode.sql"))
+            if int(cur.fetchone()[0]) == 0:  # a warehouse made before the column existed
+                cur.execute(read_statement("redshift/add_load_mode.redshift.sql"))
             conn.commit()
         except Exception:
             safe_rollback(conn)
