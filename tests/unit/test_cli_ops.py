@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -231,3 +232,59 @@ def test_describe_counts_partitions_from_the_catalog_or_the_footers(
     parts = {p["p_date"]: (p["records"], p["files"], p["count from"])
              for p in described["partitions"]}
     assert parts == {"2026-11-01": (42, 1, "catalog"), "2026-11-02": (5, 2, "footers")}
+
+
+# ----------------------------------------------------------------------------- backfill --replace
+
+class RecordingExecutor:
+    """Stands in for the local state machine: records each execution input."""
+
+    def __init__(self) -> None:
+        self.inputs: list[dict[str, object]] = []
+
+    def run(self, execution_input: dict[str, object], *, label: str | None = None) -> Any:
+        from local_aws.stepfunctions.results import RunResult, now_iso
+
+        self.inputs.append(execution_input)
+        return RunResult(f"run-{label}", "udp-pipeline", "SUCCEEDED", now_iso(), now_iso())
+
+
+class FakeStack:
+    def __init__(self, state_dir: Path) -> None:
+        from local_aws.stepfunctions.history import HistoryStore
+
+        self.history = HistoryStore(state_dir / "runs")
+        self.recorder = RecordingExecutor()
+
+    def executor(self) -> RecordingExecutor:
+        return self.recorder
+
+    def __enter__(self) -> FakeStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ([], [{"p_date": "2026-11-04"}]),       # 01 and 03 already succeeded: skipped
+    (["--replace"], [{"p_date": d, "replace": True}
+                     for d in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04")]),
+])
+def test_backfill_replace_reruns_every_date_with_replace_in_its_input(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        flags: list[str], expected: list[dict[str, object]]) -> None:
+    # GIVEN days 01 and 03 succeeded before, 02 failed, 04 never ran
+    state = tmp_path / "state"
+    write_synthetic_state(state, DAYS, users_per_day=100)
+    stack = FakeStack(state)
+    monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
+    day2 = [{"p_date": "2026-11-02"}]
+    # WHEN backfilled (concurrency 1: inputs in date order)
+    assert udp(state, "backfill", "--from", "2026-11-01", "--to", "2026-11-04",
+               "--concurrency", "1", *flags) == 0
+    # THEN without --replace only the unfinished days ran, as plain inputs; with it every
+    # day ran, each input carrying replace
+    want = expected if flags else day2 + expected
+    assert stack.recorder.inputs == want
+    assert "report: " in capsys.readouterr().out
