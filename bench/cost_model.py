@@ -197,9 +197,12 @@ def crawl_polls(crawl_s: float, poll_s: float) -> int:
 
 
 def nightly_happy_path(polls_raw: int, polls_transform: int, *,
-                       scheduled: bool = True) -> list[str]:
-    """States a successful nightly execution enters, in order (no retries)."""
+                       scheduled: bool = True, replace_given: bool = False) -> list[str]:
+    """States a successful nightly execution enters, in order (no retries).
+    ``replace_given``: the input carries ``replace`` (a backfill's child executions do),
+    so the ``DefaultReplace`` Pass is not entered."""
     path = ["ResolvePDate"] + (["DerivePDateFromSchedule"] if scheduled else [])
+    path += ["ResolveReplace"] + ([] if replace_given else ["DefaultReplace"])
     path.append("StartRawCrawler")
     path += ["WaitForRawCrawler", "GetRawCrawler", "IsRawCrawlerReady"] * polls_raw
     path += ["CheckRawCrawlStatus", "RunTransformJob", "StartTransformCrawler"]
@@ -209,16 +212,19 @@ def nightly_happy_path(polls_raw: int, polls_transform: int, *,
     return path
 
 
-def nightly_transitions(crawl_s: float, poll_s: float, *, scheduled: bool = True) -> int:
+def nightly_transitions(crawl_s: float, poll_s: float, *, scheduled: bool = True,
+                        replace_given: bool = False) -> int:
     """State transitions of one successful nightly execution (one per state entered)."""
     polls = crawl_polls(crawl_s, poll_s)
-    return len(nightly_happy_path(polls, polls, scheduled=scheduled))
+    return len(nightly_happy_path(polls, polls, scheduled=scheduled,
+                                  replace_given=replace_given))
 
 
 def backfill_transitions(dates: int, crawl_s: float, poll_s: float) -> int:
-    """Today's backfill: the Map (2) + per date its iteration (2) and a child execution."""
-    per_date = 2 + nightly_transitions(crawl_s, poll_s, scheduled=False)
-    return 2 + dates * per_date
+    """Today's backfill: ResolveReplace/DefaultReplace (2), the Map (2) + per date its
+    iteration (2) and a child execution (whose input always carries ``replace``)."""
+    per_date = 2 + nightly_transitions(crawl_s, poll_s, scheduled=False, replace_given=True)
+    return 4 + dates * per_date
 
 
 def range_transitions(chunks: int, crawls_per_chunk: int, crawl_s: float,

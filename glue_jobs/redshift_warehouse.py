@@ -29,6 +29,7 @@ from glue_jobs.warehouse_port import (
     execute_statement,
     insert_audit,
     noop_step,
+    read_statement,
     render_load_script,
     run_load_transaction,
     safe_close,
@@ -168,6 +169,9 @@ class RedshiftWarehouse:
             for name in files:
                 for statement in split_sql(read_sql(name)):
                     cur.execute(statement)
+            cur.execute(read_statement("redshift/load_log_has_load_mode.sql"))
+            if int(cur.fetchone()[0]) == 0:  # a warehouse made before the column existed
+                cur.execute(read_statement("redshift/add_load_mode.redshift.sql"))
             conn.commit()
         except Exception:
             safe_rollback(conn)
@@ -198,7 +202,8 @@ class RedshiftWarehouse:
                                         on_step=self._on_step, table=self._table)
 
         return commit_load(self._connect(), self._table, self._record_failure, p_date=p_date,
-                           load_id=load_id, started_at=started_at, transaction=transaction)
+                           load_id=load_id, started_at=started_at, transaction=transaction,
+                           replace=replace)
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:

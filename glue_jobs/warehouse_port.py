@@ -127,6 +127,9 @@ class LoadResult:
     finished_at: dt.datetime | None = None
     error: str | None = None
     table: str = USERS.name
+    load_mode: str = "merge"
+    """``merge`` (the ordinary load) or ``replace`` (a reload: the day's slice deleted
+    first); the audit row says which."""
 
 
 class WarehousePort(Protocol):
@@ -307,7 +310,8 @@ def run_load_transaction(
                 load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
                 rows_staged=int(rows_staged), rows_inserted=rows_inserted,
                 rows_updated=rows_updated, checksum=str(checksum), started_at=started_at,
-                finished_at=utc_now(), table=table.name)
+                finished_at=utc_now(), table=table.name,
+                load_mode=load_mode(any(st.kind == "replace" for st in script)))
             params = audit_params(result)
         run(cursor, statement, params)
         if statement.kind == "summary":
@@ -329,19 +333,24 @@ def audit_params(r: LoadResult) -> tuple[Any, ...]:
     """Bind values of ``insert_load_log.sql`` for one result."""
     return (r.load_id, r.table, r.p_date, r.status, r.rows_staged, r.rows_inserted,
             r.rows_updated, r.checksum, r.started_at, r.finished_at,
-            (r.error or None) and r.error[:1024])
+            (r.error or None) and r.error[:1024], r.load_mode)
 
 
 def insert_audit(cursor: Any, r: LoadResult) -> None:
     cursor.execute(read_statement("redshift/insert_load_log.sql"), audit_params(r))
 
 
+def load_mode(replace: bool) -> str:
+    """The audit's ``load_mode`` for a load with or without ``replace``."""
+    return "replace" if replace else "merge"
+
+
 def _failure(p_date: str, load_id: str, started_at: dt.datetime, exc: BaseException,
-             table: TableContract) -> LoadResult:
+             table: TableContract, replace: bool = False) -> LoadResult:
     status = STATUS_REFUSED if isinstance(exc, ConcurrentLoadError) else STATUS_FAILED
     return LoadResult(load_id=load_id, p_date=p_date, status=status, started_at=started_at,
                       finished_at=utc_now(), error=f"{type(exc).__name__}: {exc}",
-                      table=table.name)
+                      table=table.name, load_mode=load_mode(replace))
 
 
 def _raise_for(result: LoadResult, exc: BaseException) -> None:
@@ -356,8 +365,8 @@ def _raise_for(result: LoadResult, exc: BaseException) -> None:
 
 def commit_load(conn: Any, table: TableContract,
                 record_failure: Callable[[LoadResult], None], *, p_date: str, load_id: str,
-                started_at: dt.datetime, transaction: Callable[[Any], LoadResult]
-                ) -> LoadResult:
+                started_at: dt.datetime, transaction: Callable[[Any], LoadResult],
+                replace: bool = False) -> LoadResult:
     """One load in one transaction on ``conn`` (either driver): ``transaction(cursor)``
     runs the statements; commit on success; on any failure roll back, record a failed
     audit row (separate transaction) and raise."""
@@ -369,7 +378,7 @@ def commit_load(conn: Any, table: TableContract,
         return result
     except Exception as exc:
         safe_rollback(conn)
-        failed = _failure(p_date, load_id, started_at, exc, table)
+        failed = _failure(p_date, load_id, started_at, exc, table, replace)
         record_failure(failed)
         _raise_for(failed, exc)
         raise  # unreachable; keeps type checkers honest

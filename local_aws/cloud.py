@@ -40,7 +40,7 @@ from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegis
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 
-__all__ = ["LocalCloud"]
+__all__ = ["LocalCloud", "pipeline_input"]
 
 SFN_START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
 SFN_GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
@@ -298,6 +298,14 @@ class LocalCloud:
         return AslExecutor(definition, self.task_registry(), wait_scale=self.wait_scale,
                            history=self.history)
 
-    def run_pipeline(self, p_date: str) -> RunResult:
-        """The nightly state machine for one day, on the local twins."""
-        return self.executor().run({"p_date": p_date}, label=p_date)
+    def run_pipeline(self, p_date: str, *, replace: bool = False) -> RunResult:
+        """The nightly state machine for one day, on the local twins. ``replace`` is the
+        execution input's ``replace`` (a reload: the bulk import deletes the day first)."""
+        return self.executor().run(pipeline_input(p_date, replace=replace), label=p_date)
+
+
+def pipeline_input(p_date: str, *, replace: bool = False) -> dict[str, Any]:
+    """The single-date state machine's execution input, as ``udp`` and AWS users pass it:
+    ``{"p_date": D}``, plus ``"replace": true`` for a reload (left out otherwise, as the
+    nightly schedule leaves it out)."""
+    return {"p_date": p_date, **({"replace": True} if replace else {})}

@@ -37,6 +37,16 @@ class LocalPaths:
         return self.state_dir / "runs"
 
     @property
+    def logs(self) -> Path:
+        """Structured JSON logs, one ``<run_id>.jsonl`` per run (see local_aws.runlog)."""
+        return self.state_dir / "logs"
+
+    @property
+    def reports(self) -> Path:
+        """HTML run reports (``udp report``, and after every run and backfill)."""
+        return self.state_dir / "reports"
+
+    @property
     def alerts(self) -> Path:
         return self.state_dir / "alerts"
 

@@ -7,9 +7,8 @@ line on stderr and exit code 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -22,7 +21,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.dates import previous_day
-from local_aws.paths import DEFAULT_STATE_DIR
+from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
+from udp_cli.output import FORMATS
+
+log = logging.getLogger("udp_cli")
 
 __all__ = ["UserError", "main"]
 
@@ -82,10 +84,13 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
         err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
                           f"pages, {s.records_valid} valid, {s.records_rejected} "
                           f"quarantined, {s.pages_failed} pages failed")
+    from local_aws.runlog import bind
+
     stack = _stack(state_dir)
-    [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
-                             options=options, progress=progress,
-                             firehose_failure_rate=args.firehose_failure_rate)
+    with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
+        [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
+                                 stack.cfg.errors_bucket, options=options, progress=progress,
+                                 firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
     return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
             "quarantined": result.total("records_rejected"),
@@ -123,8 +128,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(stack: Any, day: str) -> Any:
-    result = stack.run_pipeline(day)
+def _run(stack: Any, day: str, *, replace: bool = False) -> Any:
+    result = stack.run_pipeline(day, replace=replace)
     if result.status != "SUCCEEDED":
         err_console.print(f"run {result.run_id} for {day} FAILED in state "
                           f"{result.failed_state}: {result.error}: {result.cause}")
@@ -135,25 +140,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     day = _p_date(args.date)
     _existing_state(args.state_dir)
     with _stack(args.state_dir) as stack:
-        result = _run(stack, day)
+        result = _run(stack, day, replace=args.replace)
         if result.status == "SUCCEEDED":
-            console.print(f"run {result.run_id} for {day} SUCCEEDED")
+            console.print(f"run {result.run_id} for {day} SUCCEEDED"
+                          + (" (replaced the day in the warehouse)" if args.replace else ""))
             for stage, seconds in stack.stage_seconds.items():
                 console.print(f"  {stage:<32} {seconds:6.2f} s")
+    _print_log_path(args.state_dir, result.run_id)
+    _auto_report(args.state_dir, run_id=result.run_id, p_date=day)
     return 0 if result.status == "SUCCEEDED" else 1
 
 
+def _print_log_path(state_dir: Path, run_id: str) -> None:
+    from local_aws.runlog import run_log_path
+
+    path = run_log_path(LocalPaths(state_dir).logs, run_id)
+    if path.is_file():
+        console.print(f"log: {path}", markup=False, highlight=False)
+
+
+def _auto_report(state_dir: Path, *, run_id: str | None = None, p_date: str | None = None,
+                 date_from: str | None = None, date_to: str | None = None) -> Path | None:
+    """Write the report after a run/backfill and print its path; a report that cannot be
+    made is a warning, never a failed run. Logged in the run's log (``stage`` report)."""
+    from local_aws.runlog import bind
+    from udp_cli.report import ReportInputError, report_to_file
+
+    with bind(run_id=run_id, p_date=p_date, stage="report"):
+        try:
+            path = report_to_file(state_dir, run_id=run_id, date_from=date_from,
+                                  date_to=date_to)
+        except (ReportInputError, OSError, ValueError) as exc:
+            err_console.print(f"udp: warning: no report written: {exc}", markup=False)
+            log.warning("report not written: %s", exc)
+            return None
+        console.print(f"report: {path}", markup=False, highlight=False)
+        log.info("report written to %s", path)
+    return path
+
+
 def _format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str,
-                          ensure_ascii=False, indent=1)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return buf.getvalue().rstrip("\n")
-    raise UserError(f"unknown format {fmt}")
+    from udp_cli.output import format_rows
+
+    try:
+        return format_rows(columns, rows, fmt)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -194,16 +226,22 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from local_aws.paths import LocalPaths
+    from local_aws.runlog import run_log_path
     from local_aws.stepfunctions.history import HistoryStore
 
     _existing_state(args.state_dir)
-    history = HistoryStore(LocalPaths(args.state_dir).runs)
+    paths = LocalPaths(args.state_dir)
+    history = HistoryStore(paths.runs)
     if args.run_id:
         try:
             run = history.get_run(args.run_id)
         except (KeyError, ValueError, FileNotFoundError):
             raise UserError(f"no run {args.run_id!r}; `udp status` lists them") from None
+        log_file = run_log_path(paths.logs, run.run_id)
+        log_text = str(log_file) if log_file.is_file() else ""
+        if args.format != "table":
+            print(_run_detail(run, log_text, args.format))
+            return 0
         table = Table("time", "event", "state", "detail")
         for ev in run.events:
             detail = ev.get("error") or ev.get("cause") or ""
@@ -215,8 +253,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         if run.status != "SUCCEEDED" and run.failed_state:
             console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
                           markup=False)
+        console.print(f"log: {log_text or '(none: run before structured logs)'}",
+                      markup=False, highlight=False)
         return 0
     runs = history.list_runs()
+    if args.format != "table":
+        columns = ["run_id", "p_date", "status", "started_at", "stopped_at", "seconds",
+                   "failed_state", "error", "cause", "log_file"]
+        rows = [(r.run_id, r.p_date or "", r.status, r.started_at, r.stopped_at or "",
+                 round(r.duration_seconds or 0.0, 3), r.failed_state or "", r.error or "",
+                 r.cause or "", _existing(run_log_path(paths.logs, r.run_id))) for r in runs]
+        print(_format_rows(columns, rows, args.format))
+        return 0
     if not runs:
         console.print("no runs yet: `udp run --date D` starts one")
         return 0
@@ -229,12 +277,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing(path: Path) -> str:
+    return str(path) if path.is_file() else ""
+
+
+def _run_detail(run: Any, log_file: str, fmt: str) -> str:
+    """One run's history as JSON (the run and its events) or CSV (one row per event)."""
+    if fmt == "json":
+        return json.dumps({"run_id": run.run_id, "p_date": run.p_date, "status": run.status,
+                           "started_at": run.started_at, "stopped_at": run.stopped_at,
+                           "failed_state": run.failed_state, "error": run.error,
+                           "cause": run.cause, "log_file": log_file or None,
+                           "events": [{k: ev.get(k) for k in ("timestamp", "type", "state",
+                                                              "error", "cause")}
+                                      for ev in run.events]},
+                          default=str, ensure_ascii=False, indent=1)
+    rows = [(run.run_id, str(ev.get("timestamp", "")), str(ev.get("type", "")),
+             str(ev.get("state") or ""), str(ev.get("error") or ""),
+             str(ev.get("cause") or "")) for ev in run.events]
+    return _format_rows(["run_id", "timestamp", "event", "state", "error", "cause"], rows, fmt)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from contracts.dates import p_date_range
     from contracts.pipeline import PipelineConfig
     from local_aws.backfill_runner import make_run_one, run_backfill
+    from local_aws.cloud import pipeline_input
     from orchestration.backfill import (
         BackfillError,
         DateRangeError,
@@ -242,6 +312,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         check_concurrency,
     )
 
+    if args.replace and args.dry_run:
+        raise UserError("--replace cannot be combined with --dry-run: --dry-run alone lists "
+                        "the dates; with --replace every one of them would be reloaded")
     try:
         dates = p_date_range(args.date_from, args.date_to)
         limit = PipelineConfig().max_concurrent_runs
@@ -249,6 +322,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except (DateRangeError, BackfillError) as exc:
         raise UserError(str(exc)) from None
     _existing_state(args.state_dir)
+    if args.dry_run:
+        return _backfill_dry_run(args.state_dir, dates, force=args.force)
     progress_bar = Progress("[progress.description]{task.description}", BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
     with _stack(args.state_dir) as stack, progress_bar as bar:
@@ -257,9 +332,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         def progress(result: DateResult, done: int, total: int) -> None:
             bar.update(task, completed=done,
                        description=f"{result.p_date} {result.status.lower()}")
+        executor = stack.executor()
+        run_one = (make_run_one(executor) if not args.replace
+                   else lambda day: executor.run(pipeline_input(day, replace=True), label=day))
         try:
-            results = run_backfill(dates, make_run_one(stack.executor()),
-                                   concurrency=concurrency, force=args.force,
+            results = run_backfill(dates, run_one,
+                                   concurrency=concurrency, force=args.force or args.replace,
                                    history=stack.history, progress=progress,
                                    max_concurrent_runs=limit)
         except BackfillError as exc:
@@ -275,7 +353,25 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     skipped = sum(r.status == "SKIPPED" for r in results)
     console.print(f"{done} succeeded, {len(failed)} failed, {skipped} skipped "
                   "(already succeeded; --force reruns them)")
+    _auto_report(args.state_dir, date_from=dates[0], date_to=dates[-1])
     return 1 if failed else 0
+
+
+def _backfill_dry_run(state_dir: Path, dates: list[str], *, force: bool) -> int:
+    """Print what ``udp backfill`` would do to each date; read only (no run, no log)."""
+    from local_aws.stepfunctions.history import HistoryStore
+    from udp_cli.backfill_plan import plan_backfill
+
+    plan = plan_backfill(dates, HistoryStore(LocalPaths(state_dir).runs), force=force)
+    table = Table("date", "would", "last status", "last run id",
+                  title="dry run: nothing is started or written")
+    for item in plan:
+        table.add_row(*(escape(x) for x in item.row()))
+    console.print(table)
+    counts = {a: sum(p.action == a for p in plan) for a in ("run", "rerun", "skip")}
+    console.print(f"would run {counts['run']}, rerun {counts['rerun']}, skip {counts['skip']} "
+                  "(already succeeded; --force reruns them, --replace reloads every date)")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -323,7 +419,100 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"try: udp query \"select country, count(*) as users from users "
                   f"where p_date = '{day}' group by 1 order by 2 desc\"")
+    _print_log_path(state_dir, result.run_id)
+    _auto_report(state_dir, run_id=result.run_id, p_date=day)
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from udp_cli.report import ReportInputError, report_to_file
+
+    chosen = [name for name, value in (("--run", args.run), ("--date", args.date),
+                                       ("--from/--to", args.date_from or args.date_to))
+              if value]
+    if len(chosen) != 1:
+        raise UserError("give exactly one of --run ID, --date D or --from A --to B"
+                        + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if bool(args.date_from) != bool(args.date_to):
+        raise UserError("--from and --to go together")
+    if args.trend_days < 1:
+        raise UserError("--trend-days must be at least 1")
+    _existing_state(args.state_dir)
+    try:
+        path = report_to_file(args.state_dir, out=args.out, run_id=args.run,
+                              p_date=args.date, date_from=args.date_from,
+                              date_to=args.date_to, trend_days=args.trend_days)
+    except ReportInputError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc}") from None
+    console.print(f"report: {path}", markup=False, highlight=False)
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from contracts.dictionary import all_tables, table_rows
+
+    columns = ["database", "table", "partition keys", "key", "description"]
+    _print_rows(columns, [tuple(r) for r in table_rows(all_tables())], args.format)
+    if args.format == "table":
+        console.print("udp describe TABLE shows columns and partitions; "
+                      "docs/data-dictionary.md has them all", markup=False)
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from contracts.dictionary import UnknownTableError, column_rows, find_table
+    from local_aws.glue.catalog import LocalGlueCatalog
+    from local_aws.objectstore import LocalObjectStore
+    from udp_cli.catalog_view import catalog_partitions, partitions_with_counts
+
+    try:
+        info = find_table(args.table)
+    except UnknownTableError as exc:
+        raise UserError(str(exc)) from None
+    paths = LocalPaths(args.state_dir)
+    parts: list[Any] | None = None
+    rows: list[Any] = []
+    if paths.catalog.is_dir():
+        parts = catalog_partitions(LocalGlueCatalog(paths.catalog), info)
+        if parts is not None:
+            rows = partitions_with_counts(parts, LocalObjectStore(paths.s3).path)
+    col_names = ["column", "type", "null?", "comment"]
+    part_names = ["p_date", "records", "files", "location", "count from"]
+    if args.format == "json":
+        print(json.dumps({"database": info.database, "table": info.name,
+                          "description": info.description, "key": list(info.key),
+                          "columns": [dict(zip(col_names, r, strict=True))
+                                      for r in column_rows(info)],
+                          "partitions": [dict(zip(part_names, r, strict=True)) for r in rows]},
+                         ensure_ascii=False, indent=1))
+        return 0
+    if args.format == "csv":
+        print(_format_rows(col_names, [tuple(r) for r in column_rows(info)], "csv"))
+        return 0
+    console.print(f"{info.qualified_name}: {info.description}", markup=False)
+    console.print(f"key: {', '.join(info.key) or '-'}", markup=False)
+    _print_rows(col_names, [tuple(r) for r in column_rows(info)], "table")
+    if parts is None:
+        console.print(f"no partitions: {info.qualified_name} is not in the local catalog "
+                      f"under {args.state_dir} yet (run a day first)", markup=False)
+    else:
+        _print_rows(part_names, [tuple("" if v is None else v for v in r) for r in rows],
+                    "table")
+    return 0
+
+
+def _run_logs(args: argparse.Namespace) -> Any:
+    """Structured JSON logs under ``<state>/logs/`` for the commands that run something
+    (the console output stays as it is); read-only commands write nothing."""
+    from contextlib import nullcontext
+
+    from local_aws.runlog import install
+
+    writes = args.command in ("ingest", "run", "demo") or (
+        args.command == "backfill" and not args.dry_run)
+    return install(LocalPaths(args.state_dir).logs) if writes else nullcontext()
 
 
 # ----------------------------------------------------------------------------- parser
@@ -358,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the nightly state machine for one day")
     p.add_argument("--date", required=True, help="p_date to process, YYYY-MM-DD")
+    p.add_argument("--replace", action="store_true",
+                   help="reload the day: the bulk import deletes its warehouse rows first "
+                        "(after a transform fix); the audit log says replace")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="ingest generated data for a day, run it, summarise")
@@ -376,7 +568,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=0,
                    help="days at once (default and maximum: the Glue jobs' MaxConcurrentRuns)")
     p.add_argument("--force", action="store_true", help="rerun days that already succeeded")
+    p.add_argument("--replace", action="store_true",
+                   help="reload every day (implies --force; rows of each day deleted first)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print which dates would run, be skipped or rerun; start nothing")
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("report", help="write the HTML run report (offline, one file) for a "
+                       "run, a day or a date range")
+    p.add_argument("--run", help="one run id (`udp status` lists them)")
+    p.add_argument("--date", help="every run of one p_date, YYYY-MM-DD")
+    p.add_argument("--from", dest="date_from", help="first day of a range, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="last day of a range, YYYY-MM-DD")
+    p.add_argument("--out", type=Path, help="output file (default: <state>/reports/...)")
+    p.add_argument("--trend-days", type=int, default=30,
+                   help="days of history in the trend charts (default %(default)s)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("tables", help="list the pipeline's tables (the data dictionary)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("describe", help="one table: columns, types, comments, partitions "
+                       "with row counts")
+    p.add_argument("table", help="table name, e.g. users or udp_transformed.users")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="csv prints the columns only; json has columns and partitions")
+    p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("warehouse", help="the local warehouse (PostgreSQL standing in for "
                        "Redshift): a psql shell or one SQL statement")
@@ -389,8 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.set_defaults(func=cmd_warehouse)
 
-    p = sub.add_parser("status", help="list pipeline runs, or one run's history")
+    p = sub.add_parser("status", help="list pipeline runs, or one run's history (and its "
+                       "log file)")
     p.add_argument("run_id", nargs="?")
+    p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(func=cmd_status)
     return parser
 
@@ -399,13 +619,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _run_logs(args):
+            return int(args.func(args))
     except UserError as exc:
         print(f"udp: error: {exc}", file=sys.stderr)  # one line, never wrapped
         return 2
     except KeyboardInterrupt:
         print("udp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `udp status --format csv | head`: the reader left, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Fault injection, for tests and demos (each fault can be limited to some calls wi
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_aws.aws_model import require_operation, validate_request
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ArgumentsPredicate", "InjectedFault", "JobFailed", "LocalGlueJobs"]
 
@@ -181,6 +184,11 @@ class LocalGlueJobs:
                 self._running[JobName] -= 1
         run["ExecutionTime"] = round(time.perf_counter() - t0, 3)
         run["CompletedOn"] = datetime.now(UTC).isoformat()
+        log.log(logging.INFO if run["JobRunState"] == "SUCCEEDED" else logging.WARNING,
+                "job run %s of %s %s in %.1f s", run["Id"], JobName, run["JobRunState"],
+                run["ExecutionTime"], extra={"job_name": JobName, "job_run_id": run["Id"],
+                                             "job_state": run["JobRunState"],
+                                             "error_message": run.get("ErrorMessage")})
         with self._lock:
             self.runs.append(run)
         return run

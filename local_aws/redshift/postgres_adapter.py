@@ -40,6 +40,7 @@ from glue_jobs.warehouse_port import (
     commit_load,
     execute_statement,
     insert_audit,
+    load_mode,
     lock_key,
     noop_step,
     parquet_files,
@@ -265,7 +266,8 @@ class PostgresWarehouse:
                                         on_step=self._on_step, table=self._table)
 
         return commit_load(self._connect(), self._table, self._record_failure, p_date=p_date,
-                           load_id=load_id, started_at=started_at, transaction=transaction)
+                           load_id=load_id, started_at=started_at, transaction=transaction,
+                           replace=replace)
 
     def _tuned_transaction(self, cursor: Any, *, p_date: str, load_id: str,
                            started_at: dt.datetime, lock: Callable[[Any], None],
@@ -293,7 +295,7 @@ class PostgresWarehouse:
                             rows_staged=int(rows_staged), rows_inserted=inserted,
                             rows_updated=updated, checksum=str(checksum),
                             started_at=started_at, finished_at=utc_now(),
-                            table=self._table.name)
+                            table=self._table.name, load_mode=load_mode(replace))
         insert_audit(cursor, result)
         step("audited")
         return result

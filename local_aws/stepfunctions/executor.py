@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import json
+import logging
 import random
 import threading
 import time
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from local_aws import runlog
 from local_aws.stepfunctions.choice import rule_matches
 from local_aws.stepfunctions.errors import (
     StatesError,
@@ -35,6 +38,12 @@ from local_aws.stepfunctions.payload import (
 from local_aws.stepfunctions.results import RunResult, now_iso
 from local_aws.stepfunctions.validation import validate_definition
 from orchestration.definition import AslDefinitionError, DefinitionSource, definition_digest
+
+log = logging.getLogger(__name__)
+
+_LOGGED_DETAILS = ("resource", "error", "cause", "attempt", "delay_seconds", "next",
+                   "map_index", "length")
+"""Event details worth a log line; payloads (input/output/parameters) stay in the history."""
 
 # --------------------------------------------------------------------------- registry
 
@@ -85,6 +94,10 @@ class _Execution:
     def event(self, kind: str, state: str | None = None, **details: Any) -> None:
         with self.lock:
             self.events.append({"timestamp": now_iso(), "type": kind, "state": state, **details})
+        extra = {k: details[k] for k in _LOGGED_DETAILS if details.get(k) is not None}
+        level = logging.WARNING if kind.endswith(("Failed", "TimedOut")) else logging.INFO
+        log.log(level, "%s %s", kind, state or self.name,
+                extra={"event": kind, **({"stage": state} if state else {}), **extra})
 
 
 class AslExecutor:
@@ -165,6 +178,13 @@ class AslExecutor:
             raise ValueError(f"execution input is {size} bytes; Step Functions accepts at "
                              f"most {MAX_PAYLOAD_BYTES} (256 KiB)")
         ex = _Execution(run_id=run_id, name=self.name, started_at=now_iso(), input=execution_input)
+        p_date = label or (execution_input.get("p_date")
+                           if isinstance(execution_input, dict) else None)
+        with runlog.bind(run_id=run_id, p_date=p_date, stage=None):
+            return self._execute(ex, execution_input, label)
+
+    def _execute(self, ex: _Execution, execution_input: Any, label: str | None) -> RunResult:
+        run_id = ex.run_id
         timeout = self.definition.get("TimeoutSeconds")
         if timeout is not None:
             ex.deadline = time.monotonic() + timeout
@@ -357,7 +377,8 @@ class AslExecutor:
 
         def call() -> None:
             try:
-                outcome["result"] = handler(copy.deepcopy(params))
+                with runlog.bind(stage=name):
+                    outcome["result"] = handler(copy.deepcopy(params))
             except TaskError as exc:
                 outcome["error"] = (exc.error, exc.cause)
             except Exception as exc:  # a bug in a handler still fails the task, readably
@@ -367,7 +388,9 @@ class AslExecutor:
         if timeout is None:
             call()
         else:
-            worker = threading.Thread(target=call, daemon=True)
+            # the worker thread keeps this run's log context (run_id, p_date)
+            worker = threading.Thread(target=contextvars.copy_context().run, args=(call,),
+                                      daemon=True)
             worker.start()
             worker.join(timeout)
             if worker.is_alive():
@@ -444,7 +467,8 @@ class AslExecutor:
                 ex.event("MapIterationSucceeded", name, map_index=index)
 
         with ThreadPoolExecutor(max_workers=min(limit, max(len(items), 1))) as pool:
-            for fut in [pool.submit(one, i, v) for i, v in inputs]:
+            for fut in [pool.submit(contextvars.copy_context().run, one, i, v)
+                        for i, v in inputs]:
                 fut.result()
         if failures:
             _, err = failures[0]

@@ -66,7 +66,12 @@ create table if not exists audit.load_log (
     checksum varchar(40),
     started_at timestamptz not null,
     finished_at timestamptz,
-    error varchar(1024)
+    error varchar(1024),
+    load_mode varchar(16)
 );
+
+-- load_mode ('merge' | 'replace', issue 18) came after the first release: add it to
+-- state folders made before.
+alter table audit.load_log add column if not exists load_mode varchar(16);
 
 create index if not exists load_log_p_date_idx on audit.load_log (p_date, started_at);

@@ -75,7 +75,8 @@ create table if not exists audit.load_log (
     checksum varchar(40),
     started_at timestamptz not null,
     finished_at timestamptz,
-    error varchar(1024)
+    error varchar(1024),
+    load_mode varchar(16)
 )
 diststyle all
 compound sortkey (p_date);

@@ -151,9 +151,10 @@ def test_transient_glue_errors_are_retried_then_the_run_succeeds(stack: LocalClo
                        ("RunBulkImport", "Glue.ConcurrentRunsExceededException")]
     assert [r["Code"] for r in stack.jobs.rejected[rejected_before:]] == [
         "ThrottlingException", "ThrottlingException", "ConcurrentRunsExceededException"]
-    for job in (cfg.transform_job, cfg.load_job):
+    for job, extra in ((cfg.transform_job, {}), (cfg.load_job, {"--replace": "false"})):
         [run] = job_runs(stack, job, runs_before)
-        assert (run["JobRunState"], run["Arguments"]) == ("SUCCEEDED", {"--p_date": DAY})
+        assert (run["JobRunState"], run["Arguments"]) == ("SUCCEEDED",
+                                                          {"--p_date": DAY, **extra})
     with stack.warehouse.connect() as conn:
         loaded = conn.execute("select count(*) from analytics.users where p_date = %s",
                               (DAY,)).fetchone()

@@ -172,3 +172,21 @@ def test_redshift_adapter_refuses_local_paths() -> None:
     port, _, _ = _adapter()
     with pytest.raises(InvalidLoadRequest, match="s3:// prefix"):
         port.load_partition("2026-11-21", "/tmp/users/p_date=2026-11-21/", "x")
+
+
+@pytest.mark.parametrize(("has_column", "altered"), [(0, True), (1, False)])
+def test_redshift_schema_adds_load_mode_to_an_older_audit_table_once(
+        monkeypatch: pytest.MonkeyPatch, has_column: int, altered: bool) -> None:
+    # GIVEN a warehouse whose audit.load_log has (1) or lacks (0) the load_mode column
+    monkeypatch.setattr(FakeCursor, "fetchone",
+                        lambda self: (has_column,) if "load_mode" in self.last else (2, 1))
+    port, conns, _ = _adapter()
+    # WHEN the schema is applied
+    port.ensure_schema()
+    # THEN the column is added only when missing (Redshift has no ADD COLUMN IF NOT EXISTS)
+    statements = conns[0].log
+    assert any(s.startswith("select count(*) from information_schema.columns")
+               for s in statements)
+    assert any(s.startswith("alter table audit.load_log add column load_mode")
+               for s in statements) is altered
+    assert conns[0].events == ["commit", "close"]

@@ -1,0 +1,107 @@
+"""``replace`` travels from the execution input to the bulk import's ``--replace``: the
+deployed definitions on the local executor, Glue faked (as test_state_machine_local)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_aws.backfill_runner import child_execution_handler
+from local_aws.cloud import pipeline_input
+from local_aws.sns import LocalSns
+from local_aws.stepfunctions import (
+    AslExecutor,
+    TaskRegistry,
+    load_definition,
+    substitute_placeholders,
+)
+from local_aws.stepfunctions.history import HistoryStore
+from orchestration.backfill import BACKFILL_DEFINITION, START_EXECUTION_SYNC
+from tests.functional.test_state_machine_local import DEFINITION, NAMES, FakeGlue, registry
+
+
+class RecordingGlue(FakeGlue):
+    """Keeps every job run's Arguments."""
+
+    def __init__(self) -> None:
+        super().__init__(polls=1)
+        self.arguments: list[tuple[str, dict[str, str]]] = []
+
+    def job_sync(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.arguments.append((params["JobName"], dict(params["Arguments"])))
+        return super().job_sync(params)
+
+    def load_args(self) -> list[dict[str, str]]:
+        return [a for job, a in self.arguments if job == "load-job"]
+
+
+@pytest.fixture
+def glue() -> RecordingGlue:
+    return RecordingGlue()
+
+
+@pytest.fixture
+def executor(glue: RecordingGlue, tmp_path: Any) -> AslExecutor:
+    definition = substitute_placeholders(load_definition(DEFINITION), NAMES)
+    return AslExecutor(definition, registry(glue, LocalSns(tmp_path / "alerts")),
+                       history=HistoryStore(tmp_path / "runs"), name="udp-pipeline")
+
+
+@pytest.mark.parametrize(("execution_input", "expected"), [
+    ({"p_date": "2024-05-07"}, "false"),                       # manual run, no replace
+    ({"p_date": "2024-05-07", "replace": False}, "false"),
+    ({"p_date": "2024-05-07", "replace": True}, "true"),       # udp run --replace
+    ({"scheduled_time": "2024-05-08T02:00:00Z"}, "false"),     # the nightly schedule
+])
+def test_the_load_job_gets_replace_from_the_input(executor: AslExecutor, glue: RecordingGlue,
+                                                  execution_input: dict[str, Any],
+                                                  expected: str) -> None:
+    # GIVEN an execution input with or without replace WHEN the pipeline runs
+    result = executor.run(execution_input)
+    # THEN it succeeds and the bulk import (only it) got --replace as the Glue string
+    assert result.status == "SUCCEEDED", result.cause
+    [load] = glue.load_args()
+    assert load == {"--p_date": "2024-05-07", "--replace": expected}
+    transform = [a for job, a in glue.arguments if job == "transform-job"]
+    assert all("--replace" not in a for a in transform)
+
+
+@pytest.mark.parametrize("bad", ["true", "yes", 1, None, {"x": 1}])
+def test_a_replace_that_is_not_a_boolean_fails_before_any_work(
+        executor: AslExecutor, glue: RecordingGlue, bad: Any) -> None:
+    # GIVEN replace given as something other than true/false WHEN the pipeline runs
+    result = executor.run({"p_date": "2024-05-07", "replace": bad})
+    # THEN it fails in InvalidReplace, naming the field, and nothing was started
+    assert (result.status, result.error, result.failed_state) == (
+        "FAILED", "InvalidInput", "InvalidReplace")
+    assert "replace" in (result.cause or "")
+    assert glue.calls == []
+
+
+def test_pipeline_input_leaves_replace_out_unless_asked() -> None:
+    assert pipeline_input("2024-05-07") == {"p_date": "2024-05-07"}
+    assert pipeline_input("2024-05-07", replace=True) == {"p_date": "2024-05-07",
+                                                          "replace": True}
+
+
+@pytest.mark.parametrize(("backfill_input", "expected"), [
+    ({"dates": ["2024-08-01", "2024-08-02"]}, "false"),
+    ({"dates": ["2024-08-01", "2024-08-02"], "replace": True}, "true"),
+])
+def test_the_backfill_map_passes_replace_into_each_dates_input(
+        executor: AslExecutor, glue: RecordingGlue, tmp_path: Any,
+        backfill_input: dict[str, Any], expected: str) -> None:
+    # GIVEN the AWS backfill definition running the pipeline as its child executions
+    parent_def = substitute_placeholders(
+        load_definition(BACKFILL_DEFINITION),
+        {"PipelineStateMachineArn": "arn:aws:states:us-east-1:0:stateMachine:udp"})
+    parent = AslExecutor(parent_def, TaskRegistry({START_EXECUTION_SYNC:
+                                                   child_execution_handler(executor)}),
+                         history=HistoryStore(tmp_path / "backfills"), name="udp-backfill")
+    # WHEN it runs with or without replace
+    result = parent.run(backfill_input)
+    # THEN every date's bulk import got that replace
+    assert result.status == "SUCCEEDED", result.cause
+    assert sorted((a["--p_date"], a["--replace"]) for a in glue.load_args()) == [
+        ("2024-08-01", expected), ("2024-08-02", expected)]
