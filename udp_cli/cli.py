@@ -216,6 +216,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
                           markup=False)
         return 0
+    from local_aws.processes import running_services
+
+    for service in running_services(args.state_dir):
+        console.print(f"running: {service.describe()}", markup=False)
     runs = history.list_runs()
     if not runs:
         console.print("no runs yet: `udp run --date D` starts one")
@@ -392,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="list pipeline runs, or one run's history")
     p.add_argument("run_id", nargs="?")
     p.set_defaults(func=cmd_status)
+
+    from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/push.md)
+
+    add_push_commands(sub)
     return parser
 
 
@@ -409,4 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m udp_cli.cli``: run the imported module's main, so that command modules
+    # (udp_cli.push_commands) raise the very UserError this main catches
+    from udp_cli.cli import main as _main
+
+    sys.exit(_main())
