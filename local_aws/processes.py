@@ -44,6 +44,7 @@ __all__ = [
     "pid_alive",
     "process_scratch",
     "prune_dead_handles",
+    "running_push_server",
     "running_services",
     "stop_orphan_warehouse",
 ]
@@ -197,12 +198,20 @@ class RunningService:
         return f"{self.name}: pid {self.pid}, {self.detail}; held by {who}"
 
 
+def running_push_server(state_dir: Path) -> Any:
+    """The push server (``udp serve``) running for ``state_dir``: its
+    ``local_aws.push_endpoint.PushEndpoint`` if the recorded process is alive, else None."""
+    from local_aws.push_endpoint import read_push_endpoint
+
+    endpoint = read_push_endpoint(Path(state_dir))
+    return endpoint if endpoint is not None and pid_alive(endpoint.pid) else None
+
+
 def running_services(state_dir: Path) -> list[RunningService]:
     """What runs for ``state_dir``: the warehouse server, the push server (``udp serve``),
     and the processes with Spark or DuckDB scratch under ``tmp/``. Read only; safe while
     a run is going."""
     from local_aws.paths import LocalPaths
-    from local_aws.push_endpoint import read_push_endpoint
 
     paths = LocalPaths(Path(state_dir))
     services: list[RunningService] = []
@@ -212,7 +221,7 @@ def running_services(state_dir: Path) -> list[RunningService]:
         holders = tuple(p for p in _read_handles(pgdata) if pid_alive(p))
         services.append(RunningService("warehouse", server[0], f"socket in {server[1]}",
                                        holders, orphan=not holders))
-    push = read_push_endpoint(paths.state_dir)
+    push = running_push_server(paths.state_dir)
     if push is not None:
         services.append(RunningService("push", push.pid, f"API at {push.url}", (push.pid,),
                                        False))

@@ -3,8 +3,9 @@
 While the push stack runs, ``<state>/push/endpoint.json`` holds its URL and the pid of
 the process serving it, and ``<state>/push/api-key`` the gateway's key (0600). ``udp
 push`` / ``udp get`` read them; ``udp status`` lists the server. A file left behind by a
-killed server names a dead pid and is treated as "no server" (and removed by the next
-start). Kept apart from ``local_aws.push`` so that reading it costs no imports.
+killed server names a dead pid: ``local_aws.processes.running_push_server`` treats it
+as "no server" (the next start overwrites it). Kept apart from ``local_aws.push`` so
+that reading it costs no imports.
 """
 
 from __future__ import annotations
@@ -52,9 +53,8 @@ def write_push_endpoint(state_dir: Path, url: str, pid: int | None = None) -> Pa
 
 
 def read_push_endpoint(state_dir: Path) -> PushEndpoint | None:
-    """The push server running for ``state_dir``, or None (no file, unreadable, dead pid)."""
-    from local_aws.processes import pid_alive
-
+    """The push server recorded for ``state_dir``, or None (no file, unreadable). Whether
+    its process still runs: ``local_aws.processes.running_push_server``."""
     folder = _push_dir(state_dir)
     try:
         doc = json.loads((folder / ENDPOINT_FILE).read_text())
@@ -63,6 +63,6 @@ def read_push_endpoint(state_dir: Path) -> PushEndpoint | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("url"), str):
         return None
     pid = doc.get("pid")
-    if not isinstance(pid, int) or not pid_alive(pid):
+    if not isinstance(pid, int):
         return None
     return PushEndpoint(doc["url"], pid, folder / API_KEY_FILE)

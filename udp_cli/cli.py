@@ -17,21 +17,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from contracts.dates import previous_day
 from local_aws.paths import DEFAULT_STATE_DIR
+from udp_cli.errors import UserError, console, err_console
 
 __all__ = ["UserError", "main"]
-
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit code 2."""
 
 
 def _p_date(text: str) -> str:
@@ -417,8 +410,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # ``python -m udp_cli.cli``: run the imported module's main, so that command modules
-    # (udp_cli.push_commands) raise the very UserError this main catches
-    from udp_cli.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

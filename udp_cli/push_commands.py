@@ -27,7 +27,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from udp_cli.cli import UserError, console, err_console
+from udp_cli.errors import UserError, console, err_console
 
 __all__ = ["add_push_commands", "cmd_get", "cmd_push", "cmd_serve", "resolve_endpoint"]
 
@@ -42,11 +42,12 @@ def _no_server(state_dir: Path) -> UserError:
 def resolve_endpoint(state_dir: Path, url: str | None, api_key: str | None
                      ) -> tuple[str, str]:
     """(url, api key): the options where given, else the running server's record."""
-    from local_aws.push_endpoint import API_KEY_FILE, read_push_endpoint
+    from local_aws.processes import running_push_server
+    from local_aws.push_endpoint import API_KEY_FILE
 
     if url and api_key:
         return url, api_key
-    running = read_push_endpoint(state_dir)
+    running = running_push_server(state_dir)
     if url is None:
         if running is None:
             raise _no_server(state_dir)
@@ -92,12 +93,13 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from local_aws.cloud import LocalCloud
-    from local_aws.push_endpoint import API_KEY_FILE, read_push_endpoint
+    from local_aws.processes import running_push_server
+    from local_aws.push_endpoint import API_KEY_FILE
 
     state_dir: Path = args.state_dir
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be in 0..65535, not {args.port}")
-    running = read_push_endpoint(state_dir)
+    running = running_push_server(state_dir)
     if running is not None:
         raise UserError(f"a push server already runs for {state_dir} at {running.url} "
                         f"(pid {running.pid})")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from local_aws.cloud import LocalCloud
-from local_aws.push_endpoint import read_push_endpoint
+from local_aws.processes import running_push_server
 from local_aws.user_api import generate_user
 from push_api.client import get_user
 from udp_cli.cli import main
@@ -41,7 +41,7 @@ def test_pushed_users_reach_the_warehouse_and_the_lookup_agrees(
     # GIVEN the local stack serving the push API (as `udp serve` does)
     with LocalCloud(state) as cloud:
         push = cloud.start_push()
-        assert read_push_endpoint(state) is not None
+        assert running_push_server(state) is not None
         # WHEN a partner pushes 150 users as NDJSON, then 50 of them again as a JSON array
         # (a client retrying would), with `udp push`
         assert main([*cli, "push", str(first)]) == 0
@@ -55,7 +55,7 @@ def test_pushed_users_reach_the_warehouse_and_the_lookup_agrees(
         assert main([*cli, "get", one, "--format", "json"]) == 0
         via_cli = _json_out(capsys)
     # (closing the stack stops the push server: Firehose writes its buffer)
-    assert read_push_endpoint(state) is None
+    assert running_push_server(state) is None
     day = datetime.now(UTC).date().isoformat()
     # WHEN the nightly state machine runs for the day with `udp run`
     assert main([*cli, "run", "--date", day]) == 0, capsys.readouterr().err

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from local_aws.processes import running_push_server
 from local_aws.push import start_push_stack
-from local_aws.push_endpoint import read_push_endpoint, write_push_endpoint
+from local_aws.push_endpoint import write_push_endpoint
 from local_aws.user_api import generate_user
 from tests.functional.push_helpers import ThrottlingKinesis
 from udp_cli.cli import main
@@ -54,7 +55,7 @@ def _serve(state: Path, log: Path) -> Served:
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     served = Served(state, proc, log)
     deadline = time.monotonic() + START_S
-    while read_push_endpoint(state) is None or "API key in" not in served.output():
+    while running_push_server(state) is None or "API key in" not in served.output():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"udp serve did not start (rc {proc.poll()}): {served.output()}")
@@ -103,7 +104,7 @@ def test_serve_push_get_and_stop_on_sigterm(served: Served, tmp_path: Path,
     ndjson = tmp_path / "users.ndjson"
     ndjson.write_text("".join(json.dumps(u) + "\n" for u in users))
     # GIVEN `udp serve` running: it printed its URL and where the key is
-    endpoint = read_push_endpoint(state)
+    endpoint = running_push_server(state)
     assert endpoint is not None and endpoint.pid == served.proc.pid
     assert f"push API on {endpoint.url}" in served.output()
     assert str(state / "push" / "api-key") in served.output()
@@ -148,7 +149,7 @@ def test_serve_push_get_and_stop_on_sigterm(served: Served, tmp_path: Path,
     assert "push server stopped" in served.output()
     assert "Traceback" not in served.output()
     # AND it is gone from the state folder and from `udp status`
-    assert read_push_endpoint(state) is None
+    assert running_push_server(state) is None
     assert not (state / "push" / "endpoint.json").exists()
     assert main(["--state-dir", str(state), "status"]) == 0
     assert "push:" not in capsys.readouterr().out
@@ -170,7 +171,7 @@ def test_serve_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert served.stop(signal.SIGINT) == 0
     assert "push server stopped" in served.output()
     assert "Traceback" not in served.output()
-    assert read_push_endpoint(served.state) is None
+    assert running_push_server(served.state) is None
 
 
 @pytest.fixture
@@ -232,7 +233,7 @@ def test_no_server_stale_record_and_unreachable_url(
     dead.wait()
     write_push_endpoint(state, "http://127.0.0.1:9", pid=dead.pid)
     # THEN it does not count as running
-    assert read_push_endpoint(state) is None
+    assert running_push_server(state) is None
     assert main(["--state-dir", str(state), "get", "someone"]) == 2
     _one_line_error(capsys, "no push server is running")
     # GIVEN an explicit URL where nothing listens THEN exit 2, one line naming it
