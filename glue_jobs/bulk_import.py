@@ -10,7 +10,7 @@ the warehouse adapter: Redshift on AWS, PostgreSQL locally).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from glue_jobs.warehouse_port import (
 __all__ = [
     "JOB_OPTIONS",
     "BulkImportOptions",
+    "job_option_names",
     "new_load_id",
     "options_from_resolved",
     "partition_uri",
@@ -38,6 +39,12 @@ __all__ = [
 
 JOB_OPTIONS = ["p_date", "table_uri", "secret_id", "iam_role_arn"]
 """Glue job arguments (``--p_date`` …) the entrypoint resolves."""
+
+
+def job_option_names(argv: Sequence[str]) -> list[str]:
+    """Names to pass ``getResolvedOptions`` for this ``argv``: ``replace`` only when given
+    (awsglue makes every name it is asked for required)."""
+    return JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
 
 
 def new_load_id(p_date: str) -> str:

@@ -28,17 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -47,6 +48,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.tables import RAW
+from infra.assets import LAMBDA_IMAGE
 from infra.raw_delivery import raw_destination
 from infra.suppressions import skip
 
@@ -117,6 +119,37 @@ def push_props_for(stack: Any, **overrides: Any) -> PushProps:
     return PushProps(**props)
 
 
+_IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
+                   "aarch64": ecr_assets.Platform.LINUX_ARM64}
+_LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
+                        "aarch64": lambda_.Architecture.ARM_64}
+
+
+def _service(service: str, account: str) -> iam.ServicePrincipal:
+    """The service may assume the role only on behalf of this account (``aws:SourceAccount``,
+    confused-deputy prevention), as every service role of ``UdpStack``."""
+    return iam.ServicePrincipal(
+        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _OnFailureQueue:
+    """The event source mapping's SQS on-failure destination, granting nothing itself.
+
+    CDK's ``SqsDlq`` grants ``queue.grant_send_messages``: GetQueueAttributes, GetQueueUrl
+    and, for a KMS queue, Encrypt/ReEncrypt*/GenerateDataKey* on the key. Lambda needs only
+    ``sqs:SendMessage`` on the queue (and kms:Decrypt/GenerateDataKey for its key): the
+    consumer role's statements say exactly that (tests/infra/test_iam_least.py).
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+             ) -> lambda_.DlqDestinationConfig:
+        return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
+
+
 def _statement(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
 
@@ -137,6 +170,7 @@ class PushIngest(Construct):
             "on_failure": f"udp-{props.env_name}-push-consumer-failures",
         }
         self.arn_prefix = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}"
+        self.account = stack.account
         self._stream()
         self._table()
         self._delivery()
@@ -198,17 +232,16 @@ class PushIngest(Construct):
                                     log_stream_name="DestinationDelivery",
                                     removal_policy=p.removal)
         role = iam.Role(self, "FirehoseRole",
-                        assumed_by=iam.ServicePrincipal(
-                            "firehose.amazonaws.com",
-                            conditions={"StringEquals": {"sts:ExternalId": stack.account}}),
+                        assumed_by=_service("firehose.amazonaws.com", stack.account),
                         description="Firehose: push stream to the raw layer")
+        # a Kinesis stream as source (Firehose guide, "Controlling access": the S3
+        # destination policy's Kinesis statement)
         role.add_to_policy(_statement(
-            ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary",
-             "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
-            [self.stream.stream_arn]))
+            ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords",
+             "kinesis:ListShards"], [self.stream.stream_arn]))
         role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
-             "s3:ListBucketMultipartUploads"], [p.lake.bucket_arn]))
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [p.lake.bucket_arn]))
         role.add_to_policy(_statement(
             ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             [p.lake.arn_for_objects(f"{RAW.prefix}/*"),
@@ -253,8 +286,10 @@ class PushIngest(Construct):
         fn = lambda_.DockerImageFunction(
             self, construct_id, function_name=name, description=description,
             code=lambda_.DockerImageCode.from_image_asset(
-                str(self.props.image_context), file="push_api/Dockerfile", cmd=cmd),
-            role=role, log_group=log_group, memory_size=512,
+                str(self.props.image_context), file="push_api/Dockerfile", cmd=cmd,
+                platform=_IMAGE_PLATFORM[LAMBDA_IMAGE.arch]),
+            architecture=_LAMBDA_ARCHITECTURE[LAMBDA_IMAGE.arch], role=role,
+            log_group=log_group, memory_size=512,
             timeout=Duration.seconds(29), reserved_concurrent_executions=reserved,
             tracing=lambda_.Tracing.ACTIVE, environment_encryption=self.props.key,
             environment={**environment, "POWERTOOLS_METRICS_NAMESPACE": "udp"})
@@ -268,9 +303,9 @@ class PushIngest(Construct):
     def _functions(self) -> None:
         p = self.props
         api_role = iam.Role(self, "ApiFunctionRole",
-                            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                            assumed_by=_service("lambda.amazonaws.com", self.account),
                             description="Push API: put users to the stream, read DynamoDB")
-        api_role.add_to_policy(_statement(["kinesis:PutRecords", "kinesis:PutRecord"],
+        api_role.add_to_policy(_statement(["kinesis:PutRecords"],  # push_api.stream
                                           [self.stream.stream_arn]))
         api_role.add_to_policy(_statement(["dynamodb:GetItem"], [self.table.table_arn]))
         api_role.add_to_policy(_statement(["s3:PutObject"],
@@ -290,7 +325,7 @@ class PushIngest(Construct):
             encryption=sqs.QueueEncryption.KMS, encryption_master_key=p.key,
             enforce_ssl=True, retention_period=Duration.days(14), removal_policy=p.removal)
         consumer_role = iam.Role(self, "ConsumerFunctionRole",
-                                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                                 assumed_by=_service("lambda.amazonaws.com", self.account),
                                  description="Push consumer: stream to DynamoDB users")
         consumer_role.add_to_policy(_statement(
             ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary",
@@ -317,7 +352,7 @@ class PushIngest(Construct):
             report_batch_item_failures=True, bisect_batch_on_error=True,
             retry_attempts=p.consumer_retry_attempts, max_record_age=Duration.days(1),
             parallelization_factor=1,
-            on_failure=sources.SqsDlq(self.on_failure))
+            on_failure=_OnFailureQueue(self.on_failure))
         self.event_source.node.add_dependency(consumer_role)
 
     # ------------------------------------------------------------------ API Gateway

@@ -55,6 +55,7 @@ from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
+from infra.push_stack import PushIngest, push_props_for
 from infra.raw_delivery import raw_destination
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
@@ -145,6 +146,7 @@ class UdpStack(Stack):
         self._glue_jobs(assets.glue)
         self._warehouse()
         self._ingest()
+        self.push = PushIngest(self, "Push", push_props_for(self))  # docs/push.md
         self._orchestration()
         self._query()
 

@@ -2,7 +2,9 @@
 
 This is the only place that decides "local": the CLI builds a ``LocalCloud`` and hands
 its clients to the same code the AWS adapters run. Heavy engines (Spark, PostgreSQL)
-start lazily, on first use, and stop on ``close()``.
+start lazily, on first use, and stop on ``close()``; so does the push path (API Gateway,
+Kinesis, DynamoDB, its Firehose and consumer: ``local_aws.push``), on ``start_push()``
+or first use of ``push``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ class LocalCloud:
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
+        self._push: Any = None
+        self._push_lock = threading.Lock()
         # backfills run dates in threads: the first two may ask for an engine at once
         self._spark_lock = threading.Lock()
         self._warehouse_lock = threading.Lock()
@@ -164,7 +168,30 @@ class LocalCloud:
                 self._warehouse = LocalWarehouse(self.paths.warehouse).start()
             return self._warehouse
 
+    def start_push(self, port: int = 0) -> Any:
+        """Start the push stack on 127.0.0.1:``port`` (0: a free one) over this cloud's S3
+        twin, named and salted as ``cfg`` says; the running one if already started."""
+        with self._push_lock:
+            if self._push is None:
+                from local_aws.push import PushSettings, start_push_stack
+
+                settings = PushSettings(lake_bucket=self.cfg.lake_bucket,
+                                        errors_bucket=self.cfg.errors_bucket,
+                                        email_hash_salt=self.cfg.email_hash_salt)
+                self._push = start_push_stack(self.paths.state_dir, settings, port=port,
+                                              s3=self.s3)
+            return self._push
+
+    @property
+    def push(self) -> Any:
+        """The running push stack (``local_aws.push.PushStack``), started on first use."""
+        return self.start_push()
+
     def close(self) -> None:
+        with self._push_lock:
+            if self._push is not None:
+                self._push.stop()  # Firehose writes its buffer, DynamoDB is saved
+                self._push = None
         if self._warehouse is not None:
             self._warehouse.stop()
             self._warehouse = None

@@ -15,7 +15,8 @@ Two things outlive a ``udp`` process that is killed (SIGKILL, OOM, a closed lapt
   running ``udp run`` is safe. (The Spark JVM itself exits with its Python parent: PySpark's
   gateway stops when its stdin closes.)
 
-:func:`running_services` reports what runs for a state folder, for ``udp status``.
+:func:`running_services` reports what runs for a state folder, for ``udp status``
+(including a push server, from ``local_aws.push_endpoint``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "pid_alive",
     "process_scratch",
     "prune_dead_handles",
+    "running_push_server",
     "running_services",
     "stop_orphan_warehouse",
 ]
@@ -183,7 +185,7 @@ def _terminate(pid: int) -> None:
 class RunningService:
     """One thing running for a state folder (a row of ``udp status``)."""
 
-    name: str  # "warehouse", "spark", "athena"
+    name: str  # "warehouse", "spark", "athena", "push"
     pid: int
     detail: str  # socket folder, scratch folder
     holders: tuple[int, ...]  # live udp processes using it
@@ -196,9 +198,19 @@ class RunningService:
         return f"{self.name}: pid {self.pid}, {self.detail}; held by {who}"
 
 
+def running_push_server(state_dir: Path) -> Any:
+    """The push server (``udp serve``) running for ``state_dir``: its
+    ``local_aws.push_endpoint.PushEndpoint`` if the recorded process is alive, else None."""
+    from local_aws.push_endpoint import read_push_endpoint
+
+    endpoint = read_push_endpoint(Path(state_dir))
+    return endpoint if endpoint is not None and pid_alive(endpoint.pid) else None
+
+
 def running_services(state_dir: Path) -> list[RunningService]:
-    """What runs for ``state_dir``: the warehouse server, and the processes with Spark or
-    DuckDB scratch under ``tmp/``. Read only; safe while a run is going."""
+    """What runs for ``state_dir``: the warehouse server, the push server (``udp serve``),
+    and the processes with Spark or DuckDB scratch under ``tmp/``. Read only; safe while
+    a run is going."""
     from local_aws.paths import LocalPaths
 
     paths = LocalPaths(Path(state_dir))
@@ -209,6 +221,10 @@ def running_services(state_dir: Path) -> list[RunningService]:
         holders = tuple(p for p in _read_handles(pgdata) if pid_alive(p))
         services.append(RunningService("warehouse", server[0], f"socket in {server[1]}",
                                        holders, orphan=not holders))
+    push = running_push_server(paths.state_dir)
+    if push is not None:
+        services.append(RunningService("push", push.pid, f"API at {push.url}", (push.pid,),
+                                       False))
     for folder, kind, pid in _scratch_folders(paths.tmp):
         if pid_alive(pid):
             services.append(RunningService(kind, pid, f"scratch {folder}", (pid,), False))

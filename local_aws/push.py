@@ -24,6 +24,7 @@ writes stays in the lake like the pull path's.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -42,6 +43,7 @@ from contracts.tables import RAW
 from ingest_lambda.core import S3ErrorSink
 from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.objectstore import LocalObjectStore
+from local_aws.push_endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
 from local_aws.s3 import LocalS3
 from push_api.api import PushPorts, create_app
 from push_api.consumer import create_consumer
@@ -504,7 +506,10 @@ class PushStack:
         _save_users(self.moto.client("dynamodb"), self.settings.users_table,
                     _push_dir(self.state_dir) / "users.jsonl")
         self.moto.stop()
-        (_push_dir(self.state_dir) / "endpoint.json").unlink(missing_ok=True)
+        endpoint = _push_dir(self.state_dir) / ENDPOINT_FILE
+        with contextlib.suppress(OSError, ValueError):  # only our own record, not a newer one
+            if json.loads(endpoint.read_text()).get("url") == self.url:
+                endpoint.unlink()
 
     def __enter__(self) -> PushStack:
         return self
@@ -521,7 +526,7 @@ def _push_dir(state_dir: Path) -> Path:
 
 def _api_key(state_dir: Path, given: str | None) -> str:
     """The gateway's API key: given, else the one saved under the state folder, else new."""
-    path = _push_dir(state_dir) / "api-key"
+    path = _push_dir(state_dir) / API_KEY_FILE
     if given:
         return given
     if path.is_file():
@@ -575,7 +580,8 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     ``s3`` is the lake/errors S3 twin (default: a ``LocalS3`` over ``<state_dir>/s3``,
     the folder ``LocalCloud`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
     consumer handler / the API's Kinesis client (fault injection in tests).
-    Writes ``<state_dir>/push/endpoint.json`` (url) and ``api-key`` for the CLI.
+    Writes ``<state_dir>/push/endpoint.json`` (url, pid) and ``api-key`` for the CLI
+    (:mod:`local_aws.push_endpoint`).
     """
     s = settings or PushSettings()
     state_dir = Path(state_dir)
@@ -625,7 +631,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
             poller.stop()
         moto.stop()
         raise
-    (push_dir / "endpoint.json").write_text(json.dumps({"url": gateway.url}) + "\n")
+    write_push_endpoint(state_dir, gateway.url)
     return PushStack(url=gateway.url, api_key=key, endpoint_url=moto.endpoint_url,
                      settings=s, state_dir=state_dir, moto=moto, gateway=gateway,
                      poller=poller, invoker=invoker, firehose=firehose, on_failure=on_failure)

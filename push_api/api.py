@@ -89,7 +89,7 @@ def get_user(ports: PushPorts, user_id: str) -> tuple[int, dict[str, Any]]:
     if not valid_user_id(user_id):
         return 400, {"error": "malformed_id",
                      "detail": "a user id is 1..36 printable characters without spaces"}
-    row = ports.users.get(user_id)
+    row = ports.users.lookup(user_id)
     if row is None:
         return 404, {"error": "not_found", "detail": f"no user {user_id}"}
     return 200, row

@@ -29,7 +29,7 @@ class UserStore(Protocol):
         """Write ``row`` unless a newer or equal version is stored; True when written."""
         ...
 
-    def get(self, user_id: str) -> dict[str, Any] | None: ...
+    def lookup(self, user_id: str) -> dict[str, Any] | None: ...
 
 
 def to_item(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -84,7 +84,7 @@ class DynamoUserStore:
             raise
         return True
 
-    def get(self, user_id: str) -> dict[str, Any] | None:
+    def lookup(self, user_id: str) -> dict[str, Any] | None:
         answer = self.client.get_item(TableName=self.table, Key={"user_id": {"S": user_id}},
                                       ConsistentRead=False)
         item = answer.get("Item")

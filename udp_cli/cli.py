@@ -16,24 +16,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from contracts.dates import previous_day
 from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
+from udp_cli.errors import UserError, console, err_console
 from udp_cli.output import FORMATS
 
 log = logging.getLogger("udp_cli")
 
 __all__ = ["UserError", "main"]
-
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit code 2."""
 
 
 def _p_date(text: str) -> str:
@@ -256,6 +249,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"log: {log_text or '(none: run before structured logs)'}",
                       markup=False, highlight=False)
         return 0
+    from local_aws.processes import running_services
+
+    for service in running_services(args.state_dir):
+        console.print(f"running: {service.describe()}", markup=False)
     runs = history.list_runs()
     if args.format != "table":
         columns = ["run_id", "p_date", "status", "started_at", "stopped_at", "seconds",
@@ -612,6 +609,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", nargs="?")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(func=cmd_status)
+
+    from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/push.md)
+
+    add_push_commands(sub)
     return parser
 
 

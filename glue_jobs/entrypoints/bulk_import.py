@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from awsglue.utils import getResolvedOptions
 
-from glue_jobs.bulk_import import JOB_OPTIONS, BulkImportOptions
+from glue_jobs.bulk_import import BulkImportOptions, job_option_names
 from glue_jobs.bulk_import import main as bulk_import_main
 from glue_jobs.redshift_warehouse import RedshiftWarehouse
 
@@ -33,8 +33,8 @@ class GlueClients:
 
 
 def main(argv: list[str]) -> None:
-    names = JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
-    print(json.dumps(bulk_import_main(getResolvedOptions(argv, names), GlueClients())))
+    print(json.dumps(bulk_import_main(getResolvedOptions(argv, job_option_names(argv)),
+                                      GlueClients())))
 
 
 if __name__ == "__main__":

@@ -170,4 +170,4 @@ def test_a_replay_does_not_move_a_record_backwards(aws: dict[str, Any]) -> None:
     assert store.put_latest(new) is True
     assert store.put_latest(old) is False
     assert store.put_latest(new) is False  # the same version again changes nothing
-    assert store.get(u["login"]["uuid"]) == new
+    assert store.lookup(u["login"]["uuid"]) == new

@@ -151,13 +151,14 @@ def import_closure(entry: str, roots: Iterable[str] = AWS_SIDE) -> set[Path]:
 
 
 def boto3_clients(paths: Iterable[Path]) -> set[str]:
-    """Service names of every ``boto3.client("<service>")`` call in ``paths``."""
+    """Service names of every ``boto3.client("<service>")`` call in ``paths``, and of
+    ``<session>.client("<service>")`` (a boto3 Session held in a variable)."""
     out: set[str] = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "client"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "boto3"
+                    and isinstance(node.func.value, ast.Name)
                     and node.args and isinstance(node.args[0], ast.Constant)):
                 out.add(str(node.args[0].value))
     return out
@@ -181,13 +182,28 @@ def called_methods(paths: Iterable[Path]) -> set[str]:
     return _called_in(ast.parse(p.read_text(encoding="utf-8")) for p in paths)
 
 
+def _class_shell(node: ast.ClassDef) -> ast.AST:
+    """What reaching a class runs without naming a method: its bases, decorators,
+    class-level statements and special methods (``__init__``, ``__call__``, ...); its
+    other methods are reached by name like functions."""
+    kept = [stmt for stmt in node.body
+            if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+            or (stmt.name.startswith("__") and stmt.name.endswith("__"))]
+    return ast.Module(body=[*kept, *(ast.Expr(b) for b in (*node.bases,
+                                                         *node.decorator_list))],
+                      type_ignores=[])
+
+
 def _definitions(paths: Iterable[Path]) -> dict[str, list[ast.AST]]:
-    """Name → bodies of every function and class defined in ``paths`` (any depth)."""
+    """Name → bodies of every function and class defined in ``paths`` (any depth; a
+    class by its :func:`_class_shell`, its methods under their own names)."""
     out: dict[str, list[ast.AST]] = {}
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 out.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.ClassDef):
+                out.setdefault(node.name, []).append(_class_shell(node))
     return out
 
 
@@ -202,14 +218,16 @@ def _names_used(node: ast.AST) -> set[str]:
     return out
 
 
-def reachable_bodies(entry: str) -> list[ast.AST]:
+def reachable_bodies(entry: str, roots: Iterable[str] = AWS_SIDE) -> list[ast.AST]:
     """The code an entrypoint can run: its module's top level, then (to a fixed point)
-    every function or class of its import closure whose name that code uses. Names are
-    matched without scopes, so this over-approximates, but far less than whole modules
-    (a module imported for one helper does not bring in its other functions' calls)."""
+    every function or class of its import closure whose name that code uses (a method by
+    its name too, so a store reached for ``get`` does not bring in its ``put_latest``).
+    Names are matched without scopes, so this over-approximates, but far less than whole
+    modules (a module imported for one helper does not bring in its other functions'
+    calls). ``roots``: the packages scanned (:func:`import_closure`)."""
     entry_path = _module_path(entry)
     assert entry_path is not None, entry
-    defs = _definitions(import_closure(entry))
+    defs = _definitions(import_closure(entry, roots))
     top = ast.parse(entry_path.read_text(encoding="utf-8"))
     bodies: list[ast.AST] = [top]
     seen: set[str] = set()

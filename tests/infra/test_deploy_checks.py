@@ -44,14 +44,17 @@ def _job_args(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 # (a) ----------------------------------------------------------------- Firehose ordering
 
-def test_delivery_stream_waits_for_its_roles_policy(template: dict[str, Any]) -> None:
-    # GIVEN the delivery stream and the Firehose role's policy
-    (stream_id,) = resources(template, "AWS::KinesisFirehose::DeliveryStream")
-    role_id = _role_id(template, "FirehoseRole")
-    (policy_id,) = [rid for rid, p in resources(template, "AWS::IAM::Policy").items()
-                    if {"Ref": role_id} in p["Properties"]["Roles"]]
-    # THEN CloudFormation creates the stream only after the policy (Glue access) exists
-    assert policy_id in template["Resources"][stream_id].get("DependsOn", [])
+def test_delivery_streams_wait_for_their_roles_policy(template: dict[str, Any]) -> None:
+    # GIVEN the delivery streams (the pull path's and the push path's) and their roles
+    streams = resources(template, "AWS::KinesisFirehose::DeliveryStream")
+    assert len(streams) == 2
+    for stream_id, stream in streams.items():
+        role_arn = render(stream["Properties"]["ExtendedS3DestinationConfiguration"]["RoleARN"])
+        role_id = str(role_arn).strip("<>").split(".")[0]
+        (policy_id,) = [rid for rid, p in resources(template, "AWS::IAM::Policy").items()
+                        if {"Ref": role_id} in p["Properties"]["Roles"]]
+        # THEN CloudFormation creates each stream only after its policy (Glue access) exists
+        assert policy_id in stream.get("DependsOn", []), stream_id
 
 
 # (b) ----------------------------------------------------------------- reserved concurrency
@@ -274,9 +277,13 @@ def test_every_service_role_trusts_its_service_for_this_account_only(
 def test_image_asset_platform_matches_the_function_architecture(
         synth: Synth, template: dict[str, Any]) -> None:
     manifest = json.loads((synth.outdir / f"{synth.env.stack_name}.assets.json").read_text())
-    (image,) = manifest["dockerImages"].values()
-    fn = template["Resources"][logical_id(template, "IngestFunction", "AWS::Lambda::Function")]
+    images = list(manifest["dockerImages"].values())  # the ingest image and the push image
+    functions = [f for f in resources(template, "AWS::Lambda::Function").values()
+                 if f["Properties"].get("PackageType") == "Image"]
+    assert len(images) == 2 and len(functions) == 3  # ingest, push API, push consumer
     platform, architecture = {"x86_64": ("linux/amd64", "x86_64"),
                               "aarch64": ("linux/arm64", "arm64")}[LAMBDA_IMAGE.arch]
-    assert image["source"]["platform"] == platform
-    assert fn["Properties"]["Architectures"] == [architecture]
+    for image in images:
+        assert image["source"]["platform"] == platform, image["source"]["dockerFile"]
+    for fn in functions:
+        assert fn["Properties"]["Architectures"] == [architecture]

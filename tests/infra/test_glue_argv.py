@@ -18,7 +18,8 @@ import pytest
 from awsglue.utils import GlueArgumentError, getResolvedOptions
 
 from contracts.dates import InvalidDate
-from glue_jobs.bulk_import import JOB_OPTIONS, options_from_resolved
+from glue_jobs.bulk_import import job_option_names as load_option_names
+from glue_jobs.bulk_import import options_from_resolved
 from glue_jobs.transform_job import job_option_names, options_from_args
 from orchestration.state_machine import DEFINITION_PATH
 
@@ -51,14 +52,12 @@ def _run_arguments(placeholder: str, state_input: dict[str, Any]) -> dict[str, s
              if s.get("Resource", "").startswith("arn:aws:states:::glue:startJobRun")
              and s["Parameters"]["JobName"] == placeholder]
     assert len(tasks) == 1
-    out: dict[str, str] = {}
-    for key, value in tasks[0]["Parameters"]["Arguments"].items():
-        if key.endswith(".$"):
-            assert value.startswith("$.") and "." not in value[2:], value
-            out[key[:-2]] = state_input[value[2:]]
-        else:
-            out[key] = value
-    return out
+    # the Parameters as Step Functions renders them (paths and intrinsics, held to the
+    # States Language by the local executor's conformance suite)
+    from local_aws.stepfunctions.payload import render_payload
+
+    rendered = render_payload(tasks[0]["Parameters"], state_input, {})
+    return dict(rendered["Arguments"])
 
 
 def glue_argv(job: dict[str, Any], run_args: dict[str, str], script: str) -> list[str]:
@@ -89,12 +88,16 @@ def test_transform_job_parses_glues_argv(template: dict[str, Any]) -> None:
 
 
 def test_load_job_parses_glues_argv(template: dict[str, Any]) -> None:
-    argv = glue_argv(_job(template, "BulkImportJob"),
-                     _run_arguments("${LoadJobName}", NIGHTLY), "bulk_import.py")
-    options = options_from_resolved(getResolvedOptions(argv, JOB_OPTIONS))
-    assert options.p_date == NIGHTLY["p_date"]
-    assert options.source_uri.endswith(f"/p_date={NIGHTLY['p_date']}/")
-    assert options.replace is False
+    # the load task's input always holds "replace": the definition's DefaultReplace state
+    # adds false when the execution input has none
+    for replace in (False, True):
+        argv = glue_argv(_job(template, "BulkImportJob"),
+                         _run_arguments("${LoadJobName}", {**NIGHTLY, "replace": replace}),
+                         "bulk_import.py")
+        options = options_from_resolved(getResolvedOptions(argv, load_option_names(argv)))
+        assert options.p_date == NIGHTLY["p_date"]
+        assert options.source_uri.endswith(f"/p_date={NIGHTLY['p_date']}/")
+        assert options.replace is replace
 
 
 def test_a_range_run_parses_too(template: dict[str, Any]) -> None:

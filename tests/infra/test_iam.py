@@ -120,11 +120,14 @@ def test_ingest_lambda_only_puts_to_its_stream_and_the_errors_bucket(
 
 def test_only_firehose_writes_the_raw_layer(template: dict[str, Any]) -> None:
     lake = logical_id(template, "LakeBucket")
-    assert _who_can(template, "s3:PutObject", f"<{lake}.Arn>/{RAW.prefix}/") == {"FirehoseRole"}
-    grants = _grants(template, "FirehoseRole")
-    assert grants["glue:GetTable"] >= {
-        f"arn:aws:glue:eu-west-1:111111111111:table/{RAW.database}/{RAW.name}"}
-    assert not any(a.startswith("s3:Delete") for a in grants)
+    # the pull path's delivery stream and the push path's (Kinesis as source)
+    assert _who_can(template, "s3:PutObject", f"<{lake}.Arn>/{RAW.prefix}/") == {
+        "FirehoseRole", "PushFirehoseRole"}
+    for role in ("FirehoseRole", "PushFirehoseRole"):
+        grants = _grants(template, role)
+        assert grants["glue:GetTable"] >= {
+            f"arn:aws:glue:eu-west-1:111111111111:table/{RAW.database}/{RAW.name}"}, role
+        assert not any(a.startswith("s3:Delete") for a in grants), role
 
 
 def test_transform_job_reads_raw_and_writes_only_the_transform_layer(

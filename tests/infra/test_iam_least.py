@@ -67,6 +67,32 @@ SFN_XRAY = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSampli
 FIREHOSE_S3_BUCKET = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
 FIREHOSE_S3_OBJECT = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 FIREHOSE_GLUE = ("glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions")
+# Firehose with a Kinesis stream as source (Firehose developer guide, "Controlling access
+# with Amazon Data Firehose", the S3 destination policy's statement for a Kinesis source):
+# the stream's shards and records; KMS_READ for an encrypted stream's records.
+FIREHOSE_KINESIS_SOURCE = ("kinesis:DescribeStream", "kinesis:GetShardIterator",
+                           "kinesis:GetRecords", "kinesis:ListShards")
+# Lambda's Kinesis event source mapping polls with the function's role (Lambda developer
+# guide, "Process Amazon Kinesis Data Streams records with Lambda"): the stream's
+# description, shards and records; SubscribeToShard only through an enhanced fan-out
+# consumer (it is granted on the consumer's ARN). AWSLambdaKinesisExecutionRole also has
+# kinesis:ListStreams, which the mapping of a named stream does not call.
+ESM_KINESIS = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary",
+               "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards")
+ESM_KINESIS_FAN_OUT = ("kinesis:SubscribeToShard",)
+# An SQS on-failure destination: Lambda sends the batch's description with the function's
+# role (Lambda guide, "Retain discarded batch records for a Kinesis Data Streams event
+# source"); the queue is KMS-encrypted, so KMS_USE on its key (SQS producers).
+ESM_ON_FAILURE_SQS = ("sqs:SendMessage",)
+# API Gateway's account-level CloudWatch role (AWS::ApiGateway::Account): what AWS's
+# AmazonAPIGatewayPushToCloudWatchLogs grants, for execution and access logs of every API
+# of the account and region (so every log group of the account: it is one role for all).
+APIGW_ACCOUNT_LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream",
+                      "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+                      "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents")
+# A caller of an IAM-authorized API method: execute-api:Invoke on the method's ARN
+# (API Gateway guide, "Control access for invoking an API").
+EXECUTE_API = ("execute-api:Invoke",)
 # A Glue job run: reads its script and --additional-python-modules wheels, uses TempDir,
 # lists the buckets it reads (Spark/EMRFS), writes continuous logs (with a security
 # configuration that encrypts CloudWatch logs, AssociateKmsKey on the group), publishes
@@ -247,9 +273,12 @@ def ingest_needs(a: Arns) -> Needs:
     return needs
 
 
-def firehose_needs(a: Arns) -> Needs:
+def firehose_needs(a: Arns, stream_id: str = "DeliveryStream") -> Needs:
     needs: Needs = {}
-    stream = _props(a.t, a.id("DeliveryStream"))
+    stream = _props(a.t, a.id(stream_id, "AWS::KinesisFirehose::DeliveryStream"))
+    source = stream.get("KinesisStreamSourceConfiguration")
+    if source is not None:  # the push path: Firehose reads the Kinesis stream
+        _add(needs, FIREHOSE_KINESIS_SOURCE, [source["KinesisStreamARN"]])
     dest = stream["ExtendedS3DestinationConfiguration"]
     lake = dest["BucketARN"]
     _add(needs, FIREHOSE_S3_BUCKET, [lake])
@@ -264,6 +293,112 @@ def firehose_needs(a: Arns) -> Needs:
         "logs", f"log-group:{logging['LogGroupName']}:log-stream:{logging['LogStreamName']}")])
     _add(needs, KMS_USE, [dest["EncryptionConfiguration"]["KMSEncryptionConfig"]
                           ["AWSKMSKeyARN"]])
+    return needs
+
+
+PUSH_ROOTS = (*derive.AWS_SIDE, "push_api")
+
+
+def _lambda_definition_needs(a: Arns, fn: dict[str, Any]) -> Needs:
+    """A function's log group, active tracing and (encrypted environment, KMS resources)."""
+    needs: Needs = {}
+    _add(needs, LAMBDA_LOGS, [fn["LoggingConfig"]["LogGroup"].replace(">", ".Arn>")])
+    if fn.get("TracingConfig", {}).get("Mode") == "Active":
+        _add(needs, LAMBDA_XRAY, ["*"])
+    _add(needs, KMS_USE, [a.att("DataKey")])
+    return needs
+
+
+def _ref_arn(rendered_ref: str) -> str:
+    """``<Id>`` (a name by Ref) → ``<Id.Arn>``."""
+    return rendered_ref.replace(">", ".Arn>")
+
+
+def push_api_needs(a: Arns) -> Needs:
+    fn = _props(a.t, a.id("PushApiFunction", "AWS::Lambda::Function"))
+    env = fn["Environment"]["Variables"]
+    needs = _lambda_definition_needs(a, fn)
+    # code: the API handler's boto3 calls (push_api.api.ports_from_env: Kinesis for POST,
+    # DynamoDB for GET, S3 for the quarantine under the errors bucket's push/ prefix)
+    entry = "push_api.api"
+    paths = derive.import_closure(entry, PUSH_ROOTS)
+    services = derive.boto3_clients(paths)
+    assert services == {"kinesis", "dynamodb", "s3"}, services
+    where = {"kinesis": [_ref_arn(env["STREAM_NAME"])],
+             "dynamodb": [_ref_arn(env["USERS_TABLE"])],
+             "s3": [f"{a.bucket(env['ERRORS_BUCKET'])}/push/*"]}
+    bodies = derive.reachable_bodies(entry, PUSH_ROOTS)
+    for service in services:
+        _add(needs, derive.code_actions(paths, [service], bodies), where[service])
+    return needs
+
+
+def push_consumer_needs(a: Arns) -> Needs:
+    fid = a.id("PushConsumerFunction", "AWS::Lambda::Function")
+    fn = _props(a.t, fid)
+    env = fn["Environment"]["Variables"]
+    needs = _lambda_definition_needs(a, fn)
+    # code: the consumer's boto3 calls (the salt once, conditional writes per user)
+    entry = "push_api.consumer"
+    paths = derive.import_closure(entry, PUSH_ROOTS)
+    services = derive.boto3_clients(paths)
+    assert services == {"dynamodb", "secretsmanager"}, services
+    where = {"dynamodb": [_ref_arn(env["USERS_TABLE"])],
+             "secretsmanager": [env["SALT_SECRET_ID"]]}
+    bodies = derive.reachable_bodies(entry, PUSH_ROOTS)
+    for service in services:
+        _add(needs, derive.code_actions(paths, [service], bodies), where[service])
+    # definition: every event source mapping of the function polls with its role
+    mappings = [_props(a.t, rid) for rid in resources(a.t, "AWS::Lambda::EventSourceMapping")
+                if _props(a.t, rid)["FunctionName"] == f"<{fid}>"]
+    assert mappings, fid
+    for esm in mappings:
+        source = str(esm["EventSourceArn"])
+        _add(needs, ESM_KINESIS, [source])
+        if "/consumer/" in source:
+            _add(needs, ESM_KINESIS_FAN_OUT, [source])
+        destination = esm.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination is not None:
+            assert a.t["Resources"][destination.strip("<>").split(".")[0]]["Type"] == (
+                "AWS::SQS::Queue"), destination
+            _add(needs, ESM_ON_FAILURE_SQS, [destination])
+    return needs
+
+
+def apigw_account_logs_needs(a: Arns) -> Needs:
+    (account,) = resources(a.t, "AWS::ApiGateway::Account")
+    assert _props(a.t, account)["CloudWatchRoleArn"] == (
+        f"<{a.role_ref('PushApiGatewayLogsRole')}.Arn>")
+    return {action: {a.arn("logs", "log-group:*")} for action in APIGW_ACCOUNT_LOGS}
+
+
+def _method_path(a: Arns, resource_ref: str) -> str:
+    """A method's resource → its path, ``{param}`` parts as ``*`` (an execute-api ARN)."""
+    parts: list[str] = []
+    rid = resource_ref.strip("<>")
+    while rid in a.t["Resources"] and (
+            a.t["Resources"][rid]["Type"] == "AWS::ApiGateway::Resource"):
+        props = _props(a.t, rid)
+        part = props["PathPart"]
+        parts.append("*" if part.startswith("{") else part)
+        rid = str(props["ParentId"]).strip("<>")
+    return "/".join(reversed(parts))
+
+
+def push_client_needs(a: Arns) -> Needs:
+    # every IAM-authorized method of the push API, on its deployed stage
+    api = a.id("PushApi", "AWS::ApiGateway::RestApi")
+    (stage,) = [_props(a.t, rid) for rid in resources(a.t, "AWS::ApiGateway::Stage")
+                if _props(a.t, rid)["RestApiId"] == f"<{api}>"]
+    needs: Needs = {}
+    for rid in resources(a.t, "AWS::ApiGateway::Method"):
+        method = _props(a.t, rid)
+        if method["RestApiId"] != f"<{api}>" or method["AuthorizationType"] != "AWS_IAM":
+            continue
+        path = _method_path(a, str(method["ResourceId"]))
+        _add(needs, EXECUTE_API, [a.arn(
+            "execute-api", f"<{api}>/{stage['StageName']}/{method['HttpMethod']}/{path}")])
+    assert needs, "no IAM-authorized method"
     return needs
 
 
@@ -463,6 +598,13 @@ def derived_needs(synth: Synth) -> dict[str, tuple[str, Needs]]:
                                 scheduler_needs(a, a.role_ref("NightlyScheduleRole"))),
         "RedshiftCopyRole": ("redshift.amazonaws.com", copy_role_needs(a)),
         "VpcFlowLogIAMRole": ("vpc-flow-logs.amazonaws.com", flow_log_needs(a)),
+        # the push path (infra/push_stack.py)
+        "PushFirehoseRole": ("firehose.amazonaws.com",
+                             firehose_needs(a, "PushDeliveryStream")),
+        "PushApiFunctionRole": ("lambda.amazonaws.com", push_api_needs(a)),
+        "PushConsumerFunctionRole": ("lambda.amazonaws.com", push_consumer_needs(a)),
+        "PushApiGatewayLogsRole": ("apigateway.amazonaws.com", apigw_account_logs_needs(a)),
+        "PushClientRole": ("", push_client_needs(a)),  # assumed by partner accounts
     }
     for spec in default_specs(synth.env.pipeline):
         out[f"CrawlerRole-{spec.name}"] = ("glue.amazonaws.com", crawler_needs(a, spec))
@@ -496,7 +638,9 @@ def test_every_role_in_the_template_is_derived_or_named_as_cdks(
     "IngestFunctionRole", "FirehoseRole", "TransformJobRole", "BulkImportJobRole",
     "PipelineStateMachineRole", "BackfillStateMachineRole", "IngestScheduleRole",
     "NightlyScheduleRole", "RedshiftCopyRole", "VpcFlowLogIAMRole",
-    "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler"])
+    "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler",
+    "PushFirehoseRole", "PushApiFunctionRole", "PushConsumerFunctionRole",
+    "PushApiGatewayLogsRole", "PushClientRole"])
 def test_role_is_granted_exactly_what_it_needs(
         role: str, template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
     # GIVEN what the role's code and definitions derive to need
@@ -537,7 +681,9 @@ def test_the_comparison_catches_an_extra_and_a_missing_grant(
     "IngestFunctionRole", "FirehoseRole", "TransformJobRole", "BulkImportJobRole",
     "PipelineStateMachineRole", "BackfillStateMachineRole", "IngestScheduleRole",
     "NightlyScheduleRole", "VpcFlowLogIAMRole",
-    "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler"])
+    "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler",
+    "PushFirehoseRole", "PushApiFunctionRole", "PushConsumerFunctionRole",
+    "PushApiGatewayLogsRole"])
 def test_trust_policy_names_the_service_that_runs_the_role(
         role: str, template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
     principal, _need = needs[role]
@@ -555,6 +701,17 @@ def test_the_copy_role_trusts_redshift_and_redshift_serverless_only(
     rid = _role_id(template, "RedshiftCopyRole")
     assert service_principals(template, rid) == {"redshift.amazonaws.com",
                                                  "redshift-serverless.amazonaws.com"}
+
+
+def test_the_push_client_role_is_assumed_by_the_partner_accounts_only(
+        synth: Synth, template: dict[str, Any]) -> None:
+    # PushProps.client_accounts (none configured: this account) may assume it; no service
+    rid = _role_id(template, "PushClientRole")
+    assert service_principals(template, rid) == set()
+    statements = _list(template["Resources"][rid]["Properties"]["AssumeRolePolicyDocument"]
+                       ["Statement"])
+    assert [(s["Action"], render(s["Principal"])) for s in statements] == [
+        ("sts:AssumeRole", {"AWS": f"arn:aws:iam::{synth.env.account}:root"})]
 
 
 def test_grants_on_every_resource_are_only_for_actions_without_resource_arns(

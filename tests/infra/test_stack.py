@@ -65,7 +65,8 @@ def test_bucket_names_are_the_pipeline_config_names(synth: Synth, assertions: An
 
 def test_firehose_converts_to_parquet_with_the_raw_table(synth: Synth, assertions: Any,
                                                          template: dict[str, Any]) -> None:
-    assertions.resource_count_is("AWS::KinesisFirehose::DeliveryStream", 1)
+    # the pull path's (DirectPut) and the push path's (the Kinesis stream as source)
+    assertions.resource_count_is("AWS::KinesisFirehose::DeliveryStream", 2)
     assertions.has_resource_properties("AWS::KinesisFirehose::DeliveryStream", {
         "DeliveryStreamName": synth.env.pipeline.delivery_stream,
         "DeliveryStreamType": "DirectPut",
@@ -86,11 +87,26 @@ def test_firehose_converts_to_parquet_with_the_raw_table(synth: Synth, assertion
             },
         }),
     })
-    stream = next(iter(resources(template, "AWS::KinesisFirehose::DeliveryStream").values()))
-    dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    streams = {s["Properties"]["DeliveryStreamType"]: s["Properties"] for s in
+               resources(template, "AWS::KinesisFirehose::DeliveryStream").values()}
+    assert set(streams) == {"DirectPut", "KinesisStreamAsSource"}
+    dest = streams["DirectPut"]["ExtendedS3DestinationConfiguration"]
     assert dest["Prefix"] == "raw/user_data/p_date=!{timestamp:yyyy-MM-dd}/"
     assert "!{firehose:error-output-type}" in dest["ErrorOutputPrefix"]
     assert render(dest["BucketARN"]) == f"<{logical_id(template, 'LakeBucket')}.Arn>"
+    # AND pushed users land in the same raw table, layout and format (the nightly takes
+    # them with no change): the push stream's destination differs only in its role, log
+    # group and stream
+    push = streams["KinesisStreamAsSource"]["ExtendedS3DestinationConfiguration"]
+    same = ("BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat",
+            "EncryptionConfiguration")
+    assert {k: render(push[k]) for k in same} == {k: render(dest[k]) for k in same}
+    conversion = {k: v for k, v in render(dest["DataFormatConversionConfiguration"]).items()
+                  if k != "SchemaConfiguration"}
+    assert {k: v for k, v in render(push["DataFormatConversionConfiguration"]).items()
+            if k != "SchemaConfiguration"} == conversion
+    schema = render(push["DataFormatConversionConfiguration"]["SchemaConfiguration"])
+    assert (schema["DatabaseName"], schema["TableName"]) == (RAW.database, RAW.name)
 
 
 # ------------------------------------------------------------------ catalog
@@ -191,12 +207,17 @@ def test_ingest_lambda_is_a_container_with_dlq(
 def test_image_asset_is_staged_not_built(synth: Synth) -> None:
     # GIVEN the cloud assembly's asset manifest
     manifest = json.loads((synth.outdir / f"{synth.env.stack_name}.assets.json").read_text())
-    (image,) = manifest["dockerImages"].values()
-    # THEN the image is described for the deploy to build, from a context with the Dockerfile
-    assert image["source"]["dockerFile"] == "ingest_lambda/Dockerfile"
-    context = synth.outdir / image["source"]["directory"]
-    assert (context / "ingest_lambda" / "Dockerfile").is_file()
-    assert sorted(p.name for p in context.iterdir()) == ["contracts", "ingest_lambda"]
+    images = {i["source"]["dockerFile"]: i for i in manifest["dockerImages"].values()}
+    # THEN each image (the ingest Lambda's; the push API's and consumer's, one image) is
+    # described for the deploy to build, from a context with its Dockerfile and only
+    # the packages it ships
+    assert set(images) == {"ingest_lambda/Dockerfile", "push_api/Dockerfile"}
+    for dockerfile, packages in (("ingest_lambda/Dockerfile", ["contracts", "ingest_lambda"]),
+                                 ("push_api/Dockerfile",
+                                  ["contracts", "ingest_lambda", "push_api"])):
+        context = synth.outdir / images[dockerfile]["source"]["directory"]
+        assert (context / dockerfile).is_file()
+        assert sorted(p.name for p in context.iterdir()) == packages
 
 
 def test_schedules_are_the_orchestration_schedules(synth: Synth, template: dict[str, Any]) -> None:
@@ -279,8 +300,9 @@ def test_alert_topic_is_encrypted_and_dlqs_alarm_into_it(synth: Synth,
     assert "KmsMasterKeyId" in topic
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     assert {render(a["Properties"]["AlarmActions"][0]) for a in alarms} == {f"<{topic_id}>"}
-    # two DLQ alarms + failed/timed-out/aborted executions of both state machines
-    assert len(alarms) == 2 + 2 * 3
+    # two DLQ alarms + failed/timed-out/aborted executions of both state machines + the
+    # push consumer's on-failure queue and iterator age
+    assert len(alarms) == 2 + 2 * 3 + 2
 
 
 # ------------------------------------------------------------------ warehouse, query

@@ -69,7 +69,7 @@ class MemoryUsers:
         self.rows[row["user_id"]] = row
         return True
 
-    def get(self, user_id: str) -> dict[str, Any] | None:
+    def lookup(self, user_id: str) -> dict[str, Any] | None:
         return self.rows.get(user_id)
 
 

@@ -33,7 +33,11 @@ def test_push_api_imports_only_its_layer() -> None:
 
 def test_the_image_copies_what_the_handlers_import_and_both_commands_exist() -> None:
     text = (ROOT / "push_api/Dockerfile").read_text()
-    assert re.search(r"^FROM public\.ecr\.aws/lambda/python:3\.11\s*$", text, re.M)
+    from infra.assets import LAMBDA_IMAGE
+
+    # the same base as the ingest image: infra.assets.LAMBDA_IMAGE's Python
+    assert re.search(rf"^FROM public\.ecr\.aws/lambda/python:{re.escape(LAMBDA_IMAGE.python)}\s*$",
+                     text, re.M)
     copied = set(re.findall(r"^COPY (\w+)/ ", text, re.M))
     assert copied == {"contracts", "ingest_lambda", "push_api"}
     from infra.push_stack import PUSH_IMAGE_CONTEXT
