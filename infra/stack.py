@@ -11,6 +11,12 @@ Definitions the local twins run are deployed as they are: crawler properties com
 from ``crawlers.specs``, the raw table from ``contracts.tables.RAW``, the state machines
 from the ``.asl.json`` files (placeholders left in place, ``DefinitionSubstitutions``
 set) and the schedules from ``orchestration.schedules``.
+
+Why one file of ~900 lines: a reviewer of a deploy diff reads the stack top to bottom as
+one story, the sections share the stack's key, buckets and ARN helpers, and every IAM
+statement sits next to the resource it is for. Parts that stand alone live beside it:
+the push path (``push_stack.py``), the raw-layer Firehose destination
+(``raw_delivery.py``), settings (``config.py``), assets (``assets.py``).
 """
 
 from __future__ import annotations
