@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,10 @@ class LocalCloud:
         self.spark_cores = spark_cores
         self.stage_seconds: dict[str, float] = {}
         self.job_outputs: dict[str, dict[str, Any]] = {}
+        self.chunk_outputs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        """Per backfill chunk (``run_key``): each job's per-date results, also when the
+        job run failed (Glue keeps no output; the local runner reads them here)."""
+        self._chunk_lock = threading.Lock()
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
@@ -223,6 +227,13 @@ class LocalCloud:
         from glue_jobs.transform_job import main
 
         name = self.cfg.transform_job
+        if args.get("--p_dates"):  # a backfill chunk
+            from glue_jobs.transform_job import main_dates
+
+            out = main_dates(_resolved(self.job_default_arguments()[name], name, args),
+                             _LocalTransformClients(self))
+            self._keep_chunk_output(out["run_key"], "transform", out["days"])
+            return out
         results = main(_resolved(self.job_default_arguments()[name], name, args),
                        _LocalTransformClients(self))
         if len(results) == 1:
@@ -236,8 +247,22 @@ class LocalCloud:
         from glue_jobs.bulk_import import main
 
         name = self.cfg.load_job
-        return main(_resolved(self.job_default_arguments()[name], name, args),
-                    _LocalLoadClients(self))
+        resolved = _resolved(self.job_default_arguments()[name], name, args)
+        if args.get("--p_dates"):  # a backfill chunk
+            from glue_jobs.bulk_import import DatesNotLoaded, main_dates
+
+            try:
+                out = main_dates(resolved, _LocalLoadClients(self))
+            except DatesNotLoaded as exc:
+                self._keep_chunk_output(resolved["run_key"], "load", exc.results)
+                raise
+            self._keep_chunk_output(out["run_key"], "load", out["days"])
+            return out
+        return main(resolved, _LocalLoadClients(self))
+
+    def _keep_chunk_output(self, run_key: str, job: str, days: list[dict[str, Any]]) -> None:
+        with self._chunk_lock:
+            self.chunk_outputs.setdefault(run_key, {})[job] = days
 
     # ------------------------------------------------------------------ state machine
     def _timed(self, label: str, fn: Callable[[], Any]) -> Any:
@@ -296,6 +321,36 @@ class LocalCloud:
         definition = load_pipeline_definition(self.cfg)
         return AslExecutor(definition, self.task_registry(), wait_scale=self.wait_scale,
                            history=self.history)
+
+    def chunk_executor(self) -> AslExecutor:
+        """One backfill chunk: the ``ItemProcessor`` of ``backfill.asl.json``."""
+        from orchestration.backfill import chunk_definition
+
+        return AslExecutor(chunk_definition(self.cfg), self.task_registry(),
+                           wait_scale=self.wait_scale, history=self.history,
+                           name="udp-backfill")
+
+    def run_backfill_chunk(self, dates: list[str], *, replace: bool | None = None,
+                           executor: AslExecutor | None = None) -> list[Any]:
+        """Run one chunk of a backfill (range mode) and record its per-date results in
+        the run history; returns one ``DateResult`` per date, in order. ``replace`` is
+        passed on to the bulk import when given (``false`` otherwise, as on AWS)."""
+        import uuid
+
+        from local_aws.backfill_runner import date_results, to_date_result
+
+        run_key = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        chunk_input: dict[str, Any] = {"dates": list(dates), "replace": bool(replace),
+                                       "run_key": run_key}
+        began = time.perf_counter()
+        run = (executor or self.chunk_executor()).run(
+            chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
+        with self._chunk_lock:
+            outputs = self.chunk_outputs.pop(run_key, {})
+        rows = date_results(dates, run.__dict__, outputs.get("transform"),
+                            outputs.get("load"), seconds=time.perf_counter() - began)
+        self.history.record_dates(run.run_id, rows)
+        return [to_date_result(r, run.run_id) for r in rows]
 
     def run_pipeline(self, p_date: str) -> RunResult:
         """The nightly state machine for one day, on the local twins."""
