@@ -17,10 +17,13 @@ result per date (status, counts, DQ), which is also written into the run record
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from typing import Any
 
+from local_aws.stepfunctions import AslExecutor
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.backfill import (
     DEFAULT_CHUNK_DAYS,
@@ -32,7 +35,8 @@ from orchestration.backfill import (
     chunks,
 )
 
-__all__ = ["ChunkRunner", "date_results", "pending_dates", "run_backfill", "to_date_result"]
+__all__ = ["ChunkRunner", "date_results", "pending_dates", "run_backfill", "run_chunk",
+           "to_date_result"]
 
 ChunkRunner = Callable[[list[str]], list[DateResult]]
 """Runs one chunk of dates and returns one :class:`DateResult` per date, in order."""
@@ -181,3 +185,26 @@ def to_date_result(row: Mapping[str, Any], run_id: str) -> DateResult:
                       cause=row.get("cause"), seconds=float(row.get("seconds") or 0.0),
                       users=row.get("users"), loaded=row.get("loaded"),
                       dq_passed=row.get("dq_passed"), chunk=row.get("chunk"))
+
+
+def run_chunk(executor: AslExecutor, dates: list[str],
+              job_outputs: Callable[[str], Mapping[str, Any]], history: HistoryStore, *,
+              replace: bool | None = None) -> list[DateResult]:
+    """Run one chunk execution (``executor`` runs the chunk definition) and record its
+    per-date results in the run history; one :class:`DateResult` per date, in order.
+
+    The chunk input is what the AWS Map's ``ItemSelector`` builds: the dates, ``replace``
+    (``false`` unless given) and a fresh ``run_key`` (also the execution's run id).
+    ``job_outputs(run_key)`` returns the jobs' per-date outputs of that chunk
+    (``{"transform": [...], "load": [...]}``), which Glue itself would not return.
+    """
+    run_key = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    chunk_input: dict[str, Any] = {"dates": list(dates), "replace": bool(replace),
+                                   "run_key": run_key}
+    began = time.perf_counter()
+    run = executor.run(chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
+    outputs = job_outputs(run_key)
+    rows = date_results(dates, run.__dict__, outputs.get("transform"), outputs.get("load"),
+                        seconds=time.perf_counter() - began)
+    history.record_dates(run.run_id, rows)
+    return [to_date_result(r, run.run_id) for r in rows]

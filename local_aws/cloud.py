@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -335,22 +335,14 @@ class LocalCloud:
         """Run one chunk of a backfill (range mode) and record its per-date results in
         the run history; returns one ``DateResult`` per date, in order. ``replace`` is
         passed on to the bulk import when given (``false`` otherwise, as on AWS)."""
-        import uuid
+        from local_aws.backfill_runner import run_chunk
 
-        from local_aws.backfill_runner import date_results, to_date_result
+        def outputs(run_key: str) -> dict[str, list[dict[str, Any]]]:
+            with self._chunk_lock:
+                return self.chunk_outputs.pop(run_key, {})
 
-        run_key = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        chunk_input: dict[str, Any] = {"dates": list(dates), "replace": bool(replace),
-                                       "run_key": run_key}
-        began = time.perf_counter()
-        run = (executor or self.chunk_executor()).run(
-            chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
-        with self._chunk_lock:
-            outputs = self.chunk_outputs.pop(run_key, {})
-        rows = date_results(dates, run.__dict__, outputs.get("transform"),
-                            outputs.get("load"), seconds=time.perf_counter() - began)
-        self.history.record_dates(run.run_id, rows)
-        return [to_date_result(r, run.run_id) for r in rows]
+        return run_chunk(executor or self.chunk_executor(), dates, outputs, self.history,
+                         replace=replace)
 
     def run_pipeline(self, p_date: str) -> RunResult:
         """The nightly state machine for one day, on the local twins."""

@@ -152,7 +152,7 @@ def test_definition_file_is_json_with_only_the_deploy_placeholders() -> None:
 
 def test_backfill_map_concurrency_does_not_exceed_glue_max_concurrent_runs() -> None:
     # GIVEN the backfill Map WHEN its MaxConcurrency is read THEN it respects the Glue limit
-    mc = load_definition(BACKFILL_DEFINITION)["States"]["RunEachDate"]["MaxConcurrency"]
+    mc = load_definition(BACKFILL_DEFINITION)["States"]["RunEachChunk"]["MaxConcurrency"]
     assert 1 <= mc <= DEFAULT_MAX_CONCURRENT_RUNS
 
 
