@@ -39,6 +39,7 @@ from infra.config import EnvConfig, EnvConfigError, env_config  # noqa: E402
 __all__ = [
     "BACKFILL_ASL",
     "NIGHTLY_ASL",
+    "RANGE_TOP_PATH",
     "USERS_PER_DAY",
     "Deployment",
     "GlueWork",
@@ -55,7 +56,6 @@ __all__ = [
     "main",
     "nightly_happy_path",
     "nightly_transitions",
-    "RANGE_TOP_PATH",
     "range_chunk_happy_path",
     "range_transitions",
     "redshift_cost",

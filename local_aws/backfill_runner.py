@@ -204,7 +204,12 @@ def run_chunk(executor: AslExecutor, dates: list[str],
     began = time.perf_counter()
     run = executor.run(chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
     outputs = job_outputs(run_key)
-    rows = date_results(dates, run.__dict__, outputs.get("transform"), outputs.get("load"),
+    facts = dict(run.__dict__)
+    if facts.get("failed_state") is None:  # the chunk caught its failure: where?
+        caught = [e.get("state") for e in history.get_run(run.run_id).events
+                  if e.get("type") == "CatchTaken" and e.get("state") != "NotifyChunkFailure"]
+        facts["failed_state"] = caught[-1] if caught else None
+    rows = date_results(dates, facts, outputs.get("transform"), outputs.get("load"),
                         seconds=time.perf_counter() - began)
     history.record_dates(run.run_id, rows)
     return [to_date_result(r, run.run_id) for r in rows]
