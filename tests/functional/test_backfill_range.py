@@ -323,3 +323,29 @@ def test_the_whole_definition_maps_over_array_partition_chunks(
     keys = {r["run_key"] for r in result.output["results"]}
     assert len(keys) == 3 and set(glue.replace_args) == {"false"}
     assert CHUNK_STATE in json.loads(text)["States"]
+
+
+def test_udp_status_lists_a_chunk_with_a_row_per_date(
+    glue: ChunkGlue, sns: LocalSns, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from local_aws.paths import LocalPaths
+    from udp_cli import cli
+
+    # GIVEN a state folder whose history holds one chunk, its middle date breached
+    history = HistoryStore(LocalPaths(tmp_path).runs)
+    glue.breach = {"2024-09-02"}
+    [first, *_] = _runner(glue, sns, history)(["2024-09-01", "2024-09-02", "2024-09-03"])
+    monkeypatch.setattr(cli.console, "width", 240)
+    # WHEN `udp status` lists the runs
+    assert cli.main(["--state-dir", str(tmp_path), "status"]) == 0
+    out = capsys.readouterr().out
+    # THEN the chunk shows how many dates succeeded, and a row per date under it
+    assert "2024-09-01..2024-09-03" in out and "FAILED (2/3 dates)" in out
+    lines = [line for line in out.splitlines() if "2024-09-02" in line and "RunTransformJob"
+             in line]
+    assert len(lines) == 1 and "FAILED" in lines[0]
+    # AND `udp status RUN` adds the per-date table with counts and the DQ verdict
+    assert cli.main(["--state-dir", str(tmp_path), "status", first.run_id]) == 0
+    out = capsys.readouterr().out
+    assert "breach" in out and "passed" in out
