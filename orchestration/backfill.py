@@ -35,7 +35,6 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENT_RUNS",
     "MAX_CHUNK_DAYS",
     "MAX_RANGE_DAYS",
-    "START_EXECUTION_SYNC",
     "BackfillError",
     "DateRangeError",
     "DateResult",
@@ -51,7 +50,6 @@ __all__ = [
 ]
 
 BACKFILL_DEFINITION = Path(__file__).with_name("backfill.asl.json")
-START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 DEFAULT_MAX_CONCURRENT_RUNS = PipelineConfig().max_concurrent_runs
 """Glue ``ExecutionProperty.MaxConcurrentRuns`` of the transform and load jobs."""
 MAX_RANGE_DAYS = dates.MAX_RANGE_DAYS
