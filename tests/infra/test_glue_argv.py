@@ -103,8 +103,8 @@ def test_a_range_run_parses_too(template: dict[str, Any]) -> None:
     assert len(options_from_args(getResolvedOptions(argv, job_option_names(argv))).days) == 3
 
 
-CHUNK = {"dates": ["2026-02-27", "2026-02-28", "2026-03-01"], "run_key": "exec-1-c0",
-         "replace": False}
+CHUNK: dict[str, Any] = {"dates": ["2026-02-27", "2026-02-28", "2026-03-01"],
+                         "run_key": "exec-1-c0", "replace": False}
 
 
 def _chunk_arguments(placeholder: str) -> dict[str, str]:
@@ -116,8 +116,9 @@ def _chunk_arguments(placeholder: str) -> dict[str, str]:
     states = json.loads(BACKFILL_DEFINITION.read_text(encoding="utf-8"))["States"][
         CHUNK_STATE]["ItemProcessor"]["States"]
     [task] = [s for s in states.values() if s.get("Parameters", {}).get("JobName") == placeholder]
-    known = {"States.JsonToString($.dates)": json.dumps(CHUNK["dates"], separators=(",", ":")),
-             "$.run_key": CHUNK["run_key"], "States.Format('{}', $.replace)": "false"}
+    known: dict[str, str] = {
+        "States.JsonToString($.dates)": json.dumps(CHUNK["dates"], separators=(",", ":")),
+        "$.run_key": CHUNK["run_key"], "States.Format('{}', $.replace)": "false"}
     return {k.removesuffix(".$"): known[v] for k, v in task["Parameters"]["Arguments"].items()}
 
 
