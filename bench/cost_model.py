@@ -14,8 +14,8 @@ Pure arithmetic, no AWS call. Three inputs, each a frozen dataclass:
 
 :func:`daily_cost` is one day of ingest plus its nightly run; :func:`backfill_cost`
 re-runs a range of days either as today (one execution, two crawls and two Glue job
-runs per date) or in the range mode planned in issue 19 (one transform run, one crawl
-and one load run per chunk of dates). Run ``python bench/cost_model.py`` for the tables
+runs per date) or in range mode (issue 19: one transform run, a raw and a transform
+crawl and one load run per chunk of dates). Run ``python bench/cost_model.py`` for the tables
 (``--markdown`` prints them as the doc's tables, ``--env prod`` uses prod's sizes).
 """
 
@@ -39,6 +39,7 @@ from infra.config import EnvConfig, EnvConfigError, env_config  # noqa: E402
 __all__ = [
     "BACKFILL_ASL",
     "NIGHTLY_ASL",
+    "RANGE_TOP_PATH",
     "USERS_PER_DAY",
     "Deployment",
     "GlueWork",
@@ -55,6 +56,7 @@ __all__ = [
     "main",
     "nightly_happy_path",
     "nightly_transitions",
+    "range_chunk_happy_path",
     "range_transitions",
     "redshift_cost",
     "report",
@@ -175,7 +177,7 @@ def deployment_from_env(env: EnvConfig, nightly: Path = NIGHTLY_ASL,
                                                   "WaitForTransformCrawler")}
     if len(waits) != 1:
         raise ValueError(f"the crawler poll loops wait differently: {sorted(waits)}")
-    map_state = _load(backfill)["States"]["RunEachDate"]
+    map_state = _load(backfill)["States"]["RunEachChunk"]
     return Deployment(
         transform_dpu=env.transform_workers * _dpu_per_worker(env.transform_worker_type),
         load_dpu=env.load_workers * 1.0,  # the bulk import is G.1X in infra/stack.py
@@ -227,12 +229,31 @@ def backfill_transitions(dates: int, crawl_s: float, poll_s: float) -> int:
     return 4 + dates * per_date
 
 
+RANGE_TOP_PATH = ["HasReplace", "SplitIntoChunks", "RunEachChunk", "BackfillDone"]
+"""States a successful range backfill enters outside its chunks (``replace`` given; one
+more, ``ReplaceDefaultsToFalse``, when the input leaves it out)."""
+
+
+def range_chunk_happy_path(polls_raw: int, polls_transform: int) -> list[str]:
+    """States one successful chunk of ``backfill.asl.json`` enters, in order."""
+    path = ["StartRawCrawler"]
+    path += ["WaitForRawCrawler", "GetRawCrawler", "IsRawCrawlerReady"] * polls_raw
+    path += ["CheckRawCrawlStatus", "RunTransformJob", "StartTransformCrawler"]
+    path += ["WaitForTransformCrawler", "GetTransformCrawler",
+             "IsTransformCrawlerReady"] * polls_transform
+    path += ["CheckTransformCrawlStatus", "RunBulkImport", "DidTheTransformFail",
+             "ChunkSucceeded"]
+    return path
+
+
 def range_transitions(chunks: int, crawls_per_chunk: int, crawl_s: float,
                       poll_s: float) -> int:
-    """Range mode as planned: per chunk a Map iteration (2), the transform and load
-    tasks (2), per crawl Start + polls + Check, and the iteration's end (1)."""
+    """Range mode as built (``backfill.asl.json``): the top-level states
+    (:data:`RANGE_TOP_PATH`), and per chunk the transform and load tasks, the check
+    after them and the chunk's result (4), plus per crawl Start + polls × (Wait, Get,
+    IsReady) + Check. The deployed chunk crawls twice (raw, then transform)."""
     per_crawl = 2 + 3 * crawl_polls(crawl_s, poll_s)
-    return 2 + chunks * (2 + 2 + crawls_per_chunk * per_crawl + 1)
+    return len(RANGE_TOP_PATH) + chunks * (4 + crawls_per_chunk * per_crawl)
 
 
 # ------------------------------------------------------------------ billing rules
@@ -316,14 +337,15 @@ def standing_cost_per_day(deployment: Deployment, prices: Prices = Prices()) -> 
 
 
 def backfill_cost(days: int, users: int, deployment: Deployment, *, chunk: int | None = None,
-                  crawls_per_chunk: int = 1, prices: Prices = Prices(),
+                  crawls_per_chunk: int = 2, prices: Prices = Prices(),
                   workload: Workload = Workload()) -> dict[str, float]:
     """USD of backfilling ``days`` dates of ``users`` users each, by component.
 
     ``chunk=None`` is today's backfill: one nightly execution per date, each with two
     crawls, a transform run and a bulk-import run paying start-up and the minimum.
-    ``chunk=N`` is the planned range mode: per chunk of N dates one transform run, one
-    load run (one audited transaction per date inside it) and ``crawls_per_chunk`` crawls.
+    ``chunk=N`` is range mode (``backfill.asl.json``): per chunk of N dates one transform
+    run, one load run (one audited transaction per date inside it) and
+    ``crawls_per_chunk`` crawls (the deployed chunk does two: raw and transform).
     Raw data already sits in the lake: no Lambda or Firehose.
     """
     _check(users)

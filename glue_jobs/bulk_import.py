@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from contracts.locations import partition_folder
 from contracts.tables import USERS
+from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
 from glue_jobs.redshift_warehouse import RedshiftSettings
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
@@ -28,8 +29,12 @@ from glue_jobs.warehouse_port import (
 
 __all__ = [
     "JOB_OPTIONS",
+    "RANGE_JOB_OPTIONS",
     "BulkImportOptions",
+    "DatesNotLoaded",
     "job_option_names",
+    "load_dates",
+    "main_dates",
     "new_load_id",
     "options_from_resolved",
     "partition_uri",
@@ -39,12 +44,17 @@ __all__ = [
 
 JOB_OPTIONS = ["p_date", "table_uri", "secret_id", "iam_role_arn"]
 """Glue job arguments (``--p_date`` …) the entrypoint resolves."""
+RANGE_JOB_OPTIONS = ["p_dates", "run_key", "table_uri", "secret_id", "iam_role_arn"]
+"""A backfill chunk's arguments (``--p_dates '["D1", ...]' --run_key K``; ``--replace``
+optional): each date in its own audited transaction, see :func:`load_dates`."""
 
 
 def job_option_names(argv: Sequence[str]) -> list[str]:
-    """Names to pass ``getResolvedOptions`` for this ``argv``: ``replace`` only when given
-    (awsglue makes every name it is asked for required)."""
-    return JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
+    """Names to pass ``getResolvedOptions`` for this ``argv``: a backfill chunk's
+    (``--p_dates``) or one day's, and ``replace`` only when given (awsglue makes every name
+    it is asked for required)."""
+    base = RANGE_JOB_OPTIONS if "--p_dates" in argv else JOB_OPTIONS
+    return base + (["replace"] if "--replace" in argv else [])
 
 
 def new_load_id(p_date: str) -> str:
@@ -170,3 +180,75 @@ def main(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
     result = run_bulk_import(clients.warehouse(options), options.p_date, source,
                              replace=options.replace)
     return result_summary(result)
+
+
+# ------------------------------------------------------------------ a backfill chunk
+
+
+class DatesNotLoaded(RuntimeError):
+    """Some dates of a chunk were not loaded (the others were, each committed on its own).
+
+    The message names every such date and why, so the job run's ``ErrorMessage`` (what
+    Step Functions shows as the chunk's cause) says which dates to look at; ``results``
+    holds every date's outcome."""
+
+    def __init__(self, results: list[dict[str, Any]]) -> None:
+        failed = [r for r in results if r["status"] != "SUCCEEDED"]
+        super().__init__(f"{len(failed)} of {len(results)} date(s) not loaded: " + "; ".join(
+            f"{r['p_date']}: {r.get('cause') or r.get('error')}" for r in failed))
+        self.results = results
+
+
+def load_dates(warehouse: WarehousePort, catalog: Any, p_dates: list[str], run_key: str, *,
+               replace: bool = False) -> list[dict[str, Any]]:
+    """Load each date the transform published under ``run_key``, each in its own
+    transaction (one ``audit.load_log`` row per date), in order; a date not published by
+    this chunk's transform (a DQ breach, a transform failure) or whose load fails is
+    reported and the next one loaded anyway.
+
+    Returns one dict per date: ``p_date``, ``status`` and the load's summary
+    (:func:`result_summary`) or ``error`` + ``cause``.
+    """
+    warehouse.ensure_schema()
+    out: list[dict[str, Any]] = []
+    for p_date in p_dates:
+        expected = date_run_id(run_key, p_date)
+        try:
+            source = published_source(catalog, p_date)
+            if f"/{expected}/" not in source:
+                raise InvalidLoadRequest(
+                    f"the transform of run {run_key} did not publish {p_date} (published: "
+                    f"{source}); see its data-quality results")
+            result = run_bulk_import(warehouse, p_date, source, replace=replace,
+                                     ensure_schema=False)
+        except Exception as exc:  # the next date is loaded anyway
+            out.append({"p_date": p_date, "status": "FAILED", "error": type(exc).__name__,
+                        "cause": str(exc)})
+            continue
+        summary = result_summary(result)
+        summary["load_status"] = summary.pop("status", None)
+        out.append({**summary, "p_date": p_date, "status": "SUCCEEDED"})
+    return out
+
+
+def main_dates(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
+    """The bulk import of a backfill chunk; raises :class:`DatesNotLoaded` (the job run
+    fails, naming the dates) when any date was not loaded, after loading all the others."""
+    missing = [name for name in RANGE_JOB_OPTIONS if not args.get(name)]
+    if missing:
+        raise InvalidLoadRequest(f"missing job argument(s): --{', --'.join(missing)}")
+    try:
+        days = [d.isoformat() for d in parse_p_dates(args["p_dates"])]
+    except InvalidChunkArguments as exc:
+        raise InvalidLoadRequest(str(exc)) from None
+    partition_uri(args["table_uri"], days[0])  # the table root is an s3:// URI
+    options = BulkImportOptions(
+        p_date=days[0], source_uri=args["table_uri"],
+        redshift=RedshiftSettings(secret_id=args["secret_id"], iam_role_arn=args["iam_role_arn"]),
+        replace=_flag(args.get("replace")))
+    results = load_dates(clients.warehouse(options), clients.catalog(), days, args["run_key"],
+                         replace=options.replace)
+    if any(r["status"] != "SUCCEEDED" for r in results):
+        raise DatesNotLoaded(results)
+    return {"run_key": args["run_key"], "days": results,
+            "rows_staged": sum(int(r.get("rows_staged") or 0) for r in results)}

@@ -27,6 +27,7 @@ from contracts.tables import (
     USER_LOCATIONS,
     USERS,
 )
+from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
 from glue_jobs.data_quality import (
     DQBreach,
     RowCountNearTrailing,
@@ -62,17 +63,23 @@ __all__ = [
     "TransformOptions",
     "TransformResult",
     "TransformSettings",
+    "date_run_id",
     "files_for",
     "job_option_names",
     "main",
+    "main_dates",
     "options_from_args",
+    "parse_p_dates",
     "run_transform",
+    "run_transform_dates",
     "run_transform_days",
 ]
 
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
 """Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
-``--end_date``. The salt itself is never an argument, only its secret's id."""
+``--end_date`` (a range that stops at the first failure), or ``--p_dates`` + ``--run_key``
+(a backfill chunk: every date on its own, see :func:`run_transform_dates`). The salt
+itself is never an argument, only its secret's id."""
 
 
 class InvalidJobArguments(ValueError):
@@ -89,6 +96,8 @@ def job_option_names(argv: Sequence[str]) -> list[str]:
     awsglue declares those itself and asking for one again is an argparse conflict that
     kills the job at start-up. They come back in the resolved options all the same."""
     names = list(BASE_OPTIONS)
+    if "--p_dates" in argv:
+        return [*names, "p_dates", "run_key"]
     names += ["p_date"] if "--p_date" in argv else ["start_date", "end_date"]
     return names
 
@@ -101,15 +110,27 @@ class TransformOptions:
     lake_uri: str
     salt_secret_id: str
     run_id: str | None = None
+    run_key: str | None = None
+    """Set for a backfill chunk (``--p_dates``): each date is transformed on its own."""
 
 
 def options_from_args(args: Mapping[str, str]) -> TransformOptions:
     """Typed options from ``getResolvedOptions`` output; dates validated here, before any
     Spark, catalog or predicate work starts."""
-    if args.get("p_date") and (args.get("start_date") or args.get("end_date")):
-        raise InvalidJobArguments("give --p_date or --start_date/--end_date, not both")
+    given = [k for k in ("p_date", "start_date", "p_dates") if args.get(k)]
+    if len(given) > 1:
+        raise InvalidJobArguments("give one of --p_date, --start_date/--end_date, --p_dates")
     days: tuple[date, ...]
-    if args.get("p_date"):
+    run_key = None
+    if args.get("p_dates"):
+        try:
+            days = parse_p_dates(args["p_dates"])
+        except InvalidChunkArguments as exc:
+            raise InvalidJobArguments(str(exc)) from None
+        if not args.get("run_key"):
+            raise InvalidJobArguments("--p_dates needs --run_key (the chunk's run id)")
+        run_key = validate_run_id(args["run_key"])
+    elif args.get("p_date"):
         days = (parse_p_date(args["p_date"]),)
     elif args.get("start_date") and args.get("end_date"):
         days = tuple(date_range(args["start_date"], args["end_date"]))
@@ -122,7 +143,7 @@ def options_from_args(args: Mapping[str, str]) -> TransformOptions:
         raise InvalidJobArguments("missing --salt_secret_id")
     run_id = args.get("JOB_RUN_ID")
     return TransformOptions(days, lake_uri, args["salt_secret_id"],
-                            validate_run_id(run_id) if run_id else None)
+                            validate_run_id(run_id) if run_id else None, run_key)
 
 
 # ------------------------------------------------------------------ the job
@@ -303,6 +324,39 @@ def run_transform_days(runtime: JobRuntime, days: Sequence[date], settings: Tran
             for day in days]
 
 
+def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
+                        *, run_key: str,
+                        rulesets: Sequence[Ruleset] | None = None) -> list[dict[str, Any]]:
+    """A backfill chunk: :func:`run_transform` for each day in order, each under
+    :func:`date_run_id`, a failed day (a DQ breach, or any error) recorded and the next
+    one run anyway. Publication is per day and atomic, so a breach on one day leaves
+    the others published; the bulk import then loads exactly the days published by
+    this ``run_key`` and reports the rest.
+
+    Returns one JSON-ready dict per day: ``p_date``, ``status`` (``SUCCEEDED`` or
+    ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``, ``dq_passed``, ``dq`` and,
+    for a failure, ``error`` and ``cause``.
+    """
+    out: list[dict[str, Any]] = []
+    for day in days:
+        run_id = date_run_id(run_key, day)
+        try:
+            result = run_transform(runtime, day, settings, run_id=run_id, rulesets=rulesets)
+        except DQBreach as exc:
+            out.append({"p_date": day.isoformat(), "status": "FAILED", "run_id": run_id,
+                        "error": "DQBreach", "cause": str(exc), "dq_passed": False,
+                        "dq": [asdict(r) for r in exc.results]})
+            continue
+        except Exception as exc:  # one broken day must not cost the chunk's others
+            out.append({"p_date": day.isoformat(), "status": "FAILED", "run_id": run_id,
+                        "error": type(exc).__name__, "cause": str(exc)})
+            continue
+        summary = result.as_dict()
+        summary.update(status="SUCCEEDED")
+        out.append(summary)
+    return out
+
+
 # ------------------------------------------------------------------ the entrypoint's body
 
 
@@ -319,9 +373,28 @@ class TransformClients(Protocol):
 
 def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformResult]:
     """The transform job for ``getResolvedOptions``-style ``args`` (names without ``--``):
-    validate, read the salt's secret, then run each day. One body for Glue and local."""
+    validate, read the salt's secret, then run each day. One body for Glue and local.
+    (A backfill chunk, ``--p_dates``, is :func:`main_dates`.)"""
     options = options_from_args(args)  # dates are validated before anything starts
+    if options.run_key is not None:
+        raise InvalidJobArguments("--p_dates runs through main_dates")
     runtime = clients.runtime()
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
     return run_transform_days(runtime, options.days, TransformSettings(options.lake_uri, salt),
                               run_id=options.run_id)
+
+
+def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, Any]:
+    """A backfill chunk (``--p_dates`` + ``--run_key``): every date on its own; returns
+    ``{"run_key", "days": [one dict per date], "rows_read", "rows_written"}``. The job run
+    succeeds even when a date failed: the bulk import of the chunk reports that date."""
+    options = options_from_args(args)
+    if options.run_key is None:
+        raise InvalidJobArguments("main_dates needs --p_dates and --run_key")
+    runtime = clients.runtime()
+    salt = get_secret_value(options.salt_secret_id, clients.secrets())
+    days = run_transform_dates(runtime, options.days, TransformSettings(options.lake_uri, salt),
+                               run_key=options.run_key)
+    return {"run_key": options.run_key, "days": days,
+            "rows_read": sum(int(d.get("rows_read") or 0) for d in days),
+            "rows_written": sum(int(d.get("rows_written") or 0) for d in days)}

@@ -820,30 +820,37 @@ class UdpStack(Stack):
         for crawler in self.crawlers.values():
             self.pipeline.node.add_dependency(crawler)
 
+        # Range mode (backfill.asl.json): per chunk of dates the backfill crawls, runs the
+        # transform and the bulk import and alerts itself, so it needs the nightly
+        # role's grants, no longer StartExecution of the nightly state machine.
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
                                  assumed_by=_service("states.amazonaws.com", self.account),
-                                 description="Backfill: runs the pipeline once per date")
-        backfill_role.add_to_policy(_statement(["states:StartExecution"],
-                                               [self.pipeline.state_machine_arn]))
+                                 description="Backfill: crawls, transforms and loads chunks "
+                                             "of dates")
         backfill_role.add_to_policy(_statement(
-            ["states:DescribeExecution", "states:StopExecution"],
-            [self.arn("states", "execution", f"{PIPELINE_STATE_MACHINE_NAME}:*", sep=":")]))
+            ["glue:StartCrawler", "glue:GetCrawler"],
+            [self.arn("glue", "crawler", name) for name in self.crawlers]))
         backfill_role.add_to_policy(_statement(
-            ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-            [self.arn("events", "rule", "StepFunctionsGetEventsForStepFunctionsExecutionRule")]))
+            ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
+        backfill_role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        backfill_role.add_to_policy(self.kms_use())
         self.backfill_role = backfill_role
         self.backfill = sfn.StateMachine(
             self, "BackfillStateMachine", state_machine_name=BACKFILL_STATE_MACHINE_NAME,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(
                 BACKFILL_DEFINITION_PATH.read_text(encoding="utf-8")),
-            definition_substitutions={
-                "PipelineStateMachineArn": self.pipeline.state_machine_arn},
+            definition_substitutions=substitutions,
             role=backfill_role, tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group("BackfillLogs",
                                            f"/aws/vendedlogs/states/{BACKFILL_STATE_MACHINE_NAME}"),
                 level=sfn.LogLevel.ERROR, include_execution_data=False))
+        for job in (self.transform_job, self.load_job):
+            self.backfill.node.add_dependency(job)
+        for crawler in self.crawlers.values():
+            self.backfill.node.add_dependency(crawler)
 
         for construct_id, machine in (("Pipeline", self.pipeline), ("Backfill", self.backfill)):
             self._alarm_on_executions(construct_id, machine)

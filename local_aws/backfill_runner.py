@@ -1,76 +1,94 @@
-"""Run a backfill on the local twins: the single-date state machine over many dates.
+"""Run a backfill on the local twins, in range mode: one chunk execution per N dates.
 
-The plan (ranges, concurrency limits, per-date results) is
+The plan (ranges, chunk sizes, concurrency limits, per-date results) is
 :mod:`orchestration.backfill`'s; this is the local execution of it, what ``udp backfill``
-calls: resume (dates whose last run SUCCEEDED are skipped unless ``force``), bounded
-concurrency that never exceeds the Glue jobs' ``MaxConcurrentRuns``, a progress
-callback, one result per date; one failed date never stops the others.
-:func:`child_execution_handler` lets the local executor run ``backfill.asl.json`` (the
-AWS way) too.
+calls. Resume: dates whose last result is SUCCEEDED are skipped unless ``force``, so a
+rerun starts at the first unfinished date; the dates left are cut into chunks of
+``chunk_size`` and each chunk runs the ``ItemProcessor`` of ``backfill.asl.json`` (one
+raw crawl, one transform run, one transform crawl, one bulk-import run), at most
+``concurrency`` chunks at once (never more than the Glue jobs' ``MaxConcurrentRuns``).
+A failed chunk, or a failed date inside one, never stops the others.
+
+Each chunk is one execution in the run history; :func:`date_results` turns it into one
+result per date (status, counts, DQ), which is also written into the run record
+(``RunRecord.dates``) for ``udp status``, resume and the report.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from typing import Any
 
-from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskHandler
+from local_aws.stepfunctions import AslExecutor
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.backfill import (
+    DEFAULT_CHUNK_DAYS,
     DEFAULT_MAX_CONCURRENT_RUNS,
     DateResult,
     ProgressCallback,
     check_concurrency,
     check_dates,
+    chunks,
 )
 
-__all__ = ["child_execution_handler", "make_run_one", "pending_dates", "run_backfill"]
+__all__ = ["ChunkRunner", "date_results", "pending_dates", "run_backfill", "run_chunk",
+           "to_date_result"]
+
+ChunkRunner = Callable[[list[str]], list[DateResult]]
+"""Runs one chunk of dates and returns one :class:`DateResult` per date, in order."""
 
 
 def pending_dates(dates: Iterable[str], history: HistoryStore, *, force: bool,
                   name: str | None = None) -> tuple[list[str], list[str]]:
-    """Split ``dates`` into (to run, to skip): skip those whose last run SUCCEEDED."""
+    """Split ``dates`` into (to run, to skip): skip those whose last result SUCCEEDED
+    (a nightly run of the date, or the date inside a backfill chunk)."""
     to_run: list[str] = []
     skipped: list[str] = []
     for p_date in dates:
         last = None if force else history.last_run(p_date, name=name)
-        (skipped if last is not None and last.status == "SUCCEEDED" else to_run).append(p_date)
+        done = last is not None and last.status_of(p_date) == "SUCCEEDED"
+        (skipped if done else to_run).append(p_date)
     return to_run, skipped
 
 
 def run_backfill(
     dates: list[str],
-    run_one: Callable[[str], RunResult],
+    run_chunk: ChunkRunner,
     *,
     concurrency: int,
     force: bool,
     history: HistoryStore,
+    chunk_size: int = DEFAULT_CHUNK_DAYS,
     progress: ProgressCallback | None = None,
     max_concurrent_runs: int = DEFAULT_MAX_CONCURRENT_RUNS,
     name: str | None = None,
 ) -> list[DateResult]:
-    """Run ``run_one`` for each date not yet SUCCEEDED (all of them with ``force``).
+    """Run the dates not yet SUCCEEDED (all of them with ``force``), ``chunk_size`` at a
+    time, ``concurrency`` chunks at once.
 
     Parameters
     ----------
     dates
         ``YYYY-MM-DD`` strings, each at most once.
-    run_one
-        Runs the single-date state machine for a date (see :func:`make_run_one`).
+    run_chunk
+        Runs one chunk (see :meth:`local_aws.cloud.LocalCloud.run_backfill_chunk`).
     concurrency
-        Dates run at once; 1 ≤ concurrency ≤ ``max_concurrent_runs``.
+        Chunks at once; 1 ≤ concurrency ≤ ``max_concurrent_runs`` (each chunk holds one
+        Glue job run at a time).
     force
-        Rerun dates whose last run succeeded.
+        Rerun dates whose last result succeeded.
     history
-        Where previous runs are looked up (resume).
+        Where previous results are looked up (resume).
+    chunk_size
+        Dates per chunk (the last one may be shorter).
     progress
         Called as ``progress(result, done, total)`` after every date, skipped ones too.
     max_concurrent_runs
-        The Glue jobs' ``MaxConcurrentRuns``; more concurrent dates would only be
-        rejected by Glue with ``ConcurrentRunsExceededException``.
+        The Glue jobs' ``MaxConcurrentRuns``.
     name
         Only consider previous runs of this state machine name when resuming.
 
@@ -82,6 +100,7 @@ def run_backfill(
     check_concurrency(concurrency, max_concurrent_runs)
     checked = check_dates(dates)
     to_run, skipped = pending_dates(checked, history, force=force, name=name)
+    planned = chunks(to_run, chunk_size)
     total = len(checked)
     results: dict[str, DateResult] = {}
     done = 0
@@ -97,50 +116,100 @@ def run_backfill(
         last = history.last_run(p_date, name=name)
         report(DateResult(p_date, "SKIPPED", run_id=last.run_id if last else None))
 
-    def one(p_date: str) -> DateResult:
+    def one(chunk: list[str]) -> list[DateResult]:
         began = time.perf_counter()
         try:
-            run = run_one(p_date)
-        except Exception as exc:  # one broken date must not stop the others
-            return DateResult(p_date, "FAILED", error=type(exc).__name__, cause=str(exc),
-                              seconds=time.perf_counter() - began)
-        return DateResult(p_date, run.status, run_id=run.run_id, failed_state=run.failed_state,
-                          error=run.error, cause=run.cause, seconds=time.perf_counter() - began)
+            return run_chunk(chunk)
+        except Exception as exc:  # one broken chunk must not stop the others
+            seconds = time.perf_counter() - began
+            return [DateResult(d, "FAILED", error=type(exc).__name__, cause=str(exc),
+                               seconds=seconds, chunk=f"{chunk[0]}..{chunk[-1]}")
+                    for d in chunk]
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(one, d) for d in to_run]
+        futures = [pool.submit(one, c) for c in planned]
         for future in as_completed(futures):
-            report(future.result())
+            for result in future.result():
+                report(result)
     return [results[d] for d in checked]
 
 
-def make_run_one(executor: AslExecutor) -> Callable[[str], RunResult]:
-    """``run_one`` for :func:`run_backfill`: one execution with input ``{"p_date": d}``."""
-
-    def run_one(p_date: str) -> RunResult:
-        return executor.run({"p_date": p_date}, label=p_date)
-
-    return run_one
+def _by_date(days: Any) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(days, list):
+        return {}
+    return {str(d["p_date"]): d for d in days if isinstance(d, Mapping) and "p_date" in d}
 
 
-def child_execution_handler(executor: AslExecutor) -> TaskHandler:
-    """Local ``states:startExecution.sync:2``: run ``executor`` and wait, like Step Functions.
+def date_results(dates: Sequence[str], run: Mapping[str, Any], transform_days: Any,
+                 load_days: Any, *, seconds: float = 0.0) -> list[dict[str, Any]]:
+    """One JSON-ready result per date of a chunk execution.
 
-    Succeeds with ``{"ExecutionArn", "Status", "Output"}``; a failed child raises
-    ``States.TaskFailed`` whose cause is the child's description as JSON.
+    ``run`` is the chunk's run (``status``, ``output``, ``error``, ``cause``,
+    ``failed_state``: a :class:`RunResult` as a dict); ``transform_days`` and
+    ``load_days`` the jobs' per-date outputs (absent when a job did not run). A date
+    SUCCEEDED only if its load did; otherwise the first stage that failed it is named:
+    the transform (a DQ breach), the bulk import, or the chunk itself (e.g. a crawl).
     """
+    transform, load = _by_date(transform_days), _by_date(load_days)
+    output = run.get("output") if isinstance(run.get("output"), Mapping) else {}
+    chunk_error = (output or {}).get("error") or run.get("error")
+    chunk_cause = (output or {}).get("cause") or run.get("cause")
+    label = f"{dates[0]}..{dates[-1]}"
+    out = []
+    for p_date in dates:
+        t, ld = transform.get(p_date, {}), load.get(p_date, {})
+        row: dict[str, Any] = {"p_date": p_date, "chunk": label, "seconds": round(seconds, 3),
+                               "users": t.get("rows_written"), "loaded": ld.get("rows_staged"),
+                               "dq_passed": t.get("dq_passed"), "transform": dict(t),
+                               "load": dict(ld)}
+        if ld.get("status") == "SUCCEEDED":
+            row.update(status="SUCCEEDED")
+        elif t.get("status") == "FAILED":
+            row.update(status="FAILED", failed_state="RunTransformJob", error=t.get("error"),
+                       cause=t.get("cause"))
+        elif ld.get("status") == "FAILED":
+            row.update(status="FAILED", failed_state="RunBulkImport", error=ld.get("error"),
+                       cause=ld.get("cause"))
+        else:
+            row.update(status="FAILED", failed_state=run.get("failed_state") or "chunk",
+                       error=chunk_error or "Backfill.ChunkFailed",
+                       cause=chunk_cause or "the chunk stopped before this date was loaded")
+        out.append(row)
+    return out
 
-    def handler(params: dict[str, Any]) -> dict[str, Any]:
-        child_input = params.get("Input", {})
-        if isinstance(child_input, str):
-            child_input = json.loads(child_input)
-        label = child_input.get("p_date") if isinstance(child_input, dict) else None
-        run = executor.run(child_input, label=label)
-        if not run.succeeded:
-            raise TaskError("States.TaskFailed", json.dumps({
-                "ExecutionArn": run.run_id, "Status": run.status, "Error": run.error,
-                "Cause": run.cause, "FailedState": run.failed_state,
-            }))
-        return {"ExecutionArn": run.run_id, "Status": run.status, "Output": run.output}
 
-    return handler
+def to_date_result(row: Mapping[str, Any], run_id: str) -> DateResult:
+    """A :func:`date_results` row as the planner's :class:`DateResult`."""
+    return DateResult(str(row["p_date"]), str(row["status"]), run_id=run_id,
+                      failed_state=row.get("failed_state"), error=row.get("error"),
+                      cause=row.get("cause"), seconds=float(row.get("seconds") or 0.0),
+                      users=row.get("users"), loaded=row.get("loaded"),
+                      dq_passed=row.get("dq_passed"), chunk=row.get("chunk"))
+
+
+def run_chunk(executor: AslExecutor, dates: list[str],
+              job_outputs: Callable[[str], Mapping[str, Any]], history: HistoryStore, *,
+              replace: bool | None = None) -> list[DateResult]:
+    """Run one chunk execution (``executor`` runs the chunk definition) and record its
+    per-date results in the run history; one :class:`DateResult` per date, in order.
+
+    The chunk input is what the AWS Map's ``ItemSelector`` builds: the dates, ``replace``
+    (``false`` unless given) and a fresh ``run_key`` (also the execution's run id).
+    ``job_outputs(run_key)`` returns the jobs' per-date outputs of that chunk
+    (``{"transform": [...], "load": [...]}``), which Glue itself would not return.
+    """
+    run_key = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    chunk_input: dict[str, Any] = {"dates": list(dates), "replace": bool(replace),
+                                   "run_key": run_key}
+    began = time.perf_counter()
+    run = executor.run(chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
+    outputs = job_outputs(run_key)
+    facts = dict(run.__dict__)
+    if facts.get("failed_state") is None:  # the chunk caught its failure: where?
+        caught = [e.get("state") for e in history.get_run(run.run_id).events
+                  if e.get("type") == "CatchTaken" and e.get("state") != "NotifyChunkFailure"]
+        facts["failed_state"] = caught[-1] if caught else None
+    rows = date_results(dates, facts, outputs.get("transform"), outputs.get("load"),
+                        seconds=time.perf_counter() - began)
+    history.record_dates(run.run_id, rows)
+    return [to_date_result(r, run.run_id) for r in rows]

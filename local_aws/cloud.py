@@ -137,6 +137,10 @@ class LocalCloud:
         self.spark_cores = spark_cores
         self.stage_seconds: dict[str, float] = {}
         self.job_outputs: dict[str, dict[str, Any]] = {}
+        self.chunk_outputs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        """Per backfill chunk (``run_key``): each job's per-date results, also when the
+        job run failed (Glue keeps no output; the local runner reads them here)."""
+        self._chunk_lock = threading.Lock()
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
@@ -251,6 +255,13 @@ class LocalCloud:
         from glue_jobs.transform_job import main
 
         name = self.cfg.transform_job
+        if args.get("--p_dates"):  # a backfill chunk
+            from glue_jobs.transform_job import main_dates
+
+            out = main_dates(_resolved(self.job_default_arguments()[name], name, args),
+                             _LocalTransformClients(self))
+            self._keep_chunk_output(out["run_key"], "transform", out["days"])
+            return out
         results = main(_resolved(self.job_default_arguments()[name], name, args),
                        _LocalTransformClients(self))
         if len(results) == 1:
@@ -264,8 +275,22 @@ class LocalCloud:
         from glue_jobs.bulk_import import main
 
         name = self.cfg.load_job
-        return main(_resolved(self.job_default_arguments()[name], name, args),
-                    _LocalLoadClients(self))
+        resolved = _resolved(self.job_default_arguments()[name], name, args)
+        if args.get("--p_dates"):  # a backfill chunk
+            from glue_jobs.bulk_import import DatesNotLoaded, main_dates
+
+            try:
+                out = main_dates(resolved, _LocalLoadClients(self))
+            except DatesNotLoaded as exc:
+                self._keep_chunk_output(resolved["run_key"], "load", exc.results)
+                raise
+            self._keep_chunk_output(out["run_key"], "load", out["days"])
+            return out
+        return main(resolved, _LocalLoadClients(self))
+
+    def _keep_chunk_output(self, run_key: str, job: str, days: list[dict[str, Any]]) -> None:
+        with self._chunk_lock:
+            self.chunk_outputs.setdefault(run_key, {})[job] = days
 
     # ------------------------------------------------------------------ state machine
     def _timed(self, label: str, fn: Callable[[], Any]) -> Any:
@@ -324,6 +349,28 @@ class LocalCloud:
         definition = load_pipeline_definition(self.cfg)
         return AslExecutor(definition, self.task_registry(), wait_scale=self.wait_scale,
                            history=self.history)
+
+    def chunk_executor(self) -> AslExecutor:
+        """One backfill chunk: the ``ItemProcessor`` of ``backfill.asl.json``."""
+        from orchestration.backfill import chunk_definition
+
+        return AslExecutor(chunk_definition(self.cfg), self.task_registry(),
+                           wait_scale=self.wait_scale, history=self.history,
+                           name="udp-backfill")
+
+    def run_backfill_chunk(self, dates: list[str], *, replace: bool | None = None,
+                           executor: AslExecutor | None = None) -> list[Any]:
+        """Run one chunk of a backfill (range mode) and record its per-date results in
+        the run history; returns one ``DateResult`` per date, in order. ``replace`` is
+        passed on to the bulk import when given (``false`` otherwise, as on AWS)."""
+        from local_aws.backfill_runner import run_chunk
+
+        def outputs(run_key: str) -> dict[str, list[dict[str, Any]]]:
+            with self._chunk_lock:
+                return self.chunk_outputs.pop(run_key, {})
+
+        return run_chunk(executor or self.chunk_executor(), dates, outputs, self.history,
+                         replace=replace)
 
     def run_pipeline(self, p_date: str, *, replace: bool = False) -> RunResult:
         """The nightly state machine for one day, on the local twins. ``replace`` is the

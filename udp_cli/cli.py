@@ -91,6 +91,39 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
             "pages failed": result.total("pages_failed")}
 
 
+def _ingest_users(state_dir: Path, day: str, users: int,
+                  args: argparse.Namespace) -> dict[str, int]:
+    """``udp ingest --users N``: a day of N users through the twins, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from local_aws.scheduler import ingest_users
+
+    if users < 1:
+        raise UserError(f"--users must be at least 1, got {users}")
+    options = _api_options(args)
+    if not 0.0 <= args.firehose_failure_rate < 1.0:
+        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+    stack = _stack(state_dir)
+    try:
+        with bar:
+            task = bar.add_task(f"ingest {day}", total=users)
+
+            def progress(fetched: int, planned: int) -> None:
+                bar.update(task, completed=fetched, total=planned)
+            result = ingest_users(date.fromisoformat(day), users, stack.s3,
+                                  stack.delivery_stream(), stack.cfg.errors_bucket,
+                                  options=options, progress=progress,
+                                  firehose_failure_rate=args.firehose_failure_rate)
+    finally:
+        stack.close()
+    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
+            "quarantined": result.total("records_rejected"),
+            "undeliverable": result.total("records_undeliverable"),
+            "pages failed": result.total("pages_failed")}
+
+
 def _replay(state_dir: Path, path: Path) -> dict[str, int]:
     from ingest_lambda.replay import ReplayError, ReplaySource, load_replay
     from local_aws.scheduler import replay_pages
@@ -116,7 +149,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.date:
         raise UserError("give --date D (simulate a day) or --replay FILE")
     day = _p_date(args.date)
-    counts = _ingest(args.state_dir, day, args)
+    counts = (_ingest_users(args.state_dir, day, args.users, args) if args.users is not None
+              else _ingest(args.state_dir, day, args))
     console.print(f"ingested {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -243,6 +277,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 str(ev.get("state", "") or ""), str(detail)[:90])))
         console.print(escape(f"run {run.run_id} ({run.label}): {run.status}"))
         console.print(table)
+        if run.dates:
+            console.print(_dates_table(run.dates))
         if run.status != "SUCCEEDED" and run.failed_state:
             console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
                           markup=False)
@@ -268,8 +304,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     table = Table("run id", "date", "status", "seconds", "failed state", "cause")
     for rec in runs:
         table.add_row(*(escape(x) for x in (
-            rec.run_id, str(rec.label or ""), rec.status, f"{rec.duration_seconds or 0:.1f}",
-            str(rec.failed_state or ""), str(rec.cause or "")[:60])))
+            rec.run_id, str(rec.label or ""), _run_status(rec),
+            f"{rec.duration_seconds or 0:.1f}", str(rec.failed_state or ""),
+            str(rec.cause or "")[:60])))
+        for row in rec.dates or ():  # a backfill chunk: one row per date under it
+            table.add_row(*(escape(x) for x in (
+                "", f"  {row.get('p_date')}", str(row.get("status")), "",
+                str(row.get("failed_state") or ""), str(row.get("cause") or "")[:60])))
     console.print(table)
     return 0
 
@@ -295,17 +336,41 @@ def _run_detail(run: Any, log_file: str, fmt: str) -> str:
     return _format_rows(["run_id", "timestamp", "event", "state", "error", "cause"], rows, fmt)
 
 
+def _run_status(rec: Any) -> str:
+    """A run's status; for a backfill chunk, how many of its dates succeeded."""
+    if not rec.dates:
+        return str(rec.status)
+    ok = sum(row.get("status") == "SUCCEEDED" for row in rec.dates)
+    return "SUCCEEDED" if ok == len(rec.dates) else f"FAILED ({ok}/{len(rec.dates)} dates)"
+
+
+def _dates_table(rows: list[dict[str, Any]]) -> Table:
+    """A backfill chunk's per-date results."""
+    table = Table("date", "status", "users", "loaded", "DQ", "failed state", "cause")
+    for row in rows:
+        dq = row.get("dq_passed")
+        table.add_row(*(escape(str(x)) for x in (
+            row.get("p_date"), row.get("status"), _blank(row.get("users")),
+            _blank(row.get("loaded")), "" if dq is None else ("passed" if dq else "breach"),
+            row.get("failed_state") or "", str(row.get("cause") or "")[:70])))
+    return table
+
+
+def _blank(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from contracts.dates import p_date_range
     from contracts.pipeline import PipelineConfig
-    from local_aws.backfill_runner import make_run_one, run_backfill
-    from local_aws.cloud import pipeline_input
+    from local_aws.backfill_runner import run_backfill
     from orchestration.backfill import (
         BackfillError,
         DateRangeError,
         DateResult,
+        check_chunk_size,
         check_concurrency,
     )
 
@@ -316,6 +381,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         dates = p_date_range(args.date_from, args.date_to)
         limit = PipelineConfig().max_concurrent_runs
         concurrency = check_concurrency(args.concurrency or limit, limit)
+        chunk_size = check_chunk_size(args.chunk)
     except (DateRangeError, BackfillError) as exc:
         raise UserError(str(exc)) from None
     _existing_state(args.state_dir)
@@ -329,21 +395,26 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         def progress(result: DateResult, done: int, total: int) -> None:
             bar.update(task, completed=done,
                        description=f"{result.p_date} {result.status.lower()}")
-        executor = stack.executor()
-        run_one = (make_run_one(executor) if not args.replace
-                   else lambda day: executor.run(pipeline_input(day, replace=True), label=day))
+        chunk_executor = stack.chunk_executor()
+        replace = True if args.replace else None
+
+        def run_chunk(chunk: list[str]) -> list[DateResult]:
+            return list(stack.run_backfill_chunk(chunk, executor=chunk_executor,
+                                                 replace=replace))
         try:
-            results = run_backfill(dates, run_one,
-                                   concurrency=concurrency, force=args.force or args.replace,
-                                   history=stack.history, progress=progress,
+            results = run_backfill(dates, run_chunk, concurrency=concurrency,
+                                   force=args.force or args.replace, history=stack.history,
+                                   chunk_size=chunk_size, progress=progress,
                                    max_concurrent_runs=limit)
         except BackfillError as exc:
             raise UserError(str(exc)) from None
-    table = Table("date", "status", "seconds", "run id", "failed state", "error")
+    table = Table("date", "status", "users", "loaded", "chunk s", "run id", "failed state",
+                  "error")
     for r in results:
-        table.add_row(*(escape(x) for x in (r.p_date, r.status, f"{r.seconds:.1f}",
-                                             r.run_id or "", r.failed_state or "",
-                                             (r.error or "")[:50])))
+        table.add_row(*(escape(x) for x in (
+            r.p_date, r.status, "" if r.users is None else str(r.users),
+            "" if r.loaded is None else str(r.loaded), f"{r.seconds:.1f}", r.run_id or "",
+            r.failed_state or "", (r.error or "")[:50])))
     console.print(table)
     failed = [r for r in results if r.status not in ("SUCCEEDED", "SKIPPED")]
     done = sum(r.status == "SUCCEEDED" for r in results)
@@ -539,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="ingestion day, YYYY-MM-DD (UTC)")
     p.add_argument("--replay", type=Path,
                    help="ingest saved API responses (a page object or a list) instead")
+    p.add_argument("--users", type=int,
+                   help="a day of N users (e.g. 1000000), with a progress bar; replaces "
+                        "--invocations/--pages/--page-size")
     ingest_opts(p, 4, 3, 100)
     p.set_defaults(func=cmd_ingest)
 
@@ -559,11 +633,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("backfill", help="run the state machine over a date range, resumable")
+    p = sub.add_parser("backfill", help="backfill a date range in chunks (one transform and "
+                       "one load run per chunk, each date committed on its own), resumable")
     p.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    p.add_argument("--chunk", type=int, default=7,
+                   help="dates per chunk: one Glue run each for the transform and the load "
+                        "(default %(default)s; a failure costs at most one chunk)")
     p.add_argument("--concurrency", type=int, default=0,
-                   help="days at once (default and maximum: the Glue jobs' MaxConcurrentRuns)")
+                   help="chunks at once (default and maximum: the Glue jobs' "
+                        "MaxConcurrentRuns)")
     p.add_argument("--force", action="store_true", help="rerun days that already succeeded")
     p.add_argument("--replace", action="store_true",
                    help="reload every day (implies --force; rows of each day deleted first)")

@@ -1,6 +1,7 @@
 """Glue 5.0 job script: transform, check and publish one p_date (or a range). Wiring only.
 
-Arguments: --p_date D | --start_date A --end_date B, --lake_uri s3://udp-lake,
+Arguments: --p_date D | --start_date A --end_date B | --p_dates '["D1", ...]' --run_key K
+(a backfill chunk), --lake_uri s3://udp-lake,
 --salt_secret_id <Secrets Manager id of the email-hash salt>. The body is
 ``glue_jobs.transform_job.main``; the local Glue jobs twin calls it with local clients.
 """
@@ -16,7 +17,7 @@ from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
 
 from glue_jobs.glue_runtime import GlueRuntime
-from glue_jobs.transform_job import job_option_names, main
+from glue_jobs.transform_job import job_option_names, main, main_dates
 
 
 class GlueClients:
@@ -38,6 +39,9 @@ class GlueClients:
 
 args = getResolvedOptions(sys.argv, job_option_names(sys.argv))
 clients = GlueClients(args)
-results = main(args, clients)
-print(json.dumps([r.as_dict() for r in results], default=str))
+if "--p_dates" in sys.argv:  # a backfill chunk: each date on its own
+    print(json.dumps(main_dates(args, clients), default=str))
+else:
+    results = main(args, clients)
+    print(json.dumps([r.as_dict() for r in results], default=str))
 clients.job.commit()

@@ -87,10 +87,38 @@ class RunRecord:
     """sha256 of the definition file's bytes, before placeholder substitution."""
     executed_sha256: str | None = None
     """sha256 of the canonical JSON of the definition as executed (after substitution)."""
+    dates: list[dict[str, Any]] | None = None
+    """A backfill chunk's per-date results (``p_date``, ``status``, counts, DQ, error);
+    ``None`` for a single-date run."""
+
+    @property
+    def chunk_dates(self) -> list[str] | None:
+        """The dates of a backfill chunk run (from its input), ``None`` otherwise."""
+        if isinstance(self.input, dict) and isinstance(self.input.get("dates"), list):
+            return [str(d) for d in self.input["dates"]]
+        return None
+
+    def covers(self, p_date: str) -> bool:
+        """Whether this run processed ``p_date`` (its own date, or one of its chunk's)."""
+        dates = self.chunk_dates
+        return p_date in dates if dates is not None else self.p_date == p_date
+
+    def status_of(self, p_date: str) -> str:
+        """``p_date``'s outcome in this run: the run's status, or for a chunk the date's
+        own result (the run's status while running or if it stopped before recording)."""
+        for row in self.dates or ():
+            if row.get("p_date") == p_date:
+                return str(row.get("status"))
+        if self.chunk_dates is not None and self.status == "SUCCEEDED":
+            return "FAILED"  # finished without a result for the date: not loaded
+        return self.status
 
     @property
     def p_date(self) -> str | None:
-        """The run's ``p_date`` (its label, or the input's ``p_date``)."""
+        """The run's ``p_date`` (its label, or the input's ``p_date``); ``None`` for a
+        backfill chunk (see :attr:`chunk_dates`)."""
+        if self.chunk_dates is not None:
+            return None
         if self.label is not None:
             return self.label
         if isinstance(self.input, dict) and isinstance(self.input.get("p_date"), str):
@@ -189,6 +217,14 @@ class HistoryStore:
             self._write(record)
         return record
 
+    def record_dates(self, run_id: str, dates: list[dict[str, Any]]) -> RunRecord:
+        """Attach a finished backfill chunk's per-date results to its run."""
+        record = self.get_run(run_id)
+        with self._lock:
+            record.dates = dates
+            self._write(record)
+        return record
+
     # -- reading (used by `udp status` and backfill resume) ------------------------
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -227,7 +263,7 @@ class HistoryStore:
             except (json.JSONDecodeError, TypeError, OSError):
                 continue  # a foreign, damaged or just-removed file is not a run
             record = self._settle(record)
-            if p_date is not None and record.p_date != p_date:
+            if p_date is not None and not record.covers(p_date):
                 continue
             if name is not None and record.name != name:
                 continue
@@ -235,7 +271,7 @@ class HistoryStore:
         return sorted(runs, key=lambda r: (r.started_at, r.run_id))
 
     def last_run(self, p_date: str, *, name: str | None = None) -> RunRecord | None:
-        """The most recently started run for ``p_date`` (or ``None``)."""
+        """The most recently started run that processed ``p_date`` (or ``None``)."""
         runs = self.list_runs(p_date=p_date, name=name)
         return runs[-1] if runs else None
 

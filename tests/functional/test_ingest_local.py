@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,3 +110,19 @@ def test_ingest_users_reports_progress_page_by_page(tmp_path: Path) -> None:
     # AND every valid record landed as Parquet under the day's p_date
     files = list((tmp_path / "s3/udp-lake/raw/user_data/p_date=2026-11-22").glob("*.parquet"))
     assert sum(pq.read_metadata(f).num_rows for f in files) == result.total("records_valid")
+
+
+def test_udp_ingest_users_makes_a_day_of_n_users(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from udp_cli.cli import main as udp
+
+    # GIVEN an empty state folder WHEN `udp ingest --users 40` runs
+    code = udp(["--state-dir", str(tmp_path), "ingest", "--date", "2026-03-01",
+                "--users", "40", "--malformed-rate", "0"])
+    # THEN it succeeds and reports the 40 users fetched, all valid
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ingested 2026-03-01: fetched 40, valid 40" in out
+    # AND the raw partition holds them
+    files = list(tmp_path.glob("s3/*/raw/user_data/p_date=2026-03-01/*.parquet"))
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 40

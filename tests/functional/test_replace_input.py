@@ -7,17 +7,14 @@ from typing import Any
 
 import pytest
 
-from local_aws.backfill_runner import child_execution_handler
 from local_aws.cloud import pipeline_input
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
-    TaskRegistry,
     load_definition,
     substitute_placeholders,
 )
 from local_aws.stepfunctions.history import HistoryStore
-from orchestration.backfill import BACKFILL_DEFINITION, START_EXECUTION_SYNC
 from tests.functional.test_state_machine_local import DEFINITION, NAMES, FakeGlue, registry
 
 
@@ -85,23 +82,5 @@ def test_pipeline_input_leaves_replace_out_unless_asked() -> None:
                                                           "replace": True}
 
 
-@pytest.mark.parametrize(("backfill_input", "expected"), [
-    ({"dates": ["2024-08-01", "2024-08-02"]}, "false"),
-    ({"dates": ["2024-08-01", "2024-08-02"], "replace": True}, "true"),
-])
-def test_the_backfill_map_passes_replace_into_each_dates_input(
-        executor: AslExecutor, glue: RecordingGlue, tmp_path: Any,
-        backfill_input: dict[str, Any], expected: str) -> None:
-    # GIVEN the AWS backfill definition running the pipeline as its child executions
-    parent_def = substitute_placeholders(
-        load_definition(BACKFILL_DEFINITION),
-        {"PipelineStateMachineArn": "arn:aws:states:us-east-1:0:stateMachine:udp"})
-    parent = AslExecutor(parent_def, TaskRegistry({START_EXECUTION_SYNC:
-                                                   child_execution_handler(executor)}),
-                         history=HistoryStore(tmp_path / "backfills"), name="udp-backfill")
-    # WHEN it runs with or without replace
-    result = parent.run(backfill_input)
-    # THEN every date's bulk import got that replace
-    assert result.status == "SUCCEEDED", result.cause
-    assert sorted((a["--p_date"], a["--replace"]) for a in glue.load_args()) == [
-        ("2024-08-01", expected), ("2024-08-02", expected)]
+# The backfill's replace reaching every date's load (range mode, one load run per chunk) is
+# tested in tests/functional/test_backfill_range.py::test_the_replace_field_flows_to_the_load.

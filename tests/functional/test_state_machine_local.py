@@ -1,9 +1,9 @@
-"""The deployed definition (state_machine.asl.json, backfill.asl.json) run by the local
-executor against small fakes of Glue, the SNS twin and the file-backed run history."""
+"""The deployed definition (state_machine.asl.json) run by the local executor against
+small fakes of Glue, the SNS twin and the file-backed run history (the range backfill,
+backfill.asl.json, is tests/functional/test_backfill_range.py)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import threading
@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from contracts.dates import p_date_range as date_range
-from local_aws.backfill_runner import child_execution_handler, make_run_one, run_backfill
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
@@ -24,13 +22,7 @@ from local_aws.stepfunctions import (
     substitute_placeholders,
 )
 from local_aws.stepfunctions.history import HistoryStore, RunNotFoundError
-from orchestration.backfill import (
-    BACKFILL_DEFINITION,
-    DEFAULT_MAX_CONCURRENT_RUNS,
-    START_EXECUTION_SYNC,
-    BackfillError,
-    DateResult,
-)
+from orchestration.backfill import BACKFILL_DEFINITION, DEFAULT_MAX_CONCURRENT_RUNS
 from orchestration.schedules import p_date_for
 
 ORCH = Path(__file__).resolve().parents[2] / "orchestration"
@@ -147,12 +139,12 @@ def test_definition_file_is_json_with_only_the_deploy_placeholders() -> None:
     raw = load_definition(DEFINITION)
     # WHEN its placeholders are listed THEN they are exactly the deploy-time names
     assert placeholders(raw) == set(NAMES)
-    assert placeholders(load_definition(BACKFILL_DEFINITION)) == {"PipelineStateMachineArn"}
+    assert placeholders(load_definition(BACKFILL_DEFINITION)) == set(NAMES)
 
 
 def test_backfill_map_concurrency_does_not_exceed_glue_max_concurrent_runs() -> None:
     # GIVEN the backfill Map WHEN its MaxConcurrency is read THEN it respects the Glue limit
-    mc = load_definition(BACKFILL_DEFINITION)["States"]["RunEachDate"]["MaxConcurrency"]
+    mc = load_definition(BACKFILL_DEFINITION)["States"]["RunEachChunk"]["MaxConcurrency"]
     assert 1 <= mc <= DEFAULT_MAX_CONCURRENT_RUNS
 
 
@@ -319,104 +311,3 @@ def test_input_without_a_date_fails_clearly(executor: AslExecutor) -> None:
 def test_unknown_run_id_is_a_clear_error(history: HistoryStore) -> None:
     with pytest.raises(RunNotFoundError, match="no run 'nope'"):
         history.get_run("nope")
-
-
-# --------------------------------------------------------------------------- backfill
-
-
-def test_backfill_30_days_with_one_failure_then_resume_runs_only_that_day(
-    executor: AslExecutor, glue: FakeGlue, history: HistoryStore, sns: LocalSns
-) -> None:
-    # GIVEN 30 days and a transform failure on one of them
-    days = date_range("2024-04-01", "2024-04-30")
-    glue.job_faults[("transform-job", "2024-04-17")] = [TaskError("States.TaskFailed", "DQ")]
-    seen: list[tuple[str, int, int]] = []
-
-    def progress(result: DateResult, done: int, total: int) -> None:
-        seen.append((result.p_date, done, total))
-
-    # WHEN backfilled with concurrency 2
-    results = run_backfill(days, make_run_one(executor), concurrency=2, force=False,
-                           history=history, progress=progress)
-    # THEN 29 succeeded, the one failure is reported with its cause, progress saw all 30
-    by_status = {r.p_date: r.status for r in results}
-    assert [r.p_date for r in results] == days
-    assert [d for d, s in by_status.items() if s == "FAILED"] == ["2024-04-17"]
-    assert list(by_status.values()).count("SUCCEEDED") == 29
-    failed = next(r for r in results if r.status == "FAILED")
-    assert failed.failed_state == "RunTransformJob" and "DQ" in (failed.cause or "")
-    assert sorted(d for d, _, _ in seen) == days and seen[-1][1:] == (30, 30)
-    assert len(sns.messages()) == 1
-    # WHEN rerun without --force
-    glue.calls.clear()
-    again = run_backfill(days, make_run_one(executor), concurrency=2, force=False,
-                         history=history)
-    # THEN only the failed day ran (and now succeeded); the others were skipped
-    assert glue.job_calls("transform-job") == ["2024-04-17"]
-    assert {r.status for r in again if r.p_date != "2024-04-17"} == {"SKIPPED"}
-    assert next(r for r in again if r.p_date == "2024-04-17").status == "SUCCEEDED"
-
-
-def test_backfill_force_reruns_succeeded_days(executor: AslExecutor, glue: FakeGlue,
-                                              history: HistoryStore) -> None:
-    # GIVEN two days that already succeeded
-    days = ["2024-06-01", "2024-06-02"]
-    run_backfill(days, make_run_one(executor), concurrency=1, force=False, history=history)
-    glue.calls.clear()
-    # WHEN backfilled again with force
-    results = run_backfill(days, make_run_one(executor), concurrency=1, force=True,
-                           history=history)
-    # THEN both ran again
-    assert sorted(glue.job_calls("transform-job")) == days
-    assert [r.status for r in results] == ["SUCCEEDED", "SUCCEEDED"]
-
-
-def test_backfill_refuses_concurrency_above_glue_max_concurrent_runs(
-    history: HistoryStore,
-) -> None:
-    # GIVEN a Glue limit of 2 WHEN 3 are requested THEN a clear error before anything runs
-    with pytest.raises(BackfillError, match="MaxConcurrentRuns"):
-        run_backfill(["2024-01-01"], lambda d: pytest.fail("must not run"), concurrency=3,
-                     force=False, history=history, max_concurrent_runs=2)
-
-
-def test_backfill_survives_a_crashing_run_one(history: HistoryStore,
-                                              executor: AslExecutor) -> None:
-    # GIVEN a run_one that crashes for one date
-    good = make_run_one(executor)
-
-    def run_one(p_date: str) -> Any:
-        if p_date == "2024-07-02":
-            raise RuntimeError("worker died")
-        return good(p_date)
-
-    # WHEN backfilled THEN the other dates still ran
-    results = run_backfill(["2024-07-01", "2024-07-02", "2024-07-03"], run_one, concurrency=2,
-                           force=False, history=history)
-    assert [r.status for r in results] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
-    assert results[1].cause == "worker died"
-
-
-def test_backfill_map_definition_runs_locally_with_child_executions(
-    executor: AslExecutor, glue: FakeGlue, history: HistoryStore
-) -> None:
-    # GIVEN the AWS backfill definition, its Map iterations running the pipeline locally
-    parent_def = substitute_placeholders(
-        load_definition(BACKFILL_DEFINITION),
-        {"PipelineStateMachineArn": "arn:aws:states:us-east-1:0:stateMachine:udp"})
-    parent = AslExecutor(parent_def, TaskRegistry({START_EXECUTION_SYNC:
-                                                   child_execution_handler(executor)}),
-                         history=history, name="udp-backfill")
-    glue.job_faults[("load-job", "2024-08-02")] = [TaskError("States.TaskFailed", "x")] * 2
-    # WHEN it runs over three dates
-    result = parent.run({"dates": ["2024-08-01", "2024-08-02", "2024-08-03"]})
-    # THEN the backfill succeeded with one result per date, the failure recorded, not fatal
-    assert result.status == "SUCCEEDED", result.cause
-    statuses = [(r["p_date"], r["status"]) for r in result.output["results"]]
-    assert statuses == [("2024-08-01", "SUCCEEDED"), ("2024-08-02", "FAILED"),
-                        ("2024-08-03", "SUCCEEDED")]
-    failed = result.output["results"][1]
-    assert json.loads(failed["cause"])["FailedState"] == "RunBulkImport"
-    # AND each child run is in the history under its date
-    assert {r.p_date for r in history.list_runs(name="udp-pipeline")} == {
-        "2024-08-01", "2024-08-02", "2024-08-03"}

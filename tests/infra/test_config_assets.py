@@ -56,7 +56,7 @@ def test_unknown_environment_is_a_clear_error() -> None:
 def test_backfill_concurrency_fits_every_environment() -> None:
     # GIVEN the backfill definition's Map concurrency
     backfill = json.loads(DEFINITION_PATH.with_name("backfill.asl.json").read_text())
-    concurrency = backfill["States"]["RunEachDate"]["MaxConcurrency"]
+    concurrency = backfill["States"]["RunEachChunk"]["MaxConcurrency"]
     # THEN no environment's Glue jobs accept fewer concurrent runs
     assert all(concurrency <= env.max_concurrent_runs for env in ENVIRONMENTS.values())
 

@@ -106,6 +106,43 @@ def test_a_range_run_parses_too(template: dict[str, Any]) -> None:
     assert len(options_from_args(getResolvedOptions(argv, job_option_names(argv))).days) == 3
 
 
+CHUNK: dict[str, Any] = {"dates": ["2026-02-27", "2026-02-28", "2026-03-01"],
+                         "run_key": "exec-1-c0", "replace": False}
+
+
+def _chunk_arguments(placeholder: str) -> dict[str, str]:
+    """What the backfill chunk's task passes the job, its intrinsics evaluated as Step
+    Functions does (``States.JsonToString`` is compact JSON; ``States.Format`` of a
+    boolean is ``true``/``false``)."""
+    from orchestration.backfill import BACKFILL_DEFINITION, CHUNK_STATE
+
+    states = json.loads(BACKFILL_DEFINITION.read_text(encoding="utf-8"))["States"][
+        CHUNK_STATE]["ItemProcessor"]["States"]
+    [task] = [s for s in states.values() if s.get("Parameters", {}).get("JobName") == placeholder]
+    known: dict[str, str] = {
+        "States.JsonToString($.dates)": json.dumps(CHUNK["dates"], separators=(",", ":")),
+        "$.run_key": CHUNK["run_key"], "States.Format('{}', $.replace)": "false"}
+    return {k.removesuffix(".$"): known[v] for k, v in task["Parameters"]["Arguments"].items()}
+
+
+def test_a_backfill_chunk_parses_in_both_jobs(template: dict[str, Any]) -> None:
+    from glue_jobs.bulk_import import RANGE_JOB_OPTIONS
+
+    # GIVEN the argv of a chunk's transform run
+    run_args = _chunk_arguments("${TransformJobName}")
+    argv = glue_argv(_job(template, "TransformJob"), run_args, "t.py")
+    # WHEN resolved with AWS's parser THEN the chunk's dates and run key come through
+    options = options_from_args(getResolvedOptions(argv, job_option_names(argv)))
+    assert [d.isoformat() for d in options.days] == CHUNK["dates"]
+    assert options.run_key == CHUNK["run_key"] and "--p_dates" in run_args
+    # AND the chunk's bulk import resolves the same dates, its key and replace
+    argv = glue_argv(_job(template, "BulkImportJob"), _chunk_arguments("${LoadJobName}"),
+                     "b.py")
+    args = getResolvedOptions(argv, [*RANGE_JOB_OPTIONS, "replace"])
+    assert json.loads(args["p_dates"]) == CHUNK["dates"]
+    assert (args["run_key"], args["replace"]) == (CHUNK["run_key"], "false")
+
+
 def test_a_missing_argument_is_named_before_spark_starts(template: dict[str, Any]) -> None:
     job = dict(_job(template, "TransformJob"))
     job["DefaultArguments"] = {k: v for k, v in job["DefaultArguments"].items()

@@ -277,11 +277,14 @@ def test_pipeline_state_machine_is_the_asl_file_with_only_placeholders_substitut
     assert "${" not in text
 
 
-def test_backfill_state_machine_targets_the_pipeline(template: dict[str, Any]) -> None:
+def test_backfill_state_machine_gets_the_nightly_names(template: dict[str, Any]) -> None:
+    # GIVEN the deployed range backfill THEN it is the file, with the nightly machine's
+    # substitutions (it crawls, runs both jobs and alerts like the nightly run)
     props = _machine(template, "BackfillStateMachine")
     assert props["DefinitionString"] == BACKFILL_DEFINITION_PATH.read_text(encoding="utf-8")
-    assert render(props["DefinitionSubstitutions"]) == {"PipelineStateMachineArn": (
-        f"<{logical_id(template, 'PipelineStateMachine', 'AWS::StepFunctions::StateMachine')}>")}
+    nightly = _machine(template, "PipelineStateMachine")
+    assert render(props["DefinitionSubstitutions"]) == render(
+        nightly["DefinitionSubstitutions"])
 
 
 def test_state_machines_log_and_trace(template: dict[str, Any]) -> None:

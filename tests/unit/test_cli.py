@@ -19,6 +19,9 @@ from udp_cli.cli import main
     ["ingest"],
     ["backfill", "--from", "2026-11-22", "--to", "2026-11-01"],
     ["backfill", "--from", "2026-11-01", "--to", "nope"],
+    ["backfill", "--from", "2026-11-01", "--to", "2026-11-08", "--chunk", "0"],
+    ["backfill", "--from", "2026-11-01", "--to", "2026-11-08", "--chunk", "32"],
+    ["ingest", "--date", "2026-11-22", "--users", "0"],
     ["status"],
     ["query", "select 1"],
 ])

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bench.cost_model import (
     BACKFILL_ASL,
     NIGHTLY_ASL,
+    RANGE_TOP_PATH,
     Deployment,
     GlueWork,
     Prices,
@@ -25,6 +26,7 @@ from bench.cost_model import (
     main,
     nightly_happy_path,
     nightly_transitions,
+    range_chunk_happy_path,
     range_transitions,
     report,
 )
@@ -93,11 +95,13 @@ def test_range_backfill_matches_the_hand_computation() -> None:
     # THEN each run pays start-up once and per-date work per date
     assert cost["Glue transform job"] == pytest.approx(2 * (145 + 85) / 3600 * 0.36)
     assert cost["Glue bulk import job"] == pytest.approx(2 * (130 + 90) / 3600 * 0.36)
-    assert cost["Glue crawlers"] == pytest.approx(2 * 2 * 600 / 3600 * 0.36)
+    # two crawls (raw, transform) per chunk
+    assert cost["Glue crawlers"] == pytest.approx(2 * 2 * 2 * 600 / 3600 * 0.36)
     # 7 x 5 s = 35 s and 3 x 5 s = 15 s of SQL: each busy period billed 60 s
     assert cost["Redshift Serverless"] == pytest.approx(2 * 8 * 60 / 3600 * 0.36)
-    # 2 + 2 chunks x (Map 2 + two tasks + Start, 4 x 3 polls, Check + end 1) = 40
-    assert cost["Step Functions"] == pytest.approx(40 / 1000 * 0.025)
+    # 4 top-level states + 2 chunks x (2 tasks, check, result + 2 crawls x (Start,
+    # 4 x 3 polls, Check)) = 4 + 2 x (4 + 2 x 14) = 68
+    assert cost["Step Functions"] == pytest.approx(68 / 1000 * 0.025)
 
 
 def test_today_backfill_pays_each_date_as_a_nightly_run() -> None:
@@ -146,21 +150,33 @@ def test_counted_path_is_a_real_path_through_the_deployed_definition(
         "GetTransformCrawler", "RunBulkImport"}
 
 
-def test_backfill_definition_has_two_states_per_date() -> None:
-    # GIVEN the backfill Map the stack deploys
-    proc = json.loads(BACKFILL_ASL.read_text(encoding="utf-8"))["States"]["RunEachDate"][
-        "ItemProcessor"]
-    # THEN a successful date enters RunPipelineForDate then DateSucceeded, which ends
-    assert proc["StartAt"] == "RunPipelineForDate"
-    assert proc["States"]["RunPipelineForDate"]["Next"] == "DateSucceeded"
-    assert proc["States"]["DateSucceeded"]["End"] is True
+@pytest.mark.parametrize("polls", [1, 4])
+def test_counted_range_path_is_a_real_path_through_the_backfill_definition(polls: int) -> None:
+    # GIVEN the backfill definition the stack deploys and the path the model counts
+    asl = json.loads(BACKFILL_ASL.read_text(encoding="utf-8"))
+    top = asl["States"]
+    chunk = top["RunEachChunk"]["ItemProcessor"]
+    # THEN the top-level path follows the file: HasReplace -> ... -> a Succeed state
+    assert RANGE_TOP_PATH[0] == asl["StartAt"]
+    for here, there in itertools.pairwise(RANGE_TOP_PATH):
+        assert there in _successors(top[here]), (here, there)
+    assert top[RANGE_TOP_PATH[-1]]["Type"] == "Succeed"
+    # AND the chunk path follows the ItemProcessor from its StartAt to an End
+    path = range_chunk_happy_path(polls, polls)
+    assert path[0] == chunk["StartAt"]
+    for here, there in itertools.pairwise(path):
+        assert there in _successors(chunk["States"][here]), (here, there)
+    assert chunk["States"][path[-1]].get("End") is True
+    # AND its length is what range_transitions counts per chunk (two crawls)
+    crawl_s = polls * 30
+    assert len(path) == range_transitions(1, 2, crawl_s, 30) - len(RANGE_TOP_PATH)
 
 
 def test_nightly_transitions_follow_the_poll_wait() -> None:
     assert nightly_transitions(120, 30) == 11 + 2 * 4 * 3
     assert nightly_transitions(121, 30) == 11 + 2 * 5 * 3
     assert nightly_transitions(5, 30, scheduled=False) == 10 + 2 * 1 * 3
-    assert range_transitions(1, 0, 120, 30) == 2 + 5
+    assert range_transitions(1, 0, 120, 30) == 4 + 4
 
 
 def test_deployment_is_read_from_the_environment_and_definitions() -> None:

@@ -21,7 +21,7 @@ from local_aws.stepfunctions import (
     load_definition_file,
     validate_definition,
 )
-from orchestration.backfill import BACKFILL_DEFINITION
+from orchestration.backfill import load_backfill_definition
 from orchestration.state_machine import load_pipeline_definition
 from tests.unit.asl_conformance import ECHO, machine, refused, run
 
@@ -31,7 +31,7 @@ SUCCEED = {"Type": "Succeed"}
 def test_the_deployed_definitions_pass_every_check() -> None:
     # The files Step Functions runs must load locally with nothing refused
     validate_definition(load_pipeline_definition(PipelineConfig()))
-    validate_definition(load_definition(BACKFILL_DEFINITION))
+    validate_definition(load_backfill_definition(PipelineConfig()))
 
 
 # --------------------------------------------------------------------------- structure

@@ -27,6 +27,7 @@ from typing import Any
 from udp_cli.report.model import DayTrend, DqResult, Funnel, Report, RunSummary, Stage
 
 __all__ = ["LocalSources", "ReportInputError", "build_report", "default_report_path",
+           "expand_chunks",
            "report_to_file", "run_summary", "stages_from_events", "trend_from_runs",
            "with_notes", "write_report"]
 
@@ -154,6 +155,9 @@ def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | N
     end = _ts(record.get("stopped_at"))
     p_date = record.get("label") or (record.get("input") or {}).get("p_date") or "?"
     transform, load = _job_outputs(events)
+    day = record.get("backfill_date")
+    if isinstance(day, Mapping):  # one date of a backfill chunk (see expand_chunks)
+        transform, load = dict(day.get("transform") or {}), dict(day.get("load") or {})
     if load_audit is not None:
         load = {k: (v.isoformat() if isinstance(v, datetime) else v)
                 for k, v in load_audit.items()}
@@ -295,6 +299,23 @@ def _summaries(sources: LocalSources, records: Sequence[Mapping[str, Any]]) -> l
     return out
 
 
+def expand_chunks(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each backfill chunk run (``dates`` recorded) as one record per date, so the report
+    shows a row per date: the chunk's run id, times and events, the date's own status,
+    error and job outputs (in ``backfill_date``). Other runs pass through."""
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        rows = rec.get("dates")
+        if not isinstance(rows, list) or not rows:
+            out.append(dict(rec))
+            continue
+        for row in rows:
+            out.append({**rec, "label": row.get("p_date"), "status": row.get("status"),
+                        "failed_state": row.get("failed_state"), "error": row.get("error"),
+                        "cause": row.get("cause"), "dates": None, "backfill_date": row})
+    return out
+
+
 def _is_pipeline_run(record: Mapping[str, Any]) -> bool:
     return bool(record.get("label") or (record.get("input") or {}).get("p_date"))
 
@@ -316,7 +337,7 @@ def build_report(state_dir: Path | str, *, run_id: str | None = None, p_date: st
     if trend_days < 1:
         raise ReportInputError(f"trend days must be at least 1, got {trend_days}")
     sources = LocalSources(Path(state_dir))
-    records = [r for r in sources.run_records() if _is_pipeline_run(r)]
+    records = [r for r in expand_chunks(sources.run_records()) if _is_pipeline_run(r)]
     calendar: tuple[tuple[str, str], ...] = ()
     if run_id is not None:
         picked = [r for r in records if r.get("run_id") == run_id]
