@@ -66,8 +66,8 @@ def clean_text(col: Column) -> Column:
     none of them whitespace) is already clean and passes through untouched; only the
     others pay for the character-set trim (Spark's ``btrim`` with a trim set copies the
     value twice and allocates two position arrays per call). On the 1M-user bench day the
-    model built in 10-11 s instead of 14-16 s (with huge-method JIT on; see
-    local_aws/glue/spark_session.py).
+    model built in 10-11 s instead of 14-16 s (with huge-method JIT on, a setting of the
+    local Spark session).
     """
     first, last = F.substring(col, 1, 1), F.substring(col, -1, 1)
     tidy = first.between("!", "~") & last.between("!", "~")

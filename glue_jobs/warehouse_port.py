@@ -4,7 +4,7 @@ The transaction is ONE script, the statements Redshift runs (``sql.load_script.L
 over ``sql/redshift/*.sql``), rendered once by :func:`render_load_script` and run by
 :func:`run_load_transaction`, committed by :func:`commit_load`. Both adapters run it:
 ``glue_jobs.redshift_warehouse.RedshiftWarehouse`` (ships to Glue) sends every statement
-as written; ``PostgresWarehouse`` (the local twin, ``local_aws.redshift``) sends the same
+as written; ``PostgresWarehouse`` (the local Redshift twin's adapter) sends the same
 statements to PostgreSQL and translates only what PostgreSQL cannot run as Redshift
 means it (``sql.load_script.TWIN_TRANSLATES``):
 

@@ -2,7 +2,7 @@
 
 ``create_app(ports)`` builds the Powertools resolver over injected ports, so the same
 routes run in Lambda (``handler``, ports from the environment) and behind the local
-gateway (``local_aws.push``, ports pointed at moto by ``endpoint_url``).
+gateway of the local twins (ports pointed at moto by ``endpoint_url``).
 
 Answers (JSON):
 - 200 ``{"batch_id", "received", "accepted", "rejected": [...], "undelivered": [],

@@ -1,8 +1,8 @@
 """The nightly load's transaction: the ordered list of statements Redshift runs.
 
 One list, rendered once (``glue_jobs.warehouse_port.render_load_script``) and run by both
-adapters: ``RedshiftWarehouse`` sends every statement as written; the local twin
-(``local_aws.redshift.postgres_adapter``) sends the same statements to PostgreSQL and
+adapters: ``RedshiftWarehouse`` sends every statement as written; the local Redshift
+twin's ``PostgresWarehouse`` sends the same statements to PostgreSQL and
 translates only the two it cannot run as Redshift means them (``TWIN_TRANSLATES``).
 """
 

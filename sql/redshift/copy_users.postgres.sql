@@ -1,7 +1,7 @@
 -- LOCAL TWIN ONLY (PostgreSQL): what the twin sends in place of the script's
 -- copy_users.redshift.sql (sql/load_script.py TWIN_TRANSLATES). The adapter streams
 -- PostgreSQL's binary COPY format, encoded from the partition's Parquet files one record
--- batch at a time (local_aws/redshift/pg_copy.py).
+-- batch at a time (the local Redshift twin's binary COPY encoder).
 -- Column list checked against the contract; binary COPY also checks every column's type.
 -- FREEZE: the temp table was created in this transaction, so its rows may be written
 -- frozen and its pages all-visible; the checksum and the MERGE then scan staging without
