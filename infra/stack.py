@@ -37,6 +37,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_redshiftserverless as redshift
@@ -790,6 +791,17 @@ class UdpStack(Stack):
         self._alarm_on_queue("IngestDlqAlarm", self.ingest_dlq, "Failed ingest invocations")
         self._alarm_on_queue("ScheduleDlqAlarm", self.schedules_dlq, "Undeliverable schedules")
 
+    def _lease_table(self) -> dynamodb.Table:
+        """One item per p_date being run; on-demand (a few writes a day), KMS-encrypted."""
+        return dynamodb.Table(
+            self, "DateLeaseTable", table_name=self.cfg.lease_table,
+            partition_key=dynamodb.Attribute(name="p_date", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=self.removal)
+
     def _dlq_arn(self, queue: sqs.Queue) -> str:
         """The queue ARN in a form ``orchestration.schedules`` accepts (literal prefix)."""
         return f"arn:aws:sqs:{self.region}:{self.account}:{queue.queue_name}"
@@ -818,6 +830,12 @@ class UdpStack(Stack):
             ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
             [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
         role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        # one run per p_date: the conditional-write lease the definition takes and releases
+        # (docs/adr/0007-one-run-per-date.md)
+        self.lease_table = self._lease_table()
+        role.add_to_policy(_statement(
+            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [self.lease_table.table_arn]))
         role.add_to_policy(self.kms_use())
         self.pipeline_role = role
         self.pipeline = sfn.StateMachine(
@@ -833,6 +851,7 @@ class UdpStack(Stack):
             self.pipeline.node.add_dependency(job)
         for crawler in self.crawlers.values():
             self.pipeline.node.add_dependency(crawler)
+        self.pipeline.node.add_dependency(self.lease_table)
 
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
                                  assumed_by=_service("states.amazonaws.com", self.account),
