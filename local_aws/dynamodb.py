@@ -181,6 +181,12 @@ class LocalDynamoDb:
             data.pop(key, None)
         return {}
 
+    def writer(self, table: str, key: str) -> dict[str, Any] | None:
+        """The process (pid, host) that wrote a live item, for naming a lease's holder."""
+        with self._table(table) as data:
+            entry = data.get(key)
+            return dict(entry["writer"]) if self._live_item(entry) is not None else None
+
     def scan(self, table: str) -> list[dict[str, Any]]:
         """Every live item (for ``udp status``); a dead writer's items are left out."""
         with self._table(table) as data:

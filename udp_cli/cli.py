@@ -34,6 +34,14 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one line, exit code 2."""
 
 
+class DateBusy(Exception):
+    """Another run holds the date's lease; printed as one line, exit code 75 (EX_TEMPFAIL:
+    nothing was touched, try again once the holder is done)."""
+
+
+EXIT_DATE_BUSY = 75
+
+
 def _p_date(text: str) -> str:
     from contracts.dates import InvalidDate, check_p_date
 
@@ -125,6 +133,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _run(stack: Any, day: str) -> Any:
     result = stack.run_pipeline(day)
+    if result.error == "DateLeased":  # refused before touching anything: one line
+        writer = stack.dynamodb.writer(stack.cfg.lease_table, day)
+        where = f" (pid {writer['pid']} on {writer['host']})" if writer else ""
+        raise DateBusy(f"{result.cause}{where}")
     if result.status != "SUCCEEDED":
         err_console.print(f"run {result.run_id} for {day} FAILED in state "
                           f"{result.failed_state}: {result.error}: {result.cause}")
@@ -403,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"udp: error: {exc}", file=sys.stderr)  # one line, never wrapped
         return 2
+    except DateBusy as exc:
+        print(f"udp: refused: {exc}", file=sys.stderr)
+        return EXIT_DATE_BUSY
     except KeyboardInterrupt:
         print("udp: interrupted", file=sys.stderr)
         return 130
