@@ -185,7 +185,9 @@ class LocalDynamoDb:
         """The process (pid, host) that wrote a live item, for naming a lease's holder."""
         with self._table(table) as data:
             entry = data.get(key)
-            return dict(entry["writer"]) if self._live_item(entry) is not None else None
+            if entry is None or self._live_item(entry) is None:
+                return None
+            return dict(entry["writer"])
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         """Every live item (for ``udp status``); a dead writer's items are left out."""

@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -52,9 +53,26 @@ def _p_date(text: str) -> str:
 
 
 def _existing_state(state_dir: Path) -> Path:
+    if state_dir.exists() and not state_dir.is_dir():
+        raise UserError(f"--state-dir {state_dir} is a file, not a folder")
     if not state_dir.is_dir():
         raise UserError(f"state folder {state_dir} does not exist: run `udp demo` or "
                         "`udp ingest --date D` first, or pass --state-dir")
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        raise UserError(f"state folder {state_dir} is not writable by you")
+    return state_dir
+
+
+def _usable_state(state_dir: Path) -> Path:
+    """A state folder that exists and is writable, or can be created (ingest, demo)."""
+    if state_dir.exists():
+        return _existing_state(state_dir)
+    parent = next((p for p in state_dir.absolute().parents if p.exists()), Path("/"))
+    if not parent.is_dir():
+        raise UserError(f"--state-dir {state_dir}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--state-dir {state_dir} cannot be created: {parent} is not "
+                        "writable by you")
     return state_dir
 
 
@@ -101,17 +119,17 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
             "pages failed": result.total("pages_failed")}
 
 
-def _replay(state_dir: Path, path: Path) -> dict[str, int]:
-    from ingest_lambda.replay import ReplayError, ReplaySource, load_replay
+def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
+    from ingest_lambda.replay import ReplayError, StreamedReplay
     from local_aws.scheduler import replay_pages
 
     try:
-        pages = load_replay(path)
+        source = StreamedReplay(path)  # every page checked before anything is written
     except ReplayError as exc:
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
-    summary = replay_pages(ReplaySource(pages), stack.s3, stack.delivery_stream(),
-                           stack.cfg.errors_bucket)
+    summary = replay_pages(source, stack.s3, stack.delivery_stream(),
+                           stack.cfg.errors_bucket, arrival=arrival)
     stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
             "valid": summary.records_valid, "quarantined": summary.records_rejected}
@@ -119,13 +137,19 @@ def _replay(state_dir: Path, path: Path) -> dict[str, int]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     if args.replay:
-        counts = _replay(args.state_dir, args.replay)
-        console.print(f"replayed {args.replay}: "
+        # --date D with --replay: the captured pages arrive on D (a backfill of captured
+        # payloads lands in its own day, not today's); without it they arrive now
+        arrival = date.fromisoformat(_p_date(args.date)) if args.date else None
+        _usable_state(args.state_dir)
+        counts = _replay(args.state_dir, args.replay, arrival)
+        where = f" into {arrival}" if arrival else ""
+        console.print(f"replayed {args.replay}{where}: "
                       + ", ".join(f"{k} {v}" for k, v in counts.items()))
         return 0
     if not args.date:
         raise UserError("give --date D (simulate a day) or --replay FILE")
     day = _p_date(args.date)
+    _usable_state(args.state_dir)
     counts = _ingest(args.state_dir, day, args)
     console.print(f"ingested {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
@@ -292,7 +316,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     day = _p_date(args.date) if args.date else previous_day(datetime.now(UTC))
-    state_dir: Path = args.state_dir
+    state_dir: Path = _usable_state(args.state_dir)
     console.print(f"[bold]udp demo[/bold] — one day ({day}) through every stage, locally, "
                   f"state in {state_dir}/")
     timings: dict[str, float] = {}
@@ -364,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="simulate one day of scheduled ingest invocations")
     p.add_argument("--date", help="ingestion day, YYYY-MM-DD (UTC)")
     p.add_argument("--replay", type=Path,
-                   help="ingest saved API responses (a page object or a list) instead")
+                   help="ingest saved API pages (a page object, a list, or one per line) "
+                        "instead; with --date they arrive on that day")
     ingest_opts(p, 4, 3, 100)
     p.set_defaults(func=cmd_ingest)
 
@@ -418,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DateBusy as exc:
         print(f"udp: refused: {exc}", file=sys.stderr)
         return EXIT_DATE_BUSY
+    except PermissionError as exc:  # e.g. a state folder another user owns, as root or not
+        print(f"udp: error: permission denied: {exc.filename}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("udp: interrupted", file=sys.stderr)
         return 130

@@ -38,7 +38,8 @@ def test_a_retried_then_failed_load_and_a_good_day_as_the_executor_recorded_them
     ok_run, failed_run = report.runs
     # (the date's lease is taken first and released last: one run per date)
     assert [s.name for s in ok_run.stages] == [
-        "AcquireDateLease", "StartRawCrawler", "WaitForRawCrawler", "GetRawCrawler", "RunTransformJob",
+        "AcquireDateLease", "StartRawCrawler", "WaitForRawCrawler", "GetRawCrawler",
+        "RunTransformJob",
         "StartTransformCrawler", "WaitForTransformCrawler", "GetTransformCrawler",
         "RunBulkImport", "ReleaseDateLease"]
     assert all(s.status == "SUCCEEDED" for s in ok_run.stages)
