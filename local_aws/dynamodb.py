@@ -189,6 +189,15 @@ class LocalDynamoDb:
                 return None
             return dict(entry["writer"])
 
+    def prune_dead(self, table: str) -> list[str]:
+        """Delete the items whose writer died on this host (a killed run's lease); their
+        keys. They already count as absent; this only tidies the file."""
+        with self._table(table) as data:
+            dead = [k for k, entry in data.items() if self._live_item(entry) is None]
+            for key in dead:
+                del data[key]
+        return dead
+
     def scan(self, table: str) -> list[dict[str, Any]]:
         """Every live item (for ``udp status``); a dead writer's items are left out."""
         with self._table(table) as data:

@@ -232,8 +232,13 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from local_aws.paths import LocalPaths
     from local_aws.stepfunctions.history import HistoryStore
+    from udp_cli.services import cleanup_lines, running_lines
 
     _existing_state(args.state_dir)
+    if args.clean:
+        for line in cleanup_lines(args.state_dir):
+            console.print(line, markup=False, soft_wrap=True)
+        return 0
     history = HistoryStore(LocalPaths(args.state_dir).runs)
     if args.run_id:
         try:
@@ -252,6 +257,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
                           markup=False)
         return 0
+    running = running_lines(args.state_dir)
+    for line in running or ["nothing running"]:
+        console.print(f"running: {line}", markup=False, soft_wrap=True)
     runs = history.list_runs()
     if not runs:
         console.print("no runs yet: `udp run --date D` starts one")
@@ -428,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="list pipeline runs, or one run's history")
     p.add_argument("run_id", nargs="?")
+    p.add_argument("--clean", action="store_true",
+                   help="clean what killed runs left (servers, scratch, leases) and say what")
     p.set_defaults(func=cmd_status)
     return parser
 
