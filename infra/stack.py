@@ -831,7 +831,7 @@ class UdpStack(Stack):
             [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
         role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
         # one run per p_date: the conditional-write lease the definition takes and releases
-        # (docs/adr/0007-one-run-per-date.md)
+        # (docs/adr/0008-one-run-per-date.md)
         self.lease_table = self._lease_table()
         role.add_to_policy(_statement(
             ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
