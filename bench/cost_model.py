@@ -200,12 +200,13 @@ def nightly_happy_path(polls_raw: int, polls_transform: int, *,
                        scheduled: bool = True) -> list[str]:
     """States a successful nightly execution enters, in order (no retries)."""
     path = ["ResolvePDate"] + (["DerivePDateFromSchedule"] if scheduled else [])
-    path.append("StartRawCrawler")
+    path += ["PrepareLease", "AcquireDateLease", "StartRawCrawler"]  # one run per date
     path += ["WaitForRawCrawler", "GetRawCrawler", "IsRawCrawlerReady"] * polls_raw
     path += ["CheckRawCrawlStatus", "RunTransformJob", "StartTransformCrawler"]
     path += ["WaitForTransformCrawler", "GetTransformCrawler",
              "IsTransformCrawlerReady"] * polls_transform
-    path += ["CheckTransformCrawlStatus", "RunBulkImport", "PipelineSucceeded"]
+    path += ["CheckTransformCrawlStatus", "RunBulkImport", "ReleaseDateLease",
+             "PipelineSucceeded"]
     return path
 
 

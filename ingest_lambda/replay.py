@@ -1,8 +1,9 @@
 """Replay saved API responses through the ingest path, exactly as if the API sent them.
 
 A replay file holds API pages, as the API answered them: one page object, a JSON list of
-page objects, or page objects one after another (NDJSON). A *page* is an object with a
-``results`` list of at most :data:`MAX_RESULTS_PER_PAGE` entries (the API's own cap on
+page objects, or page objects one after another (NDJSON). A *page* is an object with
+``results`` (a list of at most :data:`MAX_RESULTS_PER_PAGE` entries; any other value makes
+a malformed page, quarantined whole) (the API's own cap on
 ``results``, randomuser.me/documentation "Requesting Multiple Users": up to 5,000 per
 request). Anything else (``[1, 2, 3]``, an object without ``results``) is not a replay and
 is refused as a whole: individual *records* that break the contract are quarantined as
@@ -119,12 +120,14 @@ class _Reader:
 def _check_page(obj: Any, n: int, path: Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ReplayError(f"replay file {path}: item {n} is {type(obj).__name__}, not an API "
-                          "page (an object with a 'results' list)")
-    results = obj.get("results")
-    if not isinstance(results, list):
-        raise ReplayError(f"replay file {path}: page {n} has no 'results' list; a replay "
+                          "page (an object with 'results')")
+    if "results" not in obj:
+        raise ReplayError(f"replay file {path}: page {n} has no 'results'; a replay "
                           "holds API pages")
-    if len(results) > MAX_RESULTS_PER_PAGE:
+    # a page whose 'results' is not a list is a malformed *page*: the ingest core
+    # quarantines it with its reason, as it would a malformed answer from the API
+    results = obj["results"]
+    if isinstance(results, list) and len(results) > MAX_RESULTS_PER_PAGE:
         raise ReplayError(f"replay file {path}: page {n} holds {len(results):,} results; the "
                           f"API returns at most {MAX_RESULTS_PER_PAGE:,} per page")
     return obj

@@ -163,7 +163,7 @@ _DOCUMENT = st.one_of(_JSON, _PAGE, st.lists(_PAGE, max_size=3),
 
 def _is_pages(doc: Any) -> bool:
     def page(p: Any) -> bool:
-        return isinstance(p, dict) and isinstance(p.get("results"), list)
+        return isinstance(p, dict) and "results" in p
     return page(doc) or (isinstance(doc, list) and bool(doc) and all(map(page, doc)))
 
 
