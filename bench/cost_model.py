@@ -205,12 +205,13 @@ def nightly_happy_path(polls_raw: int, polls_transform: int, *,
     so the ``DefaultReplace`` Pass is not entered."""
     path = ["ResolvePDate"] + (["DerivePDateFromSchedule"] if scheduled else [])
     path += ["ResolveReplace"] + ([] if replace_given else ["DefaultReplace"])
-    path.append("StartRawCrawler")
+    path += ["PrepareLease", "AcquireDateLease", "StartRawCrawler"]  # one run per date
     path += ["WaitForRawCrawler", "GetRawCrawler", "IsRawCrawlerReady"] * polls_raw
     path += ["CheckRawCrawlStatus", "RunTransformJob", "StartTransformCrawler"]
     path += ["WaitForTransformCrawler", "GetTransformCrawler",
              "IsTransformCrawlerReady"] * polls_transform
-    path += ["CheckTransformCrawlStatus", "RunBulkImport", "PipelineSucceeded"]
+    path += ["CheckTransformCrawlStatus", "RunBulkImport", "ReleaseDateLease",
+             "PipelineSucceeded"]
     return path
 
 

@@ -30,6 +30,8 @@ class PipelineConfig:
     load_job: str = "udp-bulk-import"
     delivery_stream: str = "udp-user-data"
     alert_topic: str = "udp-pipeline-alerts"
+    # DynamoDB table of per-p_date leases: one run per date (docs/adr/0008-one-run-per-date.md)
+    lease_table: str = "udp-date-leases"
     # Glue jobs' ExecutionProperty.MaxConcurrentRuns; the backfill Map's MaxConcurrency and
     # `udp backfill --concurrency` may not exceed it (Glue would answer
     # ConcurrentRunsExceededException).

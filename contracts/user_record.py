@@ -22,6 +22,7 @@ from contracts.schema import Field, Kind, Struct, arrow_schema, glue_columns
 __all__ = [
     "INGEST_FIELDS",
     "RAW_FIELDS",
+    "REQUIRED_PATHS",
     "SECRET_PATHS",
     "SOURCE_FIELDS",
     "Rejection",
@@ -314,9 +315,25 @@ def validate_record(raw: Any, *, json_ready: bool = False) -> dict[str, Any] | R
         return rej.rejection
     except RecursionError:
         return Rejection("bad_type", "$", "record nested too deeply")
-    uuid = clean["login"]["uuid"]
-    if not uuid.strip():
-        return Rejection("missing_required", "login.uuid", "login.uuid is empty")
+    return _check_required(clean)
+
+
+REQUIRED_PATHS: tuple[tuple[str, ...], ...] = (("login", "uuid"), ("name",), ("gender",), ("nat",))
+"""What makes a record a user, beyond its shape: its natural key plus the fields the API
+sends for every user of every nationality (``name`` may hold only some of its parts). The
+rest may be missing and stays NULL (the users model handles a NULL email or birth date);
+a record holding only ``login.uuid`` is not a user."""
+
+
+def _check_required(clean: dict[str, Any]) -> dict[str, Any] | Rejection:
+    for path in REQUIRED_PATHS:
+        value: Any = clean
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            dotted = ".".join(path)
+            return Rejection("missing_required", dotted,
+                             f"{dotted} is {'empty' if value is not None else 'required'}")
     return clean
 
 

@@ -37,6 +37,7 @@ from aws_cdk import (
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_glue as glue
@@ -776,6 +777,17 @@ class UdpStack(Stack):
         self._alarm_on_queue("IngestDlqAlarm", self.ingest_dlq, "Failed ingest invocations")
         self._alarm_on_queue("ScheduleDlqAlarm", self.schedules_dlq, "Undeliverable schedules")
 
+    def _lease_table(self) -> dynamodb.Table:
+        """One item per p_date being run; on-demand (a few writes a day), KMS-encrypted."""
+        return dynamodb.Table(
+            self, "DateLeaseTable", table_name=self.cfg.lease_table,
+            partition_key=dynamodb.Attribute(name="p_date", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=self.removal)
+
     def _dlq_arn(self, queue: sqs.Queue) -> str:
         """The queue ARN in a form ``orchestration.schedules`` accepts (literal prefix)."""
         return f"arn:aws:sqs:{self.region}:{self.account}:{queue.queue_name}"
@@ -804,6 +816,12 @@ class UdpStack(Stack):
             ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
             [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
         role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        # one run per p_date: the conditional-write lease the definition takes and releases
+        # (docs/adr/0008-one-run-per-date.md)
+        self.lease_table = self._lease_table()
+        role.add_to_policy(_statement(
+            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [self.lease_table.table_arn]))
         role.add_to_policy(self.kms_use())
         self.pipeline_role = role
         self.pipeline = sfn.StateMachine(
@@ -819,6 +837,7 @@ class UdpStack(Stack):
             self.pipeline.node.add_dependency(job)
         for crawler in self.crawlers.values():
             self.pipeline.node.add_dependency(crawler)
+        self.pipeline.node.add_dependency(self.lease_table)
 
         # Range mode (backfill.asl.json): per chunk of dates the backfill crawls, runs the
         # transform and the bulk import and alerts itself, so it needs the nightly

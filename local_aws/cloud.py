@@ -28,6 +28,7 @@ from contracts.schema import arrow_schema_from_glue
 from contracts.tables import RAW
 from crawlers.specs import default_specs
 from local_aws.athena import LocalAthena
+from local_aws.dynamodb import LocalDynamoDb
 from local_aws.firehose import DeliveryStreamConfig
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawlers import LocalCrawlers
@@ -48,6 +49,9 @@ SFN_START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
 SFN_GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
 SFN_GLUE_JOB_SYNC = "arn:aws:states:::glue:startJobRun.sync"
 SFN_SNS_PUBLISH = "arn:aws:states:::sns:publish"
+SFN_DDB_PUT = "arn:aws:states:::dynamodb:putItem"
+SFN_DDB_GET = "arn:aws:states:::dynamodb:getItem"
+SFN_DDB_DELETE = "arn:aws:states:::dynamodb:deleteItem"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -129,6 +133,9 @@ class LocalCloud:
         self.crawlers = LocalCrawlers(self.catalog, self.store, default_specs(self.cfg))
         self.sns = LocalSns(self.paths.alerts)
         self.history = HistoryStore(self.paths.runs)
+        # the date leases (one run per p_date); a file lock makes it one table per state folder
+        self.dynamodb = LocalDynamoDb(self.paths.state_dir / "dynamodb",
+                                      {self.cfg.lease_table: "p_date"})
         self.secrets = LocalSecretsManager({SALT_SECRET_ID: self.cfg.email_hash_salt})
         self.jobs = LocalGlueJobs({self.cfg.transform_job: self._transform_job,
                                    self.cfg.load_job: self._load_job},
@@ -343,6 +350,9 @@ class LocalCloud:
             SFN_GET_CRAWLER: self._get_crawler,
             SFN_GLUE_JOB_SYNC: self._start_job_sync,
             SFN_SNS_PUBLISH: self._publish,
+            SFN_DDB_PUT: self.dynamodb.put_item,
+            SFN_DDB_GET: self.dynamodb.get_item,
+            SFN_DDB_DELETE: self.dynamodb.delete_item,
         })
 
     def executor(self) -> AslExecutor:

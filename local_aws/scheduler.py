@@ -17,13 +17,19 @@ from typing import Any
 from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
-from ingest_lambda.replay import ReplaySource
+from ingest_lambda.replay import ReplaySource, StreamedReplay
 from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
 from local_aws.s3 import LocalS3
 from local_aws.user_api import ApiOptions, serve_user_api
 
 __all__ = ["DayPlan", "DayResult", "ingest_users", "plan_for_users", "replay_pages",
            "simulate_day", "simulate_days"]
+
+
+MAX_PAGES_PER_INVOCATION = 200
+"""Pages one invocation may fetch: the Lambda fetches them one after another within its
+15-minute limit (200 pages of 5,000 users at up to ~4 s each), one page in memory at a
+time; `plan_for_users` needs 151 for the 3-million-user benchmark day."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,9 @@ class DayPlan:
     def __post_init__(self) -> None:
         if self.invocations < 1 or self.invocations > 1440:
             raise ValueError("invocations must be 1..1440 (at most one a minute)")
-        if self.pages_per_invocation < 1:
-            raise ValueError("pages per invocation must be >= 1")
+        if not 1 <= self.pages_per_invocation <= MAX_PAGES_PER_INVOCATION:
+            raise ValueError(f"pages per invocation must be 1..{MAX_PAGES_PER_INVOCATION} "
+                             "(one Lambda invocation fetches them within its 15 minutes)")
         if not 1 <= self.page_size <= 5000:
             raise ValueError("page size must be 1..5000")
 
@@ -117,13 +124,24 @@ def simulate_days(plans: list[DayPlan], s3: LocalS3, stream: DeliveryStreamConfi
                              firehose_failure_rate=firehose_failure_rate) for plan in plans]
 
 
-def replay_pages(source: ReplaySource, s3: LocalS3, stream: DeliveryStreamConfig,
-                 errors_bucket: str) -> IngestSummary:
-    """Saved API pages through the same ingest path, arriving now."""
-    firehose = LocalFirehose(s3, [stream])
+def replay_pages(source: ReplaySource | StreamedReplay, s3: LocalS3,
+                 stream: DeliveryStreamConfig, errors_bucket: str,
+                 arrival: date | None = None) -> IngestSummary:
+    """Saved API pages through the same ingest path, arriving now, or on ``arrival``'s
+    day (a backfill of captured payloads lands in the day they were captured for)."""
+    if arrival is None:
+        def clock() -> datetime:
+            return datetime.now(UTC)
+    else:
+        now = [datetime(arrival.year, arrival.month, arrival.day, 12, tzinfo=UTC)]
+
+        def clock() -> datetime:
+            now[0] += timedelta(milliseconds=5)  # pages arrive a little apart, within D
+            return now[0]
+    firehose = LocalFirehose(s3, [stream], clock=clock)
     ports = IngestPorts(api=source, sender=FirehoseSender(firehose, stream.name),
-                        errors=S3ErrorSink(s3, errors_bucket), clock=lambda: datetime.now(UTC))
-    request = IngestRequest(seed=source.seed, start_page=1, pages=len(source.pages),
+                        errors=S3ErrorSink(s3, errors_bucket), clock=clock)
+    request = IngestRequest(seed=source.seed, start_page=1, pages=source.page_count,
                             page_size=1)
     summary = run_ingest(request, ports, batch_id=f"replay-{uuid.uuid4()}")
     firehose.close()

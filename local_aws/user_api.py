@@ -89,9 +89,17 @@ class ApiOptions:
             is_rate = key in ("error", "throttle", "slow", "malformed")
             if is_rate and not 0.0 <= value <= 1.0:
                 raise ValueError(f"bad fault {item!r}: a rate is between 0 and 1")
+            if key in _SECONDS_MAX and not 0.0 <= value <= _SECONDS_MAX[key]:
+                raise ValueError(f"bad fault {item!r}: seconds between 0 and "
+                                 f"{_SECONDS_MAX[key]:g}")
+            if key == "seed" and not (value.is_integer() and 0 <= value < 2**32):
+                raise ValueError(f"bad fault {item!r}: a seed is a whole number 0..2**32-1")
             values[names[key]] = int(value) if key == "seed" else value
         return cls(**values)
 
+
+_SECONDS_MAX = {"latency": 60.0, "retry_after": 60.0}
+"""Delays the API twin may be asked for (the ingest client times a request out sooner)."""
 
 _WORDS = struct.Struct(">24I")  # 24 independent 32-bit draws per user
 _DIGEST_BYTES = 96 + _WORDS.size  # 77 secret bytes, 16 uuid bytes, 3 spare, the words

@@ -31,7 +31,7 @@ __all__ = [
 
 DEFINITION_PATH = Path(__file__).with_name("state_machine.asl.json")
 PLACEHOLDER_NAMES = frozenset({"RawCrawlerName", "TransformCrawlerName", "TransformJobName",
-                               "LoadJobName", "AlertTopicArn"})
+                               "LoadJobName", "AlertTopicArn", "LeaseTableName"})
 """The ``${Name}`` placeholders of :data:`DEFINITION_PATH`; the deploy must set each one."""
 
 
@@ -44,6 +44,7 @@ def placeholder_values(cfg: PipelineConfig, account: str = "000000000000",
         "TransformJobName": cfg.transform_job,
         "LoadJobName": cfg.load_job,
         "AlertTopicArn": f"arn:aws:sns:{region}:{account}:{cfg.alert_topic}",
+        "LeaseTableName": cfg.lease_table,
     }
 
 

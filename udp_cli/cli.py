@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -29,6 +30,14 @@ log = logging.getLogger("udp_cli")
 __all__ = ["UserError", "main"]
 
 
+class DateBusy(Exception):
+    """Another run holds the date's lease; printed as one line, exit code 75 (EX_TEMPFAIL:
+    nothing was touched, try again once the holder is done)."""
+
+
+EXIT_DATE_BUSY = 75
+
+
 def _p_date(text: str) -> str:
     from contracts.dates import InvalidDate, check_p_date
 
@@ -39,9 +48,26 @@ def _p_date(text: str) -> str:
 
 
 def _existing_state(state_dir: Path) -> Path:
+    if state_dir.exists() and not state_dir.is_dir():
+        raise UserError(f"--state-dir {state_dir} is a file, not a folder")
     if not state_dir.is_dir():
         raise UserError(f"state folder {state_dir} does not exist: run `udp demo` or "
                         "`udp ingest --date D` first, or pass --state-dir")
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        raise UserError(f"state folder {state_dir} is not writable by you")
+    return state_dir
+
+
+def _usable_state(state_dir: Path) -> Path:
+    """A state folder that exists and is writable, or can be created (ingest, demo)."""
+    if state_dir.exists():
+        return _existing_state(state_dir)
+    parent = next((p for p in state_dir.absolute().parents if p.exists()), Path("/"))
+    if not parent.is_dir():
+        raise UserError(f"--state-dir {state_dir}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--state-dir {state_dir} cannot be created: {parent} is not "
+                        "writable by you")
     return state_dir
 
 
@@ -124,17 +150,17 @@ def _ingest_users(state_dir: Path, day: str, users: int,
             "pages failed": result.total("pages_failed")}
 
 
-def _replay(state_dir: Path, path: Path) -> dict[str, int]:
-    from ingest_lambda.replay import ReplayError, ReplaySource, load_replay
+def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
+    from ingest_lambda.replay import ReplayError, StreamedReplay
     from local_aws.scheduler import replay_pages
 
     try:
-        pages = load_replay(path)
+        source = StreamedReplay(path)  # every page checked before anything is written
     except ReplayError as exc:
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
-    summary = replay_pages(ReplaySource(pages), stack.s3, stack.delivery_stream(),
-                           stack.cfg.errors_bucket)
+    summary = replay_pages(source, stack.s3, stack.delivery_stream(),
+                           stack.cfg.errors_bucket, arrival=arrival)
     stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
             "valid": summary.records_valid, "quarantined": summary.records_rejected}
@@ -142,13 +168,19 @@ def _replay(state_dir: Path, path: Path) -> dict[str, int]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     if args.replay:
-        counts = _replay(args.state_dir, args.replay)
-        console.print(f"replayed {args.replay}: "
+        # --date D with --replay: the captured pages arrive on D (a backfill of captured
+        # payloads lands in its own day, not today's); without it they arrive now
+        arrival = date.fromisoformat(_p_date(args.date)) if args.date else None
+        _usable_state(args.state_dir)
+        counts = _replay(args.state_dir, args.replay, arrival)
+        where = f" into {arrival}" if arrival else ""
+        console.print(f"replayed {args.replay}{where}: "
                       + ", ".join(f"{k} {v}" for k, v in counts.items()))
         return 0
     if not args.date:
         raise UserError("give --date D (simulate a day) or --replay FILE")
     day = _p_date(args.date)
+    _usable_state(args.state_dir)
     counts = (_ingest_users(args.state_dir, day, args.users, args) if args.users is not None
               else _ingest(args.state_dir, day, args))
     console.print(f"ingested {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -157,6 +189,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _run(stack: Any, day: str, *, replace: bool = False) -> Any:
     result = stack.run_pipeline(day, replace=replace)
+    if result.error == "DateLeased":  # refused before touching anything: one line
+        writer = stack.dynamodb.writer(stack.cfg.lease_table, day)
+        where = f" (pid {writer['pid']} on {writer['host']})" if writer else ""
+        raise DateBusy(f"{result.cause}{where}")
     if result.status != "SUCCEEDED":
         err_console.print(f"run {result.run_id} for {day} FAILED in state "
                           f"{result.failed_state}: {result.error}: {result.cause}")
@@ -255,8 +291,13 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from local_aws.runlog import run_log_path
     from local_aws.stepfunctions.history import HistoryStore
+    from udp_cli.services import cleanup_lines, running_lines
 
     _existing_state(args.state_dir)
+    if args.clean:
+        for line in cleanup_lines(args.state_dir):
+            console.print(line, markup=False, soft_wrap=True)
+        return 0
     paths = LocalPaths(args.state_dir)
     history = HistoryStore(paths.runs)
     if args.run_id:
@@ -285,10 +326,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"log: {log_text or '(none: run before structured logs)'}",
                       markup=False, highlight=False)
         return 0
-    from local_aws.processes import running_services
-
-    for service in running_services(args.state_dir):
-        console.print(f"running: {service.describe()}", markup=False)
+    running = running_lines(args.state_dir)
+    for line in running or ["nothing running"]:
+        console.print(f"running: {line}", markup=False, soft_wrap=True)
     runs = history.list_runs()
     if args.format != "table":
         columns = ["run_id", "p_date", "status", "started_at", "stopped_at", "seconds",
@@ -444,7 +484,7 @@ def _backfill_dry_run(state_dir: Path, dates: list[str], *, force: bool) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     day = _p_date(args.date) if args.date else previous_day(datetime.now(UTC))
-    state_dir: Path = args.state_dir
+    state_dir: Path = _usable_state(args.state_dir)
     console.print(f"[bold]udp demo[/bold] — one day ({day}) through every stage, locally, "
                   f"state in {state_dir}/")
     timings: dict[str, float] = {}
@@ -609,7 +649,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="simulate one day of scheduled ingest invocations")
     p.add_argument("--date", help="ingestion day, YYYY-MM-DD (UTC)")
     p.add_argument("--replay", type=Path,
-                   help="ingest saved API responses (a page object or a list) instead")
+                   help="ingest saved API pages (a page object, a list, or one per line) "
+                        "instead; with --date they arrive on that day")
     p.add_argument("--users", type=int,
                    help="a day of N users (e.g. 1000000), with a progress bar; replaces "
                         "--invocations/--pages/--page-size")
@@ -687,6 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "log file)")
     p.add_argument("run_id", nargs="?")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--clean", action="store_true",
+                   help="clean what killed runs left (servers, scratch, leases) and say what")
     p.set_defaults(func=cmd_status)
 
     from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/push.md)
@@ -703,6 +746,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
     except UserError as exc:
         print(f"udp: error: {exc}", file=sys.stderr)  # one line, never wrapped
+        return 2
+    except DateBusy as exc:
+        print(f"udp: refused: {exc}", file=sys.stderr)
+        return EXIT_DATE_BUSY
+    except PermissionError as exc:  # e.g. a state folder another user owns, as root or not
+        print(f"udp: error: permission denied: {exc.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("udp: interrupted", file=sys.stderr)

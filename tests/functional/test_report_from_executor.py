@@ -36,16 +36,19 @@ def test_a_retried_then_failed_load_and_a_good_day_as_the_executor_recorded_them
     report = build_report(tmp_path, date_from="2024-05-01", date_to="2024-05-02")
     # THEN each run's stages are the work states in order, the polling loop is one stage
     ok_run, failed_run = report.runs
+    # (the date's lease is taken first and released last: one run per date)
     assert [s.name for s in ok_run.stages] == [
-        "StartRawCrawler", "WaitForRawCrawler", "GetRawCrawler", "RunTransformJob",
+        "AcquireDateLease", "StartRawCrawler", "WaitForRawCrawler", "GetRawCrawler",
+        "RunTransformJob",
         "StartTransformCrawler", "WaitForTransformCrawler", "GetTransformCrawler",
-        "RunBulkImport"]
+        "RunBulkImport", "ReleaseDateLease"]
     assert all(s.status == "SUCCEEDED" for s in ok_run.stages)
     # AND the failed day shows the retry, the caught error, the alert and the cause
     load = next(s for s in failed_run.stages if s.name == "RunBulkImport")
     assert (load.status, load.retries, load.errors) == (
         "CAUGHT", 1, ("States.TaskFailed", "States.TaskFailed"))
-    assert failed_run.stages[-1].name == "NotifyFailure"
+    assert [s.name for s in failed_run.stages[-2:]] == ["NotifyFailure",
+                                                         "ReleaseDateLeaseAfterFailure"]
     assert failed_run.status == "FAILED" and failed_run.retries == 1
     assert report.calendar == (("2024-05-01", "SUCCEEDED"), ("2024-05-02", "FAILED"))
     # AND the page renders both runs; these fakes ingest nothing, so no empty funnel chart

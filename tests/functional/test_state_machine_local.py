@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local_aws.dynamodb import LocalDynamoDb
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
@@ -29,11 +30,13 @@ ORCH = Path(__file__).resolve().parents[2] / "orchestration"
 DEFINITION = ORCH / "state_machine.asl.json"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:udp-pipeline-alerts"
 NAMES = {"RawCrawlerName": "raw-crawler", "TransformCrawlerName": "transform-crawler",
-         "TransformJobName": "transform-job", "LoadJobName": "load-job", "AlertTopicArn": TOPIC}
+         "TransformJobName": "transform-job", "LoadJobName": "load-job", "AlertTopicArn": TOPIC,
+         "LeaseTableName": "date-leases"}
 START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
 GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
 JOB_SYNC = "arn:aws:states:::glue:startJobRun.sync"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
+DDB = "arn:aws:states:::dynamodb:"
 
 
 class FakeGlue:
@@ -112,12 +115,18 @@ def history(tmp_path: Path) -> HistoryStore:
     return HistoryStore(tmp_path / "runs")
 
 
-def registry(glue: FakeGlue, sns: LocalSns) -> TaskRegistry:
+def registry(glue: FakeGlue, sns: LocalSns,
+             leases: LocalDynamoDb | None = None) -> TaskRegistry:
+    # the date leases live next to the alerts unless a test shares one table
+    leases = leases or LocalDynamoDb(sns.root.parent / "dynamodb", {"date-leases": "p_date"})
     return TaskRegistry({
         START_CRAWLER: glue.start_crawler,
         GET_CRAWLER: glue.get_crawler,
         JOB_SYNC: glue.job_sync,
         SNS_PUBLISH: lambda p: sns.publish(**p),
+        DDB + "putItem": leases.put_item,
+        DDB + "getItem": leases.get_item,
+        DDB + "deleteItem": leases.delete_item,
     })
 
 

@@ -28,7 +28,8 @@ ORCH = Path(__file__).resolve().parents[2] / "orchestration"
 ROLE = "arn:aws:iam::123456789012:role/udp-sfn"
 NAMES = {"RawCrawlerName": "raw", "TransformCrawlerName": "tr", "TransformJobName": "tj",
          "LoadJobName": "lj", "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
-         "PipelineStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:udp"}
+         "PipelineStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:udp",
+         "LeaseTableName": "udp-date-leases"}
 
 PURE_FLOW: dict[str, Any] = {
     "StartAt": "Describe",

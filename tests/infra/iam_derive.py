@@ -74,6 +74,10 @@ ASL_OPTIMIZED: dict[str, dict[str, str]] = {
         "events:PutRule": "events-rule", "events:DescribeRule": "events-rule"},
     "arn:aws:states:::states:startExecution": {"states:StartExecution": "target"},
     "arn:aws:states:::sns:publish": {"sns:Publish": "target"},
+    # DynamoDB optimized integrations: one API action each, on the table
+    "arn:aws:states:::dynamodb:putItem": {"dynamodb:PutItem": "target"},
+    "arn:aws:states:::dynamodb:getItem": {"dynamodb:GetItem": "target"},
+    "arn:aws:states:::dynamodb:deleteItem": {"dynamodb:DeleteItem": "target"},
 }
 _SDK = re.compile(r"^arn:aws:states:::aws-sdk:(?P<service>[a-z0-9]+):(?P<api>[A-Za-z0-9]+)$")
 

@@ -519,7 +519,7 @@ def state_machine_needs(a: Arns, prefix: str, definition_path: Any) -> Needs:
             else:  # the managed rule Step Functions keeps for .sync child executions
                 _add(needs, [action], [a.arn(
                     "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")])
-            if action == "sns:Publish":  # the topic is KMS-encrypted
+            if action == "sns:Publish" or action.startswith("dynamodb:"):  # KMS-encrypted
                 _add(needs, KMS_USE, [a.att("DataKey")])
     if props.get("LoggingConfiguration"):
         _add(needs, SFN_LOGS, ["*"])
@@ -537,6 +537,10 @@ def _task_target(a: Arns, resource: str, args: dict[str, str]) -> str:
         return args["TopicArn"]
     if ":::states:startExecution" in resource:
         return args["StateMachineArn"]
+    if ":::dynamodb:" in resource:
+        [rid] = [rid for rid, res in resources(a.t, "AWS::DynamoDB::Table").items()
+                 if res["Properties"].get("TableName") == args["TableName"]]
+        return f"<{rid}.Arn>"
     raise AssertionError(f"no target rule for {resource}")
 
 

@@ -277,6 +277,32 @@ def test_pipeline_state_machine_is_the_asl_file_with_only_placeholders_substitut
     assert "${" not in text
 
 
+def test_date_lease_table_is_the_one_the_definition_locks(synth: Synth,
+                                                         template: dict[str, Any]) -> None:
+    # GIVEN the deployed lease table and the pipeline definition
+    [(rid, props)] = [(r, t["Properties"])
+                      for r, t in resources(template, "AWS::DynamoDB::Table").items()
+                      if t["Properties"].get("TableName") == synth.env.pipeline.lease_table]
+    definition = json.loads(DEFINITION_PATH.read_text(encoding="utf-8"))
+    acquire = definition["States"]["AcquireDateLease"]
+    # THEN it is keyed by p_date, on demand, KMS-encrypted with the data key, recoverable
+    assert props["TableName"] == synth.env.pipeline.lease_table
+    assert props["KeySchema"] == [{"AttributeName": "p_date", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert render(props["SSESpecification"]["KMSMasterKeyId"]) == (
+        f"<{logical_id(template, 'DataKey', 'AWS::KMS::Key')}.Arn>")
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    # AND the definition's conditional put names it and refuses a live lease
+    assert acquire["Resource"] == "arn:aws:states:::dynamodb:putItem"
+    assert acquire["Parameters"]["TableName"] == "${LeaseTableName}"
+    assert acquire["Parameters"]["ConditionExpression"] == (
+        "attribute_not_exists(p_date) OR expires_at < :now")
+    # AND the state machine is created after the table it locks
+    machine_id = logical_id(template, "PipelineStateMachine", "AWS::StepFunctions::StateMachine")
+    assert rid in template["Resources"][machine_id]["DependsOn"]
+
+
 def test_backfill_state_machine_gets_the_nightly_names(template: dict[str, Any]) -> None:
     # GIVEN the deployed range backfill THEN it is the file, with the nightly machine's
     # substitutions (it crawls, runs both jobs and alerts like the nightly run)

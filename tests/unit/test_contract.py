@@ -91,6 +91,20 @@ def test_unknown_fields_do_not_fail_a_record(sample_page: dict[str, Any]) -> Non
     assert "brand_new" not in clean and "extra" not in clean["location"]
 
 
+@pytest.mark.parametrize("record", [
+    {"login": {"uuid": "7a0eed16-9430-4d68-901f-c0d4c1c3bf00"}},
+    {"login": {"uuid": "u1"}, "email": "a@b.c", "gender": "female", "nat": "CH"},
+    {"login": {"uuid": "u1"}, "name": {"first": "A"}, "nat": "CH"},
+    {"login": {"uuid": "u1"}, "name": {"first": "A"}, "gender": "male"},
+])
+def test_a_record_holding_only_an_id_is_not_a_user(record: dict[str, Any]) -> None:
+    # GIVEN a record with the natural key but without what every API user carries
+    # WHEN validated THEN it is rejected as missing what the contract requires
+    result = validate_record(record)
+    assert isinstance(result, Rejection) and result.code == "missing_required"
+    assert result.path in ("name", "gender", "nat")
+
+
 def test_non_object_records_are_rejected() -> None:
     for raw in (None, 3, "x", [1, 2]):
         result = validate_record(raw)
@@ -193,8 +207,16 @@ def _reference_validate(raw: Any, json_ready: bool) -> dict[str, Any] | Rejectio
         clean = walk(ur.SOURCE_FIELDS, raw, "")
     except ur._Reject as rej:
         return rej.rejection
-    if not clean["login"]["uuid"].strip():
-        return Rejection("missing_required", "login.uuid", "login.uuid is empty")
+    # a user carries its key, its email and its name (issue 17: not just an id)
+    for dotted in ("login.uuid", "name", "gender", "nat"):
+        first, *rest = dotted.split(".")
+        value = clean.get(first)
+        if rest:
+            value = value.get(rest[0]) if isinstance(value, dict) else None
+        if value is None:
+            return Rejection("missing_required", dotted, f"{dotted} is required")
+        if isinstance(value, str) and not value.strip():
+            return Rejection("missing_required", dotted, f"{dotted} is empty")
     return clean
 
 

@@ -68,8 +68,9 @@ def test_a_day_of_100k_users_matches_the_hand_computation() -> None:
         "Glue bulk import job": 2 * 73 / 3600 * 0.36,
         # two crawls of 120 s, each billed 600 s, on 2 DPUs
         "Glue crawlers (2 crawls)": 2 * 2 * 600 / 3600 * 0.36,
-        # 4 polls a crawl: 11 fixed states + 2 crawls x 4 x (Wait, Get, IsReady) = 35
-        "Step Functions": 35 / 1000 * 0.025,
+        # 4 polls a crawl: 14 fixed states (2 resolve replace, 3 are the date lease) + 2
+        # crawls x 4 x (Wait, Get, IsReady) = 38
+        "Step Functions": 38 / 1000 * 0.025,
         # 5 + 3 = 8 s of SQL, billed 60 s at 8 RPU
         "Redshift Serverless": 8 * 60 / 3600 * 0.36,
         # 1,000-byte records are billed as 5,120 bytes each
@@ -110,8 +111,8 @@ def test_today_backfill_pays_each_date_as_a_nightly_run() -> None:
     # THEN ten transform runs at the minimum, twenty crawls, and 2 + 10 x (2 + 32) states
     assert cost["Glue transform job"] == pytest.approx(10 * 2 * 60 / 3600 * 0.36)
     assert cost["Glue crawlers"] == pytest.approx(20 * 2 * 600 / 3600 * 0.36)
-    assert backfill_transitions(10, 120, 30) == 354
-    assert cost["Step Functions"] == pytest.approx(354 / 1000 * 0.025)
+    assert backfill_transitions(10, 120, 30) == 384
+    assert cost["Step Functions"] == pytest.approx(384 / 1000 * 0.025)
 
 
 @pytest.mark.parametrize(("record", "billed"), [(1, 5120), (930, 5120), (5120, 5120),
@@ -146,8 +147,8 @@ def test_counted_path_is_a_real_path_through_the_deployed_definition(
     assert states[path[-1]]["Type"] == "Succeed"
     # and every Task on it has no retry counted (happy path), only the ones the file has
     assert {s for s in path if states[s]["Type"] == "Task"} == {
-        "StartRawCrawler", "GetRawCrawler", "RunTransformJob", "StartTransformCrawler",
-        "GetTransformCrawler", "RunBulkImport"}
+        "AcquireDateLease", "StartRawCrawler", "GetRawCrawler", "RunTransformJob",
+        "StartTransformCrawler", "GetTransformCrawler", "RunBulkImport", "ReleaseDateLease"}
 
 
 @pytest.mark.parametrize("polls", [1, 4])
@@ -173,9 +174,11 @@ def test_counted_range_path_is_a_real_path_through_the_backfill_definition(polls
 
 
 def test_nightly_transitions_follow_the_poll_wait() -> None:
-    assert nightly_transitions(120, 30) == 11 + 2 * 4 * 3
-    assert nightly_transitions(121, 30) == 11 + 2 * 5 * 3
-    assert nightly_transitions(5, 30, scheduled=False) == 10 + 2 * 1 * 3
+    # (ResolveReplace, DefaultReplace, PrepareLease, AcquireDateLease and ReleaseDateLease
+    # are 5 of the fixed states)
+    assert nightly_transitions(120, 30) == 14 + 2 * 4 * 3
+    assert nightly_transitions(121, 30) == 14 + 2 * 5 * 3
+    assert nightly_transitions(5, 30, scheduled=False) == 13 + 2 * 1 * 3
     assert range_transitions(1, 0, 120, 30) == 4 + 4
 
 

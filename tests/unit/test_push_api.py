@@ -173,7 +173,9 @@ def test_unusable_requests_get_a_4xx_with_a_reason_and_nothing_reaches_the_strea
 
 def test_a_batch_with_no_valid_record_is_422_and_nothing_reaches_the_stream(
         ports: PushPorts) -> None:
-    bad = [{"login": {"uuid": "a" * 37}}, [1, 2], {"login": {"uuid": "ok"}, "dob": "x"}]
+    # (the first carries what a user must, so its over-long id is what is reported)
+    bad = [{"login": {"uuid": "a" * 37}, "name": {}, "gender": "f", "nat": "CH"}, [1, 2],
+           {"login": {"uuid": "ok"}, "dob": "x"}]
     status, answer = call(ports, "POST", "/users", bad)
     assert status == 422 and answer["accepted"] == 0
     assert [(r["index"], r["code"]) for r in answer["rejected"]] == [

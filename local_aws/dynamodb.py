@@ -1,0 +1,205 @@
+"""A small DynamoDB twin: the date leases the state machine takes (issue 17, item 1).
+
+Only what ``orchestration/state_machine.asl.json`` uses, through Step Functions' optimized
+integrations ``dynamodb:putItem`` / ``getItem`` / ``deleteItem``: items in DynamoDB's typed
+JSON (``{"S": ...}``, ``{"N": ...}``), a single string hash key, and a ConditionExpression
+subset: ``attribute_exists(a)``, ``attribute_not_exists(a)``, ``a = :v``, ``a <> :v``,
+``a < :v``, ``a <= :v``, ``a > :v``, ``a >= :v``, joined by ``AND`` / ``OR`` (AND binds
+tighter, as in DynamoDB; no parentheses, no ``#name`` placeholders). Anything else is
+refused with ``DynamoDB.ValidationException`` rather than guessed.
+
+Each table is one JSON file under ``state/dynamodb/``; every call holds an exclusive
+``fcntl`` lock on ``<table>.lock`` for its read-check-write, so two ``udp`` processes see
+one table and a conditional put is atomic between them, as on DynamoDB.
+
+One local addition, for killed runs: the twin records the writing process (pid, host) next
+to each item, outside the item. An item whose writer is a dead process on this host
+counts as absent when a condition is checked. On AWS there is no process to ask; the
+lease's ``expires_at`` (the execution's TimeoutSeconds) plays that part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from local_aws.processes import pid_alive
+from local_aws.stepfunctions import TaskError
+
+__all__ = ["LocalDynamoDb", "condition_holds"]
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_FUNC = re.compile(rf"^(attribute_exists|attribute_not_exists)\(\s*({_NAME})\s*\)$")
+_CMP = re.compile(rf"^({_NAME})\s*(=|<>|<=|>=|<|>)\s*(:{_NAME})$")
+_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")  # DynamoDB's table-name rule
+
+
+def _invalid(message: str) -> TaskError:
+    return TaskError("DynamoDB.ValidationException", message)
+
+
+def _scalar(value: Any) -> Any:
+    """A typed attribute value as a comparable Python value (S -> str, N -> number)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise _invalid(f"not a typed attribute value: {value!r}")
+    [(kind, raw)] = value.items()
+    if kind == "S" and isinstance(raw, str):
+        return raw
+    if kind == "N" and isinstance(raw, str):
+        try:
+            return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        except ValueError:
+            raise _invalid(f"N value {raw!r} is not a number") from None
+    raise _invalid(f"unsupported attribute type {kind!r} (this twin knows S and N)")
+
+
+def _term(text: str, item: Mapping[str, Any] | None, values: Mapping[str, Any]) -> bool:
+    text = text.strip()
+    if match := _FUNC.match(text):
+        present = item is not None and match[2] in item
+        return present if match[1] == "attribute_exists" else not present
+    if match := _CMP.match(text):
+        name, op, placeholder = match[1], match[2], match[3]
+        if placeholder not in values:
+            raise _invalid(f"{placeholder} is not in ExpressionAttributeValues")
+        right = _scalar(values[placeholder])
+        if item is None or name not in item:
+            return False  # DynamoDB: a comparison with a missing attribute is false
+        left = _scalar(item[name])
+        if isinstance(left, str) != isinstance(right, str):
+            return False  # different types never compare true
+        return {"=": left == right, "<>": left != right, "<": left < right,
+                "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    raise _invalid(f"condition {text!r} is outside this twin's subset")
+
+
+def condition_holds(expression: str, item: Mapping[str, Any] | None,
+                    values: Mapping[str, Any]) -> bool:
+    """Evaluate a ConditionExpression of the supported subset against ``item`` (or none)."""
+    if "(" in expression.replace("attribute_exists(", "").replace("attribute_not_exists(", ""):
+        raise _invalid("parentheses are outside this twin's ConditionExpression subset")
+    alternatives = re.split(r"\s+OR\s+", expression.strip())
+    return any(all(_term(t, item, values) for t in re.split(r"\s+AND\s+", alt))
+               for alt in alternatives)
+
+
+class LocalDynamoDb:
+    """File-backed tables keyed by one string attribute; see the module docstring."""
+
+    def __init__(self, folder: Path, key_names: Mapping[str, str]) -> None:
+        self.folder = folder
+        self.key_names = dict(key_names)  # table name -> its hash key attribute
+
+    # ------------------------------------------------------------------ storage
+    @contextlib.contextmanager
+    def _table(self, name: Any) -> Iterator[dict[str, Any]]:
+        if not isinstance(name, str) or not _TABLE.match(name):
+            raise _invalid(f"invalid TableName {name!r}")
+        if name not in self.key_names:
+            raise TaskError("DynamoDB.ResourceNotFoundException",
+                            f"Requested resource not found: table {name}")
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = self.folder / f"{name}.json"
+            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            before = json.dumps(data, sort_keys=True)
+            yield data
+            if json.dumps(data, sort_keys=True) != before:
+                tmp = path.with_suffix(".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    json.dump(data, out)
+                os.replace(tmp, path)
+        finally:
+            os.close(lock)  # closing the descriptor drops the flock
+
+    def _key(self, table: str, key_item: Any) -> str:
+        attr = self.key_names[table]
+        if not isinstance(key_item, dict) or attr not in key_item:
+            raise _invalid(f"the key attribute {attr!r} is missing")
+        value = _scalar(key_item[attr])
+        if not isinstance(value, str):
+            raise _invalid(f"the key attribute {attr!r} must be S")
+        return value
+
+    @staticmethod
+    def _live_item(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """The stored item, or None if its writer is a dead process on this host."""
+        if entry is None:
+            return None
+        writer = entry.get("writer", {})
+        pid = writer.get("pid")
+        if writer.get("host") == socket.gethostname() and isinstance(pid, int) \
+                and not pid_alive(pid):
+            return None
+        item: Mapping[str, Any] = entry["item"]
+        return item
+
+    @staticmethod
+    def _check(params: Mapping[str, Any], current: Mapping[str, Any] | None) -> None:
+        expression = params.get("ConditionExpression")
+        if expression is None:
+            return
+        if not isinstance(expression, str):
+            raise _invalid("ConditionExpression must be a string")
+        if not condition_holds(expression, current, params.get("ExpressionAttributeValues", {})):
+            raise TaskError("DynamoDB.ConditionalCheckFailedException",
+                            "The conditional request failed")
+
+    # ------------------------------------------------------------------ API
+    def put_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        table, item = params.get("TableName"), params.get("Item")
+        with self._table(table) as data:
+            key = self._key(str(table), item)
+            for value in (item or {}).values():
+                _scalar(value)
+            self._check(params, self._live_item(data.get(key)))
+            data[key] = {"item": item,
+                         "writer": {"pid": os.getpid(), "host": socket.gethostname()}}
+        return {}
+
+    def get_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        table = params.get("TableName")
+        with self._table(table) as data:
+            item = self._live_item(data.get(self._key(str(table), params.get("Key"))))
+        return {"Item": dict(item)} if item is not None else {}
+
+    def delete_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        table = params.get("TableName")
+        with self._table(table) as data:
+            key = self._key(str(table), params.get("Key"))
+            self._check(params, self._live_item(data.get(key)))
+            data.pop(key, None)
+        return {}
+
+    def writer(self, table: str, key: str) -> dict[str, Any] | None:
+        """The process (pid, host) that wrote a live item, for naming a lease's holder."""
+        with self._table(table) as data:
+            entry = data.get(key)
+            if entry is None or self._live_item(entry) is None:
+                return None
+            return dict(entry["writer"])
+
+    def prune_dead(self, table: str) -> list[str]:
+        """Delete the items whose writer died on this host (a killed run's lease); their
+        keys. They already count as absent; this only tidies the file."""
+        with self._table(table) as data:
+            dead = [k for k, entry in data.items() if self._live_item(entry) is None]
+            for key in dead:
+                del data[key]
+        return dead
+
+    def scan(self, table: str) -> list[dict[str, Any]]:
+        """Every live item (for ``udp status``); a dead writer's items are left out."""
+        with self._table(table) as data:
+            return [dict(item) for entry in data.values()
+                    if (item := self._live_item(entry)) is not None]
