@@ -326,10 +326,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"log: {log_text or '(none: run before structured logs)'}",
                       markup=False, highlight=False)
         return 0
-    running = running_lines(args.state_dir)
-    for line in running or ["nothing running"]:
-        console.print(f"running: {line}", markup=False, soft_wrap=True)
     runs = history.list_runs()
+    if args.format == "table":  # csv/json stay machine-readable: runs only
+        for line in running_lines(args.state_dir) or ["nothing running"]:
+            console.print(f"running: {line}", markup=False, soft_wrap=True)
     if args.format != "table":
         columns = ["run_id", "p_date", "status", "started_at", "stopped_at", "seconds",
                    "failed_state", "error", "cause", "log_file"]

@@ -255,9 +255,21 @@ class FakeStack:
 
         self.history = HistoryStore(state_dir / "runs")
         self.recorder = RecordingExecutor()
+        self.chunks: list[tuple[list[str], bool | None]] = []
 
     def executor(self) -> RecordingExecutor:
         return self.recorder
+
+    def chunk_executor(self) -> RecordingExecutor:
+        return self.recorder
+
+    def run_backfill_chunk(self, dates: list[str], *, replace: bool | None = None,
+                           executor: object = None) -> list[object]:
+        """A backfill chunk, as the range-mode runner starts it: recorded, then succeeded."""
+        from orchestration.backfill import DateResult
+
+        self.chunks.append((list(dates), replace))
+        return [DateResult(d, "SUCCEEDED", run_id=f"fake-{d}") for d in dates]
 
     def __enter__(self) -> FakeStack:
         return self
@@ -266,25 +278,25 @@ class FakeStack:
         return None
 
 
+ALL_DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+
+
 @pytest.mark.parametrize(("flags", "expected"), [
-    ([], [{"p_date": "2026-11-04"}]),       # 01 and 03 already succeeded: skipped
-    (["--replace"], [{"p_date": d, "replace": True}
-                     for d in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04")]),
+    ([], [(["2026-11-02", "2026-11-04"], None)]),   # 01 and 03 already succeeded: skipped
+    (["--replace"], [(ALL_DAYS, True)]),             # every day, each load a reload
 ])
 def test_backfill_replace_reruns_every_date_with_replace_in_its_input(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        flags: list[str], expected: list[dict[str, object]]) -> None:
+        flags: list[str], expected: list[tuple[list[str], bool | None]]) -> None:
     # GIVEN days 01 and 03 succeeded before, 02 failed, 04 never ran
     state = tmp_path / "state"
     write_synthetic_state(state, DAYS, users_per_day=100)
     stack = FakeStack(state)
     monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
-    day2 = [{"p_date": "2026-11-02"}]
-    # WHEN backfilled (concurrency 1: inputs in date order)
+    # WHEN backfilled in range mode (one chunk holds the four days)
     assert udp(state, "backfill", "--from", "2026-11-01", "--to", "2026-11-04",
                "--concurrency", "1", *flags) == 0
-    # THEN without --replace only the unfinished days ran, as plain inputs; with it every
-    # day ran, each input carrying replace
-    want = expected if flags else day2 + expected
-    assert stack.recorder.inputs == want
+    # THEN without --replace only the unfinished days ran; with it every day ran, the
+    # chunk's loads told to replace
+    assert stack.chunks == expected
     assert "report: " in capsys.readouterr().out
