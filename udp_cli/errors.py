@@ -10,8 +10,10 @@ from rich.console import Console
 
 __all__ = ["UserError", "console", "err_console"]
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a line of text (a path, a log file, a one-line error) is never broken at the
+# terminal's width, so it can be copied or parsed; tables still fit the width
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class UserError(Exception):
