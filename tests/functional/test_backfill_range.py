@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +331,39 @@ def test_a_refused_chunk_releases_the_leases_it_already_took(
     again = _runner(glue, sns, history)(days)
     assert {r.status for r in again} == {"SUCCEEDED"}
     assert leases.scan(LEASES) == []
+
+
+def test_a_chunk_lease_expires_six_hours_after_the_chunk_starts_within_the_timeout(
+    glue: ChunkGlue, sns: LocalSns, history: HistoryStore,
+) -> None:
+    # GIVEN a lease table that records what each put wrote
+    leases = _leases(sns)
+    puts: list[dict[str, Any]] = []
+
+    def put(params: dict[str, Any]) -> dict[str, Any]:
+        puts.append(params["Item"])
+        return leases.put_item(params)
+
+    executor = AslExecutor(_chunk_executor(glue, sns, history).definition, TaskRegistry({
+        START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
+        JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p), DDB_PUT: put,
+        DDB_GET: leases.get_item, DDB_DELETE: leases.delete_item}),
+        history=history, name="udp-backfill")
+    # WHEN a chunk of two dates runs
+    [first, _] = run_chunk(executor, ["2024-10-01", "2024-10-02"],
+                           lambda key: glue.outputs.get(key, {}), history)
+    # THEN each date's lease was held by the chunk's execution, expiring 6 h after it began
+    assert first.status == "SUCCEEDED"
+    assert [i["p_date"]["S"] for i in puts] == ["2024-10-01", "2024-10-02"]
+    started = datetime.fromisoformat(puts[0]["started_at"]["S"].replace("Z", "+00:00"))
+    for item in puts:
+        assert item["holder"]["S"].endswith(first.run_id)
+        held_for = int(item["expires_at"]["N"]) / 1000 - started.timestamp()
+        assert 6 * 3600 <= held_for < 6 * 3600 + 60
+    # AND the expiry cap in the definition is the execution's own TimeoutSeconds
+    full = load_backfill_definition(PipelineConfig())
+    prepare = full["States"][CHUNK_STATE]["ItemProcessor"]["States"]["PrepareChunkLeases"]
+    assert f"+ {full['TimeoutSeconds'] * 1000}" in prepare["Output"]
 
 
 # --------------------------------------------------------------------------- views
