@@ -39,6 +39,7 @@ from infra.config import EnvConfig, EnvConfigError, env_config  # noqa: E402
 __all__ = [
     "BACKFILL_ASL",
     "NIGHTLY_ASL",
+    "RANGE_LEASE_PER_DATE",
     "RANGE_TOP_PATH",
     "USERS_PER_DAY",
     "Deployment",
@@ -235,26 +236,37 @@ RANGE_TOP_PATH = ["HasReplace", "SplitIntoChunks", "RunEachChunk", "BackfillDone
 more, ``ReplaceDefaultsToFalse``, when the input leaves it out)."""
 
 
+RANGE_LEASE_PER_DATE = ["AcquireDateLease", "ReleaseLeaseOfDate"]
+"""States a successful chunk enters once per date, inside its lease Maps
+(``AcquireChunkLeases``, ``ReleaseChunkLeases``): one conditional put, one delete."""
+
+
 def range_chunk_happy_path(polls_raw: int, polls_transform: int) -> list[str]:
-    """States one successful chunk of ``backfill.asl.json`` enters, in order."""
-    path = ["StartRawCrawler"]
+    """States one successful chunk of ``backfill.asl.json`` enters at its own level, in
+    order (the per-date states of its lease Maps are :data:`RANGE_LEASE_PER_DATE`). The
+    chunk bound (6 h) ends before the execution's timeout, the usual case."""
+    path = ["PrepareChunkLeases", "IsChunkBoundBeyondTimeout", "LeaseEndsWithChunkBound",
+            "AcquireChunkLeases", "StartRawCrawler"]  # one run per date
     path += ["WaitForRawCrawler", "GetRawCrawler", "IsRawCrawlerReady"] * polls_raw
     path += ["CheckRawCrawlStatus", "RunTransformJob", "StartTransformCrawler"]
     path += ["WaitForTransformCrawler", "GetTransformCrawler",
              "IsTransformCrawlerReady"] * polls_transform
     path += ["CheckTransformCrawlStatus", "RunBulkImport", "DidTheTransformFail",
-             "ChunkSucceeded"]
+             "ReleaseChunkLeases", "ChunkSucceeded"]
     return path
 
 
 def range_transitions(chunks: int, crawls_per_chunk: int, crawl_s: float,
-                      poll_s: float) -> int:
+                      poll_s: float, *, dates: int = 0) -> int:
     """Range mode as built (``backfill.asl.json``): the top-level states
     (:data:`RANGE_TOP_PATH`), and per chunk the transform and load tasks, the check
-    after them and the chunk's result (4), plus per crawl Start + polls × (Wait, Get,
-    IsReady) + Check. The deployed chunk crawls twice (raw, then transform)."""
+    after them and the chunk's result (4), the lease states (5: PrepareChunkLeases, the
+    expiry Choice and Pass, the acquire and release Maps), plus per crawl Start + polls ×
+    (Wait, Get, IsReady) + Check, and per date its put and delete of the lease (2). The
+    deployed chunk crawls twice (raw, then transform)."""
     per_crawl = 2 + 3 * crawl_polls(crawl_s, poll_s)
-    return len(RANGE_TOP_PATH) + chunks * (4 + crawls_per_chunk * per_crawl)
+    return (len(RANGE_TOP_PATH) + chunks * (4 + 5 + crawls_per_chunk * per_crawl)
+            + dates * len(RANGE_LEASE_PER_DATE))
 
 
 # ------------------------------------------------------------------ billing rules
@@ -364,7 +376,7 @@ def backfill_cost(days: int, users: int, deployment: Deployment, *, chunk: int |
         runs = [chunk] * full + ([rest] if rest else [])
         crawls = crawls_per_chunk * len(runs)
         transitions = range_transitions(len(runs), crawls_per_chunk, w.crawl_s,
-                                        d.crawl_poll_s)
+                                        d.crawl_poll_s, dates=days)
     redshift_per_date = w.redshift_per_date_s + w.redshift_per_million_users_s * users / 1e6
     puts = days * w.s3_puts_per_date
     gets = days * (w.firehose_objects_per_day * w.s3_gets_per_raw_object + w.s3_gets_per_date)

@@ -840,8 +840,8 @@ class UdpStack(Stack):
         self.pipeline.node.add_dependency(self.lease_table)
 
         # Range mode (backfill.asl.json): per chunk of dates the backfill crawls, runs the
-        # transform and the bulk import and alerts itself, so it needs the nightly
-        # role's grants, no longer StartExecution of the nightly state machine.
+        # transform and the bulk import, alerts itself and takes the dates' leases, so it
+        # needs the nightly role's grants, no longer StartExecution of the nightly one.
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
                                  assumed_by=_service("states.amazonaws.com", self.account),
                                  description="Backfill: crawls, transforms and loads chunks "
@@ -853,6 +853,10 @@ class UdpStack(Stack):
             ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
             [self.arn("glue", "job", cfg.transform_job), self.arn("glue", "job", cfg.load_job)]))
         backfill_role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        # each chunk takes and releases the lease of each of its dates, like the nightly
+        backfill_role.add_to_policy(_statement(
+            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [self.lease_table.table_arn]))
         backfill_role.add_to_policy(self.kms_use())
         self.backfill_role = backfill_role
         self.backfill = sfn.StateMachine(
@@ -870,6 +874,7 @@ class UdpStack(Stack):
             self.backfill.node.add_dependency(job)
         for crawler in self.crawlers.values():
             self.backfill.node.add_dependency(crawler)
+        self.backfill.node.add_dependency(self.lease_table)
 
         for construct_id, machine in (("Pipeline", self.pipeline), ("Backfill", self.backfill)):
             self._alarm_on_executions(construct_id, machine)

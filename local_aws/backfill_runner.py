@@ -206,8 +206,11 @@ def run_chunk(executor: AslExecutor, dates: list[str],
     outputs = job_outputs(run_key)
     facts = dict(run.__dict__)
     if facts.get("failed_state") is None:  # the chunk caught its failure: where?
+        # (catches inside the lease Maps, e.g. releasing a date another run holds, carry
+        # a map_index: the chunk's failure is the last catch at its own level)
         caught = [e.get("state") for e in history.get_run(run.run_id).events
-                  if e.get("type") == "CatchTaken" and e.get("state") != "NotifyChunkFailure"]
+                  if e.get("type") == "CatchTaken" and e.get("state") != "NotifyChunkFailure"
+                  and e.get("map_index") is None]
         facts["failed_state"] = caught[-1] if caught else None
     rows = date_results(dates, facts, outputs.get("transform"), outputs.get("load"),
                         seconds=time.perf_counter() - began)

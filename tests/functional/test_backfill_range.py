@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from contracts.dates import p_date_range
 from contracts.pipeline import PipelineConfig
 from glue_jobs.chunk import date_run_id
 from local_aws.backfill_runner import date_results, pending_dates, run_backfill, run_chunk
+from local_aws.dynamodb import LocalDynamoDb
 from local_aws.sns import LocalSns
 from local_aws.stepfunctions import AslExecutor, TaskError, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore
@@ -35,6 +37,10 @@ from tests.functional.test_state_machine_local import (
     FakeGlue,
 )
 from udp_cli.report.local import expand_chunks
+
+DDB_PUT = "arn:aws:states:::dynamodb:putItem"
+DDB_GET = "arn:aws:states:::dynamodb:getItem"
+DDB_DELETE = "arn:aws:states:::dynamodb:deleteItem"
 
 
 class ChunkGlue(FakeGlue):
@@ -102,9 +108,21 @@ def history(tmp_path: Path) -> HistoryStore:
     return HistoryStore(tmp_path / "runs")
 
 
+LEASES = PipelineConfig().lease_table
+"""The lease table the chunk definition names (PipelineConfig's, as the local stack)."""
+
+
+def _leases(sns: LocalSns) -> LocalDynamoDb:
+    # the date leases live next to the alerts: one table per test
+    return LocalDynamoDb(sns.root.parent / "dynamodb", {LEASES: "p_date"})
+
+
 def _registry(glue: ChunkGlue, sns: LocalSns) -> TaskRegistry:
+    leases = _leases(sns)
     return TaskRegistry({START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
-                         JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p)})
+                         JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p),
+                         DDB_PUT: leases.put_item, DDB_GET: leases.get_item,
+                         DDB_DELETE: leases.delete_item})
 
 
 def _full_definition() -> Any:
@@ -259,6 +277,93 @@ def test_the_replace_field_flows_to_the_load(glue: ChunkGlue, sns: LocalSns,
     run_chunk(executor, ["2024-02-01"], lambda key: glue.outputs.get(key, {}), history,
               replace=True)
     assert glue.replace_args == ["true"]
+
+
+def test_a_chunk_with_a_date_leased_elsewhere_is_refused_and_the_other_chunk_runs(
+    glue: ChunkGlue, sns: LocalSns, history: HistoryStore,
+) -> None:
+    # GIVEN 2024-07-03 held by a live nightly run of another execution
+    nightly = "arn:aws:states:us-east-1:1:execution:udp-pipeline:nightly-7"
+    leases = _leases(sns)
+    leases.put_item({"TableName": LEASES, "Item": {
+        "p_date": {"S": "2024-07-03"}, "holder": {"S": nightly},
+        "started_at": {"S": "2024-07-04T01:00:00Z"}, "expires_at": {"N": "99999999999999"}}})
+    days = p_date_range("2024-07-01", "2024-07-04")
+    # WHEN backfilled in chunks of 2 (the second chunk holds the leased date)
+    results = run_backfill(days, _runner(glue, sns, history), concurrency=1, force=False,
+                           history=history, chunk_size=2)
+    # THEN the first chunk ran and succeeded
+    assert [r.status for r in results[:2]] == ["SUCCEEDED", "SUCCEEDED"]
+    # AND the second chunk failed as DateLeased, naming the date and its holder, having
+    # started no Glue job for its dates
+    refused = results[2:]
+    assert {(r.status, r.error, r.failed_state) for r in refused} == {
+        ("FAILED", "DateLeased", "AcquireChunkLeases")}
+    assert all("2024-07-03" in str(r.cause) and nightly in str(r.cause) for r in refused)
+    assert glue.dates_run("transform-job") == days[:2]
+    # AND the first chunk's leases are released, the holder's lease is untouched
+    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.scan(LEASES)] == [
+        ("2024-07-03", nightly)]
+
+
+def test_a_refused_chunk_releases_the_leases_it_already_took(
+    glue: ChunkGlue, sns: LocalSns, history: HistoryStore,
+) -> None:
+    # GIVEN the LAST date of a chunk held by another run (the chunk takes the first two)
+    nightly = "arn:aws:states:us-east-1:1:execution:udp-pipeline:manual-3"
+    leases = _leases(sns)
+    leases.put_item({"TableName": LEASES, "Item": {
+        "p_date": {"S": "2024-09-03"}, "holder": {"S": nightly},
+        "started_at": {"S": "2024-09-04T09:00:00Z"}, "expires_at": {"N": "99999999999999"}}})
+    days = ["2024-09-01", "2024-09-02", "2024-09-03"]
+    # WHEN the chunk runs
+    results = _runner(glue, sns, history)(days)
+    # THEN it is refused naming the holder, no job ran, no alert went out (the holder
+    # owns the day, as for a refused nightly)
+    assert {(r.status, r.error) for r in results} == {("FAILED", "DateLeased")}
+    assert nightly in str(results[0].cause) and glue.runs == []
+    assert sns.messages() == []
+    # AND the leases it took on 09-01 and 09-02 are gone; only the holder's remains
+    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.scan(LEASES)] == [
+        ("2024-09-03", nightly)]
+    # AND a chunk that succeeds leaves no lease behind once the holder is done
+    leases.delete_item({"TableName": LEASES, "Key": {"p_date": {"S": "2024-09-03"}}})
+    again = _runner(glue, sns, history)(days)
+    assert {r.status for r in again} == {"SUCCEEDED"}
+    assert leases.scan(LEASES) == []
+
+
+def test_a_chunk_lease_expires_six_hours_after_the_chunk_starts_within_the_timeout(
+    glue: ChunkGlue, sns: LocalSns, history: HistoryStore,
+) -> None:
+    # GIVEN a lease table that records what each put wrote
+    leases = _leases(sns)
+    puts: list[dict[str, Any]] = []
+
+    def put(params: dict[str, Any]) -> dict[str, Any]:
+        puts.append(params["Item"])
+        return leases.put_item(params)
+
+    executor = AslExecutor(_chunk_executor(glue, sns, history).definition, TaskRegistry({
+        START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
+        JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p), DDB_PUT: put,
+        DDB_GET: leases.get_item, DDB_DELETE: leases.delete_item}),
+        history=history, name="udp-backfill")
+    # WHEN a chunk of two dates runs
+    [first, _] = run_chunk(executor, ["2024-10-01", "2024-10-02"],
+                           lambda key: glue.outputs.get(key, {}), history)
+    # THEN each date's lease was held by the chunk's execution, expiring 6 h after it began
+    assert first.status == "SUCCEEDED"
+    assert [i["p_date"]["S"] for i in puts] == ["2024-10-01", "2024-10-02"]
+    started = datetime.fromisoformat(puts[0]["started_at"]["S"].replace("Z", "+00:00"))
+    for item in puts:
+        assert item["holder"]["S"].endswith(first.run_id)
+        held_for = int(item["expires_at"]["N"]) / 1000 - started.timestamp()
+        assert 6 * 3600 <= held_for < 6 * 3600 + 60
+    # AND the expiry cap in the definition is the execution's own TimeoutSeconds
+    full = load_backfill_definition(PipelineConfig())
+    prepare = full["States"][CHUNK_STATE]["ItemProcessor"]["States"]["PrepareChunkLeases"]
+    assert f"+ {full['TimeoutSeconds'] * 1000}" in prepare["Output"]
 
 
 # --------------------------------------------------------------------------- views

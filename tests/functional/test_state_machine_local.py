@@ -148,8 +148,8 @@ def test_definition_file_is_json_with_only_the_deploy_placeholders() -> None:
     raw = load_definition(DEFINITION)
     # WHEN its placeholders are listed THEN they are exactly the deploy-time names
     assert placeholders(raw) == set(NAMES)
-    # (the range backfill runs the same jobs and crawlers but takes no date lease)
-    assert placeholders(load_definition(BACKFILL_DEFINITION)) == set(NAMES) - {"LeaseTableName"}
+    # (the range backfill runs the same jobs and crawlers and takes the same date leases)
+    assert placeholders(load_definition(BACKFILL_DEFINITION)) == set(NAMES)
 
 
 def test_backfill_map_concurrency_does_not_exceed_glue_max_concurrent_runs() -> None:
