@@ -32,11 +32,13 @@ class PlannedDate:
 def plan_backfill(dates: Iterable[str], history: Any, *, force: bool = False,
                   replace: bool = False, name: str | None = None) -> list[PlannedDate]:
     """One :class:`PlannedDate` per date, in order, from the run ``history`` (anything with
-    ``last_run(p_date, name=...)`` returning a record with ``status`` / ``run_id``)."""
+    ``last_run(p_date, name=...)`` returning a ``RunRecord``-like record: ``status_of`` /
+    ``run_id``). A date's status is its own result, as the resume rule reads it: inside a
+    backfill chunk that succeeded, a date whose DQ gate failed is FAILED, so it would run."""
     plan = []
     for p_date in dates:
         last = history.last_run(p_date, name=name)
-        status = getattr(last, "status", None)
+        status = None if last is None else last.status_of(p_date)
         run_id = getattr(last, "run_id", None)
         if replace:
             action = REPLACE

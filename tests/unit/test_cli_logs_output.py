@@ -49,8 +49,26 @@ class FakeHistory:
         found = self.last.get(p_date)
         if found is None:
             return None
+        from local_aws.stepfunctions.history import RunRecord
+
         status, run_id = found
-        return type("Run", (), {"status": status, "run_id": run_id})()
+        return RunRecord(run_id=run_id, name="udp-pipeline", label=p_date, status=status,
+                         started_at="2026-01-01T00:00:00+00:00")
+
+
+def test_backfill_plan_reads_a_dates_own_result_inside_a_chunk() -> None:
+    # GIVEN a backfill chunk that succeeded but whose second date failed its DQ gate
+    from local_aws.stepfunctions.history import RunRecord
+
+    chunk = RunRecord(run_id="c1", name="udp-backfill", label="2026-01-01..2026-01-02",
+                      status="SUCCEEDED", started_at="2026-01-01T00:00:00+00:00",
+                      dates=[{"p_date": "2026-01-01", "status": "SUCCEEDED"},
+                             {"p_date": "2026-01-02", "status": "FAILED"}])
+    history = type("H", (), {"last_run": lambda self, d, name=None: chunk})()
+    # WHEN planned THEN the failed date would run again, as the backfill itself does
+    plan = plan_backfill(["2026-01-01", "2026-01-02"], history)
+    assert [(p.action, p.last_status) for p in plan] == [("skip", "SUCCEEDED"),
+                                                          ("run", "FAILED")]
 
 
 @pytest.mark.parametrize(("force", "replace", "expected"), [
