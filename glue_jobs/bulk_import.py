@@ -124,11 +124,15 @@ def _flag(value: str | None) -> bool:
     raise InvalidLoadRequest(f"--replace must be true or false, got {value!r}")
 
 
-def options_from_resolved(args: Mapping[str, str]) -> BulkImportOptions:
-    """Typed options from ``getResolvedOptions`` output (plus optional ``replace``)."""
-    missing = [name for name in JOB_OPTIONS if not args.get(name)]
+def _require(args: Mapping[str, str], names: Sequence[str]) -> None:
+    missing = [name for name in names if not args.get(name)]
     if missing:
         raise InvalidLoadRequest(f"missing job argument(s): --{', --'.join(missing)}")
+
+
+def options_from_resolved(args: Mapping[str, str]) -> BulkImportOptions:
+    """Typed options from ``getResolvedOptions`` output (plus optional ``replace``)."""
+    _require(args, JOB_OPTIONS)
     p_date = validate_p_date(args["p_date"])
     return BulkImportOptions(
         p_date=p_date,
@@ -234,9 +238,7 @@ def load_dates(warehouse: WarehousePort, catalog: Any, p_dates: list[str], run_k
 def main_dates(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
     """The bulk import of a backfill chunk; raises :class:`DatesNotLoaded` (the job run
     fails, naming the dates) when any date was not loaded, after loading all the others."""
-    missing = [name for name in RANGE_JOB_OPTIONS if not args.get(name)]
-    if missing:
-        raise InvalidLoadRequest(f"missing job argument(s): --{', --'.join(missing)}")
+    _require(args, RANGE_JOB_OPTIONS)
     try:
         days = [d.isoformat() for d in parse_p_dates(args["p_dates"])]
     except InvalidChunkArguments as exc:

@@ -61,6 +61,7 @@ __all__ = [
     "insert_audit",
     "lock_key",
     "noop_step",
+    "pair_row",
     "parquet_files",
     "read_statement",
     "render_copy_from_s3",
@@ -315,15 +316,16 @@ def run_load_transaction(
             params = audit_params(result)
         run(cursor, statement, params)
         if statement.kind == "summary":
-            rows_staged, checksum = _pair(cursor.fetchone())
+            rows_staged, checksum = pair_row(cursor.fetchone())
         elif statement.kind == "counts":
-            rows_inserted, rows_updated = (int(v) for v in _pair(cursor.fetchone()))
+            rows_inserted, rows_updated = (int(v) for v in pair_row(cursor.fetchone()))
         if statement.done:
             on_step(statement.done)
     return result
 
 
-def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
+def pair_row(row: Sequence[Any] | None) -> tuple[Any, Any]:
+    """The two values of a one-row, two-column result (``summary``, ``counts``)."""
     if row is None or len(row) != 2:
         raise WarehouseLoadError(f"expected a row of two values, got {row!r}")
     return row[0], row[1]

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local_aws.stepfunctions import AslExecutor
-from local_aws.stepfunctions.history import HistoryStore
+from local_aws.stepfunctions.history import HistoryStore, RunRecord
 from orchestration.backfill import (
     DEFAULT_CHUNK_DAYS,
     DEFAULT_MAX_CONCURRENT_RUNS,
@@ -46,12 +46,22 @@ def pending_dates(dates: Iterable[str], history: HistoryStore, *, force: bool,
                   name: str | None = None) -> tuple[list[str], list[str]]:
     """Split ``dates`` into (to run, to skip): skip those whose last result SUCCEEDED
     (a nightly run of the date, or the date inside a backfill chunk)."""
+    to_run, skipped = _resume_split(dates, history, force=force, name=name)
+    return to_run, [p_date for p_date, _ in skipped]
+
+
+def _resume_split(dates: Iterable[str], history: HistoryStore, *, force: bool,
+                  name: str | None) -> tuple[list[str], list[tuple[str, RunRecord]]]:
+    """:func:`pending_dates`, keeping each skipped date's last run (every lookup reads
+    the whole run history, so the caller must not look it up a second time)."""
     to_run: list[str] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, RunRecord]] = []
     for p_date in dates:
         last = None if force else history.last_run(p_date, name=name)
-        done = last is not None and last.status_of(p_date) == "SUCCEEDED"
-        (skipped if done else to_run).append(p_date)
+        if last is not None and last.status_of(p_date) == "SUCCEEDED":
+            skipped.append((p_date, last))
+        else:
+            to_run.append(p_date)
     return to_run, skipped
 
 
@@ -99,7 +109,7 @@ def run_backfill(
     """
     check_concurrency(concurrency, max_concurrent_runs)
     checked = check_dates(dates)
-    to_run, skipped = pending_dates(checked, history, force=force, name=name)
+    to_run, skipped = _resume_split(checked, history, force=force, name=name)
     planned = chunks(to_run, chunk_size)
     total = len(checked)
     results: dict[str, DateResult] = {}
@@ -112,9 +122,8 @@ def run_backfill(
         if progress is not None:
             progress(result, done, total)
 
-    for p_date in skipped:
-        last = history.last_run(p_date, name=name)
-        report(DateResult(p_date, "SKIPPED", run_id=last.run_id if last else None))
+    for p_date, last in skipped:
+        report(DateResult(p_date, "SKIPPED", run_id=last.run_id))
 
     def one(chunk: list[str]) -> list[DateResult]:
         began = time.perf_counter()

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from contracts.locations import partition_folder
 from contracts.tables import USERS, TableContract
 from glue_jobs.warehouse_port import (
+    STATUS_SUCCEEDED,
     ConcurrentLoadError,
     InvalidLoadRequest,
     LoadResult,
@@ -43,6 +44,7 @@ from glue_jobs.warehouse_port import (
     load_mode,
     lock_key,
     noop_step,
+    pair_row,
     parquet_files,
     read_statement,
     render_load_script,
@@ -287,11 +289,11 @@ class PostgresWarehouse:
         if replace:
             cursor.execute(read_statement("redshift/delete_users_partition.sql"), (p_date,))
         cursor.execute(read_statement("redshift/stage_summary.sql"))
-        rows_staged, checksum = _pair(cursor.fetchone())
+        rows_staged, checksum = pair_row(cursor.fetchone())
         step("counted")
         inserted, updated = _merge_counting(cursor, p_date, started_at)
         step("merged")
-        result = LoadResult(load_id=load_id, p_date=p_date, status="succeeded",
+        result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
                             rows_staged=int(rows_staged), rows_inserted=inserted,
                             rows_updated=updated, checksum=str(checksum),
                             started_at=started_at, finished_at=utc_now(),
@@ -310,24 +312,18 @@ class PostgresWarehouse:
 
 
 
-def _pair(row: Sequence[Any] | None) -> tuple[Any, Any]:
-    if row is None or len(row) != 2:
-        raise WarehouseLoadError(f"expected a row of two values, got {row!r}")
-    return row[0], row[1]
-
-
 def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
     """The tuned variant's one MERGE; (inserted, updated) from the transaction's table
     counters before and after it (``table_counts.postgres.sql``), checked against its row
     count."""
     counts = read_statement("redshift/table_counts.postgres.sql")
     cursor.execute(counts)
-    inserted_before, updated_before = (int(v) for v in _pair(cursor.fetchone()))
+    inserted_before, updated_before = (int(v) for v in pair_row(cursor.fetchone()))
     cursor.execute(read_statement("redshift/merge_users.postgres.sql"),
                    {"p_date": p_date, "loaded_at": loaded_at})
     affected = cursor.rowcount
     cursor.execute(counts)
-    inserted_after, updated_after = (int(v) for v in _pair(cursor.fetchone()))
+    inserted_after, updated_after = (int(v) for v in pair_row(cursor.fetchone()))
     inserted, updated = inserted_after - inserted_before, updated_after - updated_before
     if inserted + updated != affected:
         raise WarehouseLoadError(

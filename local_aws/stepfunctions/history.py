@@ -24,11 +24,11 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from local_aws.stepfunctions.results import RunResult
+from local_aws.stepfunctions.results import RunResult, now_iso
 
 __all__ = ["ABORTED", "ORPHANED_ERROR", "HistoryStore", "RunNotFoundError", "RunRecord",
            "abort_if_orphaned", "pid_alive"]
@@ -241,7 +241,7 @@ class HistoryStore:
         """Mark an orphaned ``RUNNING`` run ``ABORTED``, persistently (best effort)."""
         if record.run_id in self._open:
             return record
-        aborted = abort_if_orphaned(record, now=_now_iso())
+        aborted = abort_if_orphaned(record, now=now_iso())
         if aborted is not record:
             try:
                 with self._lock:
@@ -274,10 +274,6 @@ class HistoryStore:
         """The most recently started run that processed ``p_date`` (or ``None``)."""
         runs = self.list_runs(p_date=p_date, name=name)
         return runs[-1] if runs else None
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def abort_if_orphaned(record: RunRecord, *, now: str, host: str = _HOST,
