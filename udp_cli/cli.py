@@ -89,6 +89,22 @@ def _api_options(args: argparse.Namespace) -> Any:
         raise UserError(f"--faults/--malformed-rate: {exc}") from None
 
 
+def _ingest_options(args: argparse.Namespace) -> Any:
+    """The API twin's options of ``udp ingest``/``demo``, with the Firehose fault rate checked."""
+    options = _api_options(args)
+    if not 0.0 <= args.firehose_failure_rate < 1.0:
+        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    return options
+
+
+def _ingest_counts(result: Any) -> dict[str, int]:
+    """What ``udp ingest`` prints of a simulated day, by label."""
+    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
+            "quarantined": result.total("records_rejected"),
+            "undeliverable": result.total("records_undeliverable"),
+            "pages failed": result.total("pages_failed")}
+
+
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
     from local_aws.scheduler import DayPlan, simulate_days
 
@@ -96,9 +112,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
         plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    options = _api_options(args)
-    if not 0.0 <= args.firehose_failure_rate < 1.0:
-        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    options = _ingest_options(args)
     def progress(i: int, s: Any) -> None:
         err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
                           f"pages, {s.records_valid} valid, {s.records_rejected} "
@@ -111,10 +125,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
                                  stack.cfg.errors_bucket, options=options, progress=progress,
                                  firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
-    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
-            "quarantined": result.total("records_rejected"),
-            "undeliverable": result.total("records_undeliverable"),
-            "pages failed": result.total("pages_failed")}
+    return _ingest_counts(result)
 
 
 def _ingest_users(state_dir: Path, day: str, users: int,
@@ -126,9 +137,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
 
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
-    options = _api_options(args)
-    if not 0.0 <= args.firehose_failure_rate < 1.0:
-        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    options = _ingest_options(args)
     bar = Progress("[progress.description]{task.description}", BarColumn(),
                    MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
     stack = _stack(state_dir)
@@ -144,10 +153,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
                                   firehose_failure_rate=args.firehose_failure_rate)
     finally:
         stack.close()
-    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
-            "quarantined": result.total("records_rejected"),
-            "undeliverable": result.total("records_undeliverable"),
-            "pages failed": result.total("pages_failed")}
+    return _ingest_counts(result)
 
 
 def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
