@@ -677,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="Athena (Trino) SQL over the catalog's tables, on DuckDB")
     p.add_argument("sql")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("backfill", help="backfill a date range in chunks (one transform and "
@@ -727,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_warehouse)
     q = wh.add_parser("sql", help="run one statement, print its rows")
     q.add_argument("statement")
-    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("status", help="list pipeline runs, or one run's history (and its "
