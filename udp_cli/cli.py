@@ -105,6 +105,14 @@ def _ingest_counts(result: Any) -> dict[str, int]:
             "pages failed": result.total("pages_failed")}
 
 
+def _progress_bar() -> Any:
+    """The bar of long commands (``ingest --users``, ``backfill``), drawn on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+
+
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
     from local_aws.scheduler import DayPlan, simulate_days
 
@@ -131,15 +139,12 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
 def _ingest_users(state_dir: Path, day: str, users: int,
                   args: argparse.Namespace) -> dict[str, int]:
     """``udp ingest --users N``: a day of N users through the twins, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from local_aws.scheduler import ingest_users
 
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
     options = _ingest_options(args)
-    bar = Progress("[progress.description]{task.description}", BarColumn(),
-                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+    bar = _progress_bar()
     stack = _stack(state_dir)
     try:
         with bar:
@@ -407,8 +412,6 @@ def _blank(value: Any) -> str:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from contracts.dates import p_date_range
     from contracts.pipeline import PipelineConfig
     from local_aws.backfill_runner import run_backfill
@@ -433,9 +436,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _existing_state(args.state_dir)
     if args.dry_run:
         return _backfill_dry_run(args.state_dir, dates, force=args.force)
-    progress_bar = Progress("[progress.description]{task.description}", BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
-    with _stack(args.state_dir) as stack, progress_bar as bar:
+    with _stack(args.state_dir) as stack, _progress_bar() as bar:
         task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
 
         def progress(result: DateResult, done: int, total: int) -> None:
