@@ -287,13 +287,7 @@ def _compile(fields: tuple[Field, ...], scalars: dict[Kind, Any] = _SCALARS) -> 
     result = emit_struct(fields, "obj", "", 1)
     lines.append(f"    return {result}")
     exec(compile("\n".join(lines), "<contract validator>", "exec"), env)
-    validate = env["validate"]
-
-    def validate_struct(obj: Any, path: str, name: str) -> dict[str, Any]:
-        return validate(obj)
-
-    validate_struct.source = "\n".join(lines)  # type: ignore[attr-defined]
-    return validate_struct
+    return env["validate"]
 
 
 _VALIDATE_SOURCE = _compile(SOURCE_FIELDS)
@@ -310,7 +304,7 @@ def validate_record(raw: Any, *, json_ready: bool = False) -> dict[str, Any] | R
     """
     validate = _VALIDATE_SOURCE_JSON if json_ready else _VALIDATE_SOURCE
     try:
-        clean: dict[str, Any] = validate(raw, "", "")
+        clean: dict[str, Any] = validate(raw)
     except _Reject as rej:
         return rej.rejection
     except RecursionError:

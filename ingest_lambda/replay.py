@@ -32,7 +32,6 @@ __all__ = [
     "StreamedReplay",
     "check_replay",
     "iter_replay_pages",
-    "load_replay",
 ]
 
 MAX_RESULTS_PER_PAGE = 5000
@@ -176,11 +175,6 @@ def iter_replay_pages(path: Path) -> Iterator[dict[str, Any]]:
 def check_replay(path: Path) -> int:
     """Read the whole file once, checking every page; the number of pages."""
     return sum(1 for _ in iter_replay_pages(path))
-
-
-def load_replay(path: Path) -> list[Any]:
-    """Every page of a (small) replay file in memory; prefer :class:`StreamedReplay`."""
-    return list(iter_replay_pages(path))
 
 
 class ReplaySource:

@@ -89,6 +89,30 @@ def _api_options(args: argparse.Namespace) -> Any:
         raise UserError(f"--faults/--malformed-rate: {exc}") from None
 
 
+def _ingest_options(args: argparse.Namespace) -> Any:
+    """The API twin's options of ``udp ingest``/``demo``, with the Firehose fault rate checked."""
+    options = _api_options(args)
+    if not 0.0 <= args.firehose_failure_rate < 1.0:
+        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    return options
+
+
+def _ingest_counts(result: Any) -> dict[str, int]:
+    """What ``udp ingest`` prints of a simulated day, by label."""
+    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
+            "quarantined": result.total("records_rejected"),
+            "undeliverable": result.total("records_undeliverable"),
+            "pages failed": result.total("pages_failed")}
+
+
+def _progress_bar() -> Any:
+    """The bar of long commands (``ingest --users``, ``backfill``), drawn on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+
+
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
     from local_aws.scheduler import DayPlan, simulate_days
 
@@ -96,9 +120,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
         plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    options = _api_options(args)
-    if not 0.0 <= args.firehose_failure_rate < 1.0:
-        raise UserError("--firehose-failure-rate must be in [0, 1)")
+    options = _ingest_options(args)
     def progress(i: int, s: Any) -> None:
         err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
                           f"pages, {s.records_valid} valid, {s.records_rejected} "
@@ -111,26 +133,18 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
                                  stack.cfg.errors_bucket, options=options, progress=progress,
                                  firehose_failure_rate=args.firehose_failure_rate)
     stack.close()
-    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
-            "quarantined": result.total("records_rejected"),
-            "undeliverable": result.total("records_undeliverable"),
-            "pages failed": result.total("pages_failed")}
+    return _ingest_counts(result)
 
 
 def _ingest_users(state_dir: Path, day: str, users: int,
                   args: argparse.Namespace) -> dict[str, int]:
     """``udp ingest --users N``: a day of N users through the twins, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from local_aws.scheduler import ingest_users
 
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
-    options = _api_options(args)
-    if not 0.0 <= args.firehose_failure_rate < 1.0:
-        raise UserError("--firehose-failure-rate must be in [0, 1)")
-    bar = Progress("[progress.description]{task.description}", BarColumn(),
-                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+    options = _ingest_options(args)
+    bar = _progress_bar()
     stack = _stack(state_dir)
     try:
         with bar:
@@ -144,10 +158,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
                                   firehose_failure_rate=args.firehose_failure_rate)
     finally:
         stack.close()
-    return {"fetched": result.total("records_seen"), "valid": result.total("records_valid"),
-            "quarantined": result.total("records_rejected"),
-            "undeliverable": result.total("records_undeliverable"),
-            "pages failed": result.total("pages_failed")}
+    return _ingest_counts(result)
 
 
 def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
@@ -401,8 +412,6 @@ def _blank(value: Any) -> str:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from contracts.dates import p_date_range
     from contracts.pipeline import PipelineConfig
     from local_aws.backfill_runner import run_backfill
@@ -427,9 +436,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _existing_state(args.state_dir)
     if args.dry_run:
         return _backfill_dry_run(args.state_dir, dates, force=args.force)
-    progress_bar = Progress("[progress.description]{task.description}", BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
-    with _stack(args.state_dir) as stack, progress_bar as bar:
+    with _stack(args.state_dir) as stack, _progress_bar() as bar:
         task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
 
         def progress(result: DateResult, done: int, total: int) -> None:
@@ -671,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="Athena (Trino) SQL over the catalog's tables, on DuckDB")
     p.add_argument("sql")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("backfill", help="backfill a date range in chunks (one transform and "
@@ -721,7 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_warehouse)
     q = wh.add_parser("sql", help="run one statement, print its rows")
     q.add_argument("statement")
-    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("status", help="list pipeline runs, or one run's history (and its "
