@@ -49,7 +49,7 @@ from constructs import Construct
 
 from contracts.tables import RAW
 from infra.assets import LAMBDA_IMAGE
-from infra.raw_delivery import raw_destination
+from infra.raw_delivery import destination_statements, raw_destination
 from infra.suppressions import skip
 
 __all__ = ["PUSH_IMAGE_CONTEXT", "PushIngest", "PushProps", "push_props_for",
@@ -239,22 +239,16 @@ class PushIngest(Construct):
         role.add_to_policy(_statement(
             ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords",
              "kinesis:ListShards"], [self.stream.stream_arn]))
-        role.add_to_policy(_statement(
-            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            [p.lake.bucket_arn]))
-        role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [p.lake.arn_for_objects(f"{RAW.prefix}/*"),
-             p.lake.arn_for_objects("errors/firehose/*")]))
-        role.add_to_policy(_statement(
-            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-            [stack.format_arn(service="glue", resource="catalog"),
-             stack.format_arn(service="glue", resource="database", resource_name=p.raw_database),
-             stack.format_arn(service="glue", resource="table",
-                              resource_name=f"{p.raw_database}/{RAW.name}")]))
-        role.add_to_policy(_statement(["logs:PutLogEvents"], [
-            f"{self.arn_prefix}:log-group:{log_group.log_group_name}:log-stream:"
-            f"{log_stream.log_stream_name}"]))
+        for statement in destination_statements(
+                lake=p.lake,
+                glue_arns=[stack.format_arn(service="glue", resource="catalog"),
+                           stack.format_arn(service="glue", resource="database",
+                                            resource_name=p.raw_database),
+                           stack.format_arn(service="glue", resource="table",
+                                            resource_name=f"{p.raw_database}/{RAW.name}")],
+                log_stream_arn=(f"{self.arn_prefix}:log-group:{log_group.log_group_name}"
+                                f":log-stream:{log_stream.log_stream_name}")):
+            role.add_to_policy(statement)
         role.add_to_policy(self._kms("kms:Decrypt", "kms:GenerateDataKey"))
         self.firehose_role = role
         destination = raw_destination(

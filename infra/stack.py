@@ -63,7 +63,7 @@ from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.push_stack import PushIngest, push_props_for
-from infra.raw_delivery import raw_destination
+from infra.raw_delivery import destination_statements, raw_destination
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
@@ -459,21 +459,13 @@ class UdpStack(Stack):
                             conditions={"StringEquals": {"sts:ExternalId": self.account,
                                                          "aws:SourceAccount": self.account}}),
                         description="Firehose delivery to the raw layer")
-        # bucket-level actions on the bucket, object-level ones on the prefixes
-        role.add_to_policy(_statement(
-            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            [self.lake.bucket_arn]))
-        role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [self.lake.arn_for_objects(f"{RAW.prefix}/*"),
-             self.lake.arn_for_objects("errors/firehose/*")]))
-        role.add_to_policy(_statement(
-            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-            self.glue_catalog_arns(cfg.raw_database, RAW.name)))
-        role.add_to_policy(_statement(["logs:PutLogEvents"], [
-            self.arn("logs", "log-group",
-                     f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
-                     sep=":")]))
+        for statement in destination_statements(
+                lake=self.lake, glue_arns=self.glue_catalog_arns(cfg.raw_database, RAW.name),
+                log_stream_arn=self.arn(
+                    "logs", "log-group",
+                    f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+                    sep=":")):
+            role.add_to_policy(statement)
         role.add_to_policy(self.kms_use())
         destination = raw_destination(
             bucket_arn=self.lake.bucket_arn, role_arn=role.role_arn, key_arn=self.key.key_arn,
