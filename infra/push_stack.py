@@ -49,6 +49,8 @@ from constructs import Construct
 
 from contracts.tables import RAW
 from infra.assets import LAMBDA_IMAGE
+from infra.policy import service_principal as _service
+from infra.policy import statement as _statement
 from infra.raw_delivery import destination_statements, raw_destination
 from infra.suppressions import skip
 
@@ -125,13 +127,6 @@ _LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
                         "aarch64": lambda_.Architecture.ARM_64}
 
 
-def _service(service: str, account: str) -> iam.ServicePrincipal:
-    """The service may assume the role only on behalf of this account (``aws:SourceAccount``,
-    confused-deputy prevention), as every service role of ``UdpStack``."""
-    return iam.ServicePrincipal(
-        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
-
-
 @jsii.implements(lambda_.IEventSourceDlq)
 class _OnFailureQueue:
     """The event source mapping's SQS on-failure destination, granting nothing itself.
@@ -148,10 +143,6 @@ class _OnFailureQueue:
     def bind(self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
              ) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
-
-
-def _statement(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=actions, resources=resources)
 
 
 class PushIngest(Construct):

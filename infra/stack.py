@@ -62,6 +62,8 @@ from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
+from infra.policy import service_principal as _service
+from infra.policy import statement as _statement
 from infra.push_stack import PushIngest, push_props_for
 from infra.raw_delivery import destination_statements, raw_destination
 from infra.suppressions import SkipInScope, skip
@@ -100,25 +102,6 @@ _IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
                    "aarch64": ecr_assets.Platform.LINUX_ARM64}
 _LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
                         "aarch64": lambda_.Architecture.ARM_64}
-
-
-def _service(service: str, account: str) -> iam.ServicePrincipal:
-    """A service principal that may assume a role only on behalf of this account.
-
-    ``aws:SourceAccount`` in the trust policy (confused-deputy prevention, IAM User
-    Guide "The confused deputy problem"), for Firehose, Glue, Step Functions, EventBridge
-    Scheduler, Redshift and Lambda. docs/deploy-checks.md (j) says which services'
-    guides confirm the key and what a first deploy must check for the others.
-    """
-    return iam.ServicePrincipal(
-        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
-
-
-def _statement(actions: Sequence[str], resources: Sequence[str],
-               conditions: dict[str, Any] | None = None, sid: str | None = None
-               ) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(actions), resources=list(resources),
-                               conditions=conditions, sid=sid)
 
 
 class UdpStack(Stack):
