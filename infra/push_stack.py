@@ -52,6 +52,7 @@ from infra.assets import LAMBDA_IMAGE
 from infra.policy import service_principal as _service
 from infra.policy import statement as _statement
 from infra.raw_delivery import destination_statements, raw_destination
+from infra.retention import log_retention
 from infra.suppressions import skip
 
 __all__ = ["PUSH_IMAGE_CONTEXT", "PushIngest", "PushProps", "push_props_for",
@@ -103,18 +104,13 @@ class PushProps:
 
 def push_props_for(stack: Any, **overrides: Any) -> PushProps:
     """Props from a ``UdpStack`` (its key, buckets, salt secret, alert topic)."""
-    days = stack.env_cfg.log_retention_days
-    retention = {1: logs.RetentionDays.ONE_DAY, 7: logs.RetentionDays.ONE_WEEK,
-                 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-                 90: logs.RetentionDays.THREE_MONTHS, 365: logs.RetentionDays.ONE_YEAR}
-    fit = min((d for d in retention if d >= days), default=365)
     context = stage_push_image_context(Path(stack._image_context).parent / "push-image")
     props: dict[str, Any] = {
         "env_name": stack.env_cfg.name, "key": stack.key, "lake": stack.lake,
         "errors": stack.errors, "raw_database": stack.cfg.raw_database,
         "salt_secret": stack.salt_secret, "alert_topic": stack.topic,
         "image_context": context, "raw_table": stack.raw_table,
-        "log_retention": retention[fit], "removal": stack.removal,
+        "log_retention": log_retention(stack.env_cfg.log_retention_days), "removal": stack.removal,
         "firehose_buffer_mb": stack.env_cfg.firehose_buffer_mb,
         "firehose_buffer_s": stack.env_cfg.firehose_buffer_s}
     props.update(overrides)

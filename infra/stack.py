@@ -66,6 +66,7 @@ from infra.policy import service_principal as _service
 from infra.policy import statement as _statement
 from infra.push_stack import PushIngest, push_props_for
 from infra.raw_delivery import destination_statements, raw_destination
+from infra.retention import log_retention
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
@@ -91,12 +92,6 @@ INGEST_FUNCTION_NAME = "udp-ingest"
 PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
 BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
 
-
-_RETENTION = {1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
-              7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS,
-              30: logs.RetentionDays.ONE_MONTH, 60: logs.RetentionDays.TWO_MONTHS,
-              90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
-              365: logs.RetentionDays.ONE_YEAR}
 
 _IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
                    "aarch64": ecr_assets.Platform.LINUX_ARM64}
@@ -154,10 +149,9 @@ class UdpStack(Stack):
 
     def log_group(self, construct_id: str, name: str) -> logs.LogGroup:
         """A KMS-encrypted log group kept for the environment's retention (rounded up)."""
-        days = min((d for d in _RETENTION if d >= self.env_cfg.log_retention_days),
-                   default=365)
         return logs.LogGroup(self, construct_id, log_group_name=name, encryption_key=self.key,
-                             retention=_RETENTION[days], removal_policy=self.removal)
+                             retention=log_retention(self.env_cfg.log_retention_days),
+                             removal_policy=self.removal)
 
     def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
         """Use of the data key by a service on the role's behalf. S3 SSE-KMS writes and
