@@ -23,7 +23,6 @@ Choices (docs/push.md says why):
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.tables import RAW
-from infra.assets import LAMBDA_IMAGE
+from infra.assets import LAMBDA_IMAGE, REPO_ROOT, stage_context
 from infra.policy import service_principal as _service
 from infra.policy import statement as _statement
 from infra.raw_delivery import destination_statements, raw_destination
@@ -59,18 +58,11 @@ __all__ = ["PUSH_IMAGE_CONTEXT", "PushIngest", "PushProps", "push_props_for",
            "stage_push_image_context"]
 
 PUSH_IMAGE_CONTEXT = ("contracts", "ingest_lambda", "push_api")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def stage_push_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
     """Copy the push image's build context into ``out_dir`` (CDK fingerprints it)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    for folder in PUSH_IMAGE_CONTEXT:
-        shutil.copytree(repo_root / folder, out_dir / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return out_dir
+    return stage_context(out_dir, PUSH_IMAGE_CONTEXT, repo_root)
 
 
 @dataclass(frozen=True)
