@@ -20,6 +20,7 @@ import hashlib
 import shutil
 import tomllib
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ __all__ = [
     "StagedAssets",
     "build_wheel",
     "stage_all",
+    "stage_context",
     "stage_glue_assets",
     "stage_image_context",
 ]
@@ -197,6 +199,20 @@ def stage_glue_assets(out_dir: Path, repo_root: Path = REPO_ROOT) -> GlueAssets:
     return GlueAssets(folder=out_dir, script_keys=script_keys, wheel_key=f"wheels/{wheel.name}")
 
 
+def stage_context(out_dir: Path, folders: Sequence[str], repo_root: Path = REPO_ROOT) -> Path:
+    """Copy ``folders`` of the repository into a fresh ``out_dir`` (a container build
+    context), without bytecode caches."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    for folder in folders:
+        if not (repo_root / folder).is_dir():
+            raise AssetStagingError(f"image context folder {folder}/ is missing")
+        shutil.copytree(repo_root / folder, out_dir / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return out_dir
+
+
 def stage_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
     """Copy the ingest image's build context (:data:`IMAGE_CONTEXT`) into ``out_dir``.
 
@@ -204,14 +220,7 @@ def stage_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
     root would walk ``.venv`` and ``.udp``. The Dockerfile is at
     ``ingest_lambda/Dockerfile`` inside the copy, as it is in the repository.
     """
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    for folder in IMAGE_CONTEXT:
-        if not (repo_root / folder).is_dir():
-            raise AssetStagingError(f"image context folder {folder}/ is missing")
-        shutil.copytree(repo_root / folder, out_dir / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    stage_context(out_dir, IMAGE_CONTEXT, repo_root)
     if not (out_dir / "ingest_lambda" / "Dockerfile").is_file():
         raise AssetStagingError("ingest_lambda/Dockerfile is missing")
     return out_dir

@@ -23,7 +23,6 @@ Choices (docs/push.md says why):
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,26 +47,22 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.tables import RAW
-from infra.assets import LAMBDA_IMAGE
-from infra.raw_delivery import raw_destination
+from infra.assets import LAMBDA_IMAGE, REPO_ROOT, stage_context
+from infra.policy import service_principal as _service
+from infra.policy import statement as _statement
+from infra.raw_delivery import destination_statements, raw_destination
+from infra.retention import log_retention
 from infra.suppressions import skip
 
 __all__ = ["PUSH_IMAGE_CONTEXT", "PushIngest", "PushProps", "push_props_for",
            "stage_push_image_context"]
 
 PUSH_IMAGE_CONTEXT = ("contracts", "ingest_lambda", "push_api")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def stage_push_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
     """Copy the push image's build context into ``out_dir`` (CDK fingerprints it)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    for folder in PUSH_IMAGE_CONTEXT:
-        shutil.copytree(repo_root / folder, out_dir / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return out_dir
+    return stage_context(out_dir, PUSH_IMAGE_CONTEXT, repo_root)
 
 
 @dataclass(frozen=True)
@@ -101,18 +96,13 @@ class PushProps:
 
 def push_props_for(stack: Any, **overrides: Any) -> PushProps:
     """Props from a ``UdpStack`` (its key, buckets, salt secret, alert topic)."""
-    days = stack.env_cfg.log_retention_days
-    retention = {1: logs.RetentionDays.ONE_DAY, 7: logs.RetentionDays.ONE_WEEK,
-                 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-                 90: logs.RetentionDays.THREE_MONTHS, 365: logs.RetentionDays.ONE_YEAR}
-    fit = min((d for d in retention if d >= days), default=365)
     context = stage_push_image_context(Path(stack._image_context).parent / "push-image")
     props: dict[str, Any] = {
         "env_name": stack.env_cfg.name, "key": stack.key, "lake": stack.lake,
         "errors": stack.errors, "raw_database": stack.cfg.raw_database,
         "salt_secret": stack.salt_secret, "alert_topic": stack.topic,
         "image_context": context, "raw_table": stack.raw_table,
-        "log_retention": retention[fit], "removal": stack.removal,
+        "log_retention": log_retention(stack.env_cfg.log_retention_days), "removal": stack.removal,
         "firehose_buffer_mb": stack.env_cfg.firehose_buffer_mb,
         "firehose_buffer_s": stack.env_cfg.firehose_buffer_s}
     props.update(overrides)
@@ -123,13 +113,6 @@ _IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
                    "aarch64": ecr_assets.Platform.LINUX_ARM64}
 _LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
                         "aarch64": lambda_.Architecture.ARM_64}
-
-
-def _service(service: str, account: str) -> iam.ServicePrincipal:
-    """The service may assume the role only on behalf of this account (``aws:SourceAccount``,
-    confused-deputy prevention), as every service role of ``UdpStack``."""
-    return iam.ServicePrincipal(
-        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
 
 
 @jsii.implements(lambda_.IEventSourceDlq)
@@ -148,10 +131,6 @@ class _OnFailureQueue:
     def bind(self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
              ) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
-
-
-def _statement(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=actions, resources=resources)
 
 
 class PushIngest(Construct):
@@ -239,22 +218,16 @@ class PushIngest(Construct):
         role.add_to_policy(_statement(
             ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords",
              "kinesis:ListShards"], [self.stream.stream_arn]))
-        role.add_to_policy(_statement(
-            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            [p.lake.bucket_arn]))
-        role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [p.lake.arn_for_objects(f"{RAW.prefix}/*"),
-             p.lake.arn_for_objects("errors/firehose/*")]))
-        role.add_to_policy(_statement(
-            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-            [stack.format_arn(service="glue", resource="catalog"),
-             stack.format_arn(service="glue", resource="database", resource_name=p.raw_database),
-             stack.format_arn(service="glue", resource="table",
-                              resource_name=f"{p.raw_database}/{RAW.name}")]))
-        role.add_to_policy(_statement(["logs:PutLogEvents"], [
-            f"{self.arn_prefix}:log-group:{log_group.log_group_name}:log-stream:"
-            f"{log_stream.log_stream_name}"]))
+        for statement in destination_statements(
+                lake=p.lake,
+                glue_arns=[stack.format_arn(service="glue", resource="catalog"),
+                           stack.format_arn(service="glue", resource="database",
+                                            resource_name=p.raw_database),
+                           stack.format_arn(service="glue", resource="table",
+                                            resource_name=f"{p.raw_database}/{RAW.name}")],
+                log_stream_arn=(f"{self.arn_prefix}:log-group:{log_group.log_group_name}"
+                                f":log-stream:{log_stream.log_stream_name}")):
+            role.add_to_policy(statement)
         role.add_to_policy(self._kms("kms:Decrypt", "kms:GenerateDataKey"))
         self.firehose_role = role
         destination = raw_destination(

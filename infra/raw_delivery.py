@@ -3,17 +3,22 @@
 The pull path (Direct PUT from the ingest Lambda, ``infra/stack.py``) and the push path
 (Kinesis as source, ``infra/push_stack.py``) must land records identically: the same
 ``p_date`` prefix and error prefix (``contracts.locations``), Parquet (Snappy) converted
-with the raw Glue table's schema, KMS-encrypted, logged. Both build their destination here.
+with the raw Glue table's schema, KMS-encrypted, logged. Both build their destination here,
+and grant their Firehose role the same rights on it (``destination_statements``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_s3 as s3
 
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import RAW
 
-__all__ = ["raw_destination"]
+__all__ = ["destination_statements", "raw_destination"]
 
 F = firehose.CfnDeliveryStream
 
@@ -43,3 +48,23 @@ def raw_destination(*, bucket_arn: str, role_arn: str, key_arn: str, buffer_mb: 
         cloud_watch_logging_options=F.CloudWatchLoggingOptionsProperty(
             enabled=True, log_group_name=log_group_name, log_stream_name=log_stream_name),
         data_format_conversion_configuration=conversion)
+
+
+def destination_statements(*, lake: s3.IBucket, glue_arns: Sequence[str],
+                           log_stream_arn: str) -> list[iam.PolicyStatement]:
+    """What a Firehose role needs to write ``raw_destination`` (besides its source and key):
+    bucket-level actions on the bucket, object-level ones on the raw and error prefixes, the
+    raw table's schema for the Parquet conversion, and its delivery log stream."""
+    return [
+        iam.PolicyStatement(
+            actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            resources=[lake.bucket_arn]),
+        iam.PolicyStatement(
+            actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            resources=[lake.arn_for_objects(f"{RAW.prefix}/*"),
+                       lake.arn_for_objects("errors/firehose/*")]),
+        iam.PolicyStatement(
+            actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            resources=list(glue_arns)),
+        iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[log_stream_arn]),
+    ]

@@ -62,8 +62,11 @@ from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
+from infra.policy import service_principal as _service
+from infra.policy import statement as _statement
 from infra.push_stack import PushIngest, push_props_for
-from infra.raw_delivery import raw_destination
+from infra.raw_delivery import destination_statements, raw_destination
+from infra.retention import log_retention
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
@@ -90,35 +93,10 @@ PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
 BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
 
 
-_RETENTION = {1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
-              7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS,
-              30: logs.RetentionDays.ONE_MONTH, 60: logs.RetentionDays.TWO_MONTHS,
-              90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
-              365: logs.RetentionDays.ONE_YEAR}
-
 _IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
                    "aarch64": ecr_assets.Platform.LINUX_ARM64}
 _LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64,
                         "aarch64": lambda_.Architecture.ARM_64}
-
-
-def _service(service: str, account: str) -> iam.ServicePrincipal:
-    """A service principal that may assume a role only on behalf of this account.
-
-    ``aws:SourceAccount`` in the trust policy (confused-deputy prevention, IAM User
-    Guide "The confused deputy problem"), for Firehose, Glue, Step Functions, EventBridge
-    Scheduler, Redshift and Lambda. docs/deploy-checks.md (j) says which services'
-    guides confirm the key and what a first deploy must check for the others.
-    """
-    return iam.ServicePrincipal(
-        service, conditions={"StringEquals": {"aws:SourceAccount": account}})
-
-
-def _statement(actions: Sequence[str], resources: Sequence[str],
-               conditions: dict[str, Any] | None = None, sid: str | None = None
-               ) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(actions), resources=list(resources),
-                               conditions=conditions, sid=sid)
 
 
 class UdpStack(Stack):
@@ -171,10 +149,9 @@ class UdpStack(Stack):
 
     def log_group(self, construct_id: str, name: str) -> logs.LogGroup:
         """A KMS-encrypted log group kept for the environment's retention (rounded up)."""
-        days = min((d for d in _RETENTION if d >= self.env_cfg.log_retention_days),
-                   default=365)
         return logs.LogGroup(self, construct_id, log_group_name=name, encryption_key=self.key,
-                             retention=_RETENTION[days], removal_policy=self.removal)
+                             retention=log_retention(self.env_cfg.log_retention_days),
+                             removal_policy=self.removal)
 
     def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
         """Use of the data key by a service on the role's behalf. S3 SSE-KMS writes and
@@ -459,21 +436,13 @@ class UdpStack(Stack):
                             conditions={"StringEquals": {"sts:ExternalId": self.account,
                                                          "aws:SourceAccount": self.account}}),
                         description="Firehose delivery to the raw layer")
-        # bucket-level actions on the bucket, object-level ones on the prefixes
-        role.add_to_policy(_statement(
-            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            [self.lake.bucket_arn]))
-        role.add_to_policy(_statement(
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [self.lake.arn_for_objects(f"{RAW.prefix}/*"),
-             self.lake.arn_for_objects("errors/firehose/*")]))
-        role.add_to_policy(_statement(
-            ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-            self.glue_catalog_arns(cfg.raw_database, RAW.name)))
-        role.add_to_policy(_statement(["logs:PutLogEvents"], [
-            self.arn("logs", "log-group",
-                     f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
-                     sep=":")]))
+        for statement in destination_statements(
+                lake=self.lake, glue_arns=self.glue_catalog_arns(cfg.raw_database, RAW.name),
+                log_stream_arn=self.arn(
+                    "logs", "log-group",
+                    f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+                    sep=":")):
+            role.add_to_policy(statement)
         role.add_to_policy(self.kms_use())
         destination = raw_destination(
             bucket_arn=self.lake.bucket_arn, role_arn=role.role_arn, key_arn=self.key.key_arn,

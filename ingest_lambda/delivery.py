@@ -12,10 +12,12 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_RECORDS", "MAX_RECORD_BYTES", "DeliveryReport",
-           "FirehoseClient", "FirehoseSender", "chunk_records"]
+           "FirehoseClient", "FirehoseSender", "chunk_records", "chunked"]
+
+T = TypeVar("T")
 
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -27,18 +29,26 @@ class FirehoseClient(Protocol):
                          Records: list[dict[str, bytes]]) -> dict[str, Any]: ...
 
 
-def chunk_records(records: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """Split records into calls of <= 500 records and <= 4 MiB."""
-    batch: list[bytes] = []
-    size = 0
-    for rec in records:
-        if batch and (len(batch) == MAX_BATCH_RECORDS or size + len(rec) > MAX_BATCH_BYTES):
+def chunked(items: Iterable[T], size: Callable[[T], int], max_count: int,
+            max_bytes: int) -> Iterator[list[T]]:
+    """Split ``items`` in order into calls of <= ``max_count`` items and <= ``max_bytes``
+    (an item larger than ``max_bytes`` goes alone). Firehose here, Kinesis in push_api."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if batch and (len(batch) == max_count or total + n > max_bytes):
             yield batch
-            batch, size = [], 0
-        batch.append(rec)
-        size += len(rec)
+            batch, total = [], 0
+        batch.append(item)
+        total += n
     if batch:
         yield batch
+
+
+def chunk_records(records: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Split records into calls of <= 500 records and <= 4 MiB."""
+    return chunked(records, len, MAX_BATCH_RECORDS, MAX_BATCH_BYTES)
 
 
 @dataclass

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_aws.files import atomic_write_bytes
+
 __all__ = ["API_KEY_FILE", "ENDPOINT_FILE", "PushEndpoint", "read_push_endpoint",
            "write_push_endpoint"]
 
@@ -45,10 +47,7 @@ def _push_dir(state_dir: Path) -> Path:
 def write_push_endpoint(state_dir: Path, url: str, pid: int | None = None) -> Path:
     """Record ``url`` as served by ``pid`` (default: this process); the file's path."""
     path = _push_dir(state_dir) / ENDPOINT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": pid or os.getpid()}) + "\n")
-    tmp.replace(path)
+    atomic_write_bytes(path, (json.dumps({"url": url, "pid": pid or os.getpid()}) + "\n").encode())
     return path
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ingest_lambda.delivery import chunked
+
 __all__ = ["MAX_CALL_BYTES", "MAX_CALL_RECORDS", "KinesisClient", "KinesisSender",
            "PutOutcome", "chunk_entries"]
 
@@ -34,17 +36,8 @@ def _size(entry: tuple[str, bytes]) -> int:
 
 def chunk_entries(entries: Sequence[tuple[str, bytes]]) -> Iterator[list[int]]:
     """Indices of ``(partition key, data)`` entries, split into calls of <= 500 / 5 MiB."""
-    batch: list[int] = []
-    size = 0
-    for i, entry in enumerate(entries):
-        n = _size(entry)
-        if batch and (len(batch) == MAX_CALL_RECORDS or size + n > MAX_CALL_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(i)
-        size += n
-    if batch:
-        yield batch
+    return chunked(range(len(entries)), lambda i: _size(entries[i]), MAX_CALL_RECORDS,
+                   MAX_CALL_BYTES)
 
 
 @dataclass

@@ -213,3 +213,17 @@ def test_push_props_for_fits_the_real_stack(tmp_path: Path) -> None:
     [table] = [r["Properties"] for r in resources(template, "AWS::DynamoDB::Table").values()
                if r["Properties"]["TableName"] != env.pipeline.lease_table]
     assert table["TableName"] == f"udp-{env.name}-users"
+
+
+@pytest.mark.parametrize(("days", "kept"), [
+    (1, "ONE_DAY"), (2, "THREE_DAYS"), (3, "THREE_DAYS"), (31, "TWO_MONTHS"),
+    (120, "SIX_MONTHS"), (365, "ONE_YEAR"), (400, "ONE_YEAR")])
+def test_log_retention_rounds_up_to_a_cloudwatch_period(days: int, kept: str) -> None:
+    from aws_cdk import aws_logs as logs
+
+    from infra.retention import log_retention
+
+    # GIVEN an environment's log retention in days (both stacks' log groups use it)
+    # WHEN it is turned into a CloudWatch retention
+    # THEN it is the next period CloudWatch offers, a year at most
+    assert log_retention(days) == getattr(logs.RetentionDays, kept)
