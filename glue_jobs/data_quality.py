@@ -12,6 +12,7 @@ the files beside this module (``glue_jobs/dq/*.dqdl``) are its output, checked b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
 from contracts.schema import Kind
 from contracts.tables import (
@@ -46,9 +48,13 @@ __all__ = [
     "evaluate",
     "evaluate_together",
     "fits_bytes_rules",
+    "judge",
+    "measure_by",
+    "published_row_counts",
     "raise_on_breach",
     "render_dqdl",
     "results_frame",
+    "results_frame_of",
     "trailing_row_counts",
 ]
 
@@ -288,16 +294,35 @@ def evaluate_together(df: DataFrame, rulesets: Sequence[Ruleset],
     per table. ``df`` must hold every column the rules name; results come back in ruleset
     order, then rule order, exactly as :func:`evaluate` per table would give them.
     """
-    history = trailing_counts or {}
-    measures = [(j, i, rule, _measure(rule, f"r{j}m{i}"))
+    row = df.agg(*_aggregates(rulesets)).collect()[0]
+    return judge(rulesets, row.asDict(), trailing_counts)
+
+
+def measure_by(df: DataFrame, rulesets: Sequence[Ruleset], key: str) -> dict[str, dict[str, Any]]:
+    """The measures of :func:`evaluate_together` for every value of ``key`` (a day) in
+    one aggregation grouped by it: ``{value: measures}``, for :func:`judge`. A value
+    with no rows is absent (``judge(rulesets, None, ...)`` is its verdict)."""
+    rows = df.groupBy(key).agg(*_aggregates(rulesets)).collect()
+    return {str(r[key]): r.asDict() for r in rows}
+
+
+def _aggregates(rulesets: Sequence[Ruleset]) -> list[Column]:
+    """The row count, then one measure per row-level rule, aliased ``r<set>m<rule>``."""
+    measures = [_measure(rule, f"r{j}m{i}")
                 for j, ruleset in enumerate(rulesets) for i, rule in enumerate(ruleset.rules)]
-    cols = [m for *_, m in measures if m is not None]
-    row = df.agg(F.count(F.lit(1)).alias("rows"), *cols).collect()[0]
-    rows = int(row["rows"])
-    return [_judge(rulesets[j].table.name, rule, rows,
-                   row[f"r{j}m{i}"] if m is not None else None,
-                   history.get(rulesets[j].table.name, ()))
-            for j, i, rule, m in measures]
+    return [F.count(F.lit(1)).alias("rows"), *[m for m in measures if m is not None]]
+
+
+def judge(rulesets: Sequence[Ruleset], measured: Mapping[str, Any] | None,
+          trailing_counts: Mapping[str, Sequence[int]] | None = None) -> list[RuleResult]:
+    """Every rule's verdict from one aggregation's ``measured`` row (None: no rows at
+    all) and the trailing published counts per table, oldest first. Pure."""
+    history = trailing_counts or {}
+    got = measured or {}
+    rows = int(got.get("rows") or 0)
+    return [_judge(ruleset.table.name, rule, rows, got.get(f"r{j}m{i}"),
+                   history.get(ruleset.table.name, ()))
+            for j, ruleset in enumerate(rulesets) for i, rule in enumerate(ruleset.rules)]
 
 
 def raise_on_breach(results: Iterable[RuleResult]) -> None:
@@ -309,21 +334,48 @@ def raise_on_breach(results: Iterable[RuleResult]) -> None:
 
 
 def results_frame(spark: SparkSession, results: Sequence[RuleResult], run_id: str,
-                  run_status: str, evaluated_at: datetime) -> DataFrame:
-    """The ``dq_results`` rows of one run (contract order and types)."""
-    rows = [(run_id, r.table_name, r.rule, r.rule_type, r.passed, r.observed, r.allowed,
-             r.message, run_status, evaluated_at) for r in results]
-    return spark.createDataFrame(rows, DQ_RESULTS.spark_schema())
+                  run_status: str, evaluated_at: datetime,
+                  p_date: str | None = None) -> DataFrame:
+    """The ``dq_results`` rows of one run (contract order and types), plus a ``p_date``
+    column when ``p_date`` is given (see :func:`results_frame_of`)."""
+    return results_frame_of(spark, [(p_date, run_id, run_status, results)], evaluated_at,
+                            with_p_date=p_date is not None)
 
 
-def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
-    """Published row counts per earlier day (latest run per day), oldest day first.
+def results_frame_of(spark: SparkSession,
+                     runs: Sequence[tuple[str | None, str, str, Sequence[RuleResult]]],
+                     evaluated_at: datetime, *, with_p_date: bool = True) -> DataFrame:
+    """The ``dq_results`` rows of several days' runs, ``(p_date, run_id, run_status,
+    results)`` each, in one frame (with a ``p_date`` column unless told otherwise).
+
+    Built inside the JVM from one JSON literal: ``createDataFrame`` of Python rows goes
+    through a Python worker process, which cost ~0.8 s per write on the local runtime.
+    """
+    micros = round(evaluated_at.timestamp() * 1_000_000)
+    rows = [{"run_id": run_id, "table_name": r.table_name, "rule": r.rule,
+             "rule_type": r.rule_type, "passed": r.passed, "observed": r.observed,
+             "allowed": r.allowed, "message": r.message, "run_status": status,
+             "evaluated_at": micros, PARTITION_KEY: p_date}
+            for p_date, run_id, status, results in runs for r in results]
+    schema = DQ_RESULTS.spark_schema()
+    wire = StructType([StructField(f.name, LongType() if f.name == "evaluated_at"
+                                   else f.dataType) for f in schema.fields]
+                      + [StructField(PARTITION_KEY, StringType())])
+    parsed = (spark.range(1)
+              .select(F.inline(F.from_json(F.lit(json.dumps(rows)), ArrayType(wire)))))
+    cols = [F.timestamp_micros(F.col(f.name)).alias(f.name) if f.name == "evaluated_at"
+            else F.col(f.name).cast(f.dataType) for f in schema.fields]
+    return parsed.select(*cols, *([F.col(PARTITION_KEY)] if with_p_date else []))
+
+
+def published_row_counts(history_df: DataFrame, table_name: str) -> dict[str, int]:
+    """Each earlier day's published row count (the latest published run of the day).
 
     ``history_df`` is the ``dq_results`` partitions of the trailing window (with the
-    ``p_date`` column); an empty or schemaless frame gives ``[]``.
+    ``p_date`` column); an empty or schemaless frame gives ``{}``.
     """
     if "rule_type" not in history_df.columns or PARTITION_KEY not in history_df.columns:
-        return []
+        return {}
     # a few rows per day of the window: collect them and pick in Python (a groupBy here
     # was a shuffle stage costing more than the read, on every run)
     rows = (history_df
@@ -336,8 +388,15 @@ def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
     for day, observed, evaluated_at in rows:  # max_by: a null evaluated_at never wins
         if evaluated_at is not None and (day not in latest or evaluated_at > latest[day][0]):
             latest[day] = (evaluated_at, observed)
-    return [int(observed) for _, (_, observed) in sorted(latest.items())
-            if observed is not None]
+    return {str(day): int(observed) for day, (_, observed) in latest.items()
+            if observed is not None}
+
+
+def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
+    """Published row counts per earlier day (latest run per day), oldest day first
+    (:func:`published_row_counts` in day order)."""
+    counts = published_row_counts(history_df, table_name)
+    return [counts[day] for day in sorted(counts)]
 
 
 # ------------------------------------------------------------------ DQDL

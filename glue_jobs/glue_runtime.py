@@ -8,7 +8,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from contracts.tables import TableContract
-from glue_jobs.runtime_port import empty_partitioned_frame, write_parquet_files
+from glue_jobs.runtime_port import (
+    empty_partitioned_frame,
+    write_parquet_files,
+    write_partitioned_files,
+)
 
 __all__ = ["GlueRuntime"]
 
@@ -43,6 +47,26 @@ class GlueRuntime:
     def write_parquet(self, df: DataFrame, uri: str, files: int, *,
                       append: bool = False) -> None:
         write_parquet_files(df, uri, files, append)
+
+    def write_partitioned(self, df: DataFrame, uri: str) -> None:
+        write_partitioned_files(df, uri)
+
+    def move_files(self, src_uri: str, dst_uri: str) -> int:
+        """Hadoop ``rename`` per file: on S3 (EMRFS) a server-side copy and a delete,
+        so only a day's few files move, never a folder tree."""
+        fs, src = self._fs(src_uri)
+        _, dst = self._fs(dst_uri)
+        if not fs.exists(src):
+            return 0
+        fs.mkdirs(dst)
+        moved = 0
+        for status in fs.listStatus(src):
+            if status.isFile():
+                name = status.getPath().getName()
+                if not fs.rename(status.getPath(), dst.suffix(f"/{name}")):
+                    raise OSError(f"could not move {status.getPath()} into {dst_uri}")
+                moved += 1
+        return moved
 
     def _fs(self, uri: str) -> tuple[Any, Any]:
         jvm: Any = self.spark.sparkContext._jvm

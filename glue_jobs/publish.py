@@ -32,6 +32,7 @@ __all__ = [
     "INPUT_FORMAT",
     "OUTPUT_FORMAT",
     "SERDE",
+    "STAGING_DIR",
     "VERSIONS_DIR",
     "InvalidRunId",
     "current_location",
@@ -42,6 +43,7 @@ __all__ = [
     "plain_partition_uri",
     "point_partition",
     "run_folder_of",
+    "staging_uri",
     "stale_versions",
     "table_input",
     "table_uri",
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 VERSIONS_DIR = "_versions"
+STAGING_DIR = "_staging"
 INPUT_FORMAT, OUTPUT_FORMAT, SERDE = PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -85,6 +88,13 @@ def version_uri(lake_uri: str, contract: TableContract, p_date: str, run_id: str
     """Where run ``run_id`` writes day ``p_date``: ``…/_versions/D/<run_id>/p_date=D/``."""
     return (f"{versions_root(lake_uri, contract, p_date)}{validate_run_id(run_id)}/"
             f"{partition_folder(p_date)}")
+
+
+def staging_uri(lake_uri: str, contract: TableContract, pass_id: str) -> str:
+    """Where one pass over several days writes a table before each day's files move to
+    their own version folder: ``…/<table>/_staging/<pass_id>/`` (``_``: crawlers and
+    Spark's partition discovery skip it; the pass deletes it when done)."""
+    return f"{table_uri(lake_uri, contract)}{STAGING_DIR}/{validate_run_id(pass_id)}/"
 
 
 def run_folder_of(location: str | None, root: str) -> str | None:

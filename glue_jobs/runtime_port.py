@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 
 from contracts.tables import PARTITION_KEY, TableContract
 
-__all__ = ["JobRuntime", "empty_partitioned_frame", "write_parquet_files"]
+__all__ = ["JobRuntime", "empty_partitioned_frame", "write_parquet_files",
+           "write_partitioned_files"]
 
 
 class JobRuntime(Protocol):
@@ -37,6 +38,14 @@ class JobRuntime(Protocol):
         """Write ``df`` as ``files`` Parquet files into ``uri`` (a new folder unless
         ``append``)."""
 
+    def write_partitioned(self, df: DataFrame, uri: str) -> None:
+        """Write ``df`` into a new folder ``uri`` as Hive partitions by ``p_date``
+        (``uri/p_date=D/*.parquet``), each task's rows of a day as one file."""
+
+    def move_files(self, src_uri: str, dst_uri: str) -> int:
+        """Move every file directly in folder ``src_uri`` into folder ``dst_uri``
+        (created if missing; files already there stay); return how many moved."""
+
     def list_folders(self, uri: str) -> list[str]:
         """Names of the folders directly under ``uri`` (``[]`` when it does not exist)."""
 
@@ -54,3 +63,7 @@ def write_parquet_files(df: DataFrame, path: str, files: int, append: bool) -> N
     (df.coalesce(max(1, files)).write
        .mode("append" if append else "errorifexists")
        .parquet(path))
+
+
+def write_partitioned_files(df: DataFrame, path: str) -> None:
+    df.write.mode("errorifexists").partitionBy(PARTITION_KEY).parquet(path)

@@ -16,13 +16,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from contracts.dates import date_range, parse_p_date, partition_predicate
+from contracts.locations import partition_folder
 from contracts.tables import (
     DAILY_USER_COUNTS,
     DQ_RESULTS,
     MODEL_TABLES,
+    PARTITION_KEY,
     RAW,
     USER_LOCATIONS,
     USERS,
@@ -34,9 +37,10 @@ from glue_jobs.data_quality import (
     RuleResult,
     Ruleset,
     default_rulesets,
-    evaluate_together,
-    results_frame,
-    trailing_row_counts,
+    judge,
+    measure_by,
+    published_row_counts,
+    results_frame_of,
 )
 from glue_jobs.publish import (
     ensure_partition,
@@ -45,6 +49,7 @@ from glue_jobs.publish import (
     plain_partition_uri,
     point_partition,
     run_folder_of,
+    staging_uri,
     stale_versions,
     table_uri,
     validate_run_id,
@@ -73,6 +78,7 @@ __all__ = [
     "run_transform",
     "run_transform_dates",
     "run_transform_days",
+    "transform_days",
 ]
 
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
@@ -198,22 +204,7 @@ def _trailing_days(day: date, n: int) -> list[date]:
     return [day - timedelta(days=i) for i in range(n, 0, -1)]
 
 
-def _evaluate_all(runtime: JobRuntime, day: date,
-                  groups: Sequence[tuple[DataFrame, Sequence[Ruleset]]]
-                  ) -> list[RuleResult]:
-    """Each group's rulesets in one aggregation over the group's frame (tables that are
-    projections of the same rows share one pass)."""
-    results: list[RuleResult] = []
-    for frame, rulesets in groups:
-        history: dict[str, list[int]] = {}
-        for ruleset in rulesets:
-            trailing = ruleset.trailing
-            if trailing is not None:
-                window = partition_predicate(_trailing_days(day, trailing.days))
-                history[ruleset.table.name] = trailing_row_counts(
-                    runtime.read_partitions(DQ_RESULTS, window), ruleset.table.name)
-        results += evaluate_together(frame, rulesets, history)
-    return results
+DQGroups = Sequence[tuple[DataFrame, Sequence[Ruleset]]]
 
 
 def _dq_groups(frames: Mapping[str, DataFrame], shared: DataFrame, shared_tables: set[str],
@@ -227,77 +218,201 @@ def _dq_groups(frames: Mapping[str, DataFrame], shared: DataFrame, shared_tables
     return groups
 
 
-def _record_dq(runtime: JobRuntime, settings: TransformSettings, day: str, run_id: str,
-               results: Sequence[RuleResult], status: str) -> None:
-    frame = results_frame(runtime.spark, results, run_id, status, datetime.now(UTC))
-    location = plain_partition_uri(settings.lake_uri, DQ_RESULTS, day)
-    runtime.write_parquet(frame, location, 1, append=True)
-    ensure_partition(runtime.catalog, DQ_RESULTS, day, location)
+def _published_history(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
+                       ) -> dict[str, dict[str, int]]:
+    """Published row counts per day of every table with a trailing rule, over the
+    trailing windows of all ``days``, read from ``dq_results`` in one scan."""
+    trailing = {rs.table.name: rs.trailing.days for _, rulesets in groups for rs in rulesets
+                if rs.trailing is not None}
+    if not trailing:
+        return {}
+    first = min(days) - timedelta(days=max(trailing.values()))
+    window = [first + timedelta(days=i) for i in range((max(days) - first).days)]
+    history_df = runtime.read_partitions(DQ_RESULTS, partition_predicate(window))
+    return {name: published_row_counts(history_df, name) for name in trailing}
 
 
-def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSettings, *,
-                  run_id: str | None = None,
-                  rulesets: Sequence[Ruleset] | None = None) -> TransformResult:
-    """Transform, check and publish one day; raise :class:`DQBreach` (nothing published)
-    when a rule fails.
+def _row_count(results: Sequence[RuleResult], table: str) -> int | None:
+    return next((int(r.observed or 0) for r in results
+                 if r.table_name == table and r.rule_type == "RowCountAtLeast"), None)
 
-    Steps: read only ``p_date``'s raw partition -> dedupe -> model (cached once) -> DQ
-    gate -> write each table to a new version folder -> point each catalog partition at
-    it -> record DQ results -> delete older versions.
+
+def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
+                   ) -> dict[str, list[RuleResult]]:
+    """Every day's verdicts: each group's rulesets measured for all days in one
+    aggregation grouped by day, then judged day by day in date order. A day that passes
+    joins the trailing history of the days after it, as if it had been published
+    before they ran (a day that fails does not, as a failed day publishes nothing)."""
+    measured = [measure_by(frame, rulesets, PARTITION_KEY) for frame, rulesets in groups]
+    history = _published_history(runtime, days, groups)
+    out: dict[str, list[RuleResult]] = {}
+    for day in days:
+        d = day.isoformat()
+        results: list[RuleResult] = []
+        for (_, rulesets), got in zip(groups, measured, strict=True):
+            trailing = {rs.table.name: [history[rs.table.name][w.isoformat()]
+                                        for w in _trailing_days(day, rs.trailing.days)
+                                        if w.isoformat() in history[rs.table.name]]
+                        for rs in rulesets if rs.trailing is not None}
+            results += judge(rulesets, got.get(d), trailing)
+        out[d] = results
+        if all(r.passed for r in results):
+            for name, counts in history.items():
+                rows = _row_count(results, name)
+                if rows is not None:
+                    counts[d] = rows
+    return out
+
+
+def _spread(df: DataFrame, files: Mapping[str, int]) -> DataFrame:
+    """``df`` (several days) shuffled so a partitioned write makes ``files[day]`` files
+    of each day (fewer if hash buckets collide): by day alone when every day needs one
+    file, else by day and a hash bucket of the first column."""
+    total = sum(files.values())
+    if all(n == 1 for n in files.values()):
+        return df.repartition(total, PARTITION_KEY)
+    count: Column = F.lit(1)
+    for day, n in files.items():
+        if n > 1:
+            count = F.when(F.col(PARTITION_KEY) == day, F.lit(n)).otherwise(count)
+    bucket = F.pmod(F.xxhash64(F.col(df.columns[0])), count)
+    return df.repartition(total, F.col(PARTITION_KEY), bucket)
+
+
+def _write_days(runtime: JobRuntime, frame: DataFrame, targets: Mapping[str, tuple[str, int]],
+                staging: str, *, append: bool = False) -> None:
+    """Write ``frame``'s rows of each day in ``targets`` (``day -> (folder, files)``) into
+    that day's folder. One day: one plain write. Several: one partitioned write into
+    ``staging``, then each day's files moved into its folder (a rename, no rewrite).
+    With ``append`` the folders may hold files already (``dq_results``)."""
+    if len(targets) == 1:
+        (day, (location, files)), = targets.items()
+        runtime.write_parquet(frame.filter(F.col(PARTITION_KEY) == day).drop(PARTITION_KEY),
+                              location, files, append=append)
+        return
+    runtime.write_partitioned(_spread(frame, {d: n for d, (_, n) in targets.items()}),
+                              staging)
+    try:
+        for day, (location, _) in targets.items():
+            runtime.move_files(f"{staging}{partition_folder(day)}", location)
+    finally:
+        runtime.delete_folder(staging)
+
+
+def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
+               runs: Sequence[tuple[str, str, str, Sequence[RuleResult]]]) -> None:
+    """Append each day's ``(p_date, run_id, status, results)`` to ``dq_results`` and
+    register the day's partition if new: one write for all days."""
+    if not runs:
+        return
+    frame = results_frame_of(runtime.spark, runs, datetime.now(UTC))
+    targets = {d: (plain_partition_uri(settings.lake_uri, DQ_RESULTS, d), 1)
+               for d, *_ in runs}
+    _write_days(runtime, frame, targets, staging_uri(settings.lake_uri, DQ_RESULTS, pass_id),
+                append=True)
+    for d, (location, _) in targets.items():
+        ensure_partition(runtime.catalog, DQ_RESULTS, d, location)
+
+
+def transform_days(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
+                   run_ids: Mapping[date, str], *,
+                   rulesets: Sequence[Ruleset] | None = None
+                   ) -> list[TransformResult | DQBreach]:
+    """Transform, check and publish ``days`` in one pass; one outcome per day, in order:
+    its :class:`TransformResult`, or the :class:`DQBreach` that kept it unpublished.
+
+    Steps: read the days' raw partitions at once (push-down predicate) -> dedupe per day
+    and user -> model (cached once) -> DQ gate (one aggregation per rule group, grouped
+    by day; trailing history read once) -> write each table's passing days once, each
+    day into its own new version folder -> point each day's catalog partitions at them
+    (day ``D`` under ``run_ids[D]``) -> record every day's DQ results -> delete older
+    versions. Each day is still published on its own and atomically: a failing day
+    leaves its partitions as they were and costs the others nothing.
+
+    The Spark work is a fixed number of jobs whatever the number of days: a year of small
+    days no longer pays Spark's per-job overhead ~10 times a day.
     """
-    day = p_date if isinstance(p_date, date) else parse_p_date(p_date)  # before any predicate
-    d = day.isoformat()
-    run_id = validate_run_id(run_id) if run_id else new_run_id()
+    if not days or len(set(days)) != len(days):
+        raise InvalidJobArguments("transform_days needs distinct dates")
+    days = sorted(days)
     rulesets = default_rulesets(settings.trailing) if rulesets is None else rulesets
+    ids = {day.isoformat(): validate_run_id(run_ids[day]) for day in days}
+    pass_id = ids[days[0].isoformat()] if len(days) == 1 else new_run_id()
     spark, catalog = runtime.spark, runtime.catalog
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     for contract in (*MODEL_TABLES, DQ_RESULTS):
         ensure_table(catalog, contract, table_uri(settings.lake_uri, contract))
 
-    predicate = partition_predicate([day])
+    predicate = partition_predicate(list(days))
+    key = (PARTITION_KEY,)
     raw_df = runtime.read_partitions(RAW, predicate)
-    model_df = raw_df.transform(to_latest_model(settings.salt)).cache()
-    users_df = model_df.transform(conform_to(USERS))
-    daily_df = users_df.transform(to_daily_user_counts).cache()
+    model_df = raw_df.transform(to_latest_model(settings.salt, by=key)).cache()
+    users_df = model_df.transform(conform_to(USERS, keep=key))
+    daily_df = users_df.transform(to_daily_user_counts, by=key).cache()
     frames: dict[str, DataFrame] = {
         USERS.name: users_df,
-        USER_LOCATIONS.name: model_df.transform(conform_to(USER_LOCATIONS)),
+        USER_LOCATIONS.name: model_df.transform(conform_to(USER_LOCATIONS, keep=key)),
         DAILY_USER_COUNTS.name: daily_df,
     }
     # users and user_locations are projections of the same cached rows: one DQ pass
-    per_user = model_df.transform(conform_to(USERS, USER_LOCATIONS))
+    per_user = model_df.transform(conform_to(USERS, USER_LOCATIONS, keep=key))
     groups = _dq_groups(frames, per_user, {USERS.name, USER_LOCATIONS.name}, rulesets)
     try:
-        results = _evaluate_all(runtime, day, groups)
-        failed = [r for r in results if not r.passed]
-        if failed:
-            _record_dq(runtime, settings, d, run_id, results, "breach")
-            raise DQBreach(failed, results)
-        rows = {name: next(int(r.observed or 0) for r in results
-                           if r.table_name == name and r.rule_type == "RowCountAtLeast")
-                for name in frames}
-        rows_read = raw_df.count()
-        staged: dict[str, tuple[str, int]] = {}
-        for contract in MODEL_TABLES:  # 1) write every table's new version (nobody reads it)
-            location = version_uri(settings.lake_uri, contract, d, run_id)
-            files = files_for(rows[contract.name], settings.rows_per_file, settings.max_files)
-            runtime.write_parquet(frames[contract.name], location, files)
-            staged[contract.name] = (location, files)
+        verdicts = _evaluate_days(runtime, days, groups)
+        passed = [d for d, results in verdicts.items() if all(r.passed for r in results)]
+        rows = {d: {name: _row_count(verdicts[d], name) or 0 for name in frames}
+                for d in passed}
+        rows_read: dict[str, int] = {}
+        staged: dict[str, dict[str, tuple[str, int]]] = {}
+        if passed:
+            rows_read = {str(r[PARTITION_KEY]): int(r["count"]) for r in
+                         raw_df.groupBy(PARTITION_KEY).count().collect()}
+            for contract in MODEL_TABLES:  # 1) every new version (nobody reads them yet)
+                staged[contract.name] = {
+                    d: (version_uri(settings.lake_uri, contract, d, ids[d]),
+                        files_for(rows[d][contract.name], settings.rows_per_file,
+                                  settings.max_files)) for d in passed}
+                _write_days(runtime, frames[contract.name], staged[contract.name],
+                            staging_uri(settings.lake_uri, contract, pass_id))
     finally:
         model_df.unpersist()
         daily_df.unpersist()
-    tables: dict[str, TablePublication] = {}
-    for contract in MODEL_TABLES:  # 2) the publish instants: one catalog call per table
-        location, files = staged[contract.name]
-        params = {"recordCount": str(rows[contract.name]), "objectCount": str(files),
-                  "udp_run_id": run_id}
-        previous = point_partition(catalog, contract, d, location, params)
-        tables[contract.name] = TablePublication(contract.name, location, previous,
-                                                 rows[contract.name], files)
-    _record_dq(runtime, settings, d, run_id, results, "published")  # 3) history for tomorrow
-    removed = _clean_up(runtime, settings, d, run_id, tables)  # 4) old versions
-    return TransformResult(d, predicate, run_id, rows_read, rows[USERS.name], tables, results,
-                           removed)
+    tables: dict[str, dict[str, TablePublication]] = {}
+    for d in passed:  # 2) the publish instants: one catalog call per table and day
+        tables[d] = {}
+        for contract in MODEL_TABLES:
+            location, files = staged[contract.name][d]
+            params = {"recordCount": str(rows[d][contract.name]), "objectCount": str(files),
+                      "udp_run_id": ids[d]}
+            previous = point_partition(catalog, contract, d, location, params)
+            tables[d][contract.name] = TablePublication(contract.name, location, previous,
+                                                        rows[d][contract.name], files)
+    _record_dq(runtime, settings, pass_id,  # 3) history for the days after
+               [(d, ids[d], "published" if d in tables else "breach", verdicts[d])
+                for d in verdicts])
+    outcomes: list[TransformResult | DQBreach] = []
+    for d, results in verdicts.items():
+        if d not in tables:
+            outcomes.append(DQBreach([r for r in results if not r.passed], results))
+            continue
+        removed = _clean_up(runtime, settings, d, ids[d], tables[d])  # 4) old versions
+        outcomes.append(TransformResult(d, partition_predicate([date.fromisoformat(d)]),
+                                        ids[d], rows_read.get(d, 0), rows[d][USERS.name],
+                                        tables[d], results, removed))
+    return outcomes
+
+
+def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSettings, *,
+                  run_id: str | None = None,
+                  rulesets: Sequence[Ruleset] | None = None) -> TransformResult:
+    """Transform, check and publish one day (:func:`transform_days` of one day); raise
+    :class:`DQBreach` (nothing published) when a rule fails."""
+    day = p_date if isinstance(p_date, date) else parse_p_date(p_date)  # before any predicate
+    run_id = validate_run_id(run_id) if run_id else new_run_id()
+    outcome, = transform_days(runtime, [day], settings, {day: run_id}, rulesets=rulesets)
+    if isinstance(outcome, DQBreach):
+        raise outcome
+    return outcome
 
 
 def _clean_up(runtime: JobRuntime, settings: TransformSettings, day: str, run_id: str,
@@ -316,45 +431,60 @@ def _clean_up(runtime: JobRuntime, settings: TransformSettings, day: str, run_id
 
 def run_transform_days(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
                        *, run_id: str | None = None) -> list[TransformResult]:
-    """Run :func:`run_transform` for each day in order (each day publishes on its own, so
-    a later day's trailing average sees the earlier ones)."""
+    """Run :func:`run_transform` for each day in order, stopping at the first failure
+    (``--start_date``/``--end_date``; a backfill chunk is :func:`run_transform_dates`)."""
     base = run_id or new_run_id()
     return [run_transform(runtime, day, settings,
                           run_id=base if len(days) == 1 else f"{base}-{day:%Y%m%d}")
             for day in days]
 
 
+def _failed(day: str, run_id: str, exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, DQBreach):
+        return {"p_date": day, "status": "FAILED", "run_id": run_id, "error": "DQBreach",
+                "cause": str(exc), "dq_passed": False, "dq": [asdict(r) for r in exc.results]}
+    return {"p_date": day, "status": "FAILED", "run_id": run_id,
+            "error": type(exc).__name__, "cause": str(exc)}
+
+
+def _succeeded(result: TransformResult) -> dict[str, Any]:
+    summary = result.as_dict()
+    summary.update(status="SUCCEEDED")
+    return summary
+
+
 def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
                         *, run_key: str,
                         rulesets: Sequence[Ruleset] | None = None) -> list[dict[str, Any]]:
-    """A backfill chunk: :func:`run_transform` for each day in order, each under
-    :func:`date_run_id`, a failed day (a DQ breach, or any error) recorded and the next
-    one run anyway. Publication is per day and atomic, so a breach on one day leaves
-    the others published; the bulk import then loads exactly the days published by
-    this ``run_key`` and reports the rest.
+    """A backfill chunk: every day published on its own under :func:`date_run_id`, a
+    failed day recorded and the others published anyway; the bulk import then loads
+    exactly the days published by this ``run_key`` and reports the rest.
 
-    Returns one JSON-ready dict per day: ``p_date``, ``status`` (``SUCCEEDED`` or
-    ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``, ``dq_passed``, ``dq`` and,
-    for a failure, ``error`` and ``cause``.
+    First one pass over all days (:func:`transform_days`). Should that pass raise (a
+    corrupt file, a lost executor: anything but a DQ verdict, which it reports per day),
+    the days run again one at a time, so one broken day costs only itself.
+
+    Returns one JSON-ready dict per day, in ``days`` order: ``p_date``, ``status``
+    (``SUCCEEDED`` or ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``,
+    ``dq_passed``, ``dq`` and, for a failure, ``error`` and ``cause``.
     """
-    out: list[dict[str, Any]] = []
-    for day in days:
-        run_id = date_run_id(run_key, day)
-        try:
-            result = run_transform(runtime, day, settings, run_id=run_id, rulesets=rulesets)
-        except DQBreach as exc:
-            out.append({"p_date": day.isoformat(), "status": "FAILED", "run_id": run_id,
-                        "error": "DQBreach", "cause": str(exc), "dq_passed": False,
-                        "dq": [asdict(r) for r in exc.results]})
-            continue
-        except Exception as exc:  # one broken day must not cost the chunk's others
-            out.append({"p_date": day.isoformat(), "status": "FAILED", "run_id": run_id,
-                        "error": type(exc).__name__, "cause": str(exc)})
-            continue
-        summary = result.as_dict()
-        summary.update(status="SUCCEEDED")
-        out.append(summary)
-    return out
+    ids = {day: date_run_id(run_key, day) for day in days}
+    try:
+        outcomes = transform_days(runtime, days, settings, ids, rulesets=rulesets)
+    except Exception:  # one broken day must not cost the chunk's others: one by one
+        return [_run_one(runtime, day, settings, ids[day], rulesets) for day in days]
+    by_day = dict(zip(sorted(days), outcomes, strict=True))
+    return [_failed(day.isoformat(), ids[day], o) if isinstance(o, DQBreach)
+            else _succeeded(o) for day, o in ((d, by_day[d]) for d in days)]
+
+
+def _run_one(runtime: JobRuntime, day: date, settings: TransformSettings, run_id: str,
+             rulesets: Sequence[Ruleset] | None) -> dict[str, Any]:
+    try:
+        return _succeeded(run_transform(runtime, day, settings, run_id=run_id,
+                                        rulesets=rulesets))
+    except Exception as exc:  # recorded for this day; the next one runs anyway
+        return _failed(day.isoformat(), run_id, exc)
 
 
 # ------------------------------------------------------------------ the entrypoint's body

@@ -127,17 +127,20 @@ def age_band(age: Column) -> Column:
     return band
 
 
-def conform_to(*contracts: TableContract) -> Callable[[DataFrame], DataFrame]:
+def conform_to(*contracts: TableContract,
+               keep: tuple[str, ...] = ()) -> Callable[[DataFrame], DataFrame]:
     """Select the contract's columns in contract order, cast to contract types.
 
     Given several contracts (tables projected from the same rows), the union of their
-    columns, each once, in first-seen order.
+    columns, each once, in first-seen order. ``keep`` names columns carried after them
+    as they are (``p_date`` when a frame holds several days).
     """
     fields = {f.name: f for c in reversed(contracts) for f in c.spark_schema().fields}
     names = dict.fromkeys(f.name for c in contracts for f in c.spark_schema().fields)
 
     def _conform(df: DataFrame) -> DataFrame:
-        return df.select([F.col(n).cast(fields[n].dataType).alias(n) for n in names])
+        return df.select([F.col(n).cast(fields[n].dataType).alias(n) for n in names]
+                         + [F.col(k) for k in keep if k not in names])
     return _conform
 
 
@@ -186,21 +189,27 @@ def to_model(salt: str,
 
 
 def to_latest_model(salt: str,
-                    contracts: tuple[TableContract, ...] = (USERS, USER_LOCATIONS)
-                    ) -> Callable[[DataFrame], DataFrame]:
+                    contracts: tuple[TableContract, ...] = (USERS, USER_LOCATIONS),
+                    *, by: tuple[str, ...] = ()) -> Callable[[DataFrame], DataFrame]:
     """The rows of ``dedupe_latest_by_user`` then :func:`to_model`, computed cheaper: the
     flat model columns are built first, so the dedupe shuffles them instead of the whole
-    nested raw record."""
+    nested raw record.
+
+    ``by`` names raw columns that split the dedupe and are kept in the output: with
+    ``by=("p_date",)`` a frame of several days gives each day's latest row per user,
+    exactly what the model of each day alone would hold."""
     names = list(dict.fromkeys(n for c in contracts for n in c.column_names))
     order = [c for c in ("user_id", "fetched_at", "batch_id") if c not in names]
 
     def _to_latest_model(raw_df: DataFrame) -> DataFrame:
         cols = model_columns(salt)
-        model_df = raw_df.select(*[cols[n].alias(n) for n in (*names, *order)])
-        # partitioned by the output's own user_id: the result stays hash-partitioned by
-        # it, so the DQ gate's uniqueness count on the cached model needs no new shuffle
-        w = Window.partitionBy("user_id").orderBy(F.col("fetched_at").desc(),
-                                                  F.col("batch_id").desc())
+        model_df = raw_df.select(*[cols[n].alias(n) for n in (*names, *order)],
+                                 *[F.col(k) for k in by])
+        # partitioned by the output's own (day,) user_id: the result stays hash-
+        # partitioned by it, so the DQ gate's uniqueness count on the cached model
+        # needs no new shuffle
+        w = Window.partitionBy(*by, "user_id").orderBy(F.col("fetched_at").desc(),
+                                                       F.col("batch_id").desc())
         return (model_df.withColumn("_rn", F.row_number().over(w))
                 .filter(F.col("_rn") == 1).drop("_rn", *order))
     return _to_latest_model
@@ -222,10 +231,12 @@ def to_user_locations(raw_df: DataFrame) -> DataFrame:
             .transform(conform_to(USER_LOCATIONS)))
 
 
-def to_daily_user_counts(users_df: DataFrame) -> DataFrame:
-    """The day's ``users`` -> users per (country, gender, age band), for dashboards."""
+def to_daily_user_counts(users_df: DataFrame, *, by: tuple[str, ...] = ()) -> DataFrame:
+    """The day's ``users`` -> users per (country, gender, age band), for dashboards.
+
+    ``by`` adds grouping columns kept in the output (``p_date`` for several days)."""
     counts_df = (users_df
                  .withColumn("age_band", age_band(F.col("age")))
-                 .groupBy("country", "gender", "age_band")
+                 .groupBy(*by, "country", "gender", "age_band")
                  .agg(F.count(F.lit(1)).alias("users")))
-    return counts_df.transform(conform_to(DAILY_USER_COUNTS))
+    return counts_df.transform(conform_to(DAILY_USER_COUNTS, keep=by))

@@ -18,7 +18,11 @@ from pyspark.sql import functions as F
 
 from contracts.tables import PARTITION_KEY, TableContract
 from glue_jobs.catalog_api import list_partitions
-from glue_jobs.runtime_port import empty_partitioned_frame, write_parquet_files
+from glue_jobs.runtime_port import (
+    empty_partitioned_frame,
+    write_parquet_files,
+    write_partitioned_files,
+)
 from local_aws.objectstore import LocalObjectStore
 
 __all__ = ["LocalRuntime"]
@@ -54,6 +58,21 @@ class LocalRuntime:
     def write_parquet(self, df: DataFrame, uri: str, files: int, *,
                       append: bool = False) -> None:
         write_parquet_files(df, str(self.store.path(uri)), files, append)
+
+    def write_partitioned(self, df: DataFrame, uri: str) -> None:
+        write_partitioned_files(df, str(self.store.path(uri)))
+
+    def move_files(self, src_uri: str, dst_uri: str) -> int:
+        """``os.replace`` per file (a rename within the store's file system)."""
+        src, dst = self.store.path(src_uri), self.store.path(dst_uri)
+        try:
+            entries = [e for e in os.scandir(src) if e.is_file()]
+        except FileNotFoundError:
+            return 0
+        dst.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            os.replace(entry.path, dst / entry.name)
+        return len(entries)
 
     def list_folders(self, uri: str) -> list[str]:
         try:

@@ -1,0 +1,211 @@
+"""A backfill chunk's one pass over many days, for real on LocalRuntime (and once through
+the Glue entrypoint's ``GlueRuntime`` on Hadoop's file system).
+
+The pass must publish exactly what one run per day would have published, day by day:
+the same rows, the same DQ verdicts (the trailing row-count rule included, where a day
+of the chunk counts for the days after it only if it passed), failures confined to
+their day, every day in its own version folder.
+"""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+import sys
+import types
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from contracts.tables import MODEL_TABLES, RAW, USERS
+from contracts.user_record import raw_arrow_schema
+from glue_jobs.chunk import date_run_id
+from glue_jobs.publish import STAGING_DIR, table_uri
+from glue_jobs.secrets import clear_secret_cache
+from glue_jobs.transform_job import (
+    TransformSettings,
+    files_for,
+    run_transform,
+    run_transform_dates,
+)
+from local_aws.glue.spark_runtime import LocalRuntime
+from tests.functional.test_transform_job import (
+    CFG,
+    DAYS,
+    ENTRYPOINT,
+    LAKE,
+    Lake,
+    _fake_awsglue,
+    _Recorder,
+    history,  # noqa: F401  (the module-scoped 30-day raw lake)
+    raw_day,
+)
+
+CHUNK = DAYS[:12]
+SHRUNK = CHUNK[8]  # keeps 2 of its 12 users: far below the trailing average
+AGED = CHUNK[5]  # gains a user aged 500
+RUN_KEY = "chunk-1"
+
+
+def _doctor(lake: Lake) -> None:
+    """Two bad days: one row-count drop (trailing rule), one out-of-range age."""
+    folder = lake.store.path(CFG.partition_uri(RAW, SHRUNK.isoformat()))
+    pq.write_table(raw_day(SHRUNK, users=2, dupes=0), folder / "part-0.parquet")
+    bad = raw_day(AGED, users=1, dupes=0).to_pylist()
+    bad[0]["login"]["uuid"] = "00000000-0000-4000-8000-000000000000"
+    bad[0]["dob"]["age"] = 500
+    folder = lake.store.path(CFG.partition_uri(RAW, AGED.isoformat()))
+    pq.write_table(pa.Table.from_pylist(bad, schema=raw_arrow_schema()), folder / "bad.parquet")
+
+
+@pytest.fixture()
+def two_lakes(history: Path, tmp_path: Path, spark: Any) -> tuple[Lake, Lake]:  # noqa: F811
+    lakes = []
+    for name in ("per-day", "one-pass"):
+        shutil.copytree(history, tmp_path / name)
+        lake = Lake(tmp_path / name, spark)
+        _doctor(lake)
+        lakes.append(lake)
+    return lakes[0], lakes[1]
+
+
+def _verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    return [(d["table_name"] + "." + d["rule"], d["passed"], d["message"]) for d in out["dq"]]
+
+
+def _published(lake: Lake, day: date) -> dict[str, list[tuple[Any, ...]]]:
+    d = day.isoformat()
+    return {c.name: sorted(map(tuple, lake.query(
+        f"select * from {c.name} where p_date = '{d}'")), key=repr) for c in MODEL_TABLES}
+
+
+def test_one_pass_publishes_what_one_run_per_day_would(two_lakes: tuple[Lake, Lake]) -> None:
+    per_day, one_pass = two_lakes
+    # GIVEN the same 12 raw days in two lakes, one day with an age of 500 and one whose
+    # users dropped from 12 to 2 (its trailing row-count rule breaches)
+    # WHEN one lake runs the days one at a time and the other as one chunk
+    old = []
+    for day in CHUNK:
+        try:
+            result = run_transform(per_day.runtime, day, per_day.settings,
+                                   run_id=date_run_id(RUN_KEY, day))
+            old.append({"status": "SUCCEEDED", **result.as_dict()})
+        except Exception as exc:
+            old.append({"status": "FAILED", "dq": [r.as_dict() for r in exc.results]})
+    new = run_transform_dates(one_pass.runtime, CHUNK, one_pass.settings, run_key=RUN_KEY)
+    # THEN both report the same status and the same verdicts, message for message, day by
+    # day (the trailing averages of the days after the shrunk one leave it out in both)
+    assert [d["p_date"] for d in new] == [d.isoformat() for d in CHUNK]
+    assert [d["status"] for d in new] == [d["status"] for d in old]
+    assert [d["status"] for d in new].count("FAILED") == 2
+    assert {d["p_date"] for d in new if d["status"] == "FAILED"} == {
+        AGED.isoformat(), SHRUNK.isoformat()}
+    assert [_verdicts(d) for d in new] == [_verdicts(d) for d in old]
+    shrunk = next(d for d in new if d["p_date"] == SHRUNK.isoformat())
+    # (6 days: the aged day inside its 7-day window failed, so it published no count)
+    assert ("2 rows is 83.3% below the trailing 6-day average of 12.0"
+            in [m for name, _, m in _verdicts(shrunk) if "trailing" in name][0])
+    # AND the same rows and counts, table by table, day by day
+    for day, got in zip(CHUNK, new, strict=True):
+        assert _published(one_pass, day) == _published(per_day, day)
+        if got["status"] == "SUCCEEDED":
+            assert (got["rows_read"], got["rows_written"]) == (15, 12)
+            assert got["run_id"] == date_run_id(RUN_KEY, day)
+    # AND the same DQ history, so tomorrow's trailing rule sees the same past
+    history_sql = ("select p_date, table_name, rule, passed, observed, run_status "
+                   "from dq_results order by 1, 2, 3")
+    assert one_pass.query(history_sql) == per_day.query(history_sql)
+
+
+def test_each_day_lands_in_its_own_version_folder_with_its_share_of_files(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    # GIVEN at most 5 rows per file, so a day of 12 users wants 3 files
+    settings = TransformSettings(LAKE, "pepper", rows_per_file=5)
+    # WHEN a chunk of 4 days runs
+    days = CHUNK[:4]
+    out = run_transform_dates(lake.runtime, days, settings, run_key=RUN_KEY)
+    # THEN every day points at its own version folder, named by its own run id
+    assert [d["status"] for d in out] == ["SUCCEEDED"] * 4
+    for day, got in zip(days, out, strict=True):
+        d = day.isoformat()
+        for contract in MODEL_TABLES:
+            loc = lake.location(contract, d)
+            assert loc == (f"{table_uri(LAKE, contract)}_versions/{d}/{got['run_id']}/"
+                           f"p_date={d}/")
+            files = sorted(lake.store.path(loc).glob("*.parquet"))
+            table = pq.read_table(files, partitioning=None)
+            # AND holds only that day's rows, in no more files than the day needs
+            assert 1 <= len(files) <= files_for(table.num_rows, 5, 64)
+            if contract is USERS:
+                assert table.num_rows == 12
+                assert table.column_names == USERS.column_names
+    assert lake.query("select count(*), count(distinct p_date) from users") == [(48, 4)]
+    # AND no staging folder is left behind
+    for contract in MODEL_TABLES:
+        staging = lake.store.path(table_uri(LAKE, contract)) / STAGING_DIR
+        assert not staging.exists() or not any(staging.iterdir())
+
+
+class PartitionedWriteFails(LocalRuntime):
+    """A runtime whose multi-day write fails (a lost executor, say)."""
+
+    def write_partitioned(self, df: Any, uri: str) -> None:
+        raise RuntimeError("executor lost")
+
+
+def test_a_pass_that_raises_falls_back_to_one_day_at_a_time(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    failing = PartitionedWriteFails(lake.runtime.spark, lake.catalog, lake.store)
+    # WHEN the one-pass write of a chunk raises
+    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    # THEN the days ran one by one (single-day writes) and every one was published
+    assert [d["status"] for d in out] == ["SUCCEEDED"] * 3
+    assert lake.query("select count(*) from users") == [(36,)]
+
+
+def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
+        history: Path, tmp_path: Path, spark: Any,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a stand-in awsglue over the local catalog, and GlueRuntime's Hadoop file
+    # system on file:// (the moves are Hadoop renames, as EMRFS does them on S3)
+    import boto3
+
+    shutil.copytree(history, tmp_path / "lake")
+    lake = Lake(tmp_path / "lake", spark)
+    _Recorder.calls = []
+    for name, mod in _fake_awsglue(lake.catalog, lake.store).items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    secrets = types.SimpleNamespace(get_secret_value=lambda SecretId: {
+        "SecretString": "salt"})
+    clients = {"glue": lake.catalog, "secretsmanager": secrets}
+    monkeypatch.setattr(boto3, "client", lambda service, **_: clients[service])
+    clear_secret_cache()
+    lake_uri = f"file://{lake.store.root}/{CFG.lake_bucket}"
+    days = [d.isoformat() for d in DAYS[:3]]
+    argv = ["transform_users.py", "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0123abcd",
+            "--JOB_NAME", "udp-transform-users", "--p_dates", ",".join(days),
+            "--run_key", "jr_chunk", "--lake_uri", lake_uri, "--salt_secret_id", "udp/salt"]
+    monkeypatch.setattr(sys, "argv", argv)
+    # WHEN Glue runs the script for a chunk of three days
+    runpy.run_path(str(ENTRYPOINT), run_name="__main__")
+    # THEN the raw read was one predicate over the three days
+    raw_reads = [kw for name, kw in _Recorder.calls
+                 if name == "from_catalog" and kw["table_name"] == RAW.name]
+    assert [kw["push_down_predicate"] for kw in raw_reads] == [
+        f"p_date BETWEEN '{days[0]}' AND '{days[-1]}'"]
+    # AND each day was published from its own version folder, files moved there whole
+    for d in days:
+        loc = lake.location(USERS, d)
+        assert loc == (f"{lake_uri}/transform/users/_versions/{d}/jr_chunk-"
+                       f"{d.replace('-', '')}/p_date={d}/")
+        files = sorted(Path(loc[len("file://"):]).glob("*.parquet"))
+        assert pq.read_table(files, partitioning=None).num_rows == 12
+    staging = lake.store.path(table_uri(LAKE, USERS)) / STAGING_DIR
+    assert not any(staging.iterdir())  # the pass's folder is gone (S3 has no empty parent)
+    clear_secret_cache()
