@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from contracts.tables import PARTITION_KEY, RAW, TableContract
 
-__all__ = ["FIREHOSE_ERROR_PREFIX", "FIREHOSE_PREFIX", "lake_uri", "partition_folder",
-           "partition_uri", "table_uri"]
+__all__ = ["FIREHOSE_ERROR_PREFIX", "FIREHOSE_PREFIX", "STAGING_DIR", "lake_uri",
+           "partition_folder", "partition_uri", "table_uri"]
+
+STAGING_DIR = "_staging"
+"""Folder under a table where a multi-day transform pass writes before each day's files
+move to their version folder (``glue_jobs.publish.staging_uri``); crawlers exclude it."""
 
 FIREHOSE_PREFIX = f"{RAW.prefix}/{PARTITION_KEY}=!{{timestamp:yyyy-MM-dd}}/"
 """Firehose ``Prefix``: raw records land in the raw table's partition of their arrival

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.locations import STAGING_DIR
 from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS
 
@@ -191,9 +192,10 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     (and the local crawler skips ``_`` folders anyway), so a crawler over a model table
     saw no data at all; and one allowed to update partitions would point them back at
     plain folders, undoing the atomic switch. So the transform crawler covers
-    only ``dq_results``, whose day folders are written in place: it adds partitions
-    nobody registered (a day whose job died between writing and registering) and logs
-    schema drift and vanished folders (``LOG`` only). docs/deploy-checks.md (d).
+    only ``dq_results`` (not its ``_staging/``), whose day folders are written in
+    place: it adds partitions nobody registered (a day whose job died between writing
+    and registering) and logs schema drift and vanished folders (``LOG`` only).
+    docs/deploy-checks.md (d).
     """
     raw = CrawlerSpec(
         name=cfg.raw_crawler,
@@ -208,6 +210,9 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
         name=cfg.transform_crawler,
         database=cfg.transform_database,
         targets=(cfg.table_uri(DQ_RESULTS),),
+        # a multi-day pass stages DQ rows there and deletes them; one killed mid-pass
+        # leaves them, and they are no partition of the table
+        exclusions=(f"{STAGING_DIR}/**",),
         recrawl_policy="CRAWL_EVERYTHING",
         update_behavior="LOG",
         delete_behavior="LOG",

@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE, parquet_table_input
-from contracts.locations import partition_folder, partition_uri, table_uri
+from contracts.locations import STAGING_DIR, partition_folder, partition_uri, table_uri
 from contracts.tables import TableContract
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 VERSIONS_DIR = "_versions"
-STAGING_DIR = "_staging"
 INPUT_FORMAT, OUTPUT_FORMAT, SERDE = PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

@@ -24,6 +24,7 @@ import pytest
 from contracts.tables import MODEL_TABLES, RAW, USERS
 from contracts.user_record import raw_arrow_schema
 from glue_jobs.chunk import date_run_id
+from glue_jobs.data_quality import DQBreach
 from glue_jobs.publish import STAGING_DIR, table_uri
 from glue_jobs.secrets import clear_secret_cache
 from glue_jobs.transform_job import (
@@ -94,7 +95,7 @@ def test_one_pass_publishes_what_one_run_per_day_would(two_lakes: tuple[Lake, La
             result = run_transform(per_day.runtime, day, per_day.settings,
                                    run_id=date_run_id(RUN_KEY, day))
             old.append({"status": "SUCCEEDED", **result.as_dict()})
-        except Exception as exc:
+        except DQBreach as exc:
             old.append({"status": "FAILED", "dq": [r.as_dict() for r in exc.results]})
     new = run_transform_dates(one_pass.runtime, CHUNK, one_pass.settings, run_key=RUN_KEY)
     # THEN both report the same status and the same verdicts, message for message, day by
@@ -108,7 +109,7 @@ def test_one_pass_publishes_what_one_run_per_day_would(two_lakes: tuple[Lake, La
     shrunk = next(d for d in new if d["p_date"] == SHRUNK.isoformat())
     # (6 days: the aged day inside its 7-day window failed, so it published no count)
     assert ("2 rows is 83.3% below the trailing 6-day average of 12.0"
-            in [m for name, _, m in _verdicts(shrunk) if "trailing" in name][0])
+            in next(m for name, _, m in _verdicts(shrunk) if "trailing" in name))
     # AND the same rows and counts, table by table, day by day
     for day, got in zip(CHUNK, new, strict=True):
         assert _published(one_pass, day) == _published(per_day, day)

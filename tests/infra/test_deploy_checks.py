@@ -112,7 +112,7 @@ def test_transform_crawler_reads_only_what_it_crawls(synth: Synth,
     (props,) = crawler
     assert [t["Path"] for t in props["Targets"]["S3Targets"]] == [
         f"s3://{synth.env.pipeline.lake_bucket}/transform/dq_results/"]
-    assert all("Exclusions" not in t for t in props["Targets"]["S3Targets"])
+    assert [t.get("Exclusions") for t in props["Targets"]["S3Targets"]] == [["_staging/**"]]
 
 
 # (e) ----------------------------------------------------------------- metrics namespace

@@ -110,7 +110,9 @@ def test_default_specs_match_the_contract_tables() -> None:
     # _versions/ folders it cannot usefully crawl (docs/deploy-checks.md (d))
     assert transform.targets == (f"s3://udp-lake/{DQ_RESULTS.prefix}/",)
     assert transform.table_name(transform.targets[0]) == DQ_RESULTS.name
-    assert transform.exclusions == ()
+    # AND it skips the folder where a multi-day pass stages rows (one killed mid-pass
+    # leaves them there; they belong to no partition)
+    assert transform.exclusions == ("_staging/**",)
 
 
 def test_transform_crawler_sees_data_where_the_job_writes_it(tmp_path: Path) -> None:
@@ -127,6 +129,9 @@ def test_transform_crawler_sees_data_where_the_job_writes_it(tmp_path: Path) -> 
     dq = tmp_path / DQ_RESULTS.prefix / "p_date=2026-11-22"
     dq.mkdir(parents=True)
     (dq / "part-0.parquet").write_bytes(b"x")
+    left = tmp_path / DQ_RESULTS.prefix / "_staging/pass-1/p_date=2026-11-23"
+    left.mkdir(parents=True)  # what a pass killed before its moves leaves behind
+    (left / "part-0.parquet").write_bytes(b"x")
     _raw, transform = default_specs(PipelineConfig())
     # WHEN the crawl engine lists each target's data folders
     for target in transform.targets:
