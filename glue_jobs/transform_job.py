@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -367,13 +368,20 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
         if passed:
             rows_read = {str(r[PARTITION_KEY]): int(r["count"]) for r in
                          raw_df.groupBy(PARTITION_KEY).count().collect()}
-            for contract in MODEL_TABLES:  # 1) every new version (nobody reads them yet)
+            for contract in MODEL_TABLES:
                 staged[contract.name] = {
                     d: (version_uri(settings.lake_uri, contract, d, ids[d]),
                         files_for(rows[d][contract.name], settings.rows_per_file,
                                   settings.max_files)) for d in passed}
-                _write_days(runtime, frames[contract.name], staged[contract.name],
-                            staging_uri(settings.lake_uri, contract, pass_id))
+            # 1) every new version (nobody reads them yet); the tables at once: each
+            # write is a Spark job over the cached model, and run side by side their
+            # planning, commit and file listing overlap the others' tasks
+            with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
+                writes = [pool.submit(_write_days, runtime, frames[c.name], staged[c.name],
+                                      staging_uri(settings.lake_uri, c, pass_id))
+                          for c in MODEL_TABLES]
+                for write in writes:
+                    write.result()
     finally:
         model_df.unpersist()
         daily_df.unpersist()

@@ -23,7 +23,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,9 @@ class RunRecord:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record's fields as they are (already JSON data: no deep copy; the
+        store writes under its lock)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
@@ -172,7 +174,9 @@ class HistoryStore:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record.to_json(), fh, indent=1, default=str)
+                # no indent: json's C encoder runs only without one, and a chunk's
+                # record is written at every state (28 -> 3 ms a write for 7 dates)
+                fh.write(json.dumps(record.to_json(), default=str))
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
