@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import botocore.session
 from botocore.exceptions import ParamValidationError
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.utils import is_json_value_header
 from botocore.validate import ParamValidator
 
 __all__ = ["aws_shaped", "operation_model", "require_operation", "validate_request",
@@ -65,10 +66,78 @@ def require_operation(service: str, method: str) -> OperationModel:
     return op
 
 
+# ------------------------------------------------------------------ validation
+
+_FLAT = frozenset({"string", "blob", "integer", "long", "boolean", "float", "double"})
+"""Member types whose botocore check looks only at the value's type and, through the
+shape's ``min`` (or a host label's implicit 1), at its length or size."""
+
+
+def _is_flat(shape: Shape) -> bool:
+    """A structure of scalar members only: botocore's verdict on one is a function of
+    its keys, each value's type and whether each value meets its member's minimum."""
+    return (shape.type_name == "structure" and not shape.is_tagged_union
+            and not shape.is_document_type
+            and all(m.type_name in _FLAT and not is_json_value_header(m)
+                    for m in shape.members.values()))
+
+
+def _meets_min(shape: Shape | None, value: Any) -> bool | None:
+    """What ``range_check`` compares for this member (None: not comparable here, so the
+    value's type decides, which the signature holds too)."""
+    if shape is None or shape.type_name in ("blob", "boolean"):
+        return None
+    minimum = shape.metadata.get("min")
+    if minimum is None and getattr(shape, "serialization", {}).get("hostLabel"):
+        minimum = 1
+    if minimum is None:
+        return None
+    try:
+        return bool((len(value) if shape.type_name == "string" else value) >= minimum)
+    except TypeError:
+        return None
+
+
+def _signature(item: Any, shape: StructureShape) -> tuple[Any, ...]:
+    if not isinstance(item, dict):
+        return (type(item),)
+    members = shape.members
+    return tuple((k, type(v), _meets_min(members.get(k), v)) for k, v in item.items())
+
+
+def _compact(value: Any, shape: Shape) -> Any:
+    """``value`` with every list of flat structures cut to its first item of each
+    distinct :func:`_signature`, in order: botocore gives the cut value the same verdict,
+    valid or not, since each item's check depends on nothing else. A Firehose batch of
+    500 records becomes one record to check instead of 500 (the ingest's hot path)."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = shape.members
+        return {k: _compact(v, members[k]) if k in members else v for k, v in value.items()}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        member = shape.member
+        if isinstance(member, StructureShape) and _is_flat(member):
+            seen: dict[tuple[Any, ...], Any] = {}
+            for item in value:
+                seen.setdefault(_signature(item, member), item)
+            return list(seen.values())
+        return [_compact(item, member) for item in value]
+    return value
+
+
+def _errors(params: Any, shape: Shape) -> str | None:
+    """botocore's report on ``params`` (None when valid). The compact value is checked
+    first; only an invalid one is checked again whole, so the report names the same
+    items, indexes and all, as a boto3 client's would."""
+    if not _validator.validate(_compact(params, shape), shape).has_errors():
+        return None
+    report = _validator.validate(params, shape)
+    return report.generate_report() if report.has_errors() else None
+
+
 def validate_request(op: OperationModel, params: dict[str, Any]) -> None:
-    report = _validator.validate(params, op.input_shape) if op.input_shape else None
-    if report is not None and report.has_errors():
-        raise ParamValidationError(report=report.generate_report())
+    errors = _errors(params, op.input_shape) if op.input_shape else None
+    if errors is not None:
+        raise ParamValidationError(report=errors)
     if op.input_shape is None and params:
         raise ParamValidationError(report=f"{op.name} takes no parameters, got {sorted(params)}")
 
@@ -82,10 +151,10 @@ def validate_response(op: OperationModel, response: Any) -> None:
         if body:
             raise ParamValidationError(report=f"{op.name} answers nothing, twin gave {body!r}")
         return
-    report = _validator.validate(body, op.output_shape)
-    if report.has_errors():
+    errors = _errors(body, op.output_shape)
+    if errors is not None:
         raise ParamValidationError(
-            report=f"twin answer to {op.name} is not AWS-shaped: {report.generate_report()}")
+            report=f"twin answer to {op.name} is not AWS-shaped: {errors}")
 
 
 def _checked(op: OperationModel, method: Callable[..., Any]) -> Callable[..., Any]:

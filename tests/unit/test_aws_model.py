@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ParamValidationError
+from botocore.validate import ParamValidator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from local_aws.aws_model import aws_shaped, require_operation
+from local_aws.aws_model import _compact, aws_shaped, require_operation, validate_request
 from local_aws.sns import LocalSns
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:udp-alerts"
@@ -59,3 +62,51 @@ def test_operation_lookup_refuses_non_operations() -> None:
     assert require_operation("glue", "start_job_run").name == "StartJobRun"
     with pytest.raises(LookupError):
         require_operation("glue", "start_job_run_sync")
+
+
+# ------------------------------------------------------------------ the compact check
+
+_VALUES = st.one_of(st.binary(max_size=3), st.text(max_size=2), st.integers(-2, 2),
+                    st.none(), st.booleans(), st.lists(st.integers(), max_size=1))
+_ITEM = st.one_of(
+    st.dictionaries(st.sampled_from(["Data", "PartitionKey", "ExplicitHashKey", "Nope"]),
+                    _VALUES, max_size=4),
+    _VALUES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=st.lists(_ITEM, max_size=12),
+       op=st.sampled_from([("firehose", "put_record_batch", "Records"),
+                           ("kinesis", "put_records", "Records")]))
+def test_the_compact_check_gives_botocores_verdict_and_report(
+        records: list[Any], op: tuple[str, str, str]) -> None:
+    # GIVEN a batch of any records, well-formed or not (Kinesis's PartitionKey has a
+    # minimum length of 1, so an empty one is wrong where a non-empty one is not)
+    service, method, field = op
+    model = require_operation(service, method)
+    stream = "StreamName" if service == "kinesis" else "DeliveryStreamName"
+    params = {stream: "s", field: records}
+    # WHEN the twins' check runs, and botocore's own validator on the whole batch
+    full = ParamValidator().validate(params, model.input_shape)
+    try:
+        validate_request(model, params)
+        ours = None
+    except ParamValidationError as exc:
+        ours = str(exc)
+    # THEN both agree on valid or not, and on every word of the report
+    if full.has_errors():
+        assert ours == str(ParamValidationError(report=full.generate_report()))
+    else:
+        assert ours is None
+
+
+def test_a_batch_of_alike_records_is_checked_as_one() -> None:
+    # GIVEN 500 well-formed records and one bad one at the end
+    model = require_operation("firehose", "put_record_batch")
+    good = [{"Data": b"x" * i} for i in range(500)]
+    # THEN the compact value holds one record per distinct shape of record
+    assert _compact({"DeliveryStreamName": "s", "Records": good}, model.input_shape) == {
+        "DeliveryStreamName": "s", "Records": [{"Data": b""}]}
+    # AND the bad record is still found, under its own index
+    with pytest.raises(ParamValidationError, match=r"Records\[500\]\.Data"):
+        validate_request(model, {"DeliveryStreamName": "s", "Records": [*good, {"Data": 5}]})
