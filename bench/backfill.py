@@ -43,6 +43,7 @@ import psutil  # noqa: E402
 
 from local_aws.backfill_runner import run_backfill  # noqa: E402
 from local_aws.cloud import LocalCloud  # noqa: E402
+from local_aws.glue.spark_session import stop_spark  # noqa: E402
 from local_aws.scheduler import DayPlan, simulate_days  # noqa: E402
 from orchestration.backfill import DEFAULT_CHUNK_DAYS, DateResult  # noqa: E402
 
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         for step in run:
             step()
     finally:
+        stop_spark()  # its event log lives in the state folder removed below
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     print()

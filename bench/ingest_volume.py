@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from local_aws.cloud import LocalCloud  # noqa: E402
 from local_aws.firehose import LocalFirehose  # noqa: E402
+from local_aws.glue.spark_session import stop_spark  # noqa: E402
 from local_aws.scheduler import ingest_users  # noqa: E402
 from local_aws.user_api import ApiOptions  # noqa: E402
 
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"end to end (ingest + nightly)     {total:>12.2f} s   (target <= 180)")
                 ok = ok and run.status == "SUCCEEDED" and total <= 180
     finally:
+        stop_spark()  # its event log lives in the state folder removed below
         if args.keep is None:
             shutil.rmtree(state, ignore_errors=True)
     print("targets met" if ok else "TARGETS MISSED")

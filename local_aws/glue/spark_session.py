@@ -14,8 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JAVA_OPTIONS", "ensure_java", "event_log_settings", "local_spark",
-           "scratch_settings"]
+__all__ = [
+    "JAVA_OPTIONS",
+    "ensure_java",
+    "event_log_settings",
+    "local_spark",
+    "scratch_settings",
+    "stop_spark",
+]
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -106,3 +112,13 @@ def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = Non
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def stop_spark() -> None:
+    """Stop this process's Spark session, if any, so it closes its event log now and
+    not in a shutdown hook after the state folder holding it is gone (benches)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
