@@ -122,15 +122,21 @@ class GlueWork:
     ``startup_s`` is what a run pays before its first date: Spark start, installing
     ``--additional-python-modules`` (the project wheel; the bulk import also pulls its
     three modules from PyPI through the NAT), for the import the VPC ENI.
+    ``per_date_s`` is a run's work for its first date and ``per_extra_date_s`` for each
+    further one (``None``: the same): the transform checks and writes all of a chunk's
+    dates in one Spark pass, so a further date adds little; the import commits each
+    date in its own transaction, so each costs the same.
     """
 
     startup_s: float
     per_date_s: float
     per_million_users_s: float
+    per_extra_date_s: float | None = None
 
     def seconds(self, dates: int, users_per_date: int) -> float:
-        return self.startup_s + dates * (
-            self.per_date_s + self.per_million_users_s * users_per_date / 1e6)
+        extra = self.per_date_s if self.per_extra_date_s is None else self.per_extra_date_s
+        return (self.startup_s + self.per_date_s + (dates - 1) * extra
+                + dates * self.per_million_users_s * users_per_date / 1e6)
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ class Workload:
     transform_bytes_per_user: float = 300.0  # assumed: users + user_locations + counts
     crawl_s: float = 120.0  # assumed wall time of one crawl, start to READY
     crawler_dpu: float = 2.0  # assumed; GetCrawlerHistory's DPUHour tells the real figure
-    transform: GlueWork = field(default_factory=lambda: GlueWork(40.0, 15.0, 20.0))
+    transform: GlueWork = field(default_factory=lambda: GlueWork(40.0, 15.0, 20.0, 3.0))
     load: GlueWork = field(default_factory=lambda: GlueWork(60.0, 10.0, 30.0))
     redshift_per_date_s: float = 5.0  # SQL of one audited load (connect, audit, checks)
     redshift_per_million_users_s: float = 30.0  # COPY + dedupe + MERGE at base RPU

@@ -276,3 +276,14 @@ def test_the_doc_carries_the_tables_the_model_prints() -> None:
         if "NAT gateway" in table:
             continue  # the standing cost is quoted in prose, not as a table
         assert table in doc
+
+
+def test_a_one_pass_transform_pays_its_fixed_work_once_per_run() -> None:
+    # GIVEN a transform whose first date costs 15 s and each further date 3 s
+    work = GlueWork(startup_s=40, per_date_s=15, per_million_users_s=20, per_extra_date_s=3)
+    # THEN a nightly run is start-up + one date, a chunk of 7 adds 6 x 3 s, users scale
+    assert work.seconds(1, 0) == 55
+    assert work.seconds(7, 0) == 40 + 15 + 6 * 3
+    assert work.seconds(7, 1_000_000) == 40 + 15 + 6 * 3 + 7 * 20
+    # AND without per_extra_date_s every date costs per_date_s (the import's transactions)
+    assert GlueWork(60, 10, 30).seconds(7, 0) == 60 + 7 * 10
