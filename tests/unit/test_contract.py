@@ -248,3 +248,52 @@ def test_compiled_validator_agrees_with_a_recursive_reading_of_the_contract(
     # THEN they return the same clean record or the same rejection (code, path, detail)
     assert validate_record(record, json_ready=json_ready) == _reference_validate(record,
                                                                                  json_ready)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths=st.lists(st.sampled_from(
+           ["login", "login.uuid", "dob", "dob.date", "registered", "location",
+            "location.street", "location.street.number", "location.coordinates.latitude",
+            "location.timezone", "email", "id", "id.value", "name", "name.first", "nat",
+            "gender", "phone", "picture", "picture.large"]), max_size=4),
+       json_ready=st.booleans())
+def test_a_record_missing_fields_gets_the_reference_answer(
+        sample_page: dict[str, Any], paths: list[str], json_ready: bool) -> None:
+    # GIVEN a sample record with some fields (or whole structs) absent: the validator
+    # reads fields by subscript and, on a missing key, reads the record again by .get
+    record = copy.deepcopy(sample_page["results"][2])
+    for path in paths:
+        parent: Any = record
+        *head, last = path.split(".")
+        for key in head:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(last, None)
+    # THEN its answer is the reference's: the same clean record or the same rejection
+    assert validate_record(record, json_ready=json_ready) == _reference_validate(record,
+                                                                                 json_ready)
+
+
+def test_the_fast_reading_serves_complete_records_and_the_general_one_the_rest(
+        sample_page: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from contracts import user_record as ur
+
+    # GIVEN validators that count their calls
+    calls = {"fast": 0, "general": 0}
+    fast, general = ur._VALIDATORS[True]
+
+    def counted(name: str, fn: Any) -> Any:
+        def call(raw: Any) -> Any:
+            calls[name] += 1
+            return fn(raw)
+        return call
+    monkeypatch.setitem(ur._VALIDATORS, True, (counted("fast", fast),
+                                               counted("general", general)))
+    # WHEN a complete record and one without an email are validated
+    complete = copy.deepcopy(sample_page["results"][0])
+    partial = copy.deepcopy(complete)
+    del partial["email"]
+    assert isinstance(validate_record(complete, json_ready=True), dict)
+    assert validate_record(partial, json_ready=True)["email"] is None  # type: ignore[index]
+    # THEN the complete one was read once, the partial one twice (fast, then general)
+    assert calls == {"fast": 2, "general": 1}
