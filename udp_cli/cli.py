@@ -128,11 +128,14 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
     from local_aws.runlog import bind
 
     stack = _stack(state_dir)
-    with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
-        [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
-                                 stack.cfg.errors_bucket, options=options, progress=progress,
-                                 firehose_failure_rate=args.firehose_failure_rate)
-    stack.close()
+    try:  # a failed or interrupted day must not leave the stack's threads behind
+        with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
+            [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
+                                     stack.cfg.errors_bucket, options=options,
+                                     progress=progress,
+                                     firehose_failure_rate=args.firehose_failure_rate)
+    finally:
+        stack.close()
     return _ingest_counts(result)
 
 
@@ -170,9 +173,11 @@ def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]
     except ReplayError as exc:
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
-    summary = replay_pages(source, stack.s3, stack.delivery_stream(),
-                           stack.cfg.errors_bucket, arrival=arrival)
-    stack.close()
+    try:  # a failed or interrupted replay must not leave the stack's threads behind
+        summary = replay_pages(source, stack.s3, stack.delivery_stream(),
+                               stack.cfg.errors_bucket, arrival=arrival)
+    finally:
+        stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
             "valid": summary.records_valid, "quarantined": summary.records_rejected}
 
