@@ -427,6 +427,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         check_chunk_size,
         check_concurrency,
     )
+    from udp_cli.backfill_busy import leased_refusal
 
     if args.replace and args.dry_run:
         raise UserError("--replace cannot be combined with --dry-run: --dry-run alone lists "
@@ -460,6 +461,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                                    max_concurrent_runs=limit)
         except BackfillError as exc:
             raise UserError(str(exc)) from None
+        # only lease refusals: busy, not broken (exit 75 as `udp run`), said after the table
+        busy = leased_refusal(results, lambda day: stack.dynamodb.writer(
+            stack.cfg.lease_table, day))
     table = Table("date", "status", "users", "loaded", "chunk s", "run id", "failed state",
                   "error")
     for r in results:
@@ -474,6 +478,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     console.print(f"{done} succeeded, {len(failed)} failed, {skipped} skipped "
                   "(already succeeded; --force reruns them)")
     _auto_report(args.state_dir, date_from=dates[0], date_to=dates[-1])
+    if busy is not None:
+        raise DateBusy(busy)
     return 1 if failed else 0
 
 
