@@ -174,7 +174,24 @@ def iter_replay_pages(path: Path) -> Iterator[dict[str, Any]]:
 
 def check_replay(path: Path) -> int:
     """Read the whole file once, checking every page; the number of pages."""
-    return sum(1 for _ in iter_replay_pages(path))
+    return _check_pass(path)[0]
+
+
+def _page_seed(page: dict[str, Any]) -> str:
+    """The seed a page's ``info`` names (the API echoes the request's), else ``"replay"``."""
+    info = page.get("info")
+    return str(info.get("seed", "replay")) if isinstance(info, dict) else "replay"
+
+
+def _check_pass(path: Path) -> tuple[int, str]:
+    """One read of the whole file checking every page: the number of pages and the first
+    page's seed (taken as it goes by, so no page is decoded only for it)."""
+    count, seed = 0, "replay"
+    for page in iter_replay_pages(path):
+        if count == 0:
+            seed = _page_seed(page)
+        count += 1
+    return count, seed
 
 
 class ReplaySource:
@@ -206,12 +223,11 @@ class StreamedReplay:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.page_count = check_replay(self.path)  # every page checked before any is sent
+        # every page checked before any is sent; the seed is read on that pass, so each
+        # page is decoded twice in all (check, send), the first one included
+        self.page_count, self.seed = _check_pass(self.path)
         self._pages = iter_replay_pages(self.path)
         self._current: tuple[int, dict[str, Any]] | None = None
-        first = next(iter_replay_pages(self.path))
-        info = first.get("info")
-        self.seed = str(info.get("seed", "replay")) if isinstance(info, dict) else "replay"
 
     def fetch_page(self, page: int, results: int, seed: str) -> Any:
         if self._current is not None and self._current[0] == page:

@@ -54,11 +54,34 @@ _SCRATCH_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<pid>\d+)$")
 
 
 def pid_alive(pid: int) -> bool:
-    """True if ``pid`` is a running process (a zombie, killed but not reaped, is not)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+    """Whether process ``pid`` exists on this host and will still run: the one answer every
+    twin uses (state files, crawl owners, run history, scratch folders, the warehouse).
+
+    - **No such process** (or a pid that cannot be one: ``<= 0``, too large) is dead.
+    - **A zombie** (exited, not yet reaped by its parent; or Linux's transient ``X`` dead
+      state) is dead: it runs no code and will never release a lease, finish a crawl or
+      clean up after itself.
+    - **Another user's process** (``os.kill(pid, 0)`` raises ``PermissionError``, or psutil
+      may not read its status) is alive: the process exists, we are only not allowed to
+      signal it, and treating it as dead would let us take over what it still holds.
+
+    ``pid <= 0`` is refused before ``os.kill``: signal 0 to 0 or -n would probe a process
+    group, not a process.
+    """
+    if pid <= 0:
         return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        pass  # it exists; whether it is a zombie is still to be seen
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:  # includes psutil.ZombieProcess; or it exited just now
+        return False
+    except psutil.AccessDenied:
+        return True  # exists (os.kill said so) and we may not look closer
 
 
 # ---------------------------------------------------------------------- scratch folders

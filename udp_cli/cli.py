@@ -128,11 +128,14 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
     from local_aws.runlog import bind
 
     stack = _stack(state_dir)
-    with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
-        [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
-                                 stack.cfg.errors_bucket, options=options, progress=progress,
-                                 firehose_failure_rate=args.firehose_failure_rate)
-    stack.close()
+    try:  # a failed or interrupted day must not leave the stack's threads behind
+        with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
+            [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
+                                     stack.cfg.errors_bucket, options=options,
+                                     progress=progress,
+                                     firehose_failure_rate=args.firehose_failure_rate)
+    finally:
+        stack.close()
     return _ingest_counts(result)
 
 
@@ -170,9 +173,11 @@ def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]
     except ReplayError as exc:
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
-    summary = replay_pages(source, stack.s3, stack.delivery_stream(),
-                           stack.cfg.errors_bucket, arrival=arrival)
-    stack.close()
+    try:  # a failed or interrupted replay must not leave the stack's threads behind
+        summary = replay_pages(source, stack.s3, stack.delivery_stream(),
+                               stack.cfg.errors_bucket, arrival=arrival)
+    finally:
+        stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
             "valid": summary.records_valid, "quarantined": summary.records_rejected}
 
@@ -422,6 +427,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         check_chunk_size,
         check_concurrency,
     )
+    from udp_cli.backfill_busy import leased_refusal
 
     if args.replace and args.dry_run:
         raise UserError("--replace cannot be combined with --dry-run: --dry-run alone lists "
@@ -455,6 +461,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                                    max_concurrent_runs=limit)
         except BackfillError as exc:
             raise UserError(str(exc)) from None
+        # only lease refusals: busy, not broken (exit 75 as `udp run`), said after the table
+        busy = leased_refusal(results, lambda day: stack.dynamodb.writer(
+            stack.cfg.lease_table, day))
     table = Table("date", "status", "users", "loaded", "chunk s", "run id", "failed state",
                   "error")
     for r in results:
@@ -469,6 +478,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     console.print(f"{done} succeeded, {len(failed)} failed, {skipped} skipped "
                   "(already succeeded; --force reruns them)")
     _auto_report(args.state_dir, date_from=dates[0], date_to=dates[-1])
+    if busy is not None:
+        raise DateBusy(busy)
     return 1 if failed else 0
 
 

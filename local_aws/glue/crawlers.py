@@ -32,6 +32,7 @@ from local_aws.aws_model import aws_shaped
 from local_aws.glue.catalog import LocalGlueCatalog, atomic_write_json, glue_error, read_json
 from local_aws.glue.crawl import CrawlCancelled, CrawlResult, crawl, ensure_databases
 from local_aws.objectstore import LocalObjectStore
+from local_aws.processes import pid_alive
 
 __all__ = ["LocalCrawlers"]
 
@@ -42,16 +43,6 @@ _LOG_GROUP = "/aws-glue/crawlers"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @aws_shaped("glue")
@@ -129,7 +120,7 @@ class LocalCrawlers:
                 return state
             if thread is None and owner.get("instance") != id(self):
                 return state  # another instance of this process owns it
-        elif _pid_alive(pid):
+        elif pid_alive(pid):
             return state
         state = {**state, "State": "READY", "Owner": None}
         state["LastCrawl"] = {**state.get("LastCrawl", {}), "Status": "FAILED",

@@ -28,34 +28,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from local_aws.processes import pid_alive
 from local_aws.stepfunctions.results import RunResult, now_iso
 
 __all__ = ["ABORTED", "ORPHANED_ERROR", "HistoryStore", "RunNotFoundError", "RunRecord",
-           "abort_if_orphaned", "pid_alive"]
+           "abort_if_orphaned"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _HOST = socket.gethostname()
 ABORTED = "ABORTED"
 """Status of a run whose executing process ended before the run did."""
 ORPHANED_ERROR = "Local.ExecutorProcessEnded"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host and is not a zombie."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True  # no procfs (macOS): os.kill is all we can know
-    state = stat.rsplit(")", 1)[-1].split()[0:1]
-    return state not in (["Z"], ["X"])
 
 
 class RunNotFoundError(KeyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import date, timedelta
 
@@ -52,3 +53,13 @@ def test_run_ids_are_per_date_and_refuse_unsafe_keys() -> None:
     assert date_run_id("k", day + timedelta(days=1)) == "k-20240310"
     with pytest.raises(InvalidRunId):
         date_run_id("../escape", day)
+
+
+@pytest.mark.parametrize("module", ["glue_jobs.transform_job", "glue_jobs.bulk_import"])
+def test_the_jobs_export_only_their_own_functions(module: str) -> None:
+    # GIVEN a job module that uses glue_jobs.chunk's helpers
+    mod = importlib.import_module(module)
+    # THEN its __all__ names only what it defines: the chunk helpers have one home
+    borrowed = [name for name in mod.__all__
+                if getattr(getattr(mod, name), "__module__", module) != module]
+    assert borrowed == []
