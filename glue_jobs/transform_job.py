@@ -64,6 +64,7 @@ from glue_jobs.transforms import conform_to, to_daily_user_counts, to_latest_mod
 __all__ = [
     "BASE_OPTIONS",
     "InvalidJobArguments",
+    "PassIncomplete",
     "TablePublication",
     "TransformClients",
     "TransformOptions",
@@ -393,19 +394,35 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
             previous = point_partition(catalog, contract, d, location, params)
             tables[d][contract.name] = TablePublication(contract.name, location, previous,
                                                         rows[d][contract.name], files)
-    _record_dq(runtime, settings, pass_id,  # 3) history for the days after
-               [(d, ids[d], "published" if d in tables else "breach", verdicts[d])
-                for d in verdicts])
+    try:
+        _record_dq(runtime, settings, pass_id,  # 3) history for the days after
+                   [(d, ids[d], "published" if d in tables else "breach", verdicts[d])
+                    for d in verdicts])
+        removed = {d: _clean_up(runtime, settings, d, ids[d], tables[d])  # 4) old versions
+                   for d in tables}
+    except Exception as exc:
+        raise PassIncomplete(sorted(tables), exc) from exc
     outcomes: list[TransformResult | DQBreach] = []
     for d, results in verdicts.items():
         if d not in tables:
             outcomes.append(DQBreach([r for r in results if not r.passed], results))
             continue
-        removed = _clean_up(runtime, settings, d, ids[d], tables[d])  # 4) old versions
         outcomes.append(TransformResult(d, partition_predicate([date.fromisoformat(d)]),
                                         ids[d], rows_read.get(d, 0), rows[d][USERS.name],
-                                        tables[d], results, removed))
+                                        tables[d], results, removed[d]))
     return outcomes
+
+
+class PassIncomplete(RuntimeError):
+    """A pass failed after it had published ``published`` (their catalog partitions point
+    at this run's versions): recording their DQ results or removing old versions did
+    not finish. Not retried day by day (those days' version folders exist); a rerun
+    converges, as after any crash."""
+
+    def __init__(self, published: Sequence[str], cause: Exception) -> None:
+        days = ", ".join(published) or "no day"
+        super().__init__(f"{days} published, then {type(cause).__name__}: {cause}")
+        self.published = list(published)
 
 
 def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSettings, *,
@@ -466,9 +483,11 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     failed day recorded and the others published anyway; the bulk import then loads
     exactly the days published by this ``run_key`` and reports the rest.
 
-    First one pass over all days (:func:`transform_days`). Should that pass raise (a
-    corrupt file, a lost executor: anything but a DQ verdict, which it reports per day),
-    the days run again one at a time, so one broken day costs only itself.
+    First one pass over all days (:func:`transform_days`). Should that pass raise before
+    it publishes anything (a corrupt file, a lost executor: anything but a DQ verdict,
+    which it reports per day), the days run again one at a time, so one broken day costs
+    only itself. Should it raise after publishing (:class:`PassIncomplete`), every day
+    is reported FAILED with that cause and nothing is retried here.
 
     Returns one JSON-ready dict per day, in ``days`` order: ``p_date``, ``status``
     (``SUCCEEDED`` or ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``,
@@ -477,6 +496,8 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     ids = {day: date_run_id(run_key, day) for day in days}
     try:
         outcomes = transform_days(runtime, days, settings, ids, rulesets=rulesets)
+    except PassIncomplete as exc:  # every day FAILED, the cause named; a rerun redoes them
+        return [_failed(day.isoformat(), ids[day], exc) for day in days]
     except Exception:  # one broken day must not cost the chunk's others: one by one
         return [_run_one(runtime, day, settings, ids[day], rulesets) for day in days]
     by_day = dict(zip(sorted(days), outcomes, strict=True))

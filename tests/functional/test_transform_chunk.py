@@ -210,3 +210,31 @@ def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
     staging = lake.store.path(table_uri(LAKE, USERS)) / STAGING_DIR
     assert not any(staging.iterdir())  # the pass's folder is gone (S3 has no empty parent)
     clear_secret_cache()
+
+
+class CleanUpFails(LocalRuntime):
+    """A runtime that cannot list folders: the pass's last step, removing old versions."""
+
+    def list_folders(self, uri: str) -> list[str]:
+        raise OSError("listing refused")
+
+
+def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converges(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    days = CHUNK[:3]
+    failing = CleanUpFails(lake.runtime.spark, lake.catalog, lake.store)
+    # WHEN the pass publishes its days and then fails removing old versions
+    out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
+    # THEN every day is reported FAILED with the cause, naming what was published,
+    # and no day was retried on its own (its version folder exists already)
+    assert {(d["status"], d["error"]) for d in out} == {("FAILED", "PassIncomplete")}
+    assert out[0]["cause"].startswith(f"{days[0].isoformat()}, {days[1].isoformat()}, "
+                                      f"{days[2].isoformat()} published, then OSError")
+    assert {lake.location(USERS, d.isoformat()).split("/")[-3] for d in days} == {
+        date_run_id(RUN_KEY, d) for d in days}
+    # WHEN the chunk runs again (a rerun has its own run key)
+    again = run_transform_dates(lake.runtime, days, lake.settings, run_key="chunk-2")
+    # THEN it converges: every day published under the new key, rows counted once
+    assert [d["status"] for d in again] == ["SUCCEEDED"] * 3
+    assert lake.query("select count(*) from users") == [(36,)]
