@@ -1,8 +1,11 @@
-"""The nightly transform job: one ``p_date`` of raw users -> the analyst model.
+"""The transform job: raw users of one ``p_date`` (or of a backfill chunk's dates) -> the
+analyst model.
 
-For each day: read only that day's raw partition (push-down predicate), deduplicate,
-model ``users``, ``user_locations`` and ``daily_user_counts``, run the data-quality
-gate, and only then publish each table's partition atomically (``glue_jobs.publish``).
+Read only the day's raw partition (push-down predicate), deduplicate, model ``users``,
+``user_locations`` and ``daily_user_counts``, run the data-quality gate, and only then
+publish each table's partition atomically (``glue_jobs.publish``). A backfill chunk
+does the same for all its dates in one Spark pass (:func:`transform_days`), each date
+still checked and published on its own.
 The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): both call
 :func:`main` with the job's arguments and their clients, the Glue entrypoint
 (``glue_jobs/entrypoints/transform_users.py``) and the local Glue jobs twin alike.
