@@ -210,8 +210,7 @@ class ReplaySource:
     @property
     def seed(self) -> str:
         first = self.pages[0]
-        info = first.get("info") if isinstance(first, dict) else None
-        return str(info.get("seed", "replay")) if isinstance(info, dict) else "replay"
+        return _page_seed(first) if isinstance(first, dict) else "replay"
 
 
 class StreamedReplay:
