@@ -47,6 +47,7 @@ from glue_jobs.data_quality import (
     results_frame_of,
 )
 from glue_jobs.publish import (
+    current_location,
     ensure_partition,
     ensure_table,
     new_run_id,
@@ -302,6 +303,16 @@ def _write_days(runtime: JobRuntime, frame: DataFrame, targets: Mapping[str, tup
         runtime.delete_folder(staging)
 
 
+def _discard_unpublished(runtime: JobRuntime,
+                        staged: Mapping[str, Mapping[str, tuple[str, int]]]) -> None:
+    """Delete each staged version folder its catalog partition does not point at (one
+    an earlier run under the same run id published stays, as its readers need it)."""
+    for contract in MODEL_TABLES:
+        for day, (location, _) in staged.get(contract.name, {}).items():
+            if current_location(runtime.catalog, contract, day) != location:
+                runtime.delete_folder(location)
+
+
 def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
                runs: Sequence[tuple[str, str, str, Sequence[RuleResult]]]) -> None:
     """Append each day's ``(p_date, run_id, status, results)`` to ``dq_results`` and
@@ -378,12 +389,19 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
             # 1) every new version (nobody reads them yet); the tables at once: each
             # write is a Spark job over the cached model, and run side by side their
             # planning, commit and file listing overlap the others' tasks
-            with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
-                writes = [pool.submit(_write_days, runtime, frames[c.name], staged[c.name],
-                                      staging_uri(settings.lake_uri, c, pass_id))
-                          for c in MODEL_TABLES]
-                for write in writes:
-                    write.result()
+            try:
+                with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
+                    writes = [pool.submit(_write_days, runtime, frames[c.name],
+                                          staged[c.name],
+                                          staging_uri(settings.lake_uri, c, pass_id))
+                              for c in MODEL_TABLES]
+                    for write in writes:
+                        write.result()
+            except Exception:
+                # nothing is published yet: drop the versions this pass filled, or the
+                # day-by-day retry under the same run ids finds their folders taken
+                _discard_unpublished(runtime, staged)
+                raise
     finally:
         model_df.unpersist()
         daily_df.unpersist()

@@ -170,6 +170,30 @@ def test_a_pass_that_raises_falls_back_to_one_day_at_a_time(
     assert lake.query("select count(*) from users") == [(36,)]
 
 
+class OneTableWriteFails(LocalRuntime):
+    """A runtime whose multi-day write of ``user_locations`` fails, after the other
+    tables' writes (side by side) have filled their version folders."""
+
+    def write_partitioned(self, df: Any, uri: str) -> None:
+        if "/user_locations/" in uri:
+            raise RuntimeError("executor lost")
+        super().write_partitioned(df, uri)
+
+
+def test_a_pass_failing_mid_write_leaves_no_version_folder_in_the_fallbacks_way(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    failing = OneTableWriteFails(lake.runtime.spark, lake.catalog, lake.store)
+    # WHEN one table's write of a chunk raises while the other two tables' writes
+    # have moved each day's files into the days' version folders
+    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    # THEN the days, run one by one under the same run ids, still write (and publish)
+    # their versions: the pass removed the unpublished folders it had filled
+    assert [(d["status"], d.get("cause")) for d in out] == [("SUCCEEDED", None)] * 3
+    assert lake.query("select count(*) from users") == [(36,)]
+    assert lake.query("select count(*) from user_locations") == [(36,)]
+
+
 def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
         history: Path, tmp_path: Path, spark: Any,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
