@@ -406,16 +406,17 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
         model_df.unpersist()
         daily_df.unpersist()
     tables: dict[str, dict[str, TablePublication]] = {}
-    for d in passed:  # 2) the publish instants: one catalog call per table and day
-        tables[d] = {}
-        for contract in MODEL_TABLES:
-            location, files = staged[contract.name][d]
-            params = {"recordCount": str(rows[d][contract.name]), "objectCount": str(files),
-                      "udp_run_id": ids[d]}
-            previous = point_partition(catalog, contract, d, location, params)
-            tables[d][contract.name] = TablePublication(contract.name, location, previous,
-                                                        rows[d][contract.name], files)
-    try:
+    try:  # from the first publish instant on, a failure must not retry the days alone
+        for d in passed:  # 2) the publish instants: one catalog call per table and day
+            published: dict[str, TablePublication] = {}
+            for contract in MODEL_TABLES:
+                location, files = staged[contract.name][d]
+                params = {"recordCount": str(rows[d][contract.name]),
+                          "objectCount": str(files), "udp_run_id": ids[d]}
+                previous = point_partition(catalog, contract, d, location, params)
+                published[contract.name] = TablePublication(
+                    contract.name, location, previous, rows[d][contract.name], files)
+            tables[d] = published
         _record_dq(runtime, settings, pass_id,  # 3) history for the days after
                    [(d, ids[d], "published" if d in tables else "breach", verdicts[d])
                     for d in verdicts])
@@ -435,10 +436,10 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
 
 
 class PassIncomplete(RuntimeError):
-    """A pass failed after it had published ``published`` (their catalog partitions point
-    at this run's versions): recording their DQ results or removing old versions did
-    not finish. Not retried day by day (those days' version folders exist); a rerun
-    converges, as after any crash."""
+    """A pass failed once publishing began, after it had published ``published`` (their
+    catalog partitions point at this run's versions): publishing the other days,
+    recording DQ results or removing old versions did not finish. Not retried day by
+    day (the days' version folders exist); a rerun converges, as after any crash."""
 
     def __init__(self, published: Sequence[str], cause: Exception) -> None:
         days = ", ".join(published) or "no day"
@@ -505,10 +506,10 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     exactly the days published by this ``run_key`` and reports the rest.
 
     First one pass over all days (:func:`transform_days`). Should that pass raise before
-    it publishes anything (a corrupt file, a lost executor: anything but a DQ verdict,
+    it starts publishing (a corrupt file, a lost executor: anything but a DQ verdict,
     which it reports per day), the days run again one at a time, so one broken day costs
-    only itself. Should it raise after publishing (:class:`PassIncomplete`), every day
-    is reported FAILED with that cause and nothing is retried here.
+    only itself. Should it raise once publishing began (:class:`PassIncomplete`), every
+    day is reported FAILED with that cause and nothing is retried here.
 
     Returns one JSON-ready dict per day, in ``days`` order: ``p_date``, ``status``
     (``SUCCEEDED`` or ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``,

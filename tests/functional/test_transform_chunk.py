@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 
 from contracts.tables import MODEL_TABLES, RAW, USERS
 from contracts.user_record import raw_arrow_schema
@@ -262,3 +263,36 @@ def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converg
     # THEN it converges: every day published under the new key, rows counted once
     assert [d["status"] for d in again] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
+
+
+class CatalogRefusesOnePublish:
+    """The lake's catalog, refusing (throttled) to publish ``users`` of one day."""
+
+    def __init__(self, catalog: Any, p_date: str) -> None:
+        self._catalog, self._p_date = catalog, p_date
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._catalog, name)
+
+    def create_partition(self, **kw: Any) -> Any:
+        if kw["TableName"] == USERS.name and kw["PartitionInput"]["Values"] == [self._p_date]:
+            raise ClientError({"Error": {"Code": "ThrottlingException",
+                                         "Message": "Rate exceeded"}}, "CreatePartition")
+        return self._catalog.create_partition(**kw)
+
+
+def test_a_pass_failing_between_two_days_publications_reports_what_it_published(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    days = CHUNK[:3]
+    catalog = CatalogRefusesOnePublish(lake.catalog, days[1].isoformat())
+    failing = LocalRuntime(lake.runtime.spark, catalog, lake.store)
+    # WHEN the pass publishes its first day, then the catalog refuses the second
+    out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
+    # THEN every day is reported FAILED with that cause, naming the day published (no
+    # day-by-day retry, whose writes would find this pass's version folders taken)
+    assert {(d["status"], d["error"]) for d in out} == {("FAILED", "PassIncomplete")}
+    assert out[0]["cause"].startswith(f"{days[0].isoformat()} published, then ClientError")
+    assert lake.location(USERS, days[0].isoformat()).split("/")[-3] == date_run_id(
+        RUN_KEY, days[0])
+    assert lake.location(USERS, days[1].isoformat()) is None
