@@ -13,6 +13,7 @@ The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): bot
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +85,8 @@ __all__ = [
     "run_transform_days",
     "transform_days",
 ]
+
+log = logging.getLogger(__name__)
 
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
 """Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
@@ -521,6 +524,10 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     except PassIncomplete as exc:  # every day FAILED, the cause named; a rerun redoes them
         return [_failed(day.isoformat(), ids[day], exc) for day in days]
     except Exception:  # one broken day must not cost the chunk's others: one by one
+        # said in the job's log: when every day then succeeds, nothing else would tell
+        # that the pass failed (and the chunk paid for its days one at a time)
+        log.warning("the pass over %d dates failed; running them one at a time",
+                    len(days), exc_info=True)
         return [_run_one(runtime, day, settings, ids[day], rulesets) for day in days]
     by_day = dict(zip(sorted(days), outcomes, strict=True))
     return [_failed(day.isoformat(), ids[day], o) if isinstance(o, DQBreach)

@@ -9,6 +9,7 @@ their day, every day in its own version folder.
 
 from __future__ import annotations
 
+import logging
 import runpy
 import shutil
 import sys
@@ -161,14 +162,19 @@ class PartitionedWriteFails(LocalRuntime):
 
 
 def test_a_pass_that_raises_falls_back_to_one_day_at_a_time(
-        two_lakes: tuple[Lake, Lake]) -> None:
+        two_lakes: tuple[Lake, Lake], caplog: pytest.LogCaptureFixture) -> None:
     _, lake = two_lakes
     failing = PartitionedWriteFails(lake.runtime.spark, lake.catalog, lake.store)
     # WHEN the one-pass write of a chunk raises
-    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    with caplog.at_level(logging.WARNING, logger="glue_jobs.transform_job"):
+        out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
     # THEN the days ran one by one (single-day writes) and every one was published
     assert [d["status"] for d in out] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
+    # AND the job's log keeps the pass's failure, cause and all
+    (record,) = [r for r in caplog.records if r.name == "glue_jobs.transform_job"]
+    assert record.getMessage() == "the pass over 3 dates failed; running them one at a time"
+    assert record.exc_info is not None and str(record.exc_info[1]) == "executor lost"
 
 
 class OneTableWriteFails(LocalRuntime):
