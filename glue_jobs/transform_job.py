@@ -13,6 +13,7 @@ The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): bot
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ from glue_jobs.data_quality import (
     results_frame_of,
 )
 from glue_jobs.publish import (
+    current_location,
     ensure_partition,
     ensure_table,
     new_run_id,
@@ -83,6 +85,8 @@ __all__ = [
     "run_transform_days",
     "transform_days",
 ]
+
+log = logging.getLogger(__name__)
 
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
 """Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
@@ -302,6 +306,16 @@ def _write_days(runtime: JobRuntime, frame: DataFrame, targets: Mapping[str, tup
         runtime.delete_folder(staging)
 
 
+def _discard_unpublished(runtime: JobRuntime,
+                        staged: Mapping[str, Mapping[str, tuple[str, int]]]) -> None:
+    """Delete each staged version folder its catalog partition does not point at (one
+    an earlier run under the same run id published stays, as its readers need it)."""
+    for contract in MODEL_TABLES:
+        for day, (location, _) in staged.get(contract.name, {}).items():
+            if current_location(runtime.catalog, contract, day) != location:
+                runtime.delete_folder(location)
+
+
 def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
                runs: Sequence[tuple[str, str, str, Sequence[RuleResult]]]) -> None:
     """Append each day's ``(p_date, run_id, status, results)`` to ``dq_results`` and
@@ -378,26 +392,34 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
             # 1) every new version (nobody reads them yet); the tables at once: each
             # write is a Spark job over the cached model, and run side by side their
             # planning, commit and file listing overlap the others' tasks
-            with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
-                writes = [pool.submit(_write_days, runtime, frames[c.name], staged[c.name],
-                                      staging_uri(settings.lake_uri, c, pass_id))
-                          for c in MODEL_TABLES]
-                for write in writes:
-                    write.result()
+            try:
+                with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
+                    writes = [pool.submit(_write_days, runtime, frames[c.name],
+                                          staged[c.name],
+                                          staging_uri(settings.lake_uri, c, pass_id))
+                              for c in MODEL_TABLES]
+                    for write in writes:
+                        write.result()
+            except Exception:
+                # nothing is published yet: drop the versions this pass filled, or the
+                # day-by-day retry under the same run ids finds their folders taken
+                _discard_unpublished(runtime, staged)
+                raise
     finally:
         model_df.unpersist()
         daily_df.unpersist()
     tables: dict[str, dict[str, TablePublication]] = {}
-    for d in passed:  # 2) the publish instants: one catalog call per table and day
-        tables[d] = {}
-        for contract in MODEL_TABLES:
-            location, files = staged[contract.name][d]
-            params = {"recordCount": str(rows[d][contract.name]), "objectCount": str(files),
-                      "udp_run_id": ids[d]}
-            previous = point_partition(catalog, contract, d, location, params)
-            tables[d][contract.name] = TablePublication(contract.name, location, previous,
-                                                        rows[d][contract.name], files)
-    try:
+    try:  # from the first publish instant on, a failure must not retry the days alone
+        for d in passed:  # 2) the publish instants: one catalog call per table and day
+            published: dict[str, TablePublication] = {}
+            for contract in MODEL_TABLES:
+                location, files = staged[contract.name][d]
+                params = {"recordCount": str(rows[d][contract.name]),
+                          "objectCount": str(files), "udp_run_id": ids[d]}
+                previous = point_partition(catalog, contract, d, location, params)
+                published[contract.name] = TablePublication(
+                    contract.name, location, previous, rows[d][contract.name], files)
+            tables[d] = published
         _record_dq(runtime, settings, pass_id,  # 3) history for the days after
                    [(d, ids[d], "published" if d in tables else "breach", verdicts[d])
                     for d in verdicts])
@@ -417,10 +439,10 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
 
 
 class PassIncomplete(RuntimeError):
-    """A pass failed after it had published ``published`` (their catalog partitions point
-    at this run's versions): recording their DQ results or removing old versions did
-    not finish. Not retried day by day (those days' version folders exist); a rerun
-    converges, as after any crash."""
+    """A pass failed once publishing began, after it had published ``published`` (their
+    catalog partitions point at this run's versions): publishing the other days,
+    recording DQ results or removing old versions did not finish. Not retried day by
+    day (the days' version folders exist); a rerun converges, as after any crash."""
 
     def __init__(self, published: Sequence[str], cause: Exception) -> None:
         days = ", ".join(published) or "no day"
@@ -487,10 +509,10 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     exactly the days published by this ``run_key`` and reports the rest.
 
     First one pass over all days (:func:`transform_days`). Should that pass raise before
-    it publishes anything (a corrupt file, a lost executor: anything but a DQ verdict,
+    it starts publishing (a corrupt file, a lost executor: anything but a DQ verdict,
     which it reports per day), the days run again one at a time, so one broken day costs
-    only itself. Should it raise after publishing (:class:`PassIncomplete`), every day
-    is reported FAILED with that cause and nothing is retried here.
+    only itself. Should it raise once publishing began (:class:`PassIncomplete`), every
+    day is reported FAILED with that cause and nothing is retried here.
 
     Returns one JSON-ready dict per day, in ``days`` order: ``p_date``, ``status``
     (``SUCCEEDED`` or ``FAILED``), ``run_id``, ``rows_read``, ``rows_written``,
@@ -502,6 +524,10 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     except PassIncomplete as exc:  # every day FAILED, the cause named; a rerun redoes them
         return [_failed(day.isoformat(), ids[day], exc) for day in days]
     except Exception:  # one broken day must not cost the chunk's others: one by one
+        # said in the job's log: when every day then succeeds, nothing else would tell
+        # that the pass failed (and the chunk paid for its days one at a time)
+        log.warning("the pass over %d dates failed; running them one at a time",
+                    len(days), exc_info=True)
         return [_run_one(runtime, day, settings, ids[day], rulesets) for day in days]
     by_day = dict(zip(sorted(days), outcomes, strict=True))
     return [_failed(day.isoformat(), ids[day], o) if isinstance(o, DQBreach)

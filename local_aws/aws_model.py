@@ -83,8 +83,9 @@ def _is_flat(shape: Shape) -> bool:
 
 
 def _meets_min(shape: Shape | None, value: Any) -> bool | None:
-    """What ``range_check`` compares for this member (None: not comparable here, so the
-    value's type decides, which the signature holds too)."""
+    """What ``range_check`` compares for this member, as it compares it: ``not value <
+    min`` (a NaN is not below the minimum, though not at or above it either). None: not
+    comparable here, so the value's type decides, which the signature holds too."""
     if shape is None or shape.type_name in ("blob", "boolean"):
         return None
     minimum = shape.metadata.get("min")
@@ -93,7 +94,7 @@ def _meets_min(shape: Shape | None, value: Any) -> bool | None:
     if minimum is None:
         return None
     try:
-        return bool((len(value) if shape.type_name == "string" else value) >= minimum)
+        return not (len(value) if shape.type_name == "string" else value) < minimum
     except TypeError:
         return None
 

@@ -9,6 +9,7 @@ their day, every day in its own version folder.
 
 from __future__ import annotations
 
+import logging
 import runpy
 import shutil
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 
 from contracts.tables import MODEL_TABLES, RAW, USERS
 from contracts.user_record import raw_arrow_schema
@@ -160,14 +162,43 @@ class PartitionedWriteFails(LocalRuntime):
 
 
 def test_a_pass_that_raises_falls_back_to_one_day_at_a_time(
-        two_lakes: tuple[Lake, Lake]) -> None:
+        two_lakes: tuple[Lake, Lake], caplog: pytest.LogCaptureFixture) -> None:
     _, lake = two_lakes
     failing = PartitionedWriteFails(lake.runtime.spark, lake.catalog, lake.store)
     # WHEN the one-pass write of a chunk raises
-    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    with caplog.at_level(logging.WARNING, logger="glue_jobs.transform_job"):
+        out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
     # THEN the days ran one by one (single-day writes) and every one was published
     assert [d["status"] for d in out] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
+    # AND the job's log keeps the pass's failure, cause and all
+    (record,) = [r for r in caplog.records if r.name == "glue_jobs.transform_job"]
+    assert record.getMessage() == "the pass over 3 dates failed; running them one at a time"
+    assert record.exc_info is not None and str(record.exc_info[1]) == "executor lost"
+
+
+class OneTableWriteFails(LocalRuntime):
+    """A runtime whose multi-day write of ``user_locations`` fails, after the other
+    tables' writes (side by side) have filled their version folders."""
+
+    def write_partitioned(self, df: Any, uri: str) -> None:
+        if "/user_locations/" in uri:
+            raise RuntimeError("executor lost")
+        super().write_partitioned(df, uri)
+
+
+def test_a_pass_failing_mid_write_leaves_no_version_folder_in_the_fallbacks_way(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    failing = OneTableWriteFails(lake.runtime.spark, lake.catalog, lake.store)
+    # WHEN one table's write of a chunk raises while the other two tables' writes
+    # have moved each day's files into the days' version folders
+    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    # THEN the days, run one by one under the same run ids, still write (and publish)
+    # their versions: the pass removed the unpublished folders it had filled
+    assert [(d["status"], d.get("cause")) for d in out] == [("SUCCEEDED", None)] * 3
+    assert lake.query("select count(*) from users") == [(36,)]
+    assert lake.query("select count(*) from user_locations") == [(36,)]
 
 
 def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
@@ -238,3 +269,36 @@ def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converg
     # THEN it converges: every day published under the new key, rows counted once
     assert [d["status"] for d in again] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
+
+
+class CatalogRefusesOnePublish:
+    """The lake's catalog, refusing (throttled) to publish ``users`` of one day."""
+
+    def __init__(self, catalog: Any, p_date: str) -> None:
+        self._catalog, self._p_date = catalog, p_date
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._catalog, name)
+
+    def create_partition(self, **kw: Any) -> Any:
+        if kw["TableName"] == USERS.name and kw["PartitionInput"]["Values"] == [self._p_date]:
+            raise ClientError({"Error": {"Code": "ThrottlingException",
+                                         "Message": "Rate exceeded"}}, "CreatePartition")
+        return self._catalog.create_partition(**kw)
+
+
+def test_a_pass_failing_between_two_days_publications_reports_what_it_published(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    days = CHUNK[:3]
+    catalog = CatalogRefusesOnePublish(lake.catalog, days[1].isoformat())
+    failing = LocalRuntime(lake.runtime.spark, catalog, lake.store)
+    # WHEN the pass publishes its first day, then the catalog refuses the second
+    out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
+    # THEN every day is reported FAILED with that cause, naming the day published (no
+    # day-by-day retry, whose writes would find this pass's version folders taken)
+    assert {(d["status"], d["error"]) for d in out} == {("FAILED", "PassIncomplete")}
+    assert out[0]["cause"].startswith(f"{days[0].isoformat()} published, then ClientError")
+    assert lake.location(USERS, days[0].isoformat()).split("/")[-3] == date_run_id(
+        RUN_KEY, days[0])
+    assert lake.location(USERS, days[1].isoformat()) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ from botocore.validate import ParamValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local_aws.aws_model import _compact, aws_shaped, require_operation, validate_request
+from local_aws.aws_model import (
+    _compact,
+    aws_shaped,
+    require_operation,
+    validate_request,
+    validate_response,
+)
 from local_aws.sns import LocalSns
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:udp-alerts"
@@ -110,3 +117,17 @@ def test_a_batch_of_alike_records_is_checked_as_one() -> None:
     # AND the bad record is still found, under its own index
     with pytest.raises(ParamValidationError, match=r"Records\[500\]\.Data"):
         validate_request(model, {"DeliveryStreamName": "s", "Records": [*good, {"Data": 5}]})
+
+
+def test_a_nan_is_not_taken_for_a_value_below_the_minimum() -> None:
+    # GIVEN a twin's GetCrawlerMetrics answer whose first crawler has a NaN time left
+    # (no minimum to break: NaN < 0 is false) and whose second has -1 (below min 0)
+    model = require_operation("glue", "get_crawler_metrics")
+    body = {"CrawlerMetricsList": [{"CrawlerName": "a", "TimeLeftSeconds": math.nan},
+                                   {"CrawlerName": "b", "TimeLeftSeconds": -1.0}]}
+    full = ParamValidator().validate(body, model.output_shape)
+    assert full.has_errors()
+    # WHEN the twins' check runs on it
+    # THEN it refuses it as botocore does, naming the second crawler
+    with pytest.raises(ParamValidationError, match=r"CrawlerMetricsList\[1\]\.TimeLeftSeconds"):
+        validate_response(model, body)
