@@ -75,6 +75,7 @@ __all__ = [
     "TransformOptions",
     "TransformResult",
     "TransformSettings",
+    "VersionTaken",
     "files_for",
     "job_option_names",
     "main",
@@ -306,6 +307,35 @@ def _write_days(runtime: JobRuntime, frame: DataFrame, targets: Mapping[str, tup
         runtime.delete_folder(staging)
 
 
+class VersionTaken(RuntimeError):
+    """A day's version folder for this run id is already published: the run id was used
+    before (a Step Functions redrive keeps the execution name a chunk's run key is built
+    from). Writing into it would add this run's files to what readers read."""
+
+
+def _claim_versions(runtime: JobRuntime, settings: TransformSettings, days: Sequence[str],
+                    ids: Mapping[str, str]) -> None:
+    """Make sure every version folder this run is about to fill is new: one left by an
+    earlier attempt under the same run id is deleted if no catalog partition points at
+    it (an orphan nobody reads), and is refused if one does (:class:`VersionTaken`).
+    The multi-day write moves files into these folders, which, unlike a plain write,
+    would not fail on a folder already there."""
+    taken: list[str] = []
+    for d in days:
+        for contract in MODEL_TABLES:
+            root = versions_root(settings.lake_uri, contract, d)
+            if ids[d] not in runtime.list_folders(root):
+                continue
+            location = version_uri(settings.lake_uri, contract, d, ids[d])
+            if current_location(runtime.catalog, contract, d) == location:
+                taken.append(f"{contract.name} {d}")
+            else:
+                runtime.delete_folder(f"{root}{ids[d]}/")
+    if taken:
+        raise VersionTaken(f"already published under the same run id: {', '.join(taken)}; "
+                           "a rerun needs a new run id")
+
+
 def _discard_unpublished(runtime: JobRuntime,
                         staged: Mapping[str, Mapping[str, tuple[str, int]]]) -> None:
     """Delete each staged version folder its catalog partition does not point at (one
@@ -382,6 +412,7 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
         rows_read: dict[str, int] = {}
         staged: dict[str, dict[str, tuple[str, int]]] = {}
         if passed:
+            _claim_versions(runtime, settings, passed, ids)
             rows_read = {str(r[PARTITION_KEY]): int(r["count"]) for r in
                          raw_df.groupBy(PARTITION_KEY).count().collect()}
             for contract in MODEL_TABLES:

@@ -27,7 +27,7 @@ from contracts.tables import MODEL_TABLES, RAW, USERS
 from contracts.user_record import raw_arrow_schema
 from glue_jobs.chunk import date_run_id
 from glue_jobs.data_quality import DQBreach
-from glue_jobs.publish import STAGING_DIR, table_uri
+from glue_jobs.publish import STAGING_DIR, table_uri, version_uri
 from glue_jobs.secrets import clear_secret_cache
 from glue_jobs.transform_job import (
     TransformSettings,
@@ -243,19 +243,21 @@ def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
     clear_secret_cache()
 
 
-class CleanUpFails(LocalRuntime):
-    """A runtime that cannot list folders: the pass's last step, removing old versions."""
+class DqRecordFails(LocalRuntime):
+    """A runtime that cannot write ``dq_results``: the step after the publish instants."""
 
-    def list_folders(self, uri: str) -> list[str]:
-        raise OSError("listing refused")
+    def write_partitioned(self, df: Any, uri: str) -> None:
+        if "/dq_results/" in uri:
+            raise OSError("dq_results not writable")
+        super().write_partitioned(df, uri)
 
 
 def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converges(
         two_lakes: tuple[Lake, Lake]) -> None:
     _, lake = two_lakes
     days = CHUNK[:3]
-    failing = CleanUpFails(lake.runtime.spark, lake.catalog, lake.store)
-    # WHEN the pass publishes its days and then fails removing old versions
+    failing = DqRecordFails(lake.runtime.spark, lake.catalog, lake.store)
+    # WHEN the pass publishes its days and then fails recording their DQ results
     out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
     # THEN every day is reported FAILED with the cause, naming what was published,
     # and no day was retried on its own (its version folder exists already)
@@ -302,3 +304,38 @@ def test_a_pass_failing_between_two_days_publications_reports_what_it_published(
     assert lake.location(USERS, days[0].isoformat()).split("/")[-3] == date_run_id(
         RUN_KEY, days[0])
     assert lake.location(USERS, days[1].isoformat()) is None
+
+
+def test_a_run_key_used_again_never_adds_its_files_to_a_published_day(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    days = CHUNK[:3]
+    # GIVEN three days published by chunk K
+    first = run_transform_dates(lake.runtime, days, lake.settings, run_key=RUN_KEY)
+    assert [d["status"] for d in first] == ["SUCCEEDED"] * 3
+    # WHEN the same chunk runs again under the same key (a Step Functions redrive keeps
+    # the execution name the key is made of)
+    again = run_transform_dates(lake.runtime, days, lake.settings, run_key=RUN_KEY)
+    # THEN each day is refused, saying why, and readers still see each user once
+    assert {(d["status"], d["error"]) for d in again} == {("FAILED", "VersionTaken")}
+    assert "already published under the same run id" in again[0]["cause"]
+    assert lake.query("select count(*), count(distinct user_id) from users") == [(36, 36)]
+
+
+def test_an_orphan_version_under_the_same_run_id_is_replaced_not_added_to(
+        two_lakes: tuple[Lake, Lake]) -> None:
+    _, lake = two_lakes
+    days = CHUNK[:2]
+    # GIVEN a version folder an earlier, killed attempt of the same run id left for day 1
+    # (written, never published), holding a stray file
+    orphan = lake.store.path(version_uri(LAKE, USERS, days[0].isoformat(),
+                                         date_run_id("chunk-9", days[0])))
+    orphan.mkdir(parents=True)
+    shutil.copy(next(lake.store.path(CFG.partition_uri(RAW, days[0].isoformat()))
+                     .glob("*.parquet")), orphan / "part-stray.parquet")
+    # WHEN the chunk runs under that key
+    out = run_transform_dates(lake.runtime, days, lake.settings, run_key="chunk-9")
+    # THEN both days are published, day 1 from this run's files only
+    assert [d["status"] for d in out] == ["SUCCEEDED"] * 2
+    assert not (orphan / "part-stray.parquet").exists()
+    assert lake.query("select count(*), count(distinct user_id) from users") == [(24, 24)]
