@@ -275,10 +275,15 @@ def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
 def _spread(df: DataFrame, files: Mapping[str, int]) -> DataFrame:
     """``df`` (several days) shuffled so a partitioned write makes ``files[day]`` files
     of each day (fewer if hash buckets collide): by day alone when every day needs one
-    file, else by day and a hash bucket of the first column."""
+    file, else by day and a hash bucket of the first column.
+
+    By day alone, every row of a day lands in one task, which writes the day as one
+    file however many days share the task: so no more tasks than the cluster runs at
+    once (a 7-day pass of small days: 2.9 s instead of 3.5 s, best of 5 interleaved)."""
     total = sum(files.values())
     if all(n == 1 for n in files.values()):
-        return df.repartition(total, PARTITION_KEY)
+        slots = df.sparkSession.sparkContext.defaultParallelism
+        return df.repartition(max(1, min(total, slots)), PARTITION_KEY)
     count: Column = F.lit(1)
     for day, n in files.items():
         if n > 1:
