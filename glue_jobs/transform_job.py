@@ -272,6 +272,16 @@ def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
     return out
 
 
+def _placed_by_day(raw_df: DataFrame, days: int) -> DataFrame:
+    """With at least as many days as the cluster has slots, each day in one partition
+    from the start: the dedupe (by day and user), the DQ aggregations (by day) and the
+    one-file-per-day writes then find the rows already placed and shuffle nothing more.
+    With fewer days (a nightly run, a short chunk on a big cluster) the rows stay spread
+    by user, so every slot works on a big day."""
+    slots = raw_df.sparkSession.sparkContext.defaultParallelism
+    return raw_df.repartition(slots, PARTITION_KEY) if days >= slots > 0 else raw_df
+
+
 def _spread(df: DataFrame, files: Mapping[str, int]) -> DataFrame:
     """``df`` (several days) shuffled so a partitioned write makes ``files[day]`` files
     of each day (fewer if hash buckets collide): by day alone when every day needs one
@@ -397,7 +407,7 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
 
     predicate = partition_predicate(list(days))
     key = (PARTITION_KEY,)
-    raw_df = runtime.read_partitions(RAW, predicate)
+    raw_df = _placed_by_day(runtime.read_partitions(RAW, predicate), len(days))
     model_df = raw_df.transform(to_latest_model(settings.salt, by=key)).cache()
     users_df = model_df.transform(conform_to(USERS, keep=key))
     daily_df = users_df.transform(to_daily_user_counts, by=key).cache()
