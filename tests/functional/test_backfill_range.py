@@ -117,6 +117,13 @@ def _leases(sns: LocalSns) -> LocalDynamoDb:
     return LocalDynamoDb(sns.root.parent / "dynamodb", {LEASES: "p_date"})
 
 
+def _hold(leases: LocalDynamoDb, p_date: str, holder: str, started_at: str) -> None:
+    """``p_date``'s lease taken by ``holder`` (another, live execution), never expiring."""
+    leases.put_item({"TableName": LEASES, "Item": {
+        "p_date": {"S": p_date}, "holder": {"S": holder},
+        "started_at": {"S": started_at}, "expires_at": {"N": "99999999999999"}}})
+
+
 def _registry(glue: ChunkGlue, sns: LocalSns) -> TaskRegistry:
     leases = _leases(sns)
     return TaskRegistry({START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
@@ -285,9 +292,7 @@ def test_a_chunk_with_a_date_leased_elsewhere_is_refused_and_the_other_chunk_run
     # GIVEN 2024-07-03 held by a live nightly run of another execution
     nightly = "arn:aws:states:us-east-1:1:execution:udp-pipeline:nightly-7"
     leases = _leases(sns)
-    leases.put_item({"TableName": LEASES, "Item": {
-        "p_date": {"S": "2024-07-03"}, "holder": {"S": nightly},
-        "started_at": {"S": "2024-07-04T01:00:00Z"}, "expires_at": {"N": "99999999999999"}}})
+    _hold(leases, "2024-07-03", nightly, "2024-07-04T01:00:00Z")
     days = p_date_range("2024-07-01", "2024-07-04")
     # WHEN backfilled in chunks of 2 (the second chunk holds the leased date)
     results = run_backfill(days, _runner(glue, sns, history), concurrency=1, force=False,
@@ -312,9 +317,7 @@ def test_a_refused_chunk_releases_the_leases_it_already_took(
     # GIVEN the LAST date of a chunk held by another run (the chunk takes the first two)
     nightly = "arn:aws:states:us-east-1:1:execution:udp-pipeline:manual-3"
     leases = _leases(sns)
-    leases.put_item({"TableName": LEASES, "Item": {
-        "p_date": {"S": "2024-09-03"}, "holder": {"S": nightly},
-        "started_at": {"S": "2024-09-04T09:00:00Z"}, "expires_at": {"N": "99999999999999"}}})
+    _hold(leases, "2024-09-03", nightly, "2024-09-04T09:00:00Z")
     days = ["2024-09-01", "2024-09-02", "2024-09-03"]
     # WHEN the chunk runs
     results = _runner(glue, sns, history)(days)
