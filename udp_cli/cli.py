@@ -22,6 +22,7 @@ from rich.table import Table
 
 from contracts.dates import previous_day
 from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
+from orchestration.backfill import DEFAULT_CHUNK_DAYS
 from udp_cli.errors import UserError, console, err_console
 from udp_cli.output import FORMATS
 
@@ -696,7 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "one load run per chunk, each date committed on its own), resumable")
     p.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
-    p.add_argument("--chunk", type=int, default=7,
+    p.add_argument("--chunk", type=int, default=DEFAULT_CHUNK_DAYS,
                    help="dates per chunk: one Glue run each for the transform and the load "
                         "(default %(default)s; a failure costs at most one chunk)")
     p.add_argument("--concurrency", type=int, default=0,
