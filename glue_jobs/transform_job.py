@@ -353,12 +353,12 @@ def _claim_versions(runtime: JobRuntime, settings: TransformSettings, days: Sequ
 
 def _discard_unpublished(runtime: JobRuntime,
                         staged: Mapping[str, Mapping[str, tuple[str, int]]]) -> None:
-    """Delete each staged version folder its catalog partition does not point at (one
-    an earlier run under the same run id published stays, as its readers need it)."""
-    for contract in MODEL_TABLES:
-        for day, (location, _) in staged.get(contract.name, {}).items():
-            if current_location(runtime.catalog, contract, day) != location:
-                runtime.delete_folder(location)
+    """Delete every version folder this pass staged. None of them is published:
+    :func:`_claim_versions` refused the pass before any write had one been, and this
+    pass publishes only after all its writes."""
+    for targets in staged.values():
+        for location, _ in targets.values():
+            runtime.delete_folder(location)
 
 
 def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
