@@ -53,9 +53,7 @@ __all__ = [
     "published_row_counts",
     "raise_on_breach",
     "render_dqdl",
-    "results_frame",
     "results_frame_of",
-    "trailing_row_counts",
 ]
 
 
@@ -333,20 +331,11 @@ def raise_on_breach(results: Iterable[RuleResult]) -> None:
         raise DQBreach(failed, results)
 
 
-def results_frame(spark: SparkSession, results: Sequence[RuleResult], run_id: str,
-                  run_status: str, evaluated_at: datetime,
-                  p_date: str | None = None) -> DataFrame:
-    """The ``dq_results`` rows of one run (contract order and types), plus a ``p_date``
-    column when ``p_date`` is given (see :func:`results_frame_of`)."""
-    return results_frame_of(spark, [(p_date, run_id, run_status, results)], evaluated_at,
-                            with_p_date=p_date is not None)
-
-
 def results_frame_of(spark: SparkSession,
-                     runs: Sequence[tuple[str | None, str, str, Sequence[RuleResult]]],
-                     evaluated_at: datetime, *, with_p_date: bool = True) -> DataFrame:
+                     runs: Sequence[tuple[str, str, str, Sequence[RuleResult]]],
+                     evaluated_at: datetime) -> DataFrame:
     """The ``dq_results`` rows of several days' runs, ``(p_date, run_id, run_status,
-    results)`` each, in one frame (with a ``p_date`` column unless told otherwise).
+    results)`` each, in one frame, with a ``p_date`` column.
 
     Built inside the JVM from one JSON literal: ``createDataFrame`` of Python rows goes
     through a Python worker process, which cost ~0.8 s per write on the local runtime.
@@ -365,7 +354,7 @@ def results_frame_of(spark: SparkSession,
               .select(F.inline(F.from_json(F.lit(json.dumps(rows)), ArrayType(wire)))))
     cols = [F.timestamp_micros(F.col(f.name)).alias(f.name) if f.name == "evaluated_at"
             else F.col(f.name).cast(f.dataType) for f in schema.fields]
-    return parsed.select(*cols, *([F.col(PARTITION_KEY)] if with_p_date else []))
+    return parsed.select(*cols, F.col(PARTITION_KEY))
 
 
 def published_row_counts(history_df: DataFrame, table_name: str) -> dict[str, int]:
@@ -390,13 +379,6 @@ def published_row_counts(history_df: DataFrame, table_name: str) -> dict[str, in
             latest[day] = (evaluated_at, observed)
     return {str(day): int(observed) for day, (_, observed) in latest.items()
             if observed is not None}
-
-
-def trailing_row_counts(history_df: DataFrame, table_name: str) -> list[int]:
-    """Published row counts per earlier day (latest run per day), oldest day first
-    (:func:`published_row_counts` in day order)."""
-    counts = published_row_counts(history_df, table_name)
-    return [counts[day] for day in sorted(counts)]
 
 
 # ------------------------------------------------------------------ DQDL

@@ -21,10 +21,10 @@ from glue_jobs.data_quality import (
     default_rulesets,
     evaluate,
     evaluate_together,
+    published_row_counts,
     raise_on_breach,
     render_dqdl,
-    results_frame,
-    trailing_row_counts,
+    results_frame_of,
 )
 
 DQDL_DIR = Path(__file__).resolve().parents[2] / "glue_jobs" / "dq"
@@ -100,16 +100,16 @@ def test_trailing_counts_use_the_latest_published_run_per_day(spark: Any) -> Non
     ok = [r for r in evaluate(spark.createDataFrame([("a", 1)], "user_id string, age int"),
                               RULES) if r.rule_type == "RowCountAtLeast"]
     t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
-    frames = [results_frame(spark, ok, "r1", "published", t[0]).selectExpr("*", "'d1' p_date"),
-              results_frame(spark, [ok[0].__class__(**{**ok[0].as_dict(), "observed": 7.0})],
-                            "r2", "published", t[1]).selectExpr("*", "'d1' p_date"),
-              results_frame(spark, ok, "r3", "breach", t[1]).selectExpr("*", "'d2' p_date"),
-              results_frame(spark, ok, "r4", "published", t[2]).selectExpr("*", "'d3' p_date")]
+    seven = [ok[0].__class__(**{**ok[0].as_dict(), "observed": 7.0})]
+    frames = [results_frame_of(spark, [("d1", "r1", "published", ok)], t[0]),
+              results_frame_of(spark, [("d1", "r2", "published", seven)], t[1]),
+              results_frame_of(spark, [("d2", "r3", "breach", ok)], t[1]),
+              results_frame_of(spark, [("d3", "r4", "published", ok)], t[2])]
     history = frames[0].unionByName(frames[1]).unionByName(frames[2]).unionByName(frames[3])
-    # WHEN reading the trailing counts
-    # THEN day 1 counts its latest run, the breach is ignored, oldest first
-    assert trailing_row_counts(history, "users") == [7, 1]
-    assert trailing_row_counts(spark.createDataFrame([], "x int"), "users") == []
+    # WHEN reading the published counts
+    # THEN day 1 counts its latest run, the breach is ignored
+    assert published_row_counts(history, "users") == {"d1": 7, "d3": 1}
+    assert published_row_counts(spark.createDataFrame([], "x int"), "users") == {}
 
 
 @pytest.mark.parametrize("ruleset", default_rulesets(), ids=lambda r: r.table.name)
