@@ -19,7 +19,7 @@ __all__ = ["GlueRuntime"]
 
 @dataclass
 class GlueRuntime:
-    """Glue 5.0: reads through the Data Catalog, writes to S3, lists/deletes with the
+    """Glue 6.0: reads through the Data Catalog, writes to S3, lists/deletes with the
     job's Hadoop filesystem (EMRFS on Glue), updates the catalog with a boto3 client."""
 
     glue_context: Any  # awsglue.context.GlueContext

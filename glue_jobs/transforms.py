@@ -103,19 +103,26 @@ def mask_phone(phone: Column) -> Column:
 
 
 def tz_offset_minutes(offset: Column) -> Column:
-    """``'+5:30'`` -> 330, ``'-3:00'`` -> -180; malformed -> null."""
+    """``'+5:30'`` -> 330, ``'-3:00'`` -> -180; malformed -> null.
+
+    ANSI-safe: the parts are ``try_cast`` so no input raises, whether or not Spark
+    evaluates a CASE branch whose condition is false."""
     pattern = r"^[+-]?[0-9]{1,2}:[0-9]{2}$"
     text = F.trim(offset)
     # one regex decides; a matching value is then split without regex
-    hours = F.abs(F.substring_index(text, ":", 1).cast("int"))
-    minutes = F.substring_index(text, ":", -1).cast("int")
+    hours = F.abs(F.substring_index(text, ":", 1).try_cast("int"))
+    minutes = F.substring_index(text, ":", -1).try_cast("int")
     sign = F.when(F.substring(text, 1, 1) == "-", -1).otherwise(1)
     return F.when(text.rlike(pattern), sign * (hours * 60 + minutes))
 
 
 def coordinate(text: Column, limit: float) -> Column:
-    """Coordinate text -> double; null when blank, not a number or outside ``[-limit, limit]``."""
-    value = clean_text(text).cast("double")
+    """Coordinate text -> double; null when blank, not a number (``'n/a'``, ``'NaN'``),
+    infinite (``'1e999'``) or outside ``[-limit, limit]``.
+
+    ``try_cast``: under ANSI SQL (Spark 4's and Glue 6.0's default) a plain cast of
+    ``'n/a'`` raises CAST_INVALID_INPUT and fails the job."""
+    value = clean_text(text).try_cast("double")
     return F.when(F.abs(value) <= F.lit(limit), value)
 
 

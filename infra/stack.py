@@ -494,9 +494,9 @@ class UdpStack(Stack):
     def _common_job_args(self, modules: Sequence[str], job: str) -> dict[str, str]:
         """Special parameters every job gets (Glue "Using job parameters in AWS Glue jobs").
 
-        Not set, because they do nothing on Glue 5.0: ``--enable-continuous-cloudwatch-log``
-        (continuous logging is a Glue 4.0-and-earlier option; every 5.0 job logs in real
-        time) and ``--job-language python`` (the default). docs/deploy-checks.md (i).
+        Not set, because they do nothing on Glue 6.0: ``--enable-continuous-cloudwatch-log``
+        (continuous logging is a Glue 4.0-and-earlier option; every 5.0 and later job logs
+        in real time) and ``--job-language python`` (the default). docs/deploy-checks.md (i).
         Spark UI event logs go to the encrypted scripts bucket under
         :data:`SPARK_EVENT_LOGS_PREFIX` + the job name ("Enabling the Apache Spark web UI
         for AWS Glue jobs"; the job's security configuration encrypts them).
@@ -556,7 +556,7 @@ class UdpStack(Stack):
         self.transform_job = glue.CfnJob(
             self, "TransformJob", name=cfg.transform_job, role=transform_role.role_arn,
             description="Transform, check and publish one p_date of raw users (--p_date).",
-            glue_version="5.0", worker_type=env.transform_worker_type,
+            glue_version="6.0", worker_type=env.transform_worker_type,
             number_of_workers=env.transform_workers, max_retries=0,
             timeout=env.job_timeout_minutes,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(
@@ -663,7 +663,7 @@ class UdpStack(Stack):
         self.load_job = glue.CfnJob(
             self, "BulkImportJob", name=cfg.load_job, role=load_role.role_arn,
             description="COPY one p_date into Redshift: staging, dedupe, MERGE (--p_date).",
-            glue_version="5.0", worker_type="G.1X", number_of_workers=env.load_workers,
+            glue_version="6.0", worker_type="G.1X", number_of_workers=env.load_workers,
             max_retries=0, timeout=env.job_timeout_minutes,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(
                 max_concurrent_runs=env.max_concurrent_runs),

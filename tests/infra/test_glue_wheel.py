@@ -1,9 +1,9 @@
-"""The Glue jobs' wheel, installed as Glue installs it, imports next to Glue 5.0's modules only.
+"""The Glue jobs' wheel, installed as Glue installs it, imports next to Glue 6.0's modules only.
 
 The wheel is built by ``infra.assets.stage_glue_assets`` (what the stack uploads) and
 installed with ``pip install --no-deps --target`` (the jobs' ``--python-modules-installer-
-option --no-deps``). Beside it sit only the distributions Glue 5.0 provides
-(``glue5_provided_modules.txt``: AWS's published list, plus Glue's own pyspark, py4j and
+option --no-deps``). Beside it sit only the distributions Glue 6.0 provides
+(``glue6_provided_modules.txt``: AWS's published list, plus Glue's own pyspark, py4j and
 awsglue) and the modules a job's synthesized ``--additional-python-modules`` names. A
 fresh interpreter with no site-packages at all (``python -I -S``, only those folders on
 ``sys.path``) then imports what each job's entrypoint imports.
@@ -13,7 +13,7 @@ of the shared venv, not a ``pip install --target`` of the list's pins. Why: inst
 list (pandas, matplotlib, pyarrow, grpcio, ... ~400 MB) would cost minutes and the
 package index on every cold CI cache, while the question asked here is *which names* the
 wheel may import, not whether Glue's exact versions behave alike; those versions are
-exercised where behaviour matters (pyspark 3.5.4 and awsglue 5.0 in the Spark and argv
+exercised where behaviour matters (pyspark 4.1.1 and awsglue 6.0 in the Spark and argv
 tests). The additional modules are held to the template's exact pins.
 """
 
@@ -35,7 +35,7 @@ import pytest
 from infra.assets import ENTRYPOINTS, PACKAGES, GlueAssets, stage_glue_assets
 
 ROOT = Path(__file__).resolve().parents[2]
-PROVIDED_LIST = Path(__file__).with_name("glue5_provided_modules.txt")
+PROVIDED_LIST = Path(__file__).with_name("glue6_provided_modules.txt")
 NEVER_SHIPPED = ("local_aws", "udp_cli", "orchestration", "infra", "bench", "tests",
                  "ingest_lambda", "crawlers")
 LOCAL_ONLY_IMPORTS = {
@@ -178,7 +178,7 @@ def provided_pins() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def glue_site(provided_pins: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Glue 5.0's provided modules, linked from the shared venv."""
+    """Glue 6.0's provided modules, linked from the shared venv."""
     farm = tmp_path_factory.mktemp("glue5-provided")
     linked = link_distributions(provided_pins, farm, exact=False)
     assert {"pyspark", "py4j", "awsglue", "boto3", "botocore"} <= linked
@@ -231,7 +231,7 @@ def test_the_wheel_holds_only_the_glue_layers(wheel_path: Path) -> None:
 
 def test_every_third_party_import_in_the_wheel_is_on_glue(
         wheel_path: Path, provided_pins: dict[str, str], template: dict[str, Any]) -> None:
-    # GIVEN what Glue 5.0 provides and what the jobs add with --additional-python-modules
+    # GIVEN what Glue 6.0 provides and what the jobs add with --additional-python-modules
     allowed = provided_import_names(provided_pins)
     for job in JOB_KEYS:
         _, pins = additional_modules(template, job)

@@ -104,7 +104,7 @@ def test_dockerfile_builds_from_the_image_spec() -> None:
 
 
 def test_manylinux_tags_cover_every_glibc_from_the_base_down_to_2014() -> None:
-    tags = LambdaImage(python="3.12", glibc=(2, 34), arch="x86_64").manylinux_platforms()
+    tags = LambdaImage(python="3.13", glibc=(2, 34), arch="x86_64").manylinux_platforms()
     assert tags[0] == "manylinux_2_34_x86_64"
     assert tags[-2:] == ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]
     assert len(tags) == 34 - 17 + 2
