@@ -72,6 +72,16 @@ def _usable_state(state_dir: Path) -> Path:
     return state_dir
 
 
+def _need_java() -> None:
+    """Refuse, in one line naming what to install, before a command that runs Spark."""
+    from local_aws.glue.java import JavaMissing, use_java
+
+    try:
+        use_java()
+    except JavaMissing as exc:
+        raise UserError(str(exc)) from None
+
+
 def _stack(state_dir: Path) -> Any:
     from local_aws.cloud import LocalCloud
 
@@ -219,6 +229,7 @@ def _run(stack: Any, day: str, *, replace: bool = False) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     day = _p_date(args.date)
     _existing_state(args.state_dir)
+    _need_java()
     with _stack(args.state_dir) as stack:
         result = _run(stack, day, replace=args.replace)
         if result.status == "SUCCEEDED":
@@ -443,6 +454,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _existing_state(args.state_dir)
     if args.dry_run:
         return _backfill_dry_run(args.state_dir, dates, force=args.force)
+    _need_java()
     with _stack(args.state_dir) as stack, _progress_bar() as bar:
         task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
 
@@ -504,6 +516,7 @@ def _backfill_dry_run(state_dir: Path, dates: list[str], *, force: bool) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     day = _p_date(args.date) if args.date else previous_day(datetime.now(UTC))
     state_dir: Path = _usable_state(args.state_dir)
+    _need_java()
     console.print(f"[bold]udp demo[/bold] — one day ({day}) through every stage, locally, "
                   f"state in {state_dir}/")
     timings: dict[str, float] = {}

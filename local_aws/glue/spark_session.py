@@ -81,7 +81,11 @@ def event_log_settings(event_log_dir: Path | None) -> dict[str, str]:
         return {}
     folder = Path(event_log_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.as_uri()}
+    # Spark 4 rolls event logs into a folder per application and compresses them (zstd)
+    # by default; locally each application keeps one plain JSON-lines file, which the
+    # history server reads as well and a byte search of the state folder can see into
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.as_uri(),
+            "spark.eventLog.rolling.enabled": "false", "spark.eventLog.compress": "false"}
 
 
 def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = None,

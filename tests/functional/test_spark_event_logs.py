@@ -36,7 +36,9 @@ def test_event_log_settings_create_the_folder(tmp_path: Path) -> None:
     settings = event_log_settings(tmp_path / "state" / "spark-events")
     # THEN event logging points at it as a file URI, and it now exists
     assert settings == {"spark.eventLog.enabled": "true",
-                        "spark.eventLog.dir": (tmp_path / "state" / "spark-events").as_uri()}
+                        "spark.eventLog.dir": (tmp_path / "state" / "spark-events").as_uri(),
+                        "spark.eventLog.rolling.enabled": "false",
+                        "spark.eventLog.compress": "false"}
     assert (tmp_path / "state" / "spark-events").is_dir()
     assert event_log_settings(None) == {}
 

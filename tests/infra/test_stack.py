@@ -149,13 +149,13 @@ def test_glue_databases_and_security_configuration(synth: Synth, assertions: Any
 # ------------------------------------------------------------------ Glue jobs
 
 @pytest.mark.parametrize("job", ["transform_job", "load_job"])
-def test_glue_jobs_are_glue5_date_driven_and_sized_for_backfills(
+def test_glue_jobs_are_glue6_date_driven_and_sized_for_backfills(
         synth: Synth, template: dict[str, Any], job: str) -> None:
     name = getattr(synth.env.pipeline, job)
     (props,) = [j["Properties"] for j in resources(template, "AWS::Glue::Job").values()
                 if j["Properties"]["Name"] == name]
     args = render(props["DefaultArguments"])
-    assert props["GlueVersion"] == "5.0"
+    assert props["GlueVersion"] == "6.0"
     assert props["ExecutionProperty"] == {"MaxConcurrentRuns": synth.env.max_concurrent_runs}
     assert props["SecurityConfiguration"] == "udp-dev"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
