@@ -7,27 +7,38 @@ Prints, in one run:
     days of DQ history) against the same day with 1 day of history; target <= 1.15;
 (b) the Spark job on a 1M-user day (warm JVM: JVM start excluded) against a DuckDB
     rendering of the same model (dedupe + users + user_locations + daily_user_counts,
-    written as Parquet) on the same raw file; target <= 4x; and the job's wall time.
+    written as Parquet) on the same raw file; target <= 4x; and the job's wall time;
 
-The 1M-user raw file is generated with pyarrow in the raw contract schema and cached
-under ``.bench/`` (gitignored). Run: ``.venv/bin/python bench/transform.py
-[--users N] [--repeats N] [--repeats-b N]``. Not part of the test suite.
+then one line with both ratios side by side. The first line gives the date, the Python,
+PySpark and DuckDB versions and the load average, the last the load average again: the
+machine is shared, so read a ratio with the load it ran under.
+
+Raw days are made as the pipeline makes them: user-API twin pages, validated and scrubbed
+by the ingest Lambda's code, converted to the raw contract schema as Firehose converts
+them, so every day passes the job's DQ gate as a real day does. They are cached under
+``.bench/`` (gitignored; generating 1M users takes a few minutes). Run:
+``.venv/bin/python bench/transform.py [--users N] [--day-users N] [--repeats N]
+[--repeats-b N]``; ``--users 50000 --repeats 1 --repeats-b 1`` is a quick smoke run.
+tests/functional/test_bench_transform.py runs its pieces on a small day.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from contracts.pipeline import PipelineConfig
@@ -41,11 +52,13 @@ from glue_jobs.publish import (
     table_uri,
 )
 from glue_jobs.transform_job import TransformSettings, run_transform
+from ingest_lambda.core import split_page
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
 from local_aws.glue.spark_session import local_spark
 from local_aws.objectstore import LocalObjectStore
+from local_aws.user_api import MAX_RESULTS, generate_page
 from sql.ddl import age_band_case
 
 __all__ = ["main"]
@@ -60,66 +73,65 @@ SALT = "bench-salt"
 # ------------------------------------------------------------------ raw generation
 
 
-def _strings(prefix: str, n: int, k: int, rng: np.random.Generator) -> pa.Array:
-    choices = np.array([f"{prefix}{i}" for i in range(k)], dtype=object)
-    return pa.array(choices[rng.integers(0, k, n)], pa.string())
+PAGE_SIZE = MAX_RESULTS  # users per API page, as the ingest Lambda asks for them
+PAGES_PER_BATCH = 40  # pages one ingest invocation (one batch id) fetches
+GENERATOR = "api1"  # in the cache file names: a change of generator makes new files
+
+
+def _ingested_lines(seed: str, page: int, results: int, batch_id: str,
+                    fetched_at: datetime) -> list[bytes]:
+    """One API-twin page through the ingest Lambda's validation and scrub: the NDJSON
+    lines it would deliver to Firehose."""
+    meta = {"batch_id": batch_id, "fetched_at": fetched_at, "source_page": page,
+            "source_seed": seed}
+    good, bad = split_page(generate_page(seed, page, results), meta)
+    if bad:  # the twin makes only valid users unless asked for faults
+        raise RuntimeError(f"ingest refused {len(bad)} generated users: {bad[0]['reason']}")
+    return good
+
+
+def _lines_to_arrow(lines: list[bytes], schema: pa.Schema) -> pa.Table:
+    """Delivered JSON lines -> the raw Parquet schema, as Firehose's conversion reads them
+    (fields the schema does not name are dropped)."""
+    table = pj.read_json(pa.BufferReader(b"".join(lines)),
+                         parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                       unexpected_field_behavior="ignore"))
+    return table.cast(schema)
 
 
 def generate_raw(users: int, dupes: int, day: date, seed: int = 7) -> pa.Table:
-    """``users`` distinct users (+``dupes`` re-fetches) in the raw contract schema."""
-    rng = np.random.default_rng(seed)
-    n = users + dupes
-    ids = np.concatenate([np.arange(users), rng.integers(0, users, dupes)])
-    hexes = np.char.mod("%032x", ids.astype(np.uint64) * 2654435761 % (1 << 63))
-    uuids = [f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}" for h in hexes.tolist()]
-    t0 = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1e6)
-    fetched = t0 + rng.integers(0, 86_400_000_000, n)
-    dob = int(datetime(1950, 1, 1, tzinfo=UTC).timestamp() * 1e6) + rng.integers(
-        0, 60 * 365 * 86_400_000_000, n)
-    cities = ["Oslo", "Göttingen", "São Paulo", "東京", "Évora", "İstanbul", "Lyon", "Cork"]
-    leaves: dict[str, pa.Array] = {
-        "gender": _strings("", n, 1, rng).cast(pa.string()),
-        "title": _strings("T", n, 4, rng), "first": _strings("F", n, 500, rng),
-        "last": _strings("L", n, 900, rng),
-        "number": pa.array(rng.integers(1, 9999, n), pa.int32()),
-        "name": _strings("Street ", n, 300, rng),
-        "city": pa.array(np.array(cities, dtype=object)[rng.integers(0, len(cities), n)]),
-        "state": _strings("State ", n, 50, rng), "country": _strings("Country ", n, 20, rng),
-        "postcode": pa.array(np.char.mod("%05d", rng.integers(0, 99999, n)).tolist()),
-        "latitude": pa.array(np.char.mod("%.4f", rng.uniform(-95, 95, n)).tolist()),
-        "longitude": pa.array(np.char.mod("%.4f", rng.uniform(-185, 185, n)).tolist()),
-        "offset": pa.array(np.array(["+1:00", "-3:30", "+5:30", "0:00"], dtype=object)[
-            rng.integers(0, 4, n)]),
-        "description": _strings("Zone ", n, 30, rng),
-        "email": pa.array([f"user{i}@example.{'com' if i % 2 else 'org'}" for i in ids]),
-        "uuid": pa.array(uuids), "username": _strings("u", n, 1000, rng),
-        "date": pa.array(dob, pa.timestamp("us", tz="UTC")),
-        "age": pa.array(rng.integers(18, 80, n), pa.int32()),
-        "phone": pa.array(np.char.mod("0%02d-555-", rng.integers(10, 99, n)).astype(object)
-                          + np.char.mod("%04d", rng.integers(0, 9999, n)).astype(object)),
-        "value": _strings("", n, 1000, rng),
-        "nat": _strings("N", n, 20, rng), "batch_id": _strings("batch-", n, 48, rng),
-        "fetched_at": pa.array(fetched, pa.timestamp("us", tz="UTC")),
-        "source_page": pa.array(rng.integers(1, 100, n), pa.int32()),
-    }
-    leaves["gender"] = pa.array(np.array(["female", "male"], dtype=object)[
-        rng.integers(0, 2, n)])
+    """``users`` distinct users (+``dupes`` re-fetches) arriving on ``day``, made as the
+    pipeline makes them: pages of the user-API twin, validated and scrubbed by the ingest
+    Lambda's own code, converted to the raw contract schema. A re-fetch is the same API
+    page fetched again later by another invocation (Firehose's at-least-once duplicates).
+    """
+    api_seed, schema = f"bench-{seed}", raw_arrow_schema()
+    t0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    pages = -(-users // PAGE_SIZE)
+    spread = 86_000 / max(pages + -(-dupes // PAGE_SIZE), 1)  # seconds between fetches
 
-    def build(field: pa.Field) -> pa.Array:
-        if pa.types.is_struct(field.type):
-            children = [build(field.type.field(i)) for i in range(field.type.num_fields)]
-            return pa.StructArray.from_arrays(children, fields=list(field.type))
-        arr = leaves.get(field.name)
-        if arr is None or not arr.type.equals(field.type):
-            return pa.nulls(n, field.type) if arr is None else arr.cast(field.type)
-        return arr
+    def fetches() -> Iterator[tuple[int, int]]:  # (page, results) in fetch order
+        for page in range(1, pages + 1):
+            yield page, min(PAGE_SIZE, users - (page - 1) * PAGE_SIZE)
+        for page in range(1, -(-dupes // PAGE_SIZE) + 1):
+            yield page, min(PAGE_SIZE, dupes - (page - 1) * PAGE_SIZE, users)
 
-    schema = raw_arrow_schema()
-    return pa.table([build(f) for f in schema], schema=schema)
+    chunks: list[pa.Table] = []
+    lines: list[bytes] = []
+    for i, (page, results) in enumerate(fetches()):
+        batch_id = f"bench-{day:%Y%m%d}-{seed}-{i // PAGES_PER_BATCH:04d}"
+        lines += _ingested_lines(api_seed, page, results, batch_id,
+                                 t0 + timedelta(seconds=i * spread))
+        if len(lines) >= 20 * PAGE_SIZE:
+            chunks.append(_lines_to_arrow(lines, schema))
+            lines = []
+    if lines or not chunks:
+        chunks.append(_lines_to_arrow(lines, schema))
+    return pa.concat_tables(chunks)
 
 
 def raw_file(users: int) -> Path:
-    path = ROOT / f"raw_{users}.parquet"
+    path = ROOT / f"raw_{GENERATOR}_{users}.parquet"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
@@ -265,12 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     tiny = ROOT / "tiny.parquet"
     ROOT.mkdir(parents=True, exist_ok=True)
     pq.write_table(generate_raw(5, 0, DAY - timedelta(days=1), seed=1), tiny)
-    day_file = ROOT / f"day_{args.day_users}.parquet"
+    day_file = ROOT / f"day_{GENERATOR}_{args.day_users}.parquet"
     if not day_file.exists():
         pq.write_table(generate_raw(args.day_users, args.day_users // 20, DAY), day_file)
 
     t = time.perf_counter()
     spark = local_spark(cores=args.cores)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}, "
+          f"PySpark {spark.version}, DuckDB {duckdb.__version__}, {args.cores} cores; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"JVM + SparkSession start: {time.perf_counter() - t:.1f} s (excluded below)")
 
     # (a) history independence
@@ -311,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'MET' if ratio_b <= TARGET_ENGINE else 'NOT MET'}")
     print(f"    job wall time on this machine ({args.cores} cores): {spark_s:.1f} s best, "
           f"{statistics.median(runs['spark']):.1f} s median")
+    print(f"ratios: Spark job / DuckDB ({args.users:,} users) {ratio_b:.2f} "
+          f"(target <= {TARGET_ENGINE}) | 365-day / 1-day history ({args.day_users:,} users) "
+          f"{ratio_a:.2f} (target <= {TARGET_HISTORY}); load average now "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     spark.stop()
     return 0
 
