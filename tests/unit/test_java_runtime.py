@@ -42,7 +42,7 @@ def test_a_jre_without_the_vector_module_is_refused_by_name(
     monkeypatch.setenv("JAVA_HOME", str(home))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     # WHEN looked for, THEN refused with the module named and what to install
-    with pytest.raises(JavaMissing, match="lacks the jdk.incubator.vector module") as err:
+    with pytest.raises(JavaMissing, match=r"lacks the jdk\.incubator\.vector module") as err:
         find_java()
     assert "openjdk-17-jre-headless" in str(err.value)
 
