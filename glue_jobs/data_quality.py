@@ -51,6 +51,7 @@ __all__ = [
     "judge",
     "measure_by",
     "published_row_counts",
+    "published_row_counts_of",
     "raise_on_breach",
     "render_dqdl",
     "results_frame_of",
@@ -363,22 +364,31 @@ def published_row_counts(history_df: DataFrame, table_name: str) -> dict[str, in
     ``history_df`` is the ``dq_results`` partitions of the trailing window (with the
     ``p_date`` column); an empty or schemaless frame gives ``{}``.
     """
+    return published_row_counts_of(history_df, [table_name])[table_name]
+
+
+def published_row_counts_of(history_df: DataFrame, table_names: Sequence[str]
+                            ) -> dict[str, dict[str, int]]:
+    """:func:`published_row_counts` of every table in ``table_names`` from one scan of
+    ``history_df``: ``{table: {day: rows}}``."""
     if "rule_type" not in history_df.columns or PARTITION_KEY not in history_df.columns:
-        return {}
+        return {name: {} for name in table_names}
     # a few rows per day of the window: collect them and pick in Python (a groupBy here
     # was a shuffle stage costing more than the read, on every run)
     rows = (history_df
             .filter((F.col("rule_type") == "RowCountAtLeast")
-                    & (F.col("table_name") == table_name)
+                    & F.col("table_name").isin(list(table_names))
                     & (F.col("run_status") == "published"))
-            .select(PARTITION_KEY, "observed", "evaluated_at")
+            .select("table_name", PARTITION_KEY, "observed", "evaluated_at")
             .collect())
-    latest: dict[str, tuple[datetime, Any]] = {}  # day -> (evaluated_at, observed)
-    for day, observed, evaluated_at in rows:  # max_by: a null evaluated_at never wins
-        if evaluated_at is not None and (day not in latest or evaluated_at > latest[day][0]):
-            latest[day] = (evaluated_at, observed)
-    return {str(day): int(observed) for day, (_, observed) in latest.items()
-            if observed is not None}
+    # table -> day -> (evaluated_at, observed)
+    latest: dict[str, dict[str, tuple[datetime, Any]]] = {name: {} for name in table_names}
+    for table, day, observed, evaluated_at in rows:  # max_by: a null evaluated_at never wins
+        days = latest[table]
+        if evaluated_at is not None and (day not in days or evaluated_at > days[day][0]):
+            days[day] = (evaluated_at, observed)
+    return {name: {str(day): int(observed) for day, (_, observed) in days.items()
+                   if observed is not None} for name, days in latest.items()}
 
 
 # ------------------------------------------------------------------ DQDL

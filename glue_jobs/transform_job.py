@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from contracts.tables import (
     USER_LOCATIONS,
     USERS,
 )
+from glue_jobs.catalog_api import list_partitions
 from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
 from glue_jobs.data_quality import (
     DQBreach,
@@ -44,7 +45,7 @@ from glue_jobs.data_quality import (
     default_rulesets,
     judge,
     measure_by,
-    published_row_counts,
+    published_row_counts_of,
     results_frame_of,
 )
 from glue_jobs.publish import (
@@ -229,15 +230,24 @@ def _dq_groups(frames: Mapping[str, DataFrame], shared: DataFrame, shared_tables
 def _published_history(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
                        ) -> dict[str, dict[str, int]]:
     """Published row counts per day of every table with a trailing rule, over the
-    trailing windows of all ``days``, read from ``dq_results`` in one scan."""
+    trailing windows of all ``days``, read from ``dq_results`` in one scan; no Spark job
+    when the catalog has no ``dq_results`` partition in the window (a first run)."""
     trailing = {rs.table.name: rs.trailing.days for _, rulesets in groups for rs in rulesets
                 if rs.trailing is not None}
     if not trailing:
         return {}
     first = min(days) - timedelta(days=max(trailing.values()))
-    window = [first + timedelta(days=i) for i in range((max(days) - first).days)]
-    history_df = runtime.read_partitions(DQ_RESULTS, partition_predicate(window))
-    return {name: published_row_counts(history_df, name) for name in trailing}
+    window = partition_predicate(
+        [first + timedelta(days=i) for i in range((max(days) - first).days)])
+    if not list_partitions(runtime.catalog, DQ_RESULTS.database, DQ_RESULTS.name, window):
+        return {name: {} for name in trailing}
+    return published_row_counts_of(runtime.read_partitions(DQ_RESULTS, window), list(trailing))
+
+
+def _rows_read(raw_df: DataFrame) -> dict[str, int]:
+    """Raw rows read per day."""
+    return {str(r[PARTITION_KEY]): int(r["count"])
+            for r in raw_df.groupBy(PARTITION_KEY).count().collect()}
 
 
 def _row_count(results: Sequence[RuleResult], table: str) -> int | None:
@@ -245,14 +255,19 @@ def _row_count(results: Sequence[RuleResult], table: str) -> int | None:
                  if r.table_name == table and r.rule_type == "RowCountAtLeast"), None)
 
 
-def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups
-                   ) -> dict[str, list[RuleResult]]:
+def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups,
+                   pool: Executor) -> dict[str, list[RuleResult]]:
     """Every day's verdicts: each group's rulesets measured for all days in one
     aggregation grouped by day, then judged day by day in date order. A day that passes
     joins the trailing history of the days after it, as if it had been published
-    before they ran (a day that fails does not, as a failed day publishes nothing)."""
-    measured = [measure_by(frame, rulesets, PARTITION_KEY) for frame, rulesets in groups]
-    history = _published_history(runtime, days, groups)
+    before they ran (a day that fails does not, as a failed day publishes nothing).
+
+    The aggregations and the history read are independent Spark jobs: submitted to
+    ``pool`` together, one's planning and code generation overlap the others' tasks."""
+    measuring = [pool.submit(measure_by, frame, rulesets, PARTITION_KEY)
+                 for frame, rulesets in groups]
+    history = pool.submit(_published_history, runtime, days, groups).result()
+    measured = [m.result() for m in measuring]
     out: dict[str, list[RuleResult]] = {}
     for day in days:
         d = day.isoformat()
@@ -420,16 +435,17 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
     per_user = model_df.transform(conform_to(USERS, USER_LOCATIONS, keep=key))
     groups = _dq_groups(frames, per_user, {USERS.name, USER_LOCATIONS.name}, rulesets)
     try:
-        verdicts = _evaluate_days(runtime, days, groups)
-        passed = [d for d, results in verdicts.items() if all(r.passed for r in results)]
+        # the raw rows per day (for the result) are counted beside the DQ gate's jobs
+        with ThreadPoolExecutor(len(groups) + 2) as pool:
+            counting = pool.submit(_rows_read, raw_df)
+            verdicts = _evaluate_days(runtime, days, groups, pool)
+            passed = [d for d, results in verdicts.items() if all(r.passed for r in results)]
+            rows_read = counting.result() if passed else {}
         rows = {d: {name: _row_count(verdicts[d], name) or 0 for name in frames}
                 for d in passed}
-        rows_read: dict[str, int] = {}
         staged: dict[str, dict[str, tuple[str, int]]] = {}
         if passed:
             _claim_versions(runtime, settings, passed, ids)
-            rows_read = {str(r[PARTITION_KEY]): int(r["count"]) for r in
-                         raw_df.groupBy(PARTITION_KEY).count().collect()}
             for contract in MODEL_TABLES:
                 staged[contract.name] = {
                     d: (version_uri(settings.lake_uri, contract, d, ids[d]),

@@ -25,6 +25,7 @@ from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
 from orchestration.backfill import DEFAULT_CHUNK_DAYS
 from udp_cli.errors import UserError, console, err_console
 from udp_cli.output import FORMATS
+from udp_cli.run_tables import backfill_results, chunk_dates, run_events, run_list
 
 log = logging.getLogger("udp_cli")
 
@@ -338,16 +339,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.format != "table":
             print(_run_detail(run, log_text, args.format))
             return 0
-        table = Table("time", "event", "state", "detail")
-        for ev in run.events:
-            detail = ev.get("error") or ev.get("cause") or ""
-            table.add_row(*(escape(x) for x in (
-                str(ev.get("timestamp", ""))[11:23], str(ev.get("type", "")),
-                str(ev.get("state", "") or ""), str(detail)[:90])))
         console.print(escape(f"run {run.run_id} ({run.label}): {run.status}"))
-        console.print(table)
+        _print_all(run_events(run, console.width))
         if run.dates:
-            console.print(_dates_table(run.dates))
+            _print_all(chunk_dates(run.dates, console.width))
         if run.status != "SUCCEEDED" and run.failed_state:
             console.print(f"failed in {run.failed_state}: {run.error}: {run.cause}",
                           markup=False)
@@ -369,18 +364,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not runs:
         console.print("no runs yet: `udp run --date D` starts one")
         return 0
-    table = Table("run id", "date", "status", "seconds", "failed state", "cause")
-    for rec in runs:
-        table.add_row(*(escape(x) for x in (
-            rec.run_id, str(rec.label or ""), _run_status(rec),
-            f"{rec.duration_seconds or 0:.1f}", str(rec.failed_state or ""),
-            str(rec.cause or "")[:60])))
-        for row in rec.dates or ():  # a backfill chunk: one row per date under it
-            table.add_row(*(escape(x) for x in (
-                "", f"  {row.get('p_date')}", str(row.get("status")), "",
-                str(row.get("failed_state") or ""), str(row.get("cause") or "")[:60])))
-    console.print(table)
+    _print_all(run_list(runs, console.width))
     return 0
+
+
+def _print_all(renderables: Sequence[Any]) -> None:
+    for item in renderables:
+        console.print(item)
 
 
 def _existing(path: Path) -> str:
@@ -402,30 +392,6 @@ def _run_detail(run: Any, log_file: str, fmt: str) -> str:
              str(ev.get("state") or ""), str(ev.get("error") or ""),
              str(ev.get("cause") or "")) for ev in run.events]
     return _format_rows(["run_id", "timestamp", "event", "state", "error", "cause"], rows, fmt)
-
-
-def _run_status(rec: Any) -> str:
-    """A run's status; for a backfill chunk, how many of its dates succeeded."""
-    if not rec.dates:
-        return str(rec.status)
-    ok = sum(row.get("status") == "SUCCEEDED" for row in rec.dates)
-    return "SUCCEEDED" if ok == len(rec.dates) else f"FAILED ({ok}/{len(rec.dates)} dates)"
-
-
-def _dates_table(rows: list[dict[str, Any]]) -> Table:
-    """A backfill chunk's per-date results."""
-    table = Table("date", "status", "users", "loaded", "DQ", "failed state", "cause")
-    for row in rows:
-        dq = row.get("dq_passed")
-        table.add_row(*(escape(str(x)) for x in (
-            row.get("p_date"), row.get("status"), _blank(row.get("users")),
-            _blank(row.get("loaded")), "" if dq is None else ("passed" if dq else "breach"),
-            row.get("failed_state") or "", str(row.get("cause") or "")[:70])))
-    return table
-
-
-def _blank(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -477,14 +443,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         # only lease refusals: busy, not broken (exit 75 as `udp run`), said after the table
         busy = leased_refusal(results, lambda day: stack.dynamodb.writer(
             stack.cfg.lease_table, day))
-    table = Table("date", "status", "users", "loaded", "chunk s", "run id", "failed state",
-                  "error")
-    for r in results:
-        table.add_row(*(escape(x) for x in (
-            r.p_date, r.status, "" if r.users is None else str(r.users),
-            "" if r.loaded is None else str(r.loaded), f"{r.seconds:.1f}", r.run_id or "",
-            r.failed_state or "", (r.error or "")[:50])))
-    console.print(table)
+    _print_all(backfill_results(results, console.width))
     failed = [r for r in results if r.status not in ("SUCCEEDED", "SKIPPED")]
     done = sum(r.status == "SUCCEEDED" for r in results)
     skipped = sum(r.status == "SKIPPED" for r in results)

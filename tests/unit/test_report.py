@@ -12,7 +12,7 @@ import pytest
 
 from udp_cli.report import ReportInputError, build_report, render_report
 from udp_cli.report.charts import funnel_spec, gantt_spec, render_svg, trend_spec
-from udp_cli.report.local import run_summary, stages_from_events, trend_from_runs
+from udp_cli.report.local import LOAD_STATE, run_summary, stages_from_events, trend_from_runs
 from udp_cli.report.model import DayTrend, DqResult, Funnel, Report, RunSummary, Stage
 from udp_cli.report.synthetic import SyntheticDay, write_synthetic_state
 
@@ -281,6 +281,28 @@ def test_a_step_functions_history_reads_like_a_local_run() -> None:
         ("NotifyFailure", "SUCCEEDED", 0)]
     assert run.stages[1].errors == ("Glue.ConcurrentRunsExceededException", "States.TaskFailed")
     assert run.failed_state == "RunTransformJob"
+
+
+def test_warehouse_load_seconds_are_the_load_stages_own() -> None:
+    # GIVEN a run whose load stage took 1.4 s while the load's output times lie 0 s apart
+    load_events = [
+        _ev(63, "StateEntered", LOAD_STATE), _ev(63, "TaskScheduled", LOAD_STATE),
+        _ev(64.4, "TaskSucceeded", LOAD_STATE, output={"Output": {
+            "load_id": "l-1", "rows_staged": 2100, "started_at": _at(64.3),
+            "finished_at": _at(64.3)}}),
+        _ev(64.4, "StateExited", LOAD_STATE)]
+    # WHEN it is summarised, and the report drawn with its trend
+    run = run_summary(_record(load_events))
+    trend = trend_from_runs([run], "2026-11-01", 30)
+    html = render_report(Report("r", T0, (run,), trend=trend))
+    # THEN the header and the trend give the stage's 1.4 s, as the stage table does
+    assert run.load_seconds == pytest.approx(1.4)
+    assert [d.load_seconds for d in trend] == [pytest.approx(1.4)]
+    assert "warehouse load 1.4 s" in html
+    # AND that state is the load in both definitions the runs execute
+    for name in ("state_machine.asl.json", "backfill.asl.json"):
+        text = (Path(__file__).parents[2] / "orchestration" / name).read_text()
+        assert f'"{LOAD_STATE}"' in text and "bulk" in text.lower()
 
 
 def test_counts_given_from_aws_sources_win_over_missing_job_outputs() -> None:

@@ -34,6 +34,8 @@ __all__ = ["LocalSources", "ReportInputError", "build_report", "default_report_p
 _WORK_EVENTS = frozenset({"TaskScheduled", "WaitStarted", "MapStarted"})
 TRANSFORM_JOB_KEYS = frozenset({"rows_read", "rows_written", "dq"})
 LOAD_JOB_KEYS = frozenset({"load_id", "rows_staged"})
+LOAD_STATE = "RunBulkImport"
+"""The state that runs the warehouse load, in the nightly and the backfill definitions."""
 
 
 class ReportInputError(ValueError):
@@ -171,14 +173,26 @@ def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | N
                     users=transform.get("rows_written"), loaded=load.get("rows_staged"))
     mine = _dq_of_run(dq_rows, transform.get("run_id"), start, end)
     dq = tuple(_dq_result(r) for r in mine) or tuple(_dq_result(r) for r in transform.get("dq", []))
-    load_start, load_end = _ts(load.get("started_at")), _ts(load.get("finished_at"))
-    load_seconds = ((load_end - load_start).total_seconds()
-                    if load_start is not None and load_end is not None else None)
+    stages = stages_from_events(events, run_status=status)
     return RunSummary(run_id=str(record.get("run_id")), p_date=str(p_date), status=status,
-                      start=start, end=end,
-                      stages=stages_from_events(events, run_status=status),
+                      start=start, end=end, stages=stages,
                       failed_state=record.get("failed_state"), error=record.get("error"),
-                      cause=record.get("cause"), funnel=funnel, dq=dq, load_seconds=load_seconds)
+                      cause=record.get("cause"), funnel=funnel, dq=dq,
+                      load_seconds=_load_seconds(stages, load))
+
+
+def _load_seconds(stages: Sequence[Stage], load: Mapping[str, Any]) -> float | None:
+    """The warehouse load's wall seconds: its stage's, as the stage table shows them
+    (for a backfill date, its chunk's load), else from the load's own ``started_at`` /
+    ``finished_at`` (an audit row's times, which leave out the job's start-up and
+    connection: a fraction of what the run waited)."""
+    stage = next((s for s in stages if s.name == LOAD_STATE and s.seconds is not None), None)
+    if stage is not None:
+        return stage.seconds
+    load_start, load_end = _ts(load.get("started_at")), _ts(load.get("finished_at"))
+    if load_start is None or load_end is None:
+        return None
+    return (load_end - load_start).total_seconds()
 
 
 def _dq_of_run(rows: Sequence[Mapping[str, Any]], job_run_id: Any, start: datetime,
