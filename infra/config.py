@@ -50,6 +50,9 @@ class EnvConfig:
     # an account still on a new account's low quota (seen: 10, 50) cannot reserve any;
     # set it (>= 1) where the quota allows, to cap the API calls one schedule can make.
     ingest_reserved_concurrency: int | None = None
+    # the push path's two functions, off by default for the same reason
+    push_api_reserved_concurrency: int | None = None
+    push_consumer_reserved_concurrency: int | None = None
     ingest_memory_mb: int = 1024
     ingest_timeout_s: int = 120
     # delivery (format conversion requires SizeInMBs >= 64)
@@ -123,9 +126,11 @@ class EnvConfig:
             out.append("Glue Spark jobs need at least 2 workers")
         if self.max_concurrent_runs < 1:
             out.append("max_concurrent_runs must be >= 1")
-        if self.ingest_reserved_concurrency is not None and self.ingest_reserved_concurrency < 1:
-            out.append("ingest_reserved_concurrency must be unset or >= 1 (0 would disable "
-                       "ingest)")
+        for setting in ("ingest_reserved_concurrency", "push_api_reserved_concurrency",
+                        "push_consumer_reserved_concurrency"):
+            value = getattr(self, setting)
+            if value is not None and value < 1:
+                out.append(f"{setting} must be unset or >= 1 (0 would disable the function)")
         if not 1 <= self.ingest_timeout_s <= 900:
             out.append("ingest_timeout_s must be 1..900")
         if self.ingest_every_minutes * 60 <= self.ingest_timeout_s:

@@ -89,8 +89,10 @@ class PushProps:
     firehose_buffer_s: int = 300
     consumer_batch_size: int = 100
     consumer_retry_attempts: int = 5
-    api_reserved_concurrency: int = 20
-    consumer_reserved_concurrency: int = 10
+    # None: no reservation (Lambda keeps 100 of the account's concurrency unreserved, which
+    # a new account's quota cannot spare); EnvConfig's push_*_reserved_concurrency set them
+    api_reserved_concurrency: int | None = None
+    consumer_reserved_concurrency: int | None = None
     client_accounts: tuple[str, ...] = ()  # accounts that may assume PushClientRole
 
 
@@ -104,7 +106,9 @@ def push_props_for(stack: Any, **overrides: Any) -> PushProps:
         "image_context": context, "raw_table": stack.raw_table,
         "log_retention": log_retention(stack.env_cfg.log_retention_days), "removal": stack.removal,
         "firehose_buffer_mb": stack.env_cfg.firehose_buffer_mb,
-        "firehose_buffer_s": stack.env_cfg.firehose_buffer_s}
+        "firehose_buffer_s": stack.env_cfg.firehose_buffer_s,
+        "api_reserved_concurrency": stack.env_cfg.push_api_reserved_concurrency,
+        "consumer_reserved_concurrency": stack.env_cfg.push_consumer_reserved_concurrency}
     props.update(overrides)
     return PushProps(**props)
 
@@ -251,7 +255,7 @@ class PushIngest(Construct):
     # ------------------------------------------------------------------ functions
 
     def _function(self, construct_id: str, name: str, description: str, cmd: list[str],
-                  role: iam.Role, environment: dict[str, str], reserved: int
+                  role: iam.Role, environment: dict[str, str], reserved: int | None
                   ) -> lambda_.DockerImageFunction:
         log_group = self._log_group(f"{construct_id}Logs", f"/aws/lambda/{name}")
         role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -271,6 +275,11 @@ class PushIngest(Construct):
              CKV_AWS_116="Invoked synchronously (API Gateway) or by an event source "
                          "mapping whose on-failure destination is the SQS queue; a "
                          "function DLQ only serves asynchronous invocations.")
+        if reserved is None:
+            skip(fn, CKV_AWS_115="Reserved concurrency is a setting "
+                                 "(push_*_reserved_concurrency), off by default: accounts on "
+                                 "a new account's low concurrency quota cannot reserve any "
+                                 "(Lambda keeps 100 unreserved).")
         return fn
 
     def _functions(self) -> None:

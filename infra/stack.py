@@ -78,6 +78,7 @@ __all__ = [
     "BACKFILL_STATE_MACHINE_NAME",
     "FIREHOSE_ERROR_PREFIX",
     "FIREHOSE_PREFIX",
+    "GLUE_ASSETS_PREFIX",
     "GLUE_TEMP_PREFIX",
     "INGEST_FUNCTION_NAME",
     "PIPELINE_STATE_MACHINE_NAME",
@@ -88,6 +89,9 @@ __all__ = [
 BACKFILL_DEFINITION_PATH = DEFINITION_PATH.with_name("backfill.asl.json")
 GLUE_TEMP_PREFIX = "tmp/"
 SPARK_EVENT_LOGS_PREFIX = "spark-event-logs/"  # in the KMS-encrypted scripts bucket, per job
+# The Glue scripts and wheel: the asset deployment syncs (and prunes) this prefix only, so
+# it never deletes what else lives in the bucket (the Spark UI event logs above).
+GLUE_ASSETS_PREFIX = "glue-assets/"
 INGEST_FUNCTION_NAME = "udp-ingest"
 PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
 BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
@@ -156,7 +160,8 @@ class UdpStack(Stack):
     def kms_use(self, *, decrypt: bool = True, encrypt: bool = True) -> iam.PolicyStatement:
         """Use of the data key by a service on the role's behalf. S3 SSE-KMS writes and
         SQS/SNS producers call GenerateDataKey (and Decrypt for multipart uploads and
-        reads); nothing here calls kms:Encrypt itself, so it is never granted."""
+        reads); kms:Encrypt is granted only where a service encrypts with the key
+        directly on the role's behalf (Glue's CSE-KMS job bookmarks)."""
         actions = (["kms:Decrypt"] if decrypt else []) + (
             ["kms:GenerateDataKey"] if encrypt else [])
         return _statement(actions, [self.key.key_arn])
@@ -472,9 +477,9 @@ class UdpStack(Stack):
         role = iam.Role(self, construct_id,
                         assumed_by=_service("glue.amazonaws.com", self.account),
                         description=description)
-        role.add_to_policy(_statement(["s3:GetObject"],
-                                      [self.scripts.arn_for_objects("scripts/*"),
-                                       self.scripts.arn_for_objects("wheels/*")]))
+        role.add_to_policy(_statement(
+            ["s3:GetObject"], [self.scripts.arn_for_objects(f"{GLUE_ASSETS_PREFIX}scripts/*"),
+                               self.scripts.arn_for_objects(f"{GLUE_ASSETS_PREFIX}wheels/*")]))
         role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                                       [self.lake.arn_for_objects(f"{GLUE_TEMP_PREFIX}glue/*")]))
         # Spark UI event logs: this job's own prefix only (Spark writes, renames the
@@ -489,6 +494,11 @@ class UdpStack(Stack):
                                       {"StringEquals": {"cloudwatch:namespace": "Glue"}}))
         role.add_to_policy(_statement(["glue:GetSecurityConfiguration"], ["*"]))
         role.add_to_policy(self.kms_use())
+        # The security configuration encrypts job bookmarks client-side with the key
+        # (CSE-KMS): Glue encrypts and decrypts them with the job's role, so the role
+        # holds kms:Encrypt as well (Glue Developer Guide, "Setting up encryption in AWS
+        # Glue"; docs/deploy-checks.md (m)).
+        role.add_to_policy(_statement(["kms:Encrypt", "kms:Decrypt"], [self.key.key_arn]))
         return role
 
     def _common_job_args(self, modules: Sequence[str], job: str) -> dict[str, str]:
@@ -516,13 +526,16 @@ class UdpStack(Stack):
 
     def _glue_jobs(self, assets: GlueAssets) -> None:
         cfg, env = self.cfg, self.env_cfg
+        # `aws s3 sync --delete` of the staged folder to GLUE_ASSETS_PREFIX: pruning removes
+        # scripts and wheels no longer staged, and reaches nothing outside that prefix
+        # (docs/deploy-checks.md (l)).
         deployment = s3deploy.BucketDeployment(
             self, "GlueAssets", sources=[s3deploy.Source.asset(str(assets.folder))],
-            destination_bucket=self.scripts, prune=True, retain_on_delete=False,
-            memory_limit=256)
+            destination_bucket=self.scripts, destination_key_prefix=GLUE_ASSETS_PREFIX,
+            prune=True, retain_on_delete=False, memory_limit=256)
         deployment.node.find_child("AwsCliLayer")  # fail loudly if the construct changes
         self.node.add_metadata("glue-wheel", assets.wheel_key)
-        wheel_uri = self.scripts.s3_url_for_object(assets.wheel_key)
+        wheel_uri = self.scripts.s3_url_for_object(f"{GLUE_ASSETS_PREFIX}{assets.wheel_key}")
         self.salt_secret = secretsmanager.Secret(
             self, "EmailHashSalt", secret_name=f"udp/{env.name}/email-hash-salt",
             description="Salt of the email hash in the transform layer",
@@ -565,7 +578,7 @@ class UdpStack(Stack):
             command=glue.CfnJob.JobCommandProperty(
                 name="glueetl", python_version="3",
                 script_location=self.scripts.s3_url_for_object(
-                    assets.script_keys["transform_users"])),
+                    GLUE_ASSETS_PREFIX + assets.script_keys["transform_users"])),
             default_arguments={**self._common_job_args([wheel_uri], cfg.transform_job),
                                "--lake_uri": f"s3://{cfg.lake_bucket}",
                                "--salt_secret_id": self.salt_secret.secret_arn})
@@ -673,7 +686,7 @@ class UdpStack(Stack):
             command=glue.CfnJob.JobCommandProperty(
                 name="glueetl", python_version="3",
                 script_location=self.scripts.s3_url_for_object(
-                    self._assets.script_keys["bulk_import"])),
+                    GLUE_ASSETS_PREFIX + self._assets.script_keys["bulk_import"])),
             default_arguments={
                 **self._common_job_args([self._wheel_uri, *env.glue_python_modules],
                                         cfg.load_job),

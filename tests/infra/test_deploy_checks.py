@@ -11,7 +11,7 @@ import pytest
 from contracts.tables import RAW
 from infra.assets import LAMBDA_IMAGE
 from infra.config import EnvConfig, EnvConfigError
-from infra.stack import SPARK_EVENT_LOGS_PREFIX
+from infra.stack import GLUE_ASSETS_PREFIX, SPARK_EVENT_LOGS_PREFIX
 from ingest_lambda import METRICS_NAMESPACE
 from orchestration.state_machine import DEFINITION_PATH
 from tests.infra.cfn import logical_id, render, resources, statements_of_role
@@ -59,18 +59,31 @@ def test_delivery_streams_wait_for_their_roles_policy(template: dict[str, Any]) 
 
 # (b) ----------------------------------------------------------------- reserved concurrency
 
-def test_ingest_reserves_no_concurrency_by_default(synth: Synth,
-                                                   template: dict[str, Any]) -> None:
-    fn = template["Resources"][logical_id(template, "IngestFunction", "AWS::Lambda::Function")]
-    assert synth.env.ingest_reserved_concurrency is None
-    assert "ReservedConcurrentExecutions" not in fn["Properties"]
+def test_no_function_reserves_concurrency_unless_a_setting_asks(
+        synth: Synth, template: dict[str, Any]) -> None:
+    # GIVEN every Lambda function of the template (ours and CDK's deploy-time handlers)
+    functions = resources(template, "AWS::Lambda::Function")
+    assert len(functions) >= 3
+    # AND the settings that may ask for a reservation, all unset in the shipped config
+    settings = ("ingest_reserved_concurrency", "push_api_reserved_concurrency",
+                "push_consumer_reserved_concurrency")
+    assert all(getattr(synth.env, name) is None for name in settings)
+    # THEN no function reserves any (a reservation a new account's quota cannot spare
+    # rolls the stack back)
+    reserving = {rid for rid, fn in functions.items()
+                 if "ReservedConcurrentExecutions" in fn["Properties"]}
+    assert reserving == set()
 
 
+@pytest.mark.parametrize("setting", ["ingest_reserved_concurrency",
+                                     "push_api_reserved_concurrency",
+                                     "push_consumer_reserved_concurrency"])
 @pytest.mark.parametrize("value", [0, -1])
-def test_reserved_concurrency_setting_rejects_values_that_disable_ingest(value: int) -> None:
-    with pytest.raises(EnvConfigError, match="ingest_reserved_concurrency"):
+def test_reserved_concurrency_settings_reject_values_that_disable_a_function(
+        setting: str, value: int) -> None:
+    with pytest.raises(EnvConfigError, match=setting):
         EnvConfig(name="dev", account="111111111111", region="eu-west-1",
-                  ingest_reserved_concurrency=value)
+                  **{setting: value})
 
 
 # (c) ----------------------------------------------------------------- Redshift egress
@@ -287,3 +300,59 @@ def test_image_asset_platform_matches_the_function_architecture(
         assert image["source"]["platform"] == platform, image["source"]["dockerFile"]
     for fn in functions:
         assert fn["Properties"]["Architectures"] == [architecture]
+
+
+# (l) ----------------------------------------------------------------- asset deployment
+
+def test_asset_deployment_prunes_only_its_own_prefix(synth: Synth,
+                                                     template: dict[str, Any]) -> None:
+    scripts = logical_id(template, "ScriptsBucket")
+    # GIVEN the one asset deployment into the scripts bucket (aws s3 sync --delete)
+    (deployment,) = [r["Properties"] for r in template["Resources"].values()
+                     if r["Type"] == "Custom::CDKBucketDeployment"]
+    assert render(deployment["DestinationBucketName"]) == f"<{scripts}>"
+    assert deployment.get("Prune", True) is True
+    # THEN it syncs to its own prefix, never the bucket's root
+    prefix = deployment.get("DestinationBucketKeyPrefix", "")
+    assert prefix == GLUE_ASSETS_PREFIX and prefix.endswith("/")
+    # AND what the jobs read from it lies under that prefix
+    for job in (synth.env.pipeline.transform_job, synth.env.pipeline.load_job):
+        (props,) = [j["Properties"] for j in resources(template, "AWS::Glue::Job").values()
+                    if j["Properties"]["Name"] == job]
+        code = [render(props["Command"]["ScriptLocation"]),
+                *render(props["DefaultArguments"]["--additional-python-modules"]).split(",")]
+        for uri in (u for u in code if u.startswith("s3://")):
+            assert uri.startswith(f"s3://<{scripts}>/{prefix}"), uri
+        # AND what the jobs write into the same bucket (Spark UI event logs) lies outside it
+        logs = _job_args(template, job)["--spark-event-logs-path"]
+        assert logs.startswith(f"s3://<{scripts}>/")
+        assert not logs.removeprefix(f"s3://<{scripts}>/").startswith(prefix), logs
+
+
+# (m) ----------------------------------------------------------------- bookmark encryption
+
+def test_job_roles_can_use_the_key_their_bookmarks_are_encrypted_with(
+        template: dict[str, Any]) -> None:
+    # GIVEN the jobs' security configuration and its bookmark encryption
+    configs = {c["Properties"]["Name"]: render(c["Properties"]["EncryptionConfiguration"])
+               for c in resources(template, "AWS::Glue::SecurityConfiguration").values()}
+    jobs = resources(template, "AWS::Glue::Job")
+    assert len(jobs) == 2
+    for job in jobs.values():
+        props = job["Properties"]
+        bookmarks = configs[props["SecurityConfiguration"]].get("JobBookmarksEncryption", {})
+        mode = bookmarks.get("JobBookmarksEncryptionMode", "DISABLED")
+        role_id = str(render(props["Role"])).strip("<>").split(".")[0]
+        grants: dict[str, set[str]] = {}
+        for st in statements_of_role(template, role_id):
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            for action in actions:
+                grants.setdefault(action, set()).update(str(r) for r in res)
+        # THEN a CSE-KMS bookmark's key is one the role may encrypt and decrypt with
+        if mode == "CSE-KMS":
+            key = str(bookmarks["KmsKeyArn"])
+            assert key in grants.get("kms:Encrypt", set()), props["Name"]
+            assert key in grants.get("kms:Decrypt", set()), props["Name"]
+        else:
+            assert mode == "DISABLED", mode

@@ -108,6 +108,10 @@ GLUE_TEMP = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 # Spark's event-log writer goes through the job's S3 filesystem, which writes an
 # in-progress file and renames it (a copy, then a delete) every 30 seconds.
 GLUE_SPARK_UI = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# A job whose security configuration encrypts job bookmarks client-side with a KMS key
+# (JobBookmarksEncryptionMode CSE-KMS): Glue encrypts and decrypts the bookmark with the
+# job's role ("Setting up encryption in AWS Glue": kms:Decrypt and kms:Encrypt on the key).
+GLUE_BOOKMARKS_CSE_KMS = ("kms:Encrypt", "kms:Decrypt")
 # Explicit allow-list: the security configuration a job or crawler runs with is read with
 # its role (AWSGlueServiceRole grants it; it takes no resource ARN).
 GLUE_SECURITY_CONFIGURATION = ("glue:GetSecurityConfiguration",)
@@ -438,6 +442,11 @@ def _glue_job_base(a: Arns, job: dict[str, Any]) -> Needs:
         _add(needs, ["cloudwatch:PutMetricData"], ["*"])
     if job.get("SecurityConfiguration"):
         _add(needs, GLUE_SECURITY_CONFIGURATION, ["*"])
+        (config,) = [_props(a.t, rid) for rid in resources(a.t, "AWS::Glue::SecurityConfiguration")
+                     if _props(a.t, rid)["Name"] == job["SecurityConfiguration"]]
+        bookmarks = config["EncryptionConfiguration"].get("JobBookmarksEncryption", {})
+        if bookmarks.get("JobBookmarksEncryptionMode") == "CSE-KMS":
+            _add(needs, GLUE_BOOKMARKS_CSE_KMS, [bookmarks["KmsKeyArn"]])
     _add(needs, KMS_USE, [a.att("DataKey")])
     return needs
 

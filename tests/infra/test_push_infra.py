@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # one synth (~20 s)
 REGION, ACCOUNT = "eu-west-1", "111111111111"
 
 
-def _build(outdir: Path, staging: Path) -> dict[str, Any]:
+def _build(outdir: Path, staging: Path, **overrides: Any) -> dict[str, Any]:
     import aws_cdk as cdk
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_s3 as s3
@@ -34,7 +34,7 @@ def _build(outdir: Path, staging: Path) -> dict[str, Any]:
         env_name="dev", key=key, lake=lake, errors=errors, raw_database=RAW.database,
         salt_secret=secretsmanager.Secret(stack, "Salt", encryption_key=key),
         alert_topic=sns.Topic(stack, "Alerts", master_key=key),
-        image_context=stage_push_image_context(staging)))
+        image_context=stage_push_image_context(staging), **overrides))
     app.synth()
     return json.loads((outdir / "push-only.template.json").read_text())
 
@@ -166,7 +166,19 @@ def test_functions_are_one_container_image_with_two_commands(template: dict[str,
     assert all(f["PackageType"] == "Image" for f in functions)
     assert sorted(f["ImageConfig"]["Command"][0] for f in functions) == [
         "push_api.api.handler", "push_api.consumer.handler"]
-    assert all(f["ReservedConcurrentExecutions"] > 0 for f in functions)
+    # no reservation unless asked (tests/infra/test_deploy_checks.py checks the whole stack)
+    assert all("ReservedConcurrentExecutions" not in f for f in functions)
+
+
+def test_a_reservation_is_made_only_when_its_setting_asks(tmp_path: Path) -> None:
+    # GIVEN the push path built with both reservations asked for
+    template = _build(tmp_path / "cdk.out", tmp_path / "image", api_reserved_concurrency=7,
+                      consumer_reserved_concurrency=3)
+    # THEN each function reserves what its setting says
+    reserved = sorted((f["Properties"]["ImageConfig"]["Command"][0],
+                       f["Properties"].get("ReservedConcurrentExecutions"))
+                      for f in resources(template, "AWS::Lambda::Function").values())
+    assert reserved == [("push_api.api.handler", 7), ("push_api.consumer.handler", 3)]
 
 
 def test_cfn_lint_is_clean(synth: tuple[Path, dict[str, Any]]) -> None:
