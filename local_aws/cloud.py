@@ -10,6 +10,7 @@ or first use of ``push``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import threading
@@ -44,6 +45,8 @@ from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 
 __all__ = ["LocalCloud", "pipeline_input"]
+
+log = logging.getLogger(__name__)
 
 SFN_START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
 SFN_GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
@@ -156,6 +159,7 @@ class LocalCloud:
         # backfills run dates in threads: the first two may ask for an engine at once
         self._spark_lock = threading.Lock()
         self._warehouse_lock = threading.Lock()
+        self._starting: list[threading.Thread] = []
         self._ensure_databases()
 
     # ------------------------------------------------------------------ lazily started engines
@@ -179,6 +183,24 @@ class LocalCloud:
                 self._warehouse = LocalWarehouse(self.paths.warehouse).start()
             return self._warehouse
 
+    def start_engines(self) -> None:
+        """Start Spark and the local warehouse now, each in a background thread, so that
+        their start-up overlaps the run's first states (the lease, the raw crawl) and,
+        for the warehouse, the transform. The job and the load take them when they get
+        there (each waits on its engine's lock). For ``udp run`` and ``udp backfill``:
+        commands that will use both."""
+        for name in ("spark", "warehouse"):
+            thread = threading.Thread(target=self._start_engine, args=(name,),
+                                      name=f"start-{name}", daemon=True)
+            thread.start()
+            self._starting.append(thread)
+
+    def _start_engine(self, name: str) -> None:
+        try:
+            getattr(self, name)
+        except Exception:  # the stage that needs it starts it again and says why
+            log.debug("starting %s ahead of the run failed", name, exc_info=True)
+
     def start_push(self, port: int = 0) -> Any:
         """Start the push stack on 127.0.0.1:``port`` (0: a free one) over this cloud's S3
         twin, named and salted as ``cfg`` says; the running one if already started."""
@@ -199,6 +221,11 @@ class LocalCloud:
         return self.start_push()
 
     def close(self) -> None:
+        # an engine still starting is waited for: a warehouse that came up after this
+        # would outlive the command
+        for thread in self._starting:
+            thread.join()
+        self._starting.clear()
         with self._push_lock:
             if self._push is not None:
                 self._push.stop()  # Firehose writes its buffer, DynamoDB is saved

@@ -164,6 +164,14 @@ def trend_spec(days: Sequence[DayTrend], *, width: int = 300) -> dict[str, Any]:
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
+def warm_renderer() -> None:
+    """Start vl-convert's JavaScript engine now: its first drawing takes seconds, the
+    next ones milliseconds. It holds the GIL while it works, so call it (in a thread)
+    when this process only waits, as ``udp run`` does while the JVM starts."""
+    render_svg({"data": {"values": [{"x": 0}]}, "mark": "point",
+                "encoding": {"x": {"field": "x", "type": "quantitative"}}}, id_prefix="warm")
+
+
 def render_svg(spec: dict[str, Any], *, id_prefix: str) -> str:
     """Draw ``spec`` to SVG text; ids (clip paths) are prefixed with ``id_prefix``."""
     import vl_convert

@@ -1,0 +1,156 @@
+"""What a user waits for at the command line, against local Spark's own start-up.
+
+Three wall times, each a fresh process started from here (one process tree, the same
+machine and minute), side by side:
+
+* (a) the floor: a bare local Spark in a new Python process: the project's
+  ``local_spark()``, one ``range(10).count()``, stop.
+* (b) ``udp run --date D`` of a default day (1,200 users: 4 invocations x 3 pages x
+  100), cold: a new ``udp`` process on a state folder where D is ingested, not yet run.
+* (c) ``udp backfill --from A --to B`` of 30 default days, the same way.
+
+It prints (b)/(a) and (c)/(a): targets <= 1.5 and <= 3. Next to each wall time, the CPU
+seconds of the process tree: on a shared, loaded machine wall time also measures the
+neighbours, CPU time mostly does not. The ingest that sets up each state folder runs
+before the clocks start and is not counted.
+
+    .venv/bin/python bench/cli_latency.py                 # (a), (b), (c) once each
+    .venv/bin/python bench/cli_latency.py --repeat 3      # interleaved, medians
+    .venv/bin/python bench/cli_latency.py --days 7        # a shorter backfill for (c)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.backfill import days_from, ingest  # noqa: E402
+
+FIRST = date(2025, 3, 1)
+FLOOR = ("from local_aws.glue.spark_session import local_spark\n"
+         "spark = local_spark()\n"
+         "spark.range(10).count()\n"
+         "spark.stop()\n")
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall_s: float
+    cpu_s: float
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _udp() -> list[str]:
+    """The ``udp`` console script of this interpreter's environment, as a user runs it."""
+    script = Path(sys.executable).with_name("udp")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "udp_cli.cli"]
+
+
+def timed(argv: list[str], log: Path) -> Timing:
+    """Wall and CPU seconds of one fresh process (and its children: the JVM, PostgreSQL)
+    run to its end; its output goes to ``log``. A failing command stops the bench."""
+    cpu, wall = _children_cpu(), time.perf_counter()
+    with log.open("w") as out:
+        code = subprocess.call(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                               env={**os.environ, "COLUMNS": "100"})
+    timing = Timing(time.perf_counter() - wall, _children_cpu() - cpu)
+    if code != 0:
+        sys.exit(f"{' '.join(argv)} exited {code}; its output:\n{log.read_text()[-3000:]}")
+    return timing
+
+
+def floor(work: Path) -> Timing:
+    return timed([sys.executable, "-c", FLOOR], work / "floor.log")
+
+
+def run_day(base: Path, work: Path, day: str, i: int) -> Timing:
+    state = work / f"run-{i}"
+    shutil.copytree(base, state, symlinks=True)
+    try:
+        return timed([*_udp(), "--state-dir", str(state), "run", "--date", day],
+                     work / f"run-{i}.log")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def backfill(base: Path, work: Path, days: list[str], i: int) -> Timing:
+    state = work / f"backfill-{i}"
+    shutil.copytree(base, state, symlinks=True)
+    try:
+        return timed([*_udp(), "--state-dir", str(state), "backfill", "--from", days[0],
+                      "--to", days[-1]], work / f"backfill-{i}.log")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _line(label: str, timings: list[Timing]) -> str:
+    wall = statistics.median(t.wall_s for t in timings)
+    cpu = statistics.median(t.cpu_s for t in timings)
+    spread = (f"  (runs: {', '.join(f'{t.wall_s:.1f}' for t in timings)})"
+              if len(timings) > 1 else "")
+    return f"{label:<44} wall {wall:6.1f} s  CPU {cpu:6.1f} s{spread}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30, help="dates of the backfill (c)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of (a), (b), (c), interleaved; medians are printed")
+    parser.add_argument("--work-dir", type=Path, help="keep the state folders and logs here")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / "
+          f"{load[2]:.1f} (wall times include the neighbours; CPU times mostly do not)")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="udp-bench-cli-"))
+    work.mkdir(parents=True, exist_ok=True)
+    days = days_from(FIRST, args.days)
+    day = days_from(FIRST, args.days + 1)[-1]  # its own state folder, one more date
+    try:
+        print(f"ingesting {day} and {args.days} default days (1,200 users each) ...",
+              flush=True)
+        took = ingest(work / "base-run", [day], 4, 3, 100)
+        took += ingest(work / "base-backfill", days, 4, 3, 100)
+        print(f"  ingest took {took:.1f} s (not counted)", flush=True)
+        a: list[Timing] = []
+        b: list[Timing] = []
+        c: list[Timing] = []
+        for i in range(args.repeat):
+            a.append(floor(work))
+            print(_line("(a) bare local Spark, range(10).count()", a[-1:]), flush=True)
+            b.append(run_day(work / "base-run", work, day, i))
+            print(_line(f"(b) udp run --date {day}", b[-1:]), flush=True)
+            c.append(backfill(work / "base-backfill", work, days, i))
+            print(_line(f"(c) udp backfill of {args.days} days", c[-1:]), flush=True)
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    for label, timings in (("(a) floor", a), ("(b) udp run", b), ("(c) udp backfill", c)):
+        print(_line(label, timings))
+    floor_s = statistics.median(t.wall_s for t in a)
+    for label, timings, target in (("(b) / (a)", b, 1.5), ("(c) / (a)", c, 3.0)):
+        ratio = statistics.median(t.wall_s for t in timings) / floor_s
+        print(f"{label} = {ratio:.2f} wall (target <= {target}: "
+              f"{'met' if ratio <= target else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
