@@ -558,10 +558,11 @@ class UdpStack(Stack):
             transform_role.add_to_policy(_statement(
                 ["glue:GetTable", "glue:GetPartitions"],
                 self.glue_catalog_arns(database, table)))
-        # publishing the transform tables (glue_jobs/publish.py's boto3 calls)
+        # publishing the transform tables (glue_jobs/publish.py's boto3 calls), and the DQ
+        # gate asking the catalog whether dq_results has a partition in its window
         transform_role.add_to_policy(_statement(
             ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartition",
-             "glue:CreatePartition", "glue:UpdatePartition"],
+             "glue:GetPartitions", "glue:CreatePartition", "glue:UpdatePartition"],
             self.glue_catalog_arns(cfg.transform_database)))
         transform_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                                 [self.salt_secret.secret_arn]))
