@@ -82,8 +82,8 @@ def test_no_function_reserves_concurrency_unless_a_setting_asks(
 def test_reserved_concurrency_settings_reject_values_that_disable_a_function(
         setting: str, value: int) -> None:
     with pytest.raises(EnvConfigError, match=setting):
-        EnvConfig(name="dev", account="111111111111", region="eu-west-1",
-                  **{setting: value})
+        overrides: dict[str, Any] = {setting: value}
+        EnvConfig(name="dev", account="111111111111", region="eu-west-1", **overrides)
 
 
 # (c) ----------------------------------------------------------------- Redshift egress
