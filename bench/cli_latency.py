@@ -10,9 +10,10 @@ machine and minute), side by side:
 * (c) ``udp backfill --from A --to B`` of 30 default days, the same way.
 
 It prints (b)/(a) and (c)/(a): targets <= 1.5 and <= 3. Next to each wall time, the CPU
-seconds of the process tree: on a shared, loaded machine wall time also measures the
-neighbours, CPU time mostly does not. The ingest that sets up each state folder runs
-before the clocks start and is not counted.
+seconds of the processes the command waited for (``RUSAGE_CHILDREN``: the Python
+processes and PostgreSQL; Spark's JVM, which PySpark does not wait for, is left out), a
+hint of the command's own work where a loaded machine stretches the wall times. The
+ingest that sets up each state folder runs before the clocks start and is not counted.
 
     .venv/bin/python bench/cli_latency.py                 # (a), (b), (c) once each
     .venv/bin/python bench/cli_latency.py --repeat 3      # interleaved, medians
@@ -64,8 +65,8 @@ def _udp() -> list[str]:
 
 
 def timed(argv: list[str], log: Path) -> Timing:
-    """Wall and CPU seconds of one fresh process (and its children: the JVM, PostgreSQL)
-    run to its end; its output goes to ``log``. A failing command stops the bench."""
+    """Wall and CPU seconds (of the processes waited for) of one fresh process run to its
+    end; its output goes to ``log``. A failing command stops the bench."""
     cpu, wall = _children_cpu(), time.perf_counter()
     with log.open("w") as out:
         code = subprocess.call(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / "
-          f"{load[2]:.1f} (wall times include the neighbours; CPU times mostly do not)")
+          f"{load[2]:.1f} (wall times include the neighbours)")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="udp-bench-cli-"))
     work.mkdir(parents=True, exist_ok=True)
     days = days_from(FIRST, args.days)

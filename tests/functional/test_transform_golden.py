@@ -53,8 +53,8 @@ def _capture(lake: Lake) -> dict[str, Any]:
     for d in chunk:
         out[d["p_date"]] = {"status": d["status"], "cause": d.get("cause"),
                             "dq": _verdicts(d["dq"])}
-    for key, entry in out.items():
-        entry["rows"] = _rows(lake, key)
+    for p_date, entry in out.items():
+        entry["rows"] = _rows(lake, p_date)
     return out
 
 

@@ -257,6 +257,9 @@ class FakeStack:
         self.recorder = RecordingExecutor()
         self.chunks: list[tuple[list[str], bool | None]] = []
 
+    def start_engines(self) -> None:
+        """No engine to start: the recording executor runs nothing."""
+
     def executor(self) -> RecordingExecutor:
         return self.recorder
 
