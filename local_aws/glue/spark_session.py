@@ -16,10 +16,12 @@ owns and removes (``local_aws.processes``), instead of in the machine's shared /
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local_aws.glue.java import use_java
 
@@ -99,35 +101,70 @@ def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = Non
     if scratch_dir is not None:
         (scratch_dir / "java").mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    builder = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app)
-        .config("spark.sql.session.timeZone", "UTC")
+    settings = {
+        "spark.master": f"local[{cores}]",
+        "spark.app.name": app,
+        "spark.sql.session.timeZone": "UTC",
         # Glue 6.0's default (Spark 4's): invalid casts and overflows raise
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(cores * 2))
-        .config("spark.default.parallelism", str(cores * 2))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", " ".join(JAVA_OPTIONS))
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.driver.memory", "2g")
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.shuffle.partitions": str(cores * 2),
+        "spark.default.parallelism": str(cores * 2),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": " ".join(JAVA_OPTIONS),
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.driver.memory": "2g",
         # the job caches its model once and scans it five times within seconds: building
         # compressed column buffers cost more than it saved (~15% of the model's CPU)
-        .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
-        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         # owner-only files, as the rest of the local lake (Hadoop's local file system
         # applies this umask to every file and folder it creates)
-        .config("spark.hadoop.fs.permissions.umask-mode", "077")
-    )
-    for key, value in {**scratch_settings(scratch_dir),
-                       **event_log_settings(event_log_dir)}.items():
+        "spark.hadoop.fs.permissions.umask-mode": "077",
+        **scratch_settings(scratch_dir),
+        **event_log_settings(event_log_dir),
+    }
+    _launch_quiet_gateway(settings)
+    builder = SparkSession.builder
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+JVM_NOTICES = ("WARNING: Using incubator modules: jdk.incubator.vector",)
+"""Lines the JVM itself prints to stderr at every start and no setting silences: Spark
+4.1's launcher always adds ``--add-modules=jdk.incubator.vector``, and the JVM announces
+it. They say nothing to a user of ``udp``; every other line passes through."""
+
+
+def _pass_stderr(stream: IO[bytes]) -> None:
+    """Copy the JVM's stderr to ours, line by line, without :data:`JVM_NOTICES`."""
+    for line in iter(stream.readline, b""):
+        if line.decode("utf-8", "replace").rstrip("\r\n") in JVM_NOTICES:
+            continue
+        sys.stderr.write(line.decode("utf-8", "replace"))
+        sys.stderr.flush()
+
+
+def _launch_quiet_gateway(settings: dict[str, str]) -> None:
+    """Start this process's Spark JVM (once) with ``settings``, its stderr read through
+    :func:`_pass_stderr`; ``getOrCreate`` then takes this gateway as PySpark's own."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+    proc = gateway.proc
+    threading.Thread(target=_pass_stderr, args=(proc.stderr,), name="spark-stderr",
+                     daemon=True).start()
+    SparkContext._gateway = gateway
+    SparkContext._jvm = gateway.jvm
 
 
 def stop_spark() -> None:

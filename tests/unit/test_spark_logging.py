@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from local_aws.glue.spark_session import LOG4J
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_aws.glue.spark_session import LOG4J, _pass_stderr
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _properties() -> dict[str, str]:
@@ -22,3 +31,27 @@ def test_the_gateway_logger_holds_the_root_level_so_spark_does_not_lower_the_con
     key = next(k for k, v in names.items()
                if v == "org.apache.spark.api.python.PythonGatewayServer")
     assert props[f"logger.{key}.level"] == props["rootLogger.level"] == "error"
+
+
+def test_the_jvm_notice_of_incubator_modules_is_dropped_and_other_lines_pass(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN what the Spark JVM writes to stderr at start and later
+    jvm = io.BytesIO(b"WARNING: Using incubator modules: jdk.incubator.vector\n"
+                     b"12:00:01 ERROR TaskSetManager: Task 1 failed\n"
+                     b"caf\xc3\xa9 \xff\n")
+    # WHEN it is passed through
+    _pass_stderr(jvm)
+    # THEN only the start-up notice is gone; errors and odd bytes still reach the user
+    assert capsys.readouterr().err == ("12:00:01 ERROR TaskSetManager: Task 1 failed\n"
+                                       "café \ufffd\n")
+
+
+def test_a_fresh_local_spark_starts_without_the_incubator_notice() -> None:
+    # GIVEN a new process WHEN it starts the project's local Spark and runs a job
+    code = ("from local_aws.glue.spark_session import local_spark\n"
+            "s = local_spark()\nassert s.range(10).count() == 10\ns.stop()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    # THEN it succeeds and its stderr holds no JVM start-up notice
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "incubator" not in done.stderr, done.stderr
