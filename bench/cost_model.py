@@ -5,7 +5,7 @@ Pure arithmetic, no AWS call. Three inputs, each a frozen dataclass:
 * :class:`Prices` — published on-demand prices of one region (us-east-1, USD) and the
   billing rules that shape small runs (Glue's 1-minute minimum per job run, a crawler's
   10-minute minimum, Redshift Serverless' 60-second minimum, Firehose's 5 KB rounding
-  per record). Sources and which figures are assumptions: ``docs/cost-model.md``.
+  per record). Sources and which figures are assumptions: ``docs/reference/cost-model.md``.
 * :class:`Deployment` — what ``infra/`` deploys (workers, base RPU, ingest schedule,
   Lambda memory, the crawler poll loops' wait), read from an
   :class:`~infra.config.EnvConfig` and the state machine definitions.
@@ -74,7 +74,7 @@ MONTH_DAYS = 30.4
 
 @dataclass(frozen=True)
 class Prices:
-    """On-demand prices, us-east-1, USD (see docs/cost-model.md for each source)."""
+    """On-demand prices, us-east-1, USD (see docs/reference/cost-model.md for each source)."""
 
     glue_dpu_hour: float = 0.44
     glue_min_billed_s: float = 60.0  # Glue 2.0+ Spark jobs: per second, 1-minute minimum
@@ -141,7 +141,7 @@ class GlueWork:
 
 @dataclass(frozen=True)
 class Workload:
-    """Measured sizes and assumed AWS durations (docs/cost-model.md says which is which)."""
+    """Measured sizes and assumed AWS durations (docs/reference/cost-model.md says which is which)."""
 
     ndjson_bytes_per_user: int = 930  # measured: one validated, scrubbed NDJSON line
     raw_parquet_bytes_per_user: float = 150.0  # measured: Snappy Parquet, 1k-10k rows a file

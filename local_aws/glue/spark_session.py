@@ -65,7 +65,7 @@ def event_log_settings(event_log_dir: Path | None) -> dict[str, str]:
 
     Locally the folder is ``<state>/spark-events`` (``LocalPaths.spark_events``); on Glue
     the job's ``--enable-spark-ui``/``--spark-event-logs-path`` do the same to S3
-    (infra/stack.py). docs/spark-ui.md says how to open them.
+    (infra/stack.py). docs/operate/spark-ui.md says how to open them.
     """
     if event_log_dir is None:
         return {}

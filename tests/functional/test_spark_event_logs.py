@@ -1,4 +1,4 @@
-"""A local Glue job run leaves a Spark event log under the state folder (docs/spark-ui.md)."""
+"""A local Glue job run leaves a Spark event log under the state folder (docs/operate/spark-ui.md)."""
 
 from __future__ import annotations
 
