@@ -14,7 +14,7 @@ Pure arithmetic, no AWS call. Three inputs, each a frozen dataclass:
 
 :func:`daily_cost` is one day of ingest plus its nightly run; :func:`backfill_cost`
 re-runs a range of days either as today (one execution, two crawls and two Glue job
-runs per date) or in range mode (issue 19: one transform run, a raw and a transform
+runs per date) or in range mode (one transform run, a raw and a transform
 crawl and one load run per chunk of dates). Run ``python bench/cost_model.py`` for the tables
 (``--markdown`` prints them as the doc's tables, ``--env prod`` uses prod's sizes).
 """
@@ -141,7 +141,10 @@ class GlueWork:
 
 @dataclass(frozen=True)
 class Workload:
-    """Measured sizes and assumed AWS durations (docs/reference/cost-model.md says which is which)."""
+    """Measured sizes and assumed AWS durations.
+
+    docs/reference/cost-model.md says which is which.
+    """
 
     ndjson_bytes_per_user: int = 930  # measured: one validated, scrubbed NDJSON line
     raw_parquet_bytes_per_user: float = 150.0  # measured: Snappy Parquet, 1k-10k rows a file

@@ -1,6 +1,6 @@
 """Local SparkSession with Glue 5.0-like settings (Spark 3.5, Java 17, UTC, small shuffles).
 
-Local-only concerns (issue 17): files Spark writes are owner-only (Hadoop's
+Local-only concerns (a shared machine): files Spark writes are owner-only (Hadoop's
 ``fs.permissions.umask-mode`` 077: Parquet 0600, folders 0700, like every other file of
 the local lake), and with ``scratch_dir`` all of Spark's temp folders (``spark.local.dir``,
 the JVM's ``java.io.tmpdir``, the SQL warehouse dir) live under it, a folder the caller
