@@ -13,7 +13,7 @@ JAVA   := $(VENV)/.installed-java
 ARGS   ?=
 ENV    ?= dev
 APPROVAL ?= broadening
-# Every install goes through the lock (docs/dependencies.md): a fresh clone gets exactly the
+# Every install goes through the lock (docs/develop/dependencies.md): a fresh clone gets exactly the
 # versions CI tested. `make lock` regenerates it.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 CDK    := $(VENV)/cdk-cli/node_modules/.bin/cdk
@@ -98,7 +98,7 @@ diff: synth ## what a deploy of ENV would change (reads the deployed stack; AWS 
 	$(CDK) diff --app cdk.out udp-$(ENV) --method template
 
 # A throwaway venv resolves pyproject.toml's ranges afresh (newest allowed versions) and
-# its freeze becomes the lock; then run `make test` and commit both (docs/dependencies.md).
+# its freeze becomes the lock; then run `make test` and commit both (docs/develop/dependencies.md).
 lock: ## re-resolve Python dependencies to the newest allowed; rewrite constraints*.txt
 	$(NEED_PYTHON)
 	rm -rf $(VENV)-lock

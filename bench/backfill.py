@@ -1,6 +1,6 @@
 """Backfill throughput: range mode against one execution per date, measured in one run.
 
-Issue 19's targets, printed side by side from the same process and machine:
+The targets, printed side by side from the same process and machine:
 
 * 30 default days (1,200 users each: 4 invocations x 3 pages x 100): the wall time of
   range mode (``udp backfill``: chunks of 7, one transform and one load run per chunk)

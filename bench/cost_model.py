@@ -5,7 +5,7 @@ Pure arithmetic, no AWS call. Three inputs, each a frozen dataclass:
 * :class:`Prices` — published on-demand prices of one region (us-east-1, USD) and the
   billing rules that shape small runs (Glue's 1-minute minimum per job run, a crawler's
   10-minute minimum, Redshift Serverless' 60-second minimum, Firehose's 5 KB rounding
-  per record). Sources and which figures are assumptions: ``docs/cost-model.md``.
+  per record). Sources and which figures are assumptions: ``docs/reference/cost-model.md``.
 * :class:`Deployment` — what ``infra/`` deploys (workers, base RPU, ingest schedule,
   Lambda memory, the crawler poll loops' wait), read from an
   :class:`~infra.config.EnvConfig` and the state machine definitions.
@@ -14,7 +14,7 @@ Pure arithmetic, no AWS call. Three inputs, each a frozen dataclass:
 
 :func:`daily_cost` is one day of ingest plus its nightly run; :func:`backfill_cost`
 re-runs a range of days either as today (one execution, two crawls and two Glue job
-runs per date) or in range mode (issue 19: one transform run, a raw and a transform
+runs per date) or in range mode (one transform run, a raw and a transform
 crawl and one load run per chunk of dates). Run ``python bench/cost_model.py`` for the tables
 (``--markdown`` prints them as the doc's tables, ``--env prod`` uses prod's sizes).
 """
@@ -74,7 +74,7 @@ MONTH_DAYS = 30.4
 
 @dataclass(frozen=True)
 class Prices:
-    """On-demand prices, us-east-1, USD (see docs/cost-model.md for each source)."""
+    """On-demand prices, us-east-1, USD (see docs/reference/cost-model.md for each source)."""
 
     # Glue 6.0 Spark jobs: the 5.x rate of $0.44 less the 30% AWS announced for 6.0
     # (docs/cost-model.md gives the source and what is still to be checked)
@@ -143,7 +143,10 @@ class GlueWork:
 
 @dataclass(frozen=True)
 class Workload:
-    """Measured sizes and assumed AWS durations (docs/cost-model.md says which is which)."""
+    """Measured sizes and assumed AWS durations.
+
+    docs/reference/cost-model.md says which is which.
+    """
 
     ndjson_bytes_per_user: int = 930  # measured: one validated, scrubbed NDJSON line
     raw_parquet_bytes_per_user: float = 150.0  # measured: Snappy Parquet, 1k-10k rows a file

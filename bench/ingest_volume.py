@@ -8,11 +8,11 @@ Firehose twin writing Parquet into the S3 twin) and prints, from the same run:
 * the Lambda path's own CPU time for those records: the ingest thread's CPU
   (``time.thread_time``; the API twin serves from its own threads) less the CPU the
   Firehose twin spent inside its calls on that thread;
-* their ratio, target <= 2 (issue 19: the twins no longer dominate).
+* their ratio, target <= 2 (the twins must not dominate the Lambda path's own cost).
 
 ``--e2e`` also runs the nightly state machine for the day on the local stack (crawl,
 PySpark transform, load into the local warehouse) and prints the end-to-end wall time
-(issue 19's target for 1M users: <= 3 min). It takes minutes, so it is a flag:
+(target for 1M users: <= 3 min). It takes minutes, so it is a flag:
 ``.venv/bin/python bench/ingest_volume.py --users 1000000 --e2e``.
 """
 

@@ -24,7 +24,7 @@ best run (the box is shared, so the best run is the least disturbed one).
                 rows/s: in one transaction, and with a commit per row (autocommit: how
                 the seed jobs appended)
 
-Targets (issue 6): import >= 80% of raw COPY rows/s; import >= 20x row-by-row INSERT.
+Targets: import >= 80% of raw COPY rows/s; import >= 20x row-by-row INSERT.
 Judged best run against best run (noise on a shared box only ever adds time); each ratio
 is also shown per round (median, range), as the spread is wide (a path takes 1-3 s, other
 jobs come and go). Rounds alternate the order of the paths, and every run starts on a

@@ -1,7 +1,7 @@
 """The data dictionary: every table the pipeline owns, as data and as Markdown.
 
 Derived from the table contracts only (no catalog, no I/O), so ``udp tables`` /
-``udp describe TABLE`` and ``docs/data-dictionary.md`` cannot disagree with what the
+``udp describe TABLE`` and ``docs/analyse/data-dictionary.md`` cannot disagree with what the
 jobs write. Nested raw columns are listed by their dotted path (``location.city``);
 fields the contract marks secret are never stored, so they are not listed.
 
@@ -25,7 +25,7 @@ __all__ = ["DICTIONARY_PATH", "ColumnInfo", "TableInfo", "UnknownTableError", "a
            "column_rows", "find_table", "partition_rows", "render_markdown", "table_info",
            "table_rows"]
 
-DICTIONARY_PATH = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"
+DICTIONARY_PATH = Path(__file__).resolve().parents[1] / "docs" / "analyse" / "data-dictionary.md"
 _PARTITION_DOC = "ingestion day, YYYY-MM-DD (partition key: filter on it to prune)"
 
 
@@ -175,7 +175,7 @@ def render_markdown(tables: Sequence[TableInfo]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write or check docs/data-dictionary.md")
+    parser = argparse.ArgumentParser(description="write or check docs/analyse/data-dictionary.md")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help=f"write {DICTIONARY_PATH.name}")
     group.add_argument("--check", action="store_true", help="exit 1 if the file is stale")

@@ -1,1 +1,1 @@
-"""crawlers package."""
+"""Glue crawler specs as data, and the schema rules a crawl applies."""

@@ -195,7 +195,7 @@ def default_specs(cfg: PipelineConfig) -> list[CrawlerSpec]:
     only ``dq_results`` (not its ``_staging/``), whose day folders are written in
     place: it adds partitions nobody registered (a day whose job died between writing
     and registering) and logs schema drift and vanished folders (``LOG`` only).
-    docs/deploy-checks.md (d).
+    docs/operate/deploy-checks.md (d).
     """
     raw = CrawlerSpec(
         name=cfg.raw_crawler,

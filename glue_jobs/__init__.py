@@ -1,1 +1,1 @@
-"""glue_jobs package."""
+"""The two Glue jobs (PySpark transform, warehouse bulk import), their ports and AWS adapters."""

@@ -19,7 +19,7 @@ def service_principal(service: str, account: str) -> iam.ServicePrincipal:
 
     ``aws:SourceAccount`` in the trust policy (confused-deputy prevention, IAM User
     Guide "The confused deputy problem"), for Firehose, Glue, Step Functions, EventBridge
-    Scheduler, Redshift and Lambda. docs/deploy-checks.md (j) says which services'
+    Scheduler, Redshift and Lambda. docs/operate/deploy-checks.md (j) says which services'
     guides confirm the key and what a first deploy must check for the others.
     """
     return iam.ServicePrincipal(

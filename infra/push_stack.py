@@ -6,7 +6,7 @@ DynamoDB ``users``; ``GET /users/{id}`` reads DynamoDB.
 
     self.push = PushIngest(self, "Push", push_props_for(self))
 
-Choices (docs/push.md says why):
+Choices (docs/reference/push.md says why):
 - Auth: IAM (SigV4) decides who may call: a partner assumes ``PushClientRole`` (trusted
   accounts in ``PushProps.client_accounts``), whose only right is ``execute-api:Invoke``
   on the two methods. An API key is required as well, but only to tie each partner to

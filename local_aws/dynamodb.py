@@ -1,4 +1,4 @@
-"""A small DynamoDB twin: the date leases the state machine takes (issue 17, item 1).
+"""A small DynamoDB twin: the date leases the state machine takes (one run per date).
 
 Only what ``orchestration/state_machine.asl.json`` uses, through Step Functions' optimized
 integrations ``dynamodb:putItem`` / ``getItem`` / ``deleteItem``: items in DynamoDB's typed

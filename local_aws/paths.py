@@ -58,5 +58,5 @@ class LocalPaths:
 
     @property
     def spark_events(self) -> Path:
-        """Spark event logs of the local Glue jobs (docs/spark-ui.md)."""
+        """Spark event logs of the local Glue jobs (docs/operate/spark-ui.md)."""
         return self.state_dir / "spark-events"

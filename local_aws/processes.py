@@ -1,4 +1,4 @@
-"""What the local stack leaves running, and cleaning up after a killed run (issue 17, item 3).
+"""What the local stack leaves running, and cleaning up after a killed run.
 
 Two things outlive a ``udp`` process that is killed (SIGKILL, OOM, a closed laptop lid):
 

@@ -75,7 +75,7 @@ socket's owner connects: the user running ``udp`` (or, when ``udp`` runs as root
 ``embedded_postgres`` system user the server runs as, and root). The socket sits in
 ``pgdata`` (0700) unless that path is too long for a socket name; then it sits in a
 runtime folder that ``embedded_postgres`` opens to everyone (0777) when run as root,
-which is why the socket's own mode matters (docs/security-local.md). A server made
+which is why the socket's own mode matters (docs/operate/security-local.md). A server made
 before this setting gets it at its next start."""
 
 log = logging.getLogger(__name__)

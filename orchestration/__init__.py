@@ -1,1 +1,1 @@
-"""orchestration package."""
+"""Step Functions definitions (nightly, range backfill), schedules and backfill planning."""

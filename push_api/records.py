@@ -5,7 +5,7 @@ validation, secret removal, the 1,000 KiB record cap, the quarantine entry with 
 secrets scrubbed), one record at a time so each rejection keeps its index in the request.
 Secrets in a pushed record are dropped, not refused, as the pull path drops them.
 
-Limits (see docs/push.md for the sources):
+Limits (see docs/reference/push.md for the sources):
 - API Gateway REST payloads are at most 10 MB; a Lambda invoked synchronously takes at
   most 6 MB of request, headers and JSON escaping included, so the handler refuses a
   body over ``MAX_BODY_BYTES`` (5 MiB) with 413 before parsing it.

@@ -578,7 +578,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     _print_rows(columns, [tuple(r) for r in table_rows(all_tables())], args.format)
     if args.format == "table":
         console.print("udp describe TABLE shows columns and partitions; "
-                      "docs/data-dictionary.md has them all", markup=False)
+                      "docs/analyse/data-dictionary.md has them all", markup=False)
     return 0
 
 
@@ -745,7 +745,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clean what killed runs left (servers, scratch, leases) and say what")
     p.set_defaults(func=cmd_status)
 
-    from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/push.md)
+    from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/reference/push.md)
 
     add_push_commands(sub)
     return parser

@@ -4,7 +4,7 @@
 consumer: ``local_aws.push``) for a state folder until Ctrl-C or SIGTERM. ``push`` and
 ``get`` are a partner's client (``push_api.client``): they find the running server
 through ``<state>/push/endpoint.json`` and its key in ``<state>/push/api-key``
-(``local_aws.push_endpoint``), or take ``--url`` / ``--api-key``. docs/push.md.
+(``local_aws.push_endpoint``), or take ``--url`` / ``--api-key``. docs/reference/push.md.
 
 Exit codes: 0 done; 1 ``push``: records still undelivered after the resends, ``get``:
 unknown id; 2 a user mistake (unreadable file, invalid JSON, no server, malformed id,

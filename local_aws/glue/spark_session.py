@@ -6,7 +6,7 @@ Spark 4 turns ANSI SQL mode on by default, and Glue 6.0 keeps that default: a ca
 explicitly (``spark.sql.ansi.enabled``) so local runs and tests fail exactly where a Glue
 6.0 job would; the transforms use ``try_cast`` wherever input may be malformed.
 
-Local-only concerns: files Spark writes are owner-only (Hadoop's
+Local-only concerns (a shared machine): files Spark writes are owner-only (Hadoop's
 ``fs.permissions.umask-mode`` 077: Parquet 0600, folders 0700, like every other file of
 the local lake), and with ``scratch_dir`` all of Spark's temp folders (``spark.local.dir``,
 the JVM's ``java.io.tmpdir``, the SQL warehouse dir) live under it, a folder the caller
@@ -77,7 +77,7 @@ def event_log_settings(event_log_dir: Path | None) -> dict[str, str]:
 
     Locally the folder is ``<state>/spark-events`` (``LocalPaths.spark_events``); on Glue
     the job's ``--enable-spark-ui``/``--spark-event-logs-path`` do the same to S3
-    (infra/stack.py). docs/spark-ui.md says how to open them.
+    (infra/stack.py). docs/operate/spark-ui.md says how to open them.
     """
     if event_log_dir is None:
         return {}

@@ -26,7 +26,7 @@ paths, InputPath/OutputPath/ResultPath); ``intrinsics`` (``States.*``); ``payloa
 (Parameters / ResultSelector / ItemSelector); ``jsonata``; ``choice``; ``validation``
 (what a definition must satisfy at load); ``results`` (``RunResult``); ``history`` (the
 run store); ``executor`` (the interpreter). Reading the file and its placeholders is
-``orchestration.definition``. What is supported and refused: docs/stepfunctions-twin.md.
+``orchestration.definition``. What is supported and refused: docs/develop/stepfunctions-twin.md.
 """
 
 from local_aws.stepfunctions.errors import TaskError, TaskHandler

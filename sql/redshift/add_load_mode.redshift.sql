@@ -1,4 +1,4 @@
--- REDSHIFT ONLY. Brings audit.load_log of a warehouse created before issue 18 up to
+-- REDSHIFT ONLY. Brings audit.load_log of a warehouse created before load_mode existed up to
 -- tables.redshift.sql: Redshift's ALTER TABLE ... ADD COLUMN has no IF NOT EXISTS, so the
 -- bulk import runs it only when load_log_has_load_mode.sql counts 0. Old rows keep null
 -- (they were all ordinary merges).

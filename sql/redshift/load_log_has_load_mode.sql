@@ -1,5 +1,5 @@
 -- Shared: Redshift and PostgreSQL. 1 when audit.load_log has the load_mode column
--- (added in issue 18), 0 on a warehouse created before it; see add_load_mode.redshift.sql.
+-- (a later column), 0 on a warehouse created before it; see add_load_mode.redshift.sql.
 select count(*)
 from information_schema.columns
 where table_schema = 'audit'

@@ -3,7 +3,7 @@
 -- admin's password is managed and rotated by Secrets Manager (namespace
 -- ManageAdminPassword), the load user's login is the secret udp/<env>/redshift-load.
 --
--- How (docs/deploy-checks.md (g)): open Query Editor v2 on the workgroup with the admin
+-- How (docs/operate/deploy-checks.md (g)): open Query Editor v2 on the workgroup with the admin
 -- secret Redshift created, replace ${LOAD_PASSWORD} with the "password" field of
 -- udp/<env>/redshift-load (never commit it), and run this file. udp_load is
 -- EnvConfig.redshift_load_user; udp is EnvConfig.redshift_database.

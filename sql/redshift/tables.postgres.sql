@@ -70,7 +70,7 @@ create table if not exists audit.load_log (
     load_mode varchar(16)
 );
 
--- load_mode ('merge' | 'replace', issue 18) came after the first release: add it to
+-- load_mode ('merge' | 'replace') came after the first release: add it to
 -- state folders made before.
 alter table audit.load_log add column if not exists load_mode varchar(16);
 

@@ -1,6 +1,7 @@
-"""Two `udp run --date D` processes started together against one state folder (issue 17,
-item 1): one runs the day, the other refuses with one line naming the holder, and the day
-is whole afterwards (the catalog points at a folder that exists, `udp query` counts all)."""
+"""Two `udp run --date D` processes started together against one state folder
+(one run per date): one runs the day, the other refuses with one line naming the holder,
+and the day is whole afterwards (the catalog points at a folder that exists, `udp query`
+counts all)."""
 
 from __future__ import annotations
 

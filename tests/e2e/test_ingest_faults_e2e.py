@@ -1,4 +1,4 @@
-"""Issue 3's fault test: a flaky API (30% 5xx/429) and a flaky Firehose (20% per-record
+"""The fault test: a flaky API (30% 5xx/429) and a flaky Firehose (20% per-record
 failures) lose nothing, and after the transform each user appears exactly once."""
 
 from __future__ import annotations

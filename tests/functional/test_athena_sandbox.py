@@ -1,5 +1,5 @@
 """`udp query` is as strict as Athena: it reads the catalog's tables and nothing else, and
-changes nothing on disk (issue 17, item 2).
+changes nothing on disk.
 
 Each hostile query runs against the small lake of ``test_athena_queries``; it must be
 refused with a :class:`QueryRefused` of one line, and the state folder must hash the same

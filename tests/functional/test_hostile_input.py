@@ -1,4 +1,4 @@
-"""Every input bounded and shaped (issue 17, item 4): each bad input gets one line and exit
+"""Every input bounded and shaped: each bad input gets one line and exit
 code 2, never a traceback, and nothing is written on a refusal; replays are streamed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Local data is owner-only (issue 17, item 5): Spark's Parquet, the catalog, the warehouse.
+"""Local data is owner-only: Spark's Parquet, the catalog, the warehouse.
 
 On a shared machine other users must not read the lake's files, the catalog's records or
 the warehouse's data, nor connect to the warehouse (it trusts its socket's connections).

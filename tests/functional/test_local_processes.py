@@ -1,4 +1,4 @@
-"""A killed run leaves nothing running unreported and no temp folders (issue 17, item 3).
+"""A killed run leaves nothing running unreported and no temp folders.
 
 Each test starts a real ``udp``-like child process (embedded PostgreSQL, or the local
 stack's Spark), kills it with SIGKILL, and checks what the next start does.

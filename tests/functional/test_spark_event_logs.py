@@ -1,4 +1,7 @@
-"""A local Glue job run leaves a Spark event log under the state folder (docs/spark-ui.md)."""
+"""A local Glue job run leaves a Spark event log under the state folder.
+
+docs/operate/spark-ui.md says how to open it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Template defects found in review, each pinned (docs/deploy-checks.md has the AWS sources)."""
+"""Template defects found in review, each pinned.
+
+docs/operate/deploy-checks.md has the AWS sources.
+"""
 
 from __future__ import annotations
 

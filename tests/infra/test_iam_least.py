@@ -11,7 +11,7 @@ For each role the test DERIVES what it needs, then compares with the synthesized
 * AWS-documented service needs, each named with its source (the constants below).
 
 What cannot be derived offline (Access Analyzer's policy validation, an AccessDenied
-that only a real run shows) is listed in docs/iam.md.
+that only a real run shows) is listed in docs/reference/iam.md.
 
 Why one file of ~780 lines: it is a table of every role's needs, one function a role,
 each next to the documented needs it cites; the derivation machinery itself lives in
@@ -163,7 +163,7 @@ CRAWLER_CALLS: dict[str, Callable[[CrawlerSpec], bool]] = {
 CDK_OWN_ROLES = (
     "CustomCDKBucketDeployment",
     # AwsCustomResource's singleton Lambda (CDK names it by this fixed hash): it looks up
-    # S3's managed prefix list for the Redshift egress rule (docs/deploy-checks.md (c));
+    # S3's managed prefix list for the Redshift egress rule (docs/operate/deploy-checks.md (c));
     # its one statement is ec2:DescribeManagedPrefixLists, pinned in test_deploy_checks
     "AWS679f53fac002430cb0da5b7982bd2287",
 )

@@ -207,7 +207,7 @@ def _reference_validate(raw: Any, json_ready: bool) -> dict[str, Any] | Rejectio
         clean = walk(ur.SOURCE_FIELDS, raw, "")
     except ur._Reject as rej:
         return rej.rejection
-    # a user carries its key, its email and its name (issue 17: not just an id)
+    # a user carries its key, its email and its name (not just an id)
     for dotted in ("login.uuid", "name", "gender", "nat"):
         first, *rest = dotted.split(".")
         value = clean.get(first)

@@ -268,8 +268,10 @@ def test_the_doc_carries_the_tables_the_model_prints() -> None:
     # GIVEN the tables the model prints for dev
     printed = report(deployment_from_env(env_config("dev")), markdown=True)
     tables = [block for block in printed.split("\n\n") if "|" in block]
-    # THEN docs/cost-model.md shows each of them as printed (rerun --markdown after a change)
-    doc = (NIGHTLY_ASL.parents[1] / "docs" / "cost-model.md").read_text(encoding="utf-8")
+    # THEN docs/reference/cost-model.md shows each of them as printed
+    # (rerun --markdown after a change)
+    doc_path = NIGHTLY_ASL.parents[1] / "docs" / "reference" / "cost-model.md"
+    doc = doc_path.read_text(encoding="utf-8")
     assert len(tables) == 4
     for block in tables:
         table = "\n".join(line for line in block.splitlines() if line.startswith("|"))

@@ -107,7 +107,7 @@ def test_default_specs_match_the_contract_tables() -> None:
                                                     cfg.transform_database)
     assert raw.table_name(raw.targets[0]) == RAW.name
     # AND the transform crawler covers only dq_results: the model tables' data lives in
-    # _versions/ folders it cannot usefully crawl (docs/deploy-checks.md (d))
+    # _versions/ folders it cannot usefully crawl (docs/operate/deploy-checks.md (d))
     assert transform.targets == (f"s3://udp-lake/{DQ_RESULTS.prefix}/",)
     assert transform.table_name(transform.targets[0]) == DQ_RESULTS.name
     # AND it skips the folder where a multi-day pass stages rows (one killed mid-pass

@@ -1,5 +1,5 @@
 """The data dictionary comes from the contracts: as data for `udp tables` / `udp describe`,
-and as the checked-in docs/data-dictionary.md, which must be current."""
+and as the checked-in docs/analyse/data-dictionary.md, which must be current."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Pure translation, no SDK call: give it what ``DescribeExecution`` and
 ``GetExecutionHistory`` (all pages, oldest first) returned, as boto3 dicts, and pass
 the result to :func:`udp_cli.report.local.run_summary` with the day's ``dq_results``
-rows from Athena. docs/report.md shows the calls and the mapping.
+rows from Athena. docs/operate/report.md shows the calls and the mapping.
 
 Differences from the local executor's events that this smooths over (HistoryEvent,
 Step Functions API reference): state events are typed by state kind
@@ -27,7 +27,7 @@ the script's per-date result. The per-date status is therefore derived from the
 chunk's result (``$.results[i]``: ``SUCCEEDED`` means every date was loaded), the
 bulk import's ``ErrorMessage`` (it names each date not loaded and why) and, when
 given, the day's ``dq_results`` rows (run id ``<run key>-YYYYMMDD``); counts come
-from Athena and ``audit.load_log`` as for a nightly run (docs/report.md).
+from Athena and ``audit.load_log`` as for a nightly run (docs/operate/report.md).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Sources, all written by the pipeline itself (nothing extra is logged for the rep
 * the ``dq_results`` Parquet partition: each rule's observed value and threshold.
 
 The pure part (events → stages, a stored run → :class:`RunSummary`) takes plain dicts, so
-the same functions serve a run history fetched from Step Functions (see docs/report.md).
+the same functions serve a run history fetched from Step Functions (see docs/operate/report.md).
 """
 
 from __future__ import annotations
