@@ -77,7 +77,7 @@ class Prices:
     """On-demand prices, us-east-1, USD (see docs/reference/cost-model.md for each source)."""
 
     # Glue 6.0 Spark jobs: the 5.x rate of $0.44 less the 30% AWS announced for 6.0
-    # (docs/cost-model.md gives the source and what is still to be checked)
+    # (docs/reference/cost-model.md gives the source and what is still to be checked)
     glue_dpu_hour: float = round(0.44 * 0.70, 3)
     glue_min_billed_s: float = 60.0  # Glue 2.0+ Spark jobs: per second, 1-minute minimum
     crawler_dpu_hour: float = 0.44

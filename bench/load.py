@@ -137,6 +137,7 @@ class Bench:
             conn.execute("checkpoint")
         self.last = f"{prefix}_{self.runs}"
         wh = LocalWarehouse(self.admin.data_dir, database=self.last).start()
+        wh.bootstrap()
         PostgresWarehouse(wh.uri).ensure_schema()
         return wh
 

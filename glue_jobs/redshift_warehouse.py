@@ -160,9 +160,9 @@ class RedshiftWarehouse:
         return conn
 
     def ensure_schema(self) -> None:
-        """Apply schemas, Redshift tables and views (one statement per execute)."""
-        files = ("redshift/schemas.sql", "redshift/tables.redshift.sql",
-                 "redshift/views.sql")
+        """Apply Redshift tables and views (one statement per execute) in the schemas the
+        load user owns; the deploy's bootstrap made those (glue_jobs.warehouse_bootstrap)."""
+        files = ("redshift/tables.redshift.sql", "redshift/views.sql")
         conn = self._connect()
         try:
             cur = conn.cursor()

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BOOTSTRAP_CODE",
+    "BOOTSTRAP_HANDLER",
     "ENTRYPOINTS",
     "IMAGE_CONTEXT",
     "LAMBDA_IMAGE",
@@ -35,6 +37,7 @@ __all__ = [
     "StagedAssets",
     "build_wheel",
     "stage_all",
+    "stage_bootstrap_code",
     "stage_context",
     "stage_glue_assets",
     "stage_image_context",
@@ -120,6 +123,7 @@ class StagedAssets:
 
     glue: GlueAssets
     image_context: Path
+    bootstrap_code: Path | None = None
 
 
 def _project_metadata(repo_root: Path) -> tuple[str, str, str]:
@@ -224,7 +228,35 @@ def stage_image_context(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
     return out_dir
 
 
+BOOTSTRAP_CODE = ("glue_jobs/__init__.py", "glue_jobs/warehouse_bootstrap.py", "sql")
+"""What the warehouse bootstrap Lambda ships: its module, its package and the SQL it
+reads; it imports nothing else (boto3 comes with the Lambda runtime, imported in the
+handler only)."""
+BOOTSTRAP_HANDLER = "glue_jobs.warehouse_bootstrap.handler"
+
+
+def stage_bootstrap_code(out_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """Copy :data:`BOOTSTRAP_CODE` into a fresh ``out_dir`` (the Lambda's zip asset)."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    for rel in BOOTSTRAP_CODE:
+        source = repo_root / rel
+        if source.is_dir():
+            shutil.copytree(source, out_dir / rel,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out_dir / rel)
+        else:
+            raise AssetStagingError(f"warehouse bootstrap file {rel} is missing")
+    return out_dir
+
+
 def stage_all(staging_dir: Path, repo_root: Path = REPO_ROOT) -> StagedAssets:
-    """Stage the Glue assets and the image build context under ``staging_dir``."""
+    """Stage the Glue assets, the image build context and the bootstrap Lambda's code
+    under ``staging_dir``."""
     return StagedAssets(glue=stage_glue_assets(staging_dir / "glue", repo_root),
-                        image_context=stage_image_context(staging_dir / "image", repo_root))
+                        image_context=stage_image_context(staging_dir / "image", repo_root),
+                        bootstrap_code=stage_bootstrap_code(staging_dir / "bootstrap",
+                                                            repo_root))

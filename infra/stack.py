@@ -21,14 +21,17 @@ the push path (``push_stack.py``), the raw-layer Firehose destination
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import (
     ArnFormat,
     Aspects,
     CfnResource,
+    CustomResource,
     Duration,
     RemovalPolicy,
     Stack,
@@ -60,7 +63,7 @@ from constructs import Construct
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
-from infra.assets import LAMBDA_IMAGE, GlueAssets, StagedAssets
+from infra.assets import BOOTSTRAP_HANDLER, LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.policy import service_principal as _service
 from infra.policy import statement as _statement
@@ -132,6 +135,7 @@ class UdpStack(Stack):
         self._catalog()
         self._delivery()
         self._image_context = assets.image_context
+        self._bootstrap_code = assets.bootstrap_code
         self._glue_jobs(assets.glue)
         self._warehouse()
         self._ingest()
@@ -497,7 +501,7 @@ class UdpStack(Stack):
         # The security configuration encrypts job bookmarks client-side with the key
         # (CSE-KMS): Glue encrypts and decrypts them with the job's role, so the role
         # holds kms:Encrypt as well (Glue Developer Guide, "Setting up encryption in AWS
-        # Glue"; docs/deploy-checks.md (m)).
+        # Glue"; docs/operate/deploy-checks.md (m)).
         role.add_to_policy(_statement(["kms:Encrypt", "kms:Decrypt"], [self.key.key_arn]))
         return role
 
@@ -528,7 +532,7 @@ class UdpStack(Stack):
         cfg, env = self.cfg, self.env_cfg
         # `aws s3 sync --delete` of the staged folder to GLUE_ASSETS_PREFIX: pruning removes
         # scripts and wheels no longer staged, and reaches nothing outside that prefix
-        # (docs/deploy-checks.md (l)).
+        # (docs/operate/deploy-checks.md (l)).
         deployment = s3deploy.BucketDeployment(
             self, "GlueAssets", sources=[s3deploy.Source.asset(str(assets.folder))],
             destination_bucket=self.scripts, destination_key_prefix=GLUE_ASSETS_PREFIX,
@@ -639,6 +643,7 @@ class UdpStack(Stack):
                 redshift.CfnWorkgroup.ConfigParameterProperty(
                     parameter_key="enable_user_activity_logging", parameter_value="true")])
         self.workgroup.add_resource_dependency(self.namespace)
+        self._warehouse_bootstrap()
 
         # the bulk import job: in the VPC through a Glue NETWORK connection
         subnet = self.private_subnets[0]
@@ -697,6 +702,77 @@ class UdpStack(Stack):
         self.load_job.add_resource_dependency(self.glue_connection)
         self.load_job.add_resource_dependency(self.security_configuration)
         self.load_job.node.add_dependency(self._deployment)
+        self.load_job.node.add_dependency(self.warehouse_bootstrap)  # its login exists first
+
+    def _warehouse_bootstrap(self) -> None:
+        """The load user, its schemas and grants, made by the deploy: a custom resource
+        whose Lambda runs ``sql/redshift/load_user.sql`` through the Redshift Data API
+        with the admin secret Redshift manages (``glue_jobs.warehouse_bootstrap``;
+        docs/operate/deploy-checks.md (g)). It runs on create and whenever the script, the code
+        or a property changes; it is idempotent."""
+        env = self.env_cfg
+        if self._bootstrap_code is None:
+            raise ValueError("the warehouse bootstrap's code is not staged "
+                             "(infra.assets.stage_all)")
+        log_group = self.log_group("WarehouseBootstrapLogs",
+                                   f"/aws/lambda/udp-{env.name}-warehouse-bootstrap")
+        role = iam.Role(self, "WarehouseBootstrapRole",
+                        assumed_by=_service("lambda.amazonaws.com", self.account),
+                        description="Deploy-time warehouse bootstrap: the load user and "
+                                    "its grants, as the admin, through the Data API")
+        role.add_to_policy(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      [log_group.log_group_arn]))
+        role.add_to_policy(_statement(["redshift-serverless:GetNamespace"],
+                                      [self.namespace.attr_namespace_namespace_arn]))
+        role.add_to_policy(_statement(
+            ["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"],
+            [self.workgroup.attr_workgroup_workgroup_arn]))
+        # statements take no resource ARN; only the caller's own ("Authorizing access to
+        # the Amazon Redshift Data API")
+        role.add_to_policy(_statement(
+            ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult"], ["*"],
+            {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}))
+        # the load secret (read by the code) and the admin secret Redshift keeps as
+        # redshift!<namespace>-<admin user> (read by the Data API with the caller's rights)
+        role.add_to_policy(_statement(["secretsmanager:GetSecretValue"], [
+            self.redshift_secret.secret_arn,
+            self.arn("secretsmanager", "secret",
+                     f"redshift!{env.redshift_namespace}-{env.redshift_admin_user}-*",
+                     sep=":")]))
+        role.add_to_policy(self.kms_use(encrypt=False))
+        code = Path(self._bootstrap_code)
+        digest = hashlib.sha256()
+        for path in sorted(p for p in code.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(code).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        fingerprint = digest.hexdigest()
+        fn = lambda_.Function(
+            self, "WarehouseBootstrapFunction",
+            function_name=f"udp-{env.name}-warehouse-bootstrap",
+            description="Deploy-time: load user, schemas and grants through the Data API",
+            runtime=lambda_.Runtime.PYTHON_3_13, handler=BOOTSTRAP_HANDLER,
+            code=lambda_.Code.from_asset(str(code)),
+            architecture=_LAMBDA_ARCHITECTURE[LAMBDA_IMAGE.arch], role=role,
+            log_group=log_group, memory_size=256, timeout=Duration.minutes(10),
+            retry_attempts=0)
+        skip(fn,
+             CKV_AWS_115="Runs only when CloudFormation creates or updates the bootstrap.",
+             CKV_AWS_116="Invoked by CloudFormation for a custom resource; the handler "
+                         "always answers it, and CloudFormation reports a failure.",
+             CKV_AWS_117="Calls only AWS APIs (Redshift Data API, Redshift Serverless, "
+                         "Secrets Manager); in the VPC it would need the NAT.",
+             CKV_AWS_173="No environment variables.")
+        fn.node.add_dependency(role)
+        self.warehouse_bootstrap = CustomResource(
+            self, "WarehouseBootstrap", service_token=fn.function_arn,
+            resource_type="Custom::WarehouseBootstrap",
+            properties={"NamespaceName": env.redshift_namespace,
+                        "WorkgroupName": env.redshift_workgroup,
+                        "Database": env.redshift_database,
+                        "LoadSecretArn": self.redshift_secret.secret_arn,
+                        "CodeSha256": fingerprint})
+        self.warehouse_bootstrap.node.add_dependency(self.workgroup)
+        self.bootstrap_role = role
 
     # ------------------------------------------------------------------ ingest
 

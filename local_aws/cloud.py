@@ -118,7 +118,8 @@ class _LocalLoadClients:
     def warehouse(self, options: Any) -> Any:
         from local_aws.redshift.postgres_adapter import PostgresWarehouse
 
-        return PostgresWarehouse(self._cloud.warehouse.uri, object_store=self._cloud.store)
+        # the load logs in as the load user, as on AWS (the bootstrap made it)
+        return PostgresWarehouse(self._cloud.load_uri, object_store=self._cloud.store)
 
 
 class LocalCloud:
@@ -154,6 +155,7 @@ class LocalCloud:
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
+        self._load_uri = ""
         self._push: Any = None
         self._push_lock = threading.Lock()
         # backfills run dates in threads: the first two may ask for an engine at once
@@ -180,7 +182,10 @@ class LocalCloud:
             if self._warehouse is None:
                 from local_aws.warehouse import LocalWarehouse
 
-                self._warehouse = LocalWarehouse(self.paths.warehouse).start()
+                warehouse = LocalWarehouse(self.paths.warehouse).start()
+                # what the deploy does once per environment: the load user and its grants
+                self._load_uri = warehouse.bootstrap()
+                self._warehouse = warehouse
             return self._warehouse
 
     def start_engines(self) -> None:
@@ -200,6 +205,12 @@ class LocalCloud:
             getattr(self, name)
         except Exception:  # the stage that needs it starts it again and says why
             log.debug("starting %s ahead of the run failed", name, exc_info=True)
+
+    @property
+    def load_uri(self) -> str:
+        """The local warehouse as the nightly load's user (``LocalWarehouse.bootstrap``)."""
+        _ = self.warehouse
+        return self._load_uri
 
     def start_push(self, port: int = 0) -> Any:
         """Start the push stack on 127.0.0.1:``port`` (0: a free one) over this cloud's S3

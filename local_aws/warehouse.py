@@ -27,6 +27,7 @@ running server and stops it when it is done.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import subprocess
@@ -46,6 +47,7 @@ from local_aws.processes import HANDLE_FILE, prune_dead_handles
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "LOAD_USER",
     "SERVER_SETTINGS",
     "LocalWarehouse",
     "SqlResult",
@@ -53,6 +55,8 @@ __all__ = [
     "WarehouseStartError",
     "open_psql",
     "run_warehouse_sql",
+    "with_database",
+    "with_user",
 ]
 
 DEFAULT_DATABASE = "udp"
@@ -89,9 +93,24 @@ class WarehouseQueryError(ValueError):
     """A statement given to ``udp warehouse sql`` failed (one readable line)."""
 
 
-def _with_database(uri: str, database: str) -> str:
+def with_database(uri: str, database: str) -> str:
+    """``uri`` pointing at ``database``."""
     parts = urlsplit(uri)
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def with_user(uri: str, user: str) -> str:
+    """``uri`` logging in as ``user`` (the socket trusts local logins: no password)."""
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+LOAD_USER = "udp_load"
+"""The nightly load's login locally, as ``EnvConfig.redshift_load_user`` on AWS."""
+LOCAL_WORKGROUP = "udp-local"
+LOCAL_ADMIN_SECRET = "redshift!udp-local-admin"
+LOCAL_LOAD_SECRET = "udp/local/redshift-load"
 
 
 _HANDLES: dict[Path, int] = {}  # live started handles per pgdata in this process
@@ -152,7 +171,7 @@ class LocalWarehouse:
             key = self.pgdata.resolve()
             _HANDLES[key] = _HANDLES.get(key, 0) + 1
         self._server = server
-        self._uri = _with_database(admin_uri, self.database)
+        self._uri = with_database(admin_uri, self.database)
         return self
 
     def _ensure_database(self, admin_uri: str) -> None:
@@ -174,6 +193,35 @@ class LocalWarehouse:
         if self._uri is None:
             raise WarehouseStartError("the local warehouse is not started; call start()")
         return self._uri
+
+    def bootstrap(self, load_user: str = LOAD_USER) -> str:
+        """The deploy's warehouse bootstrap, on this database: the load user, its schemas
+        and grants (``glue_jobs.warehouse_bootstrap`` through the Data API twin, as the
+        admin). Idempotent; returns the load user's URI, which the local load uses."""
+        import secrets as random_secrets
+
+        from glue_jobs.warehouse_bootstrap import BootstrapTarget, bootstrap_warehouse
+        from local_aws.redshift.data_api import LocalRedshiftData
+        from local_aws.secretsmanager import LocalSecretsManager
+
+        # the socket trusts local logins, so the password is never asked for; it is made
+        # fresh because the bootstrap sets one, as on AWS
+        password = f"Ld{random_secrets.token_hex(12)}9"
+        login = LocalSecretsManager({LOCAL_LOAD_SECRET: json.dumps(
+            {"username": load_user, "password": password})})
+        data_api = LocalRedshiftData(self.uri, workgroup=LOCAL_WORKGROUP,
+                                     admin_secret_arn=LOCAL_ADMIN_SECRET)
+        with psycopg.connect(self.uri, autocommit=True) as conn:
+            # roles are the server's, databases share them: one bootstrap at a time
+            conn.execute("select pg_advisory_lock(hashtextextended('udp:bootstrap', 0))")
+            try:
+                bootstrap_warehouse(data_api, login, BootstrapTarget(
+                    workgroup=LOCAL_WORKGROUP, database=self.database,
+                    admin_secret_arn=LOCAL_ADMIN_SECRET, load_secret_id=LOCAL_LOAD_SECRET))
+                _apply_twin_shims(self.uri)
+            finally:
+                conn.execute("select pg_advisory_unlock(hashtextextended('udp:bootstrap', 0))")
+        return with_user(self.uri, load_user)
 
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A new psycopg connection to the database, session time zone UTC."""
@@ -206,6 +254,17 @@ class LocalWarehouse:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _apply_twin_shims(admin_uri: str) -> None:
+    """Redshift's built-ins the shared SQL uses (``compat.postgres.sql``), made by the
+    admin in ``public`` (where only the admin may create); every user may call them."""
+    from glue_jobs.warehouse_port import split_sql
+    from sql import read_sql
+
+    with psycopg.connect(admin_uri) as conn, conn.cursor() as cur:
+        for statement in split_sql(read_sql("redshift/compat.postgres.sql")):
+            cur.execute(statement)
 
 
 def _write_settings(admin_uri: str) -> bool:

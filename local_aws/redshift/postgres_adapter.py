@@ -182,9 +182,10 @@ class PostgresWarehouse:
         return psycopg.connect(self._conninfo, options=POSTGRES_SESSION)
 
     def ensure_schema(self) -> None:
-        """Apply schemas, PostgreSQL shims, tables and views; serialised across processes."""
-        files = ("redshift/schemas.sql", "redshift/compat.postgres.sql",
-                 "redshift/tables.postgres.sql", "redshift/views.sql")
+        """Apply tables and views (serialised across processes) in the schemas the
+        bootstrap gave the load user (``LocalWarehouse.bootstrap``, which also makes the
+        PostgreSQL shims): what the load user may do, nothing more."""
+        files = ("redshift/tables.postgres.sql", "redshift/views.sql")
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute("select pg_advisory_xact_lock(hashtextextended('udp:ddl', 0))")
             for name in files:

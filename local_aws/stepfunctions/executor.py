@@ -394,7 +394,8 @@ class AslExecutor:
             worker.start()
             worker.join(timeout)
             if worker.is_alive():
-                outcome = {"error": ("States.Timeout", f"task ran longer than {timeout}s")}
+                # AWS records a Task's TimeoutSeconds failure with an empty Cause
+                outcome = {"error": ("States.Timeout", "")}
         if "error" in outcome:
             error, cause = outcome["error"]
             ex.event("TaskFailed", name, resource=resource, error=error, cause=cause)

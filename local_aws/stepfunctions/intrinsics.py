@@ -312,8 +312,11 @@ def _format(template: Any, *args: Any) -> str:
 
 
 def _string_to_json(text: Any) -> Any:
+    # AWS answers null for an empty or all-blank string rather than failing the state
+    if not _require_str("States.StringToJson", text).strip():
+        return None
     try:
-        return json.loads(_require_str("States.StringToJson", text))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise runtime_error(f"States.StringToJson: not a JSON string ({exc})") from None
 

@@ -1,26 +1,25 @@
--- Redshift only, run once per environment by the admin, before the first nightly load.
--- The nightly load (Glue bulk import) logs in as this user, never as the admin: the
--- admin's password is managed and rotated by Secrets Manager (namespace
--- ManageAdminPassword), the load user's login is the secret udp/<env>/redshift-load.
+-- The warehouse bootstrap: run by the admin, by the deploy (the stack's WarehouseBootstrap
+-- custom resource, glue_jobs/warehouse_bootstrap.py, through the Redshift Data API with
+-- the admin secret Redshift manages), and by the local twin on the PostgreSQL admin
+-- connection. Never by the nightly load, which logs in as ${LOAD_USER} with exactly what
+-- this file grants (tests/functional/test_load_user.py runs the load as that user).
 --
--- How (docs/operate/deploy-checks.md (g)): open Query Editor v2 on the workgroup with the admin
--- secret Redshift created, replace ${LOAD_PASSWORD} with the "password" field of
--- udp/<env>/redshift-load (never commit it), and run this file. udp_load is
--- EnvConfig.redshift_load_user; udp is EnvConfig.redshift_database.
+-- ${LOAD_USER} (EnvConfig.redshift_load_user) and ${DATABASE} (EnvConfig.redshift_database)
+-- are identifiers checked by glue_jobs.warehouse_bootstrap before they are substituted.
+-- The login itself (create user / alter user ... password) comes first and is made by
+-- glue_jobs.warehouse_bootstrap from the load secret, so no password is written here.
 
-create user udp_load password '${LOAD_PASSWORD}';
+-- The load creates and replaces its tables and views in these schemas (tables.redshift.sql,
+-- views.sql at every load), so it owns them.
+create schema if not exists staging authorization ${LOAD_USER};
+create schema if not exists analytics authorization ${LOAD_USER};
+create schema if not exists audit authorization ${LOAD_USER};
 
--- The load creates and replaces its objects (schemas.sql, tables.redshift.sql, views.sql
--- run at every load), so it owns the schemas they live in.
-create schema if not exists staging authorization udp_load;
-create schema if not exists analytics authorization udp_load;
-create schema if not exists audit authorization udp_load;
+-- A warehouse whose schemas already existed (made by the admin): hand them over. Tables
+-- and views already in them are handed over too, one statement each, by the bootstrap.
+alter schema staging owner to ${LOAD_USER};
+alter schema analytics owner to ${LOAD_USER};
+alter schema audit owner to ${LOAD_USER};
 
 -- Per-session staging tables are temporary tables.
-grant temp on database udp to udp_load;
-
--- A warehouse first loaded as the admin already has these schemas: hand them over (and,
--- for each existing table and view in them, run: alter table <schema>.<name> owner to udp_load).
-alter schema staging owner to udp_load;
-alter schema analytics owner to udp_load;
-alter schema audit owner to udp_load;
+grant temp on database ${DATABASE} to ${LOAD_USER};

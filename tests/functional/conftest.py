@@ -28,9 +28,12 @@ def warehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
 
 @pytest.fixture
 def warehouse(warehouse_server: LocalWarehouse) -> LocalWarehouse:
-    """A fresh, empty database on the session server (isolates tests from each other)."""
-    return LocalWarehouse(warehouse_server.data_dir,
-                          database=f"t_{uuid.uuid4().hex[:12]}").start()
+    """A fresh database on the session server (isolates tests from each other), bootstrapped
+    as the deploy does (the load user, its schemas and grants; no tables yet)."""
+    wh = LocalWarehouse(warehouse_server.data_dir,
+                        database=f"t_{uuid.uuid4().hex[:12]}").start()
+    wh.bootstrap()
+    return wh
 
 
 def user_rows(n: int, *, start: int = 0, fetched_at: dt.datetime | None = None,

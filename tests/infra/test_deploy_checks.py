@@ -6,13 +6,15 @@ docs/operate/deploy-checks.md has the AWS sources.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from contracts.tables import RAW
-from infra.assets import LAMBDA_IMAGE
+from infra.assets import BOOTSTRAP_HANDLER, LAMBDA_IMAGE, stage_bootstrap_code
 from infra.config import EnvConfig, EnvConfigError
 from infra.stack import GLUE_ASSETS_PREFIX, SPARK_EVENT_LOGS_PREFIX
 from ingest_lambda import METRICS_NAMESPACE
@@ -198,17 +200,47 @@ def test_load_logs_in_as_its_own_user_and_admin_password_is_managed(
     assert load_args["--secret_id"] == f"<{logical_id(template, 'RedshiftLoadSecret')}>"
 
 
-def test_load_user_ddl_owns_the_schemas_the_load_creates(synth: Synth) -> None:
+def test_the_deploy_makes_the_load_user_before_the_load_job_runs(
+        synth: Synth, template: dict[str, Any]) -> None:
     env = synth.env
-    text = (ROOT / "sql/redshift/load_user.sql").read_text()
-    schemas = (ROOT / "sql/redshift/schemas.sql").read_text()
-    assert f"create user {env.redshift_load_user} password '${{LOAD_PASSWORD}}';" in text
-    for schema in ("staging", "analytics", "audit"):
-        assert f"create schema if not exists {schema};" in schemas
-        assert (f"create schema if not exists {schema} authorization "
-                f"{env.redshift_load_user};") in text
-        assert f"alter schema {schema} owner to {env.redshift_load_user};" in text
-    assert f"grant temp on database {env.redshift_database} to {env.redshift_load_user};" in text
+    # GIVEN the one warehouse bootstrap custom resource
+    (rid,) = [k for k, v in template["Resources"].items()
+              if v["Type"] == "Custom::WarehouseBootstrap"]
+    bootstrap = template["Resources"][rid]
+    props = render(bootstrap["Properties"])
+    fn_id = logical_id(template, "WarehouseBootstrapFunction", "AWS::Lambda::Function")
+    # THEN our function runs it with the names the environment deploys
+    assert props["ServiceToken"] == f"<{fn_id}.Arn>"
+    assert (props["NamespaceName"], props["WorkgroupName"], props["Database"]) == (
+        env.redshift_namespace, env.redshift_workgroup, env.redshift_database)
+    assert props["LoadSecretArn"] == f"<{logical_id(template, 'RedshiftLoadSecret')}>"
+    assert len(props["CodeSha256"]) == 64  # a change of the script or code reruns it
+    # AND it waits for the workgroup, and the load job waits for it
+    assert "RedshiftWorkgroup" in bootstrap["DependsOn"]
+    (load_id,) = [k for k, v in resources(template, "AWS::Glue::Job").items()
+                  if v["Properties"]["Name"] == env.pipeline.load_job]
+    assert rid in template["Resources"][load_id]["DependsOn"]
+    fn = template["Resources"][fn_id]["Properties"]
+    assert (fn["Handler"], fn["Runtime"]) == (BOOTSTRAP_HANDLER, "python3.12")
+    assert "ReservedConcurrentExecutions" not in fn
+
+
+def test_the_bootstrap_lambda_imports_from_its_own_code_alone(tmp_path: Any) -> None:
+    # GIVEN the bootstrap Lambda's code as the stack ships it
+    folder = stage_bootstrap_code(tmp_path / "bootstrap")
+    # WHEN its handler is imported by an isolated interpreter from that folder alone
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "import glue_jobs.warehouse_bootstrap as m; "
+            "print(len(m.grant_statements('udp_load', 'udp'))); "
+            "print(sorted(n for n, x in sys.modules.items() if getattr(x, '__file__', None) "
+            "and n.split('.')[0] not in sys.stdlib_module_names "
+            "and not x.__file__.startswith(sys.argv[1])))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(folder)],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    # THEN it reads load_user.sql from the folder and loads nothing from outside it
+    assert out[0] == "7"
+    assert out[1] == "[]"
+    assert sorted(p.name for p in folder.iterdir()) == ["glue_jobs", "sql"]
 
 
 # (h) ----------------------------------------------------------------- raw PII retention

@@ -132,6 +132,16 @@ GLUE_CONNECTION_ENI = ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface
 # makes to match folders against the database's tables stay allowed (reads only; every
 # catalog write must come from the derivation below).
 CRAWLER_SERVICE_READS = ("glue:GetTables",)
+# The Redshift Data API with a secret (Redshift Management Guide, "Authorizing access to
+# the Amazon Redshift Data API"): statements run on the workgroup; a statement's status
+# and result take no resource ARN (AWS scopes them to their caller with
+# redshift-data:statement-owner-iam-userid); the Data API reads the secret it is given
+# with the caller's rights, so the caller needs GetSecretValue on it. The admin secret
+# Redshift manages for a namespace is named redshift!<namespace>-<admin user> ("Managing
+# Amazon Redshift admin passwords using AWS Secrets Manager").
+DATA_API_SECRET = ("secretsmanager:GetSecretValue",)
+DATA_API_OWN_STATEMENTS = ("redshift-data:DescribeStatement",
+                           "redshift-data:GetStatementResult")
 # Redshift COPY ... IAM_ROLE from S3: list the prefix, get the objects, decrypt them;
 # GetBucketLocation lets Redshift find the bucket's region (AWS's COPY role examples).
 COPY_S3 = ("s3:GetObject",)
@@ -507,6 +517,33 @@ def bulk_import_needs(a: Arns) -> Needs:
     return needs
 
 
+def bootstrap_needs(a: Arns) -> Needs:
+    fn = _props(a.t, a.id("WarehouseBootstrapFunction", "AWS::Lambda::Function"))
+    (bootstrap,) = [_props(a.t, rid) for rid in resources(a.t, "Custom::WarehouseBootstrap")]
+    (workgroup,) = [rid for rid in resources(a.t, "AWS::RedshiftServerless::Workgroup")
+                    if _props(a.t, rid)["WorkgroupName"] == bootstrap["WorkgroupName"]]
+    (namespace,) = [rid for rid in resources(a.t, "AWS::RedshiftServerless::Namespace")
+                    if _props(a.t, rid)["NamespaceName"] == bootstrap["NamespaceName"]]
+    services, actions = _entry_actions("glue_jobs.warehouse_bootstrap")
+    assert services == {"redshift-data", "redshift-serverless", "secretsmanager"}, services
+    # the code's calls, each on what the custom resource's properties name
+    where = {
+        "redshift-data:ExecuteStatement": [f"<{workgroup}.Workgroup.WorkgroupArn>"],
+        "redshift-data:BatchExecuteStatement": [f"<{workgroup}.Workgroup.WorkgroupArn>"],
+        **{action: ["*"] for action in DATA_API_OWN_STATEMENTS},
+        "redshift-serverless:GetNamespace": [f"<{namespace}.Namespace.NamespaceArn>"],
+        "secretsmanager:GetSecretValue": [bootstrap["LoadSecretArn"]]}
+    needs: Needs = {}
+    for action in actions:
+        _add(needs, [action], where[action])  # a new call needs its resource named here
+    admin = _props(a.t, namespace)["AdminUsername"]
+    _add(needs, DATA_API_SECRET, [a.arn(
+        "secretsmanager", f"secret:redshift!{bootstrap['NamespaceName']}-{admin}-*")])
+    _add(needs, LAMBDA_LOGS, [fn["LoggingConfig"]["LogGroup"].replace(">", ".Arn>")])
+    _add(needs, KMS_READ, [a.att("DataKey")])  # both secrets are under the data key
+    return needs
+
+
 def _resolve(value: str, subs: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}", lambda m: subs[m.group(1)], value)
 
@@ -615,6 +652,7 @@ def derived_needs(synth: Synth) -> dict[str, tuple[str, Needs]]:
                                 scheduler_needs(a, a.role_ref("NightlyScheduleRole"))),
         "RedshiftCopyRole": ("redshift.amazonaws.com", copy_role_needs(a)),
         "VpcFlowLogIAMRole": ("vpc-flow-logs.amazonaws.com", flow_log_needs(a)),
+        "WarehouseBootstrapRole": ("lambda.amazonaws.com", bootstrap_needs(a)),
         # the push path (infra/push_stack.py)
         "PushFirehoseRole": ("firehose.amazonaws.com",
                              firehose_needs(a, "PushDeliveryStream")),
@@ -657,7 +695,7 @@ def test_every_role_in_the_template_is_derived_or_named_as_cdks(
     "NightlyScheduleRole", "RedshiftCopyRole", "VpcFlowLogIAMRole",
     "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler",
     "PushFirehoseRole", "PushApiFunctionRole", "PushConsumerFunctionRole",
-    "PushApiGatewayLogsRole", "PushClientRole"])
+    "PushApiGatewayLogsRole", "PushClientRole", "WarehouseBootstrapRole"])
 def test_role_is_granted_exactly_what_it_needs(
         role: str, template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
     # GIVEN what the role's code and definitions derive to need

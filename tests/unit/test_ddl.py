@@ -110,7 +110,7 @@ def test_column_lists_of_copy_and_dedupe_follow_the_contract(name: str) -> None:
     assert listed == expected
 
 
-SHARED = ["schemas.sql", "create_stage_users.sql", "create_stage_users_latest.sql",
+SHARED = ["create_stage_users.sql", "create_stage_users_latest.sql",
           "dedupe_users.sql", "stage_summary.sql", "latest_counts.sql", "merge_users.sql",
           "views.sql", "insert_load_log.sql", "delete_users_partition.sql",
           "load_log_has_load_mode.sql"]

@@ -204,6 +204,22 @@ def test_task_timeout_is_states_timeout() -> None:
     assert result.error == "States.Timeout"
 
 
+def test_task_timeout_caught_has_an_empty_cause() -> None:
+    # AWS-recorded executions: a Task's TimeoutSeconds failure reaches a Catch's ResultPath
+    # as {"Error": "States.Timeout", "Cause": ""}
+    release = threading.Event()
+    d = machine({"T": {"Type": "Task", "Resource": ECHO, "TimeoutSeconds": 1, "Next": "S",
+                       "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.err",
+                                  "Next": "S"}]},
+                 "S": {"Type": "Succeed"}})
+    try:
+        result = run(d, {}, handlers={ECHO: lambda p: release.wait(30)})
+    finally:
+        release.set()
+    assert result.status == "SUCCEEDED"
+    assert result.output["err"] == {"Error": "States.Timeout", "Cause": ""}
+
+
 @pytest.mark.parametrize(("retry", "needle"), [
     # Spec: States.ALL "MUST appear alone in its ErrorEquals array and MUST appear in the
     # last retrier/catcher"

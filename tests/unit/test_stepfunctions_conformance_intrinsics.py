@@ -80,7 +80,13 @@ def test_string_to_json_and_json_to_string_round_trip() -> None:
     assert value_of("States.JsonToString($.o)", data) == '{"a":[1,2],"b":"é"}'
 
 
-@pytest.mark.parametrize("text", ["", "{not json", "[1,"])
+@pytest.mark.parametrize("text", ["", " "])
+def test_string_to_json_of_an_empty_or_blank_string_is_null(text: str) -> None:
+    # AWS-recorded executions: StringToJson of "" and of " " succeed with null
+    assert value_of("States.StringToJson($.s)", {"s": text}) is None
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1,"])
 def test_string_to_json_of_invalid_json_fails_with_states_runtime(text: str) -> None:
     error, cause = failure_of("States.StringToJson($.s)", {"s": text})
     assert error == "States.Runtime" and "StringToJson" in cause
