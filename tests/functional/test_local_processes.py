@@ -184,3 +184,31 @@ def test_scratch_of_a_live_process_is_kept(tmp_path: Path) -> None:
     assert clean_stale_scratch(tmp_path) == [dead]
     assert mine.is_dir() and other.is_dir()
     assert oct(mine.stat().st_mode & 0o777) == "0o700"
+
+
+ENGINES_CHILD = """
+    from pathlib import Path
+    from local_aws.cloud import LocalCloud
+    from local_aws.processes import running_services
+    state = Path({state!r})
+    with LocalCloud(state) as cloud:
+        cloud.start_engines()  # and the command ends at once
+    # Spark lives as long as this process; the warehouse must not
+    print(cloud._spark is not None, cloud._warehouse is None,
+          [s.name for s in running_services(state) if s.name != "spark"], flush=True)
+"""
+
+
+def test_engines_started_ahead_are_waited_for_and_stopped_when_the_command_ends(
+        state: Path) -> None:
+    # GIVEN a command that starts Spark and the warehouse ahead of its run
+    # WHEN it ends before either engine is up
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(
+        ENGINES_CHILD.format(state=str(state)))], env=env, capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # THEN both engines came up, and the warehouse was stopped with the command
+    assert done.stdout.split("\n")[0] == "True True []", done.stderr[-3000:]
+    pgdata = LocalPaths(state).warehouse / "pgdata"
+    assert not (pgdata / "postmaster.pid").exists()
