@@ -11,6 +11,7 @@ INFRA  := $(VENV)/.installed-infra
 BROWSER := $(VENV)/.installed-browser
 JAVA   := $(VENV)/.installed-java
 ARGS   ?=
+PYTEST_TMP ?= /tmp/udp-pytest-$(shell id -u)
 ENV    ?= dev
 APPROVAL ?= broadening
 # Every install goes through the lock (docs/develop/dependencies.md): a fresh clone gets exactly the
@@ -63,7 +64,10 @@ test: $(INFRA) $(BROWSER) $(JAVA) ## lint, check the import layers, type-check a
 	$(BIN)/lint-imports
 	$(BIN)/mypy .
 	$(BIN)/actionlint
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
+	@# the embedded PostgreSQL runs as its own user: its data folders under pytest's temp
+	@# folder must be reachable, which /tmp/pytest-of-root (mode 0700) is not when run as root
+	mkdir -p $(PYTEST_TMP) && chmod 755 $(PYTEST_TMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --basetemp=$(PYTEST_TMP)/run $(ARGS)
 
 lint: $(STAMP) ## ruff only
 	$(BIN)/ruff check .

@@ -510,7 +510,8 @@ class UdpStack(Stack):
 
         Not set, because they do nothing on Glue 6.0: ``--enable-continuous-cloudwatch-log``
         (continuous logging is a Glue 4.0-and-earlier option; every 5.0 and later job logs
-        in real time) and ``--job-language python`` (the default). docs/operate/deploy-checks.md (i).
+        in real time) and ``--job-language python`` (the default).
+        docs/operate/deploy-checks.md (i).
         Spark UI event logs go to the encrypted scripts bucket under
         :data:`SPARK_EVENT_LOGS_PREFIX` + the job name ("Enabling the Apache Spark web UI
         for AWS Glue jobs"; the job's security configuration encrypts them).
