@@ -221,7 +221,7 @@ def test_the_deploy_makes_the_load_user_before_the_load_job_runs(
                   if v["Properties"]["Name"] == env.pipeline.load_job]
     assert rid in template["Resources"][load_id]["DependsOn"]
     fn = template["Resources"][fn_id]["Properties"]
-    assert (fn["Handler"], fn["Runtime"]) == (BOOTSTRAP_HANDLER, "python3.12")
+    assert (fn["Handler"], fn["Runtime"]) == (BOOTSTRAP_HANDLER, "python3.13")
     assert "ReservedConcurrentExecutions" not in fn
 
 

@@ -142,10 +142,12 @@ def test_transform_job_reads_raw_and_writes_only_the_transform_layer(
         f"<{logical_id(template, 'EmailHashSalt')}>"}
 
 
-def test_only_the_bulk_import_reads_the_redshift_secret(template: dict[str, Any]) -> None:
+def test_only_the_load_and_its_bootstrap_read_the_redshift_secret(
+        template: dict[str, Any]) -> None:
+    # the bulk import logs in with it; the deploy's warehouse bootstrap sets that login
     secret = logical_id(template, "RedshiftLoadSecret")
     assert _who_can(template, "secretsmanager:GetSecretValue", f"<{secret}>") == {
-        "BulkImportJobRole"}
+        "BulkImportJobRole", "WarehouseBootstrapRole"}
 
 
 def test_redshift_copy_role_reads_the_copied_table_only(template: dict[str, Any]) -> None:
