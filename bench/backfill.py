@@ -23,7 +23,6 @@ neighbours, CPU time mostly does not.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
+from bench._machine import machine_line  # noqa: E402
 from local_aws.backfill_runner import run_backfill  # noqa: E402
 from local_aws.cloud import LocalCloud  # noqa: E402
 from local_aws.glue.spark_session import stop_spark  # noqa: E402
@@ -168,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-year", action="store_true")
     parser.add_argument("--work-dir", type=Path, help="keep the state folders here")
     args = parser.parse_args(argv)
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / "
-          f"{load[2]:.1f} (wall times include the neighbours; CPU times mostly do not)")
+    print(machine_line("wall times include the neighbours; CPU times mostly do not"))
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="udp-bench-backfill-"))
     run: list[Callable[[], Any]] = []
     results: dict[str, Any] = {}

@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._machine import machine_line  # noqa: E402
 from bench.backfill import days_from, ingest  # noqa: E402
 
 FIRST = date(2025, 3, 1)
@@ -81,22 +82,13 @@ def floor(work: Path) -> Timing:
     return timed([sys.executable, "-c", FLOOR], work / "floor.log")
 
 
-def run_day(base: Path, work: Path, day: str, i: int) -> Timing:
-    state = work / f"run-{i}"
+def cold_udp(base: Path, work: Path, name: str, args: list[str]) -> Timing:
+    """``udp ARGS`` in a fresh process on a copy of the state folder ``base`` (removed
+    after), as a user types it."""
+    state = work / name
     shutil.copytree(base, state, symlinks=True)
     try:
-        return timed([*_udp(), "--state-dir", str(state), "run", "--date", day],
-                     work / f"run-{i}.log")
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
-
-
-def backfill(base: Path, work: Path, days: list[str], i: int) -> Timing:
-    state = work / f"backfill-{i}"
-    shutil.copytree(base, state, symlinks=True)
-    try:
-        return timed([*_udp(), "--state-dir", str(state), "backfill", "--from", days[0],
-                      "--to", days[-1]], work / f"backfill-{i}.log")
+        return timed([*_udp(), "--state-dir", str(state), *args], work / f"{name}.log")
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
@@ -116,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds of (a), (b), (c), interleaved; medians are printed")
     parser.add_argument("--work-dir", type=Path, help="keep the state folders and logs here")
     args = parser.parse_args(argv)
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / "
-          f"{load[2]:.1f} (wall times include the neighbours)")
+    print(machine_line("wall times include the neighbours"))
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="udp-bench-cli-"))
     work.mkdir(parents=True, exist_ok=True)
     days = days_from(FIRST, args.days)
@@ -135,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             a.append(floor(work))
             print(_line("(a) bare local Spark, range(10).count()", a[-1:]), flush=True)
-            b.append(run_day(work / "base-run", work, day, i))
+            b.append(cold_udp(work / "base-run", work, f"run-{i}", ["run", "--date", day]))
             print(_line(f"(b) udp run --date {day}", b[-1:]), flush=True)
-            c.append(backfill(work / "base-backfill", work, days, i))
+            c.append(cold_udp(work / "base-backfill", work, f"backfill-{i}",
+                              ["backfill", "--from", days[0], "--to", days[-1]]))
             print(_line(f"(c) udp backfill of {args.days} days", c[-1:]), flush=True)
     finally:
         if args.work_dir is None:
