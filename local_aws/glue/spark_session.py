@@ -143,10 +143,11 @@ it. They say nothing to a user of ``udp``; every other line passes through."""
 
 def _pass_stderr(stream: IO[bytes]) -> None:
     """Copy the JVM's stderr to ours, line by line, without :data:`JVM_NOTICES`."""
-    for line in iter(stream.readline, b""):
-        if line.decode("utf-8", "replace").rstrip("\r\n") in JVM_NOTICES:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace")
+        if line.rstrip("\r\n") in JVM_NOTICES:
             continue
-        sys.stderr.write(line.decode("utf-8", "replace"))
+        sys.stderr.write(line)
         sys.stderr.flush()
 
 
