@@ -407,7 +407,7 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
     leaves its partitions as they were and costs the others nothing.
 
     The Spark work is a fixed number of jobs whatever the number of days: a year of small
-    days no longer pays Spark's per-job overhead ~10 times a day.
+    days pays Spark's per-job overhead once per chunk, not ~10 times a day.
     """
     if not days or len(set(days)) != len(days):
         raise InvalidJobArguments("transform_days needs distinct dates")

@@ -532,7 +532,7 @@ class UdpStack(Stack):
     def _glue_jobs(self, assets: GlueAssets) -> None:
         cfg, env = self.cfg, self.env_cfg
         # `aws s3 sync --delete` of the staged folder to GLUE_ASSETS_PREFIX: pruning removes
-        # scripts and wheels no longer staged, and reaches nothing outside that prefix
+        # scripts and wheels that are not staged any more, and reaches nothing outside that prefix
         # (docs/operate/deploy-checks.md (l)).
         deployment = s3deploy.BucketDeployment(
             self, "GlueAssets", sources=[s3deploy.Source.asset(str(assets.folder))],
@@ -901,7 +901,7 @@ class UdpStack(Stack):
 
         # Range mode (backfill.asl.json): per chunk of dates the backfill crawls, runs the
         # transform and the bulk import, alerts itself and takes the dates' leases, so it
-        # needs the nightly role's grants, no longer StartExecution of the nightly one.
+        # needs the nightly role's grants, not StartExecution of the nightly one.
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
                                  assumed_by=_service("states.amazonaws.com", self.account),
                                  description="Backfill: crawls, transforms and loads chunks "
