@@ -107,6 +107,9 @@ class _LocalTransformClients:
     def secrets(self) -> Any:
         return self._cloud.secrets
 
+    def s3(self) -> Any:
+        return self._cloud.s3
+
 
 class _LocalLoadClients:
     def __init__(self, cloud: LocalCloud) -> None:
