@@ -8,8 +8,11 @@ replay or a partner's push.
 It holds no personal data: not the user id either, only ``sha256(salt | "erasure" | id)``
 with a random salt kept in the register itself (a per-deployment salt, as password
 salts are stored beside their hashes), and for each entry the request and completion
-times. Keeping the id out means a byte scan of the whole state for the id finds
-nothing, the register included; the hash is all that dropping and refusing need.
+times and the salted hashes of the user's e-mail, name and phone numbers as they were
+stored before the erasure (:func:`value_hash`), which ``udp erase --verify`` looks for
+long after the values are gone. Keeping the id out means a byte scan of the whole state
+for the id finds nothing, the register included; the hash is all that dropping and
+refusing need.
 
 Text form: one JSON document (``to_json`` / ``from_json``), stored as one object next
 to the lake (``register_key``); ``contracts.erasure_store`` reads and writes it.
@@ -23,11 +26,11 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 __all__ = ["ERASED_REASON", "REGISTER_KEY", "ErasureEntry", "ErasureRegister",
            "InvalidUserId", "drop_erased", "hash_prefix", "id_hash", "normalised_id",
-           "parse_user_ids", "user_id_in"]
+           "normalised_value", "parse_user_ids", "user_id_in", "value_hash"]
 
 REGISTER_KEY = "_erasure/register.json"
 """Key of the register in the lake bucket: outside every table's prefix, so no crawler,
@@ -38,7 +41,6 @@ ERASED_REASON = "erased"
 
 _MAX_ID = 36  # users.user_id is varchar(36)
 
-T = TypeVar("T")
 
 
 class InvalidUserId(ValueError):
@@ -79,13 +81,31 @@ def id_hash(user_id: str, salt: str) -> str:
                           ).hexdigest()
 
 
+def normalised_value(text: str) -> str:
+    """How a personal value is compared: trimmed and lower case, and a phone number (7
+    or more digits among only digits, spaces and ``+-.()``) as its digits alone, so
+    ``(0151) 555-0199`` and ``01515550199`` are one value."""
+    value = " ".join(text.split()).lower()
+    digits = "".join(c for c in value if c.isdigit())
+    if len(digits) >= 7 and all(c.isdigit() or c in " +-.()" for c in value):
+        return digits
+    return value
+
+
+def value_hash(value: str, salt: str) -> str:
+    """Salted SHA-256 (hex) of a personal value (:func:`normalised_value`), for verify."""
+    return hashlib.sha256(f"{salt}|value|{normalised_value(value)}".encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ErasureEntry:
-    """One erased user: the id's salted hash and when the erasure was asked and done."""
+    """One erased user: the id's salted hash, when the erasure was asked and done, and
+    the salted hashes of the values the erasure found stored for the user."""
 
     id_hash: str
     requested_at: str  # ISO 8601, UTC
     completed_at: str | None = None
+    value_hashes: tuple[str, ...] = ()
 
     @property
     def completed(self) -> bool:
@@ -139,6 +159,15 @@ class ErasureRegister:
             replace(e, completed_at=_now_text(now))
             if e.id_hash in done and e.completed_at is None else e for e in self.entries))
 
+    def with_values(self, user_id: str, values: Iterable[str]) -> ErasureRegister:
+        """The register with the hashes of ``values`` (blank ones skipped) added to the
+        entry of ``user_id`` (which must be requested already)."""
+        h = self.hash_of(user_id)
+        new = [value_hash(v, self.salt) for v in values if v and v.strip()]
+        return replace(self, entries=tuple(
+            replace(e, value_hashes=tuple(dict.fromkeys((*e.value_hashes, *new))))
+            if e.id_hash == h else e for e in self.entries))
+
     def counts(self) -> dict[str, int]:
         """``{"requested", "completed", "pending"}``: what status and reports show."""
         done = sum(1 for e in self.entries if e.completed)
@@ -148,7 +177,8 @@ class ErasureRegister:
     def to_json(self) -> str:
         return json.dumps({"salt": self.salt,
                            "entries": [{"id_hash": e.id_hash, "requested_at": e.requested_at,
-                                        "completed_at": e.completed_at}
+                                        "completed_at": e.completed_at,
+                                        "value_hashes": list(e.value_hashes)}
                                        for e in self.entries]}, indent=1) + "\n"
 
     @classmethod
@@ -157,7 +187,8 @@ class ErasureRegister:
         if not isinstance(doc, dict) or not isinstance(doc.get("salt"), str):
             raise ValueError("not an erasure register: no salt")
         return cls(doc["salt"], tuple(
-            ErasureEntry(str(e["id_hash"]), str(e["requested_at"]), e.get("completed_at"))
+            ErasureEntry(str(e["id_hash"]), str(e["requested_at"]), e.get("completed_at"),
+                         tuple(str(v) for v in e.get("value_hashes") or ()))
             for e in doc.get("entries") or []))
 
 
@@ -168,7 +199,7 @@ def user_id_in(record: Any) -> str | None:
     return uid if isinstance(uid, str) else None
 
 
-def drop_erased(records: Iterable[T], hashes: frozenset[str], salt: str,
+def drop_erased[T](records: Iterable[T], hashes: frozenset[str], salt: str,
                 id_of: Callable[[T], str | None] = user_id_in
                 ) -> tuple[list[T], int]:
     """``records`` without those of erased users: ``(kept, dropped)``.

@@ -12,23 +12,163 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.erasure import REGISTER_KEY, ErasureRegister
+from contracts.erasure import REGISTER_KEY, ErasureRegister, user_id_in
 from contracts.tables import PARTITION_KEY
 
-__all__ = ["LayerCount", "ObjectRewriter", "S3RegisterWriter", "lines_without",
-           "parquet_without", "partition_day"]
+__all__ = ["LayerCount", "ObjectRewriter", "RegisterBusy", "S3RegisterWriter",
+           "lines_without", "parquet_values", "parquet_without", "partition_day",
+           "record_values", "users_in_parquet"]
+
+_CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+class RegisterBusy(RuntimeError):
+    """The register kept changing under this writer (another erasure writing at once)."""
+
+
+def _code(exc: Exception) -> str | None:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return str(code) if code is not None else None
 
 
 class S3RegisterWriter:
-    """Writes the erasure register (``contracts.erasure_store`` only reads it)."""
+    """Writes the erasure register (``contracts.erasure_store`` only reads it).
 
-    def __init__(self, s3: Any, bucket: str, key: str = REGISTER_KEY) -> None:
-        self.s3, self.bucket, self.key = s3, bucket, key
+    Every change is a read-modify-write made conditional on the object not having
+    changed since it was read (S3's ``IfMatch`` on the ETag read, ``IfNoneMatch="*"``
+    for the first write): two erasure requests at once never lose each other's ids;
+    the one that loses the race reads again and applies its change to the winner's."""
 
-    def save(self, register: ErasureRegister) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.key,
-                           Body=register.to_json().encode("utf-8"),
-                           ContentType="application/json")
+    def __init__(self, s3: Any, bucket: str, key: str = REGISTER_KEY,
+                 attempts: int = 20) -> None:
+        self.s3, self.bucket, self.key, self.attempts = s3, bucket, key, attempts
+
+    def _read(self) -> tuple[ErasureRegister | None, str | None]:
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=self.key)
+        except Exception as exc:  # botocore ClientError
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None, None
+            raise
+        body = answer["Body"]
+        try:
+            text = bytes(body.read())
+        finally:
+            close = getattr(body, "close", None)
+            if close:
+                close()
+        return ErasureRegister.from_json(text), answer.get("ETag")
+
+    def update(self, change: Callable[[ErasureRegister], ErasureRegister]) -> ErasureRegister:
+        """Apply ``change`` to the stored register (a new one when none is stored) and
+        write it back unless someone wrote in between; then read and apply again."""
+        for _ in range(self.attempts):
+            stored, etag = self._read()
+            current = stored or ErasureRegister.new()
+            changed = change(current)
+            if stored is not None and changed == stored:
+                return stored
+            condition = {"IfMatch": etag} if stored is not None and etag else \
+                {"IfNoneMatch": "*"}
+            try:
+                self.s3.put_object(Bucket=self.bucket, Key=self.key,
+                                   Body=changed.to_json().encode("utf-8"),
+                                   ContentType="application/json", **condition)
+            except Exception as exc:
+                if _code(exc) in _CONFLICT_CODES:
+                    continue
+                raise
+            return changed
+        raise RegisterBusy(f"s3://{self.bucket}/{self.key} changed {self.attempts} times "
+                           "while this erasure tried to write it; run it again")
+
+
+# ------------------------------------------------------------------ personal values
+
+_VALUE_KEYS = ("email", "phone", "cell")
+
+
+def record_values(record: Any) -> list[str]:
+    """The e-mail, full name (``first last``) and phone numbers of a raw record (a dict
+    as the API and the raw layer hold it): what ``--verify`` looks for later."""
+    if not isinstance(record, dict):
+        return []
+    out = [record[k] for k in _VALUE_KEYS if isinstance(record.get(k), str)]
+    name = record.get("name")
+    if isinstance(name, dict):
+        parts = [name.get(k) for k in ("first", "last")]
+        if all(isinstance(p, str) and p.strip() for p in parts):
+            out.append(f"{parts[0]} {parts[1]}")
+    return out
+
+
+def _records_in(doc: Any) -> list[dict[str, Any]]:
+    """Every dict holding a ``login.uuid`` anywhere in a parsed JSON document."""
+    found: list[dict[str, Any]] = []
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if user_id_in(item) is not None:
+                found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def json_lines_values(body: bytes, user_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The values of each of ``user_ids`` found in a JSON-lines object (lines that do
+    not parse are skipped: they cannot be read for values, only matched as text)."""
+    import json
+
+    wanted = set(user_ids)
+    out: dict[str, list[str]] = {}
+    for line in body.splitlines():
+        if not any(u.encode() in line for u in wanted):
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        for record in _records_in(doc):
+            uid = user_id_in(record)
+            if uid in wanted:
+                out.setdefault(uid, []).extend(record_values(record))
+    return out
+
+
+def _read_parquet(body: bytes, columns: Sequence[str] | None = None) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(body), columns=list(columns) if columns else None)
+
+
+def users_in_parquet(body: bytes, user_ids: Sequence[str], column: str) -> bool:
+    """Whether a Parquet object's ``column`` (a transform table's ``user_id``) holds one
+    of ``user_ids``; reads that one column only."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read_parquet(body, [column])
+    if table.num_rows == 0:
+        return False
+    return bool(pc.any(pc.is_in(table.column(column), value_set=pa.array(list(user_ids)))
+                       ).as_py())
+
+
+def parquet_values(body: bytes, user_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The values of each of ``user_ids`` in a raw Parquet object."""
+    table = _read_parquet(body)
+    if table.num_rows == 0 or "login" not in table.column_names:
+        return {}
+    wanted = set(user_ids)
+    out: dict[str, list[str]] = {}
+    for row in table.to_pylist():
+        uid = user_id_in(row)
+        if uid in wanted:
+            out.setdefault(uid, []).extend(record_values(row))
+    return out
 
 
 # ------------------------------------------------------------------ pure rewrites

@@ -280,6 +280,12 @@ class LocalCloud:
                                     prefix=FIREHOSE_PREFIX,
                                     schema=schema)
 
+    def erasure(self) -> Any:
+        """``udp erase`` on these twins (``local_aws.erasure.LocalErasure``)."""
+        from local_aws.erasure import LocalErasure
+
+        return LocalErasure(self)
+
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,
                            (self.cfg.transform_database, self.cfg.raw_database),

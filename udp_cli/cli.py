@@ -748,6 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
     from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/reference/push.md)
 
     add_push_commands(sub)
+    from udp_cli.erase_commands import add_erase_commands  # docs/operate/erasure.md
+
+    add_erase_commands(sub)
     return parser
 
 
