@@ -12,10 +12,11 @@ verify walks the whole state folder.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -34,10 +35,8 @@ from glue_jobs.erasure_verify import count_in, fingerprint
 from local_aws.processes import running_push_server
 from local_aws.stepfunctions import TaskError
 
-if TYPE_CHECKING:
-    from local_aws.cloud import LocalCloud
-
-__all__ = ["LAYERS", "LocalErasure", "PushServerRunning", "UnknownErasure"]
+__all__ = ["LAYERS", "LocalErasure", "PushServerRunning", "UnknownErasure", "erasure_counts",
+           "erasure_line"]
 
 
 class PushServerRunning(RuntimeError):
@@ -61,6 +60,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("reports/", "reports"),
     ("spark-events/", "spark event logs"),
     ("runs/", "run history"),
+    ("tmp/", "engine scratch"),
     ("", "other"),
 )
 """Where a file of the state folder counts, first match wins (paths relative to it)."""
@@ -88,7 +88,7 @@ class _LeaseClient:
 
 
 class _Warehouse:
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: Any) -> None:
         self.cloud = cloud
 
     def erase(self, user_ids: Sequence[str], erasure_id: str) -> int:
@@ -128,7 +128,7 @@ class _PushUsers:
 
 
 class LocalErasure:
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: Any) -> None:
         self.cloud = cloud
         cfg = cloud.cfg
         self.settings = ErasureSettings(cfg.lake_bucket, cfg.errors_bucket)
@@ -183,6 +183,9 @@ class LocalErasure:
             raise UnknownErasure(f"{user_id!r} was never erased here: the register has no "
                                  "entry for it")
         state = self.cloud.paths.state_dir
+        # this process's own scratch is skipped: a `udp erase --verify` process made it
+        # after the erasure (another process's, a live run's, is scanned)
+        own = tuple(f"tmp/{kind}-{os.getpid()}/" for kind in ("spark", "athena"))
         prefixes = [(p.format(lake=self.cloud.cfg.lake_bucket,
                               errors=self.cloud.cfg.errors_bucket), layer)
                     for p, layer in LAYERS]
@@ -191,6 +194,8 @@ class LocalErasure:
             if not path.is_file() or path.is_symlink():
                 continue
             rel = path.relative_to(state).as_posix()
+            if rel.startswith(own):
+                continue
             layer = next(name for prefix, name in prefixes if rel.startswith(prefix))
             try:
                 body = path.read_bytes()
@@ -198,3 +203,27 @@ class LocalErasure:
                 continue
             counts[layer] += count_in(body, [printed])
         return counts
+
+
+def erasure_counts(state_dir: Path, cfg: Any = None) -> dict[str, int] | None:
+    """The register's counts (requested, completed, pending) for ``udp status`` and the
+    run report; None when nobody was ever erased here. Counts only, never ids."""
+    from contracts.erasure import REGISTER_KEY, ErasureRegister
+    from contracts.pipeline import PipelineConfig
+    from local_aws.objectstore import LocalObjectStore
+
+    bucket = (cfg or PipelineConfig()).lake_bucket
+    path = LocalObjectStore(Path(state_dir) / "s3").path(f"s3://{bucket}/{REGISTER_KEY}")
+    try:
+        return ErasureRegister.from_json(path.read_bytes()).counts()
+    except (OSError, ValueError):
+        return None
+
+
+def erasure_line(state_dir: Path) -> str | None:
+    """``erasures: 3 requested, 2 completed, 1 pending`` (None when there are none)."""
+    counts = erasure_counts(state_dir)
+    if not counts:
+        return None
+    return (f"erasures: {counts['requested']} requested, {counts['completed']} completed, "
+            f"{counts['pending']} pending")

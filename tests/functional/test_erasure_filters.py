@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from contracts.erasure import ErasureRegister, drop_erased, hash_prefix
@@ -39,7 +40,7 @@ def test_the_store_round_trips_through_s3_and_reads_absent_as_empty(moto_s3: Any
     assert not store.exists() and store.load().entries == ()
     # WHEN one is saved
     reg = ErasureRegister.new().requested(["u-1"], T0)
-    S3RegisterWriter(moto_s3, "udp-lake").save(reg)
+    S3RegisterWriter(moto_s3, "udp-lake").update(lambda _: reg)
     # THEN S3 holds it as JSON and it loads back equal
     body = moto_s3.get_object(Bucket="udp-lake", Key="_erasure/register.json")["Body"].read()
     assert json.loads(body)["salt"] == reg.salt
@@ -51,8 +52,50 @@ def test_the_local_twin_answers_as_s3_does(tmp_path: Any) -> None:
     store = S3RegisterStore(s3, "udp-lake")
     assert store.load().entries == ()
     reg = ErasureRegister.new().requested(["u-1"], T0)
-    S3RegisterWriter(s3, "udp-lake").save(reg)
+    S3RegisterWriter(s3, "udp-lake").update(lambda _: reg)
     assert store.load() == reg
+
+
+def _two_requests_at_once(s3: Any) -> ErasureRegister:
+    """Request A reads the register; before A writes, request B reads and writes it."""
+    a, b = S3RegisterWriter(s3, "udp-lake"), S3RegisterWriter(s3, "udp-lake")
+    b.update(lambda r: r.requested(["u-0"], T0))  # a register exists: A's write is IfMatch
+    raced: list[bool] = []
+
+    def change_a(reg: ErasureRegister) -> ErasureRegister:
+        if not raced:
+            raced.append(True)
+            b.update(lambda r: r.requested(["u-b"], T0))
+        return reg.requested(["u-a"], T0)
+
+    a.update(change_a)
+    return S3RegisterStore(s3, "udp-lake").load()
+
+
+def test_two_requests_at_once_keep_both_ids_on_s3(moto_s3: Any) -> None:
+    reg = _two_requests_at_once(moto_s3)
+    assert all(reg.contains(u) for u in ("u-0", "u-a", "u-b")) and len(reg.entries) == 3
+
+
+def test_two_requests_at_once_keep_both_ids_on_the_twin(tmp_path: Any) -> None:
+    reg = _two_requests_at_once(LocalS3(LocalObjectStore(tmp_path)))
+    assert all(reg.contains(u) for u in ("u-0", "u-a", "u-b")) and len(reg.entries) == 3
+
+
+def test_the_twin_refuses_a_stale_conditional_put_as_s3_does(tmp_path: Any) -> None:
+    s3 = LocalS3(LocalObjectStore(tmp_path))
+    etag = s3.put_object(Bucket="b", Key="k", Body=b"one")["ETag"]
+    assert s3.get_object(Bucket="b", Key="k")["ETag"] == etag
+    s3.put_object(Bucket="b", Key="k", Body=b"two", IfMatch=etag)
+    for condition in ({"IfMatch": etag}, {"IfNoneMatch": "*"}):
+        with pytest.raises(ClientError) as caught:
+            s3.put_object(Bucket="b", Key="k", Body=b"three", **condition)
+        assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert s3.get_object(Bucket="b", Key="k")["Body"].read() == b"two"
+    # a delete leaves nothing listed, and deleting again answers the same
+    s3.delete_object(Bucket="b", Key="k")
+    s3.delete_object(Bucket="b", Key="k")
+    assert s3.list_objects_v2(Bucket="b")["KeyCount"] == 0
 
 
 def test_the_spark_filter_drops_exactly_what_the_pure_rule_drops(spark: Any,
