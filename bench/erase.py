@@ -1,8 +1,8 @@
 """Erasure cost: erasing users spread over a year of small days against one nightly run.
 
-Measured side by side in one run, from copies of the same state folder (a year of small
-days ingested and backfilled first, not counted), with Spark and the local warehouse
-started before each clock starts:
+Measured side by side in one run on one state folder (a year of small days ingested and
+backfilled first, not counted), with Spark and the local warehouse started before each
+clock starts:
 
 * one nightly execution of one of the days (``state_machine.asl.json``, ``replace``);
 * ``udp erase`` of 100 users, one picked from each of 100 days spread over the year
@@ -31,7 +31,6 @@ import pyarrow.parquet as pq  # noqa: E402
 from bench._machine import machine_line  # noqa: E402
 from bench.backfill import (  # noqa: E402
     FIRST,
-    _copy,
     days_from,
     ingest,
     measured,
@@ -96,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         ingest(base, days, 1, 1, 5)
         range_mode(base, days)
         ids = pick_users(base, args.users)
-        night_s = nightly(_copy(base, work / "night"), days[len(days) // 2])
+        night_s = nightly(base, days[len(days) // 2])  # a reload: the same users after
         print(f"one nightly run of a day            wall {night_s:7.1f} s", flush=True)
-        erase_s, affected = erasure(_copy(base, work / "erase"), ids)
+        erase_s, affected = erasure(base, ids)
         print(f"erasing {len(ids)} users ({affected} days)     wall {erase_s:7.1f} s",
               flush=True)
         print(f"ratio erasure / nightly: {erase_s / night_s:.2f} (target <= 10)", flush=True)
