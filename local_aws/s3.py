@@ -99,11 +99,6 @@ class LocalS3:
             parent = parent.parent
         return {}
 
-    def delete_object(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        """Remove the object if it exists; S3 answers the same either way."""
-        self.store.path(f"s3://{Bucket}/{Key}").unlink(missing_ok=True)
-        return {}
-
     def list_objects_v2(self, *, Bucket: str, Prefix: str = "") -> dict[str, Any]:
         root = self.store.path(f"s3://{Bucket}/")
         if not root.is_dir():
