@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow.parquet as pq  # noqa: E402
 
+from bench._figures import add_record_flag, measured_now, record  # noqa: E402
 from bench._machine import machine_line  # noqa: E402
 from bench.backfill import (  # noqa: E402
     FIRST,
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--users", type=int, default=100)
+    add_record_flag(parser)
     args = parser.parse_args(argv)
     print(machine_line("wall times include the neighbours"), flush=True)
     with tempfile.TemporaryDirectory(prefix="udp-bench-erase-") as tmp:
@@ -100,7 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         erase_s, affected = erasure(base, ids)
         print(f"erasing {len(ids)} users ({affected} days)     wall {erase_s:7.1f} s",
               flush=True)
-        print(f"ratio erasure / nightly: {erase_s / night_s:.2f} (target <= 10)", flush=True)
+        ratio = erase_s / night_s
+        print(f"ratio erasure / nightly: {ratio:.2f} (target <= 10)", flush=True)
+    if args.record:
+        record([measured_now(
+            "bench/erase.py",
+            f"erasing {len(ids)} users over {args.days} small days ÷ one nightly run, wall",
+            f"{erase_s:.1f} s ÷ {night_s:.1f} s = {ratio:.2f}", "≤ 10", ratio <= 10,
+            headline=True)])
     return 0
 
 

@@ -58,6 +58,9 @@ from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
 from local_aws.glue.spark_session import local_spark
 from local_aws.objectstore import LocalObjectStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+from bench._figures import add_record_flag, measured_now, record
 from local_aws.user_api import MAX_RESULTS, generate_page
 from sql.ddl import age_band_case
 
@@ -272,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="rounds of (a)")
     ap.add_argument("--repeats-b", type=int, default=2, help="rounds of (b)")
     ap.add_argument("--cores", type=int, default=2)
+    add_record_flag(ap)
     args = ap.parse_args(argv)
 
     tiny = ROOT / "tiny.parquet"
@@ -331,6 +335,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{ratio_a:.2f} (target <= {TARGET_HISTORY}); load average now "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     spark.stop()
+    if args.record:
+        size = "1M" if args.users == 1_000_000 else f"{args.users:,}"
+        record([measured_now("bench/transform.py", f"Spark job ÷ DuckDB, {size}-user day",
+                             f"{spark_s:.1f} s ÷ {duck_s:.1f} s = {ratio_b:.2f}",
+                             f"≤ {TARGET_ENGINE:g}", ratio_b <= TARGET_ENGINE, headline=True),
+                measured_now("bench/transform.py", "365-day ÷ 1-day DQ history",
+                             f"{med[365]:.2f} s ÷ {med[1]:.2f} s = {ratio_a:.2f}",
+                             f"≤ {TARGET_HISTORY:g}", ratio_a <= TARGET_HISTORY,
+                             headline=True)])
     return 0
 
 
