@@ -22,9 +22,8 @@ The script: lock → temp staging → COPY → count + checksum → dedupe (late
 ``fetched_at`` per user, only versions newer than the warehouse's) into a second temp
 table → count inserts/updates → MERGE by ``user_id`` (Redshift's MERGE takes only a table
 as its source) → audit row → commit. A failure anywhere rolls everything back and
-records a ``failed`` audit row in a separate transaction. A PostgreSQL-tuned variant (one
-MERGE over a ``DISTINCT ON`` subquery) stays in the twin for ``bench/`` only, held equal
-to this script by a test. See docs/adr/0003-warehouse-load.md.
+records a ``failed`` audit row in a separate transaction; ``bench/load.py`` times this
+same script. See docs/adr/0003-warehouse-load.md.
 """
 
 from __future__ import annotations

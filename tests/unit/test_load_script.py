@@ -19,7 +19,7 @@ from glue_jobs.warehouse_port import (
     render_load_script,
     run_load_transaction,
 )
-from local_aws.redshift.postgres_adapter import PORTABLE, PostgresWarehouse, parse_redshift_copy
+from local_aws.redshift.postgres_adapter import PostgresWarehouse, parse_redshift_copy
 from sql.load_script import LOAD_USERS, TWIN_TRANSLATES
 
 URI = "s3://udp-lake/transform/users/p_date=2026-11-21/"
@@ -134,11 +134,11 @@ def test_the_twin_refuses_a_copy_it_does_not_translate(bad: str) -> None:
         "stage_users", URI)
 
 
-def test_the_local_nightly_path_loads_with_redshifts_script() -> None:
-    # GIVEN the twin adapter and the local stack that builds it for `udp run` and the e2e
-    # tests; THEN its default is Redshift's script and the stack does not override it
-    # (only bench/load.py asks for the tuned variant, by name)
-    default = inspect.signature(PostgresWarehouse).parameters["script"].default
-    assert default == PORTABLE
-    cloud = (Path(__file__).resolve().parents[2] / "local_aws" / "cloud.py").read_text()
-    assert "PostgresWarehouse(" in cloud and "script=" not in cloud
+def test_the_local_nightly_path_and_the_benchmark_load_with_redshifts_script() -> None:
+    # GIVEN the twin adapter; THEN it has no other script to choose, and neither the local
+    # stack nor bench/load.py names one
+    assert "script" not in inspect.signature(PostgresWarehouse).parameters
+    root = Path(__file__).resolve().parents[2]
+    for path in ("local_aws/cloud.py", "bench/load.py"):
+        text = (root / path).read_text()
+        assert "PostgresWarehouse(" in text and "script=" not in text, path
