@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from contracts.locations import partition_folder
 from contracts.tables import USERS, TableContract
+from glue_jobs.publish import ManifestMismatch, manifest_entries, manifest_uri
 from glue_jobs.warehouse_port import (
     ConcurrentLoadError,
     InvalidLoadRequest,
@@ -70,17 +71,18 @@ prefix: the rendered COPY still names the day's partition."""
 
 _REDSHIFT_COPY = re.compile(
     r"copy\s+(?P<table>\w+)\s+from\s+'(?P<source>s3://[^']+)'\s+iam_role\s+'[^']+'"
-    r"\s+format\s+as\s+parquet", re.I)
+    r"\s+format\s+as\s+parquet\s+manifest", re.I)
 
 
 def parse_redshift_copy(sql_text: str) -> tuple[str, str]:
-    """(target table, s3 prefix) of the script's ``COPY … FORMAT AS PARQUET``; anything
-    else is refused, so a changed COPY cannot be silently mistranslated."""
+    """(target table, manifest URI) of the script's ``COPY … FORMAT AS PARQUET
+    MANIFEST``; anything else is refused, so a changed COPY cannot be silently
+    mistranslated."""
     match = _REDSHIFT_COPY.fullmatch(" ".join(sql_text.split()))
     if not match:
         raise WarehouseLoadError(
             f"the twin translates only COPY <table> FROM 's3://…' IAM_ROLE '…' FORMAT AS "
-            f"PARQUET; got: {sql_text[:200]!r}")
+            f"PARQUET MANIFEST; got: {sql_text[:200]!r}")
     return match["table"], match["source"]
 
 
@@ -177,9 +179,28 @@ class PostgresWarehouse:
                 if self._store is None:
                     raise InvalidLoadRequest(
                         f"cannot read {source} without a local object store")
-                return parquet_files(Path(self._store.path(source)))
+                return self._manifest_files(source)
             return parquet_files(Path(source))
         return parquet_files(source)
+
+    def _manifest_files(self, location: str) -> list[Path]:
+        """What Redshift's ``COPY … MANIFEST`` reads for the version at ``location``: the
+        files its manifest names, nothing else under the prefix; a mandatory entry that
+        is missing fails the load, as it fails the COPY."""
+        uri = manifest_uri(location)
+        path = Path(self._store.path(uri))
+        if not path.is_file():
+            raise WarehouseLoadError(f"COPY manifest {uri} not found")
+        try:
+            entries = manifest_entries(path.read_bytes(), location)
+        except ManifestMismatch as exc:
+            raise WarehouseLoadError(str(exc)) from None
+        files = [Path(self._store.path(url)) for url in entries]
+        missing = [url for url, f in zip(entries, files, strict=True) if not f.is_file()]
+        if missing:
+            raise WarehouseLoadError(f"COPY manifest {uri}: mandatory file {missing[0]} "
+                                     "not found")
+        return files
 
     def _copy(self, files: Sequence[Path]) -> Callable[[Any], None]:
         """The STDIN COPY that stands in for Redshift's COPY from S3 (same target table)."""
