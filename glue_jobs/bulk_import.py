@@ -32,6 +32,7 @@ __all__ = [
     "RANGE_JOB_OPTIONS",
     "BulkImportOptions",
     "DatesNotLoaded",
+    "check_manifest",
     "job_option_names",
     "load_dates",
     "main_dates",
@@ -156,6 +157,56 @@ def published_source(catalog: Any, p_date: str) -> str:
     return location
 
 
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _object_sizes(s3: Any, prefix_uri: str) -> dict[str, int]:
+    """``s3://…`` URI -> size of every object under ``prefix_uri`` (all pages)."""
+    bucket, prefix = _split_s3(prefix_uri)
+    sizes: dict[str, int] = {}
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        sizes.update({f"s3://{bucket}/{o['Key']}": int(o["Size"])
+                      for o in page.get("Contents", [])})
+        if not page.get("IsTruncated"):
+            return sizes
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def check_manifest(s3: Any, location: str) -> dict[str, int]:
+    """Before the COPY: the published version at ``location`` has its COPY manifest, the
+    manifest names only Parquet files of that version, and each exists with the size
+    the manifest gives. Returns the entries (``url -> bytes``); raises
+    :class:`InvalidLoadRequest` saying what is wrong."""
+    from botocore.exceptions import ClientError
+
+    from glue_jobs.publish import ManifestMismatch, manifest_entries, manifest_uri
+
+    uri = manifest_uri(location)
+    bucket, key = _split_s3(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        raise InvalidLoadRequest(f"no COPY manifest {uri} for the published version "
+                                 f"{location}: rerun the transform for that day") from None
+    try:
+        entries = manifest_entries(body, location)
+    except ManifestMismatch as exc:
+        raise InvalidLoadRequest(str(exc)) from None
+    sizes = _object_sizes(s3, location)
+    for url, size in entries.items():
+        if url not in sizes:
+            raise InvalidLoadRequest(f"{uri} names {url}, which does not exist")
+        if sizes[url] != size:
+            raise InvalidLoadRequest(f"{uri} gives {url} {size} bytes; it has {sizes[url]}")
+    return entries
+
+
 def result_summary(result: LoadResult) -> dict[str, Any]:
     """JSON-ready summary of a load (for job logs and the state machine's output)."""
     out = asdict(result)
@@ -172,6 +223,9 @@ class BulkImportClients(Protocol):
     def catalog(self) -> Any:
         """A Glue catalog client: where the day's published partition is."""
 
+    def s3(self) -> Any:
+        """An S3 client: the published version's COPY manifest and its files."""
+
     def warehouse(self, options: BulkImportOptions) -> WarehousePort:
         """The warehouse adapter for these options."""
 
@@ -181,6 +235,7 @@ def main(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
     returns the load's summary. One body for Glue and local."""
     options = options_from_resolved(args)
     source = published_source(clients.catalog(), options.p_date)
+    check_manifest(clients.s3(), source)
     result = run_bulk_import(clients.warehouse(options), options.p_date, source,
                              replace=options.replace)
     return result_summary(result)
@@ -204,11 +259,12 @@ class DatesNotLoaded(RuntimeError):
 
 
 def load_dates(warehouse: WarehousePort, catalog: Any, p_dates: list[str], run_key: str, *,
-               replace: bool = False) -> list[dict[str, Any]]:
+               replace: bool = False, s3: Any = None) -> list[dict[str, Any]]:
     """Load each date the transform published under ``run_key``, each in its own
     transaction (one ``audit.load_log`` row per date), in order; a date not published by
-    this chunk's transform (a DQ breach, a transform failure) or whose load fails is
-    reported and the next one loaded anyway.
+    this chunk's transform (a DQ breach, a transform failure), whose COPY manifest does
+    not match it (:func:`check_manifest`, with ``s3``) or whose load fails is reported
+    and the next one loaded anyway.
 
     Returns one dict per date: ``p_date``, ``status`` and the load's summary
     (:func:`result_summary`) or ``error`` + ``cause``.
@@ -223,6 +279,8 @@ def load_dates(warehouse: WarehousePort, catalog: Any, p_dates: list[str], run_k
                 raise InvalidLoadRequest(
                     f"the transform of run {run_key} did not publish {p_date} (published: "
                     f"{source}); see its data-quality results")
+            if s3 is not None:
+                check_manifest(s3, source)
             result = run_bulk_import(warehouse, p_date, source, replace=replace,
                                      ensure_schema=False)
         except Exception as exc:  # the next date is loaded anyway
@@ -249,7 +307,7 @@ def main_dates(args: Mapping[str, str], clients: BulkImportClients) -> dict[str,
         redshift=RedshiftSettings(secret_id=args["secret_id"], iam_role_arn=args["iam_role_arn"]),
         replace=_flag(args.get("replace")))
     results = load_dates(clients.warehouse(options), clients.catalog(), days, args["run_key"],
-                         replace=options.replace)
+                         replace=options.replace, s3=clients.s3())
     if any(r["status"] != "SUCCEEDED" for r in results):
         raise DatesNotLoaded(results)
     return {"run_key": args["run_key"], "days": results,

@@ -83,3 +83,16 @@ class GlueRuntime:
         fs, path = self._fs(uri)
         if fs.exists(path):
             fs.delete(path, True)
+
+    def list_files(self, uri: str) -> dict[str, int]:
+        fs, path = self._fs(uri)
+        return {str(s.getPath().getName()): int(s.getLen())
+                for s in fs.listStatus(path) if s.isFile()}
+
+    def write_text(self, uri: str, text: str) -> None:
+        fs, path = self._fs(uri)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()

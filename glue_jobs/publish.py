@@ -16,9 +16,10 @@ starts with ``_`` so crawlers and Spark's partition discovery skip it.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,14 +31,20 @@ from contracts.tables import TableContract
 
 __all__ = [
     "INPUT_FORMAT",
+    "MANIFEST_NAME",
     "OUTPUT_FORMAT",
     "SERDE",
     "STAGING_DIR",
     "VERSIONS_DIR",
     "InvalidRunId",
+    "ManifestMismatch",
+    "copy_manifest",
     "current_location",
+    "data_files",
     "ensure_partition",
     "ensure_table",
+    "manifest_entries",
+    "manifest_uri",
     "new_run_id",
     "partition_input",
     "plain_partition_uri",
@@ -205,3 +212,64 @@ def ensure_partition(catalog: Any, contract: TableContract, p_date: str, locatio
             raise
         return False
     return True
+
+
+# ------------------------------------------------------------------ the COPY manifest
+
+MANIFEST_NAME = "copy.manifest"
+"""The Redshift COPY manifest of a version, beside its ``p_date=D/`` folder (in the run
+folder, so readers of the partition never see it and Spark never lists it)."""
+
+
+class ManifestMismatch(ValueError):
+    """A COPY manifest that does not name exactly the published version's files."""
+
+
+def manifest_uri(location: str) -> str:
+    """The manifest of the version at ``location`` (``…/<run_id>/p_date=D/``):
+    ``…/<run_id>/copy.manifest``."""
+    if not location.endswith("/"):
+        raise ManifestMismatch(f"a version location ends in '/': {location!r}")
+    return f"{location.rstrip('/').rsplit('/', 1)[0]}/{MANIFEST_NAME}"
+
+
+def data_files(listing: Mapping[str, int]) -> dict[str, int]:
+    """The Parquet files of a folder listing (name -> bytes), without Spark's
+    ``_SUCCESS``, checksums or hidden files."""
+    return {name: size for name, size in sorted(listing.items())
+            if name.endswith(".parquet") and not name.startswith(("_", "."))}
+
+
+def copy_manifest(location: str, listing: Mapping[str, int]) -> str:
+    """The Redshift COPY manifest (JSON) naming exactly the Parquet files of ``listing``
+    in folder ``location``: every entry ``mandatory`` and with its ``content_length``,
+    which COPY of Parquet from a manifest requires (Redshift Database Developer Guide,
+    "Using a manifest to specify data files")."""
+    files = data_files(listing)
+    if not files:
+        raise ManifestMismatch(f"no Parquet file in {location}")
+    return json.dumps({"entries": [
+        {"url": f"{location}{name}", "mandatory": True, "meta": {"content_length": size}}
+        for name, size in files.items()]}, indent=1) + "\n"
+
+
+def manifest_entries(text: str | bytes, location: str) -> dict[str, int]:
+    """``url -> content_length`` of a COPY manifest, checked to name only Parquet files
+    directly in ``location`` (the version the catalog published), each mandatory."""
+    where = manifest_uri(location)
+    try:
+        entries = json.loads(text)["entries"]
+        out = {str(e["url"]): int(e["meta"]["content_length"]) for e in entries}
+        mandatory = all(e.get("mandatory") is True for e in entries)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestMismatch(f"{where} is not a COPY manifest ({exc})") from None
+    if not out:
+        raise ManifestMismatch(f"{where} names no file")
+    foreign = [url for url in out if not url.startswith(location)
+               or "/" in url[len(location):] or not url.endswith(".parquet")]
+    if foreign:
+        raise ManifestMismatch(f"{where} names {foreign[0]}, which is not a Parquet file of "
+                               f"the published version {location}")
+    if not mandatory:
+        raise ManifestMismatch(f"{where} has an entry that is not mandatory")
+    return out

@@ -52,6 +52,12 @@ class JobRuntime(Protocol):
     def delete_folder(self, uri: str) -> None:
         """Delete ``uri`` and everything under it (no error when missing)."""
 
+    def list_files(self, uri: str) -> dict[str, int]:
+        """Name -> size in bytes of the files directly in folder ``uri``."""
+
+    def write_text(self, uri: str, text: str) -> None:
+        """Write one small object (UTF-8), replacing any object of that name."""
+
 
 def empty_partitioned_frame(spark: SparkSession, contract: TableContract) -> DataFrame:
     """An empty frame of ``contract``'s columns plus the ``p_date`` partition column."""

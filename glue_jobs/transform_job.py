@@ -51,9 +51,11 @@ from glue_jobs.data_quality import (
     results_frame_of,
 )
 from glue_jobs.publish import (
+    copy_manifest,
     current_location,
     ensure_partition,
     ensure_table,
+    manifest_uri,
     new_run_id,
     plain_partition_uri,
     point_partition,
@@ -477,6 +479,10 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
                               for c in MODEL_TABLES]
                     for write in writes:
                         write.result()
+                for d in passed:  # the COPY manifest: exactly the files the load reads
+                    location = staged[USERS.name][d][0]
+                    runtime.write_text(manifest_uri(location),
+                                       copy_manifest(location, runtime.list_files(location)))
             except Exception:
                 # nothing is published yet: drop the versions this pass filled, or the
                 # day-by-day retry under the same run ids finds their folders taken

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sql import read_sql
+from sql import read_template
 
 __all__ = ["LOAD_SCHEMAS", "BootstrapError", "BootstrapTarget", "DataApiSession",
            "bootstrap_warehouse", "grant_statements", "handler", "login_statement",
@@ -100,7 +100,7 @@ def grant_statements(load_user: str, database: str) -> list[str]:
     values = {"LOAD_USER": _identifier(load_user, "load user"),
               "DATABASE": _identifier(database, "database")}
     text = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)],
-                  read_sql("redshift/load_user.sql"))
+                  read_template("redshift/load_user.sql"))
     return _split(text)
 
 

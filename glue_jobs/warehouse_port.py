@@ -22,9 +22,8 @@ The script: lock → temp staging → COPY → count + checksum → dedupe (late
 ``fetched_at`` per user, only versions newer than the warehouse's) into a second temp
 table → count inserts/updates → MERGE by ``user_id`` (Redshift's MERGE takes only a table
 as its source) → audit row → commit. A failure anywhere rolls everything back and
-records a ``failed`` audit row in a separate transaction. A PostgreSQL-tuned variant (one
-MERGE over a ``DISTINCT ON`` subquery) stays in the twin for ``bench/`` only, held equal
-to this script by a test. See docs/adr/0003-warehouse-load.md.
+records a ``failed`` audit row in a separate transaction; ``bench/load.py`` times this
+same script. See docs/adr/0003-warehouse-load.md.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 from contracts.dates import InvalidDate, check_p_date
 from contracts.locations import partition_folder
 from contracts.tables import PARTITION_KEY, USERS, TableContract
+from glue_jobs.publish import manifest_uri
 from sql import read_sql
 from sql.load_script import LOAD_USERS
 
@@ -190,7 +190,8 @@ def split_sql(text: str) -> list[str]:
 
 
 def render_copy_from_s3(source_uri: str, iam_role_arn: str, p_date: str) -> str:
-    """The Redshift COPY for one partition, after validating both interpolated values."""
+    """The Redshift COPY of one published version (``source_uri``, its ``p_date=D/``
+    folder) from its manifest, after validating both interpolated values."""
     validate_p_date(p_date)
     if not _S3_PREFIX.fullmatch(source_uri):
         raise InvalidLoadRequest(f"source must be an s3:// prefix ending in '/', got "
@@ -201,7 +202,7 @@ def render_copy_from_s3(source_uri: str, iam_role_arn: str, p_date: str) -> str:
     if not _IAM_ROLE.fullmatch(iam_role_arn):
         raise InvalidLoadRequest(f"not an IAM role ARN: {iam_role_arn!r}")
     return read_statement("redshift/copy_users.redshift.sql").format(
-        source_uri=source_uri, iam_role_arn=iam_role_arn)
+        manifest_uri=manifest_uri(source_uri), iam_role_arn=iam_role_arn)
 
 
 def parquet_files(source: Path | Sequence[Path]) -> list[Path]:

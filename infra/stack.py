@@ -669,6 +669,10 @@ class UdpStack(Stack):
         # the import reads the day's published location from the catalog (versioned folders)
         load_role.add_to_policy(_statement(
             ["glue:GetPartition"], self.glue_catalog_arns(cfg.transform_database, USERS.name)))
+        # and checks the version's COPY manifest and file sizes before the COPY
+        # (glue_jobs.bulk_import.check_manifest: GetObject, ListObjectsV2 = s3:ListBucket)
+        load_role.add_to_policy(_statement(
+            ["s3:GetObject"], [self.lake.arn_for_objects(f"{USERS.prefix}/*")]))
         load_role.add_to_policy(_statement(
             ["glue:GetConnection"],
             [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))

@@ -118,6 +118,9 @@ class _LocalLoadClients:
     def catalog(self) -> Any:
         return self._cloud.catalog
 
+    def s3(self) -> Any:
+        return self._cloud.s3
+
     def warehouse(self, options: Any) -> Any:
         from local_aws.redshift.postgres_adapter import PostgresWarehouse
 

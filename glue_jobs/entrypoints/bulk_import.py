@@ -29,6 +29,9 @@ class GlueClients:
     def catalog(self) -> Any:
         return boto3.client("glue")
 
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
     def warehouse(self, options: BulkImportOptions) -> RedshiftWarehouse:
         return RedshiftWarehouse(options.redshift, secrets_client=boto3.client("secretsmanager"))
 

@@ -23,6 +23,7 @@ from glue_jobs.runtime_port import (
     write_parquet_files,
     write_partitioned_files,
 )
+from local_aws.files import atomic_write_bytes
 from local_aws.objectstore import LocalObjectStore
 
 __all__ = ["LocalRuntime"]
@@ -80,6 +81,13 @@ class LocalRuntime:
                 return sorted(e.name for e in it if e.is_dir())
         except FileNotFoundError:
             return []
+
+    def list_files(self, uri: str) -> dict[str, int]:
+        with os.scandir(self.store.path(uri)) as it:
+            return {e.name: e.stat().st_size for e in it if e.is_file()}
+
+    def write_text(self, uri: str, text: str) -> None:
+        atomic_write_bytes(self.store.path(uri), text.encode("utf-8"))
 
     def delete_folder(self, uri: str) -> None:
         path = self.store.path(uri)

@@ -8,15 +8,10 @@ partition's Parquet files batch by batch (encoded by :mod:`local_aws.redshift.pg
 and ``lock audit.load_log`` becomes a per-day ``pg_try_advisory_xact_lock`` (a second
 load of the day is refused). Redshift's CRC32/STRTOL come from ``compat.postgres.sql``.
 Credentials are a conninfo string.
-
-``script="postgres"`` runs the PostgreSQL-tuned variant instead (one MERGE over a
-``DISTINCT ON`` subquery, counts from the transaction's table counters): ``bench/`` only,
-held to the same tables and audit counts by tests/functional/test_warehouse_load.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,8 +23,8 @@ import pyarrow.parquet as pq
 
 from contracts.locations import partition_folder
 from contracts.tables import USERS, TableContract
+from glue_jobs.publish import ManifestMismatch, manifest_entries, manifest_uri
 from glue_jobs.warehouse_port import (
-    STATUS_SUCCEEDED,
     ConcurrentLoadError,
     InvalidLoadRequest,
     LoadResult,
@@ -41,10 +36,8 @@ from glue_jobs.warehouse_port import (
     commit_load,
     execute_statement,
     insert_audit,
-    load_mode,
     lock_key,
     noop_step,
-    pair_row,
     parquet_files,
     read_statement,
     render_load_script,
@@ -59,9 +52,8 @@ from local_aws.redshift.pg_copy import payload as copy_payload
 from sql import read_sql
 from sql.load_script import TWIN_TRANSLATES
 
-__all__ = ["LOCAL_COPY_ROLE", "PORTABLE", "POSTGRES", "POSTGRES_SESSION", "SCRIPTS",
-           "PostgresWarehouse", "binary_chunks", "copy_chunks", "parse_redshift_copy",
-           "record_batches", "stream_copy"]
+__all__ = ["LOCAL_COPY_ROLE", "POSTGRES_SESSION", "PostgresWarehouse", "binary_chunks",
+           "copy_chunks", "parse_redshift_copy", "record_batches", "stream_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +63,6 @@ POSTGRES_SESSION = ("-c TimeZone=UTC -c DateStyle=ISO -c work_mem=256MB "
 timestamps as text); sorts and the temp table stay in memory."""
 
 
-PORTABLE = "portable"
-POSTGRES = "postgres"
-SCRIPTS = (PORTABLE, POSTGRES)
-"""``portable``: the script Redshift runs (the default, and what ``udp run`` and the e2e
-tests load with); ``postgres``: the PostgreSQL-tuned variant, for ``bench/`` only."""
-
 LOCAL_COPY_ROLE = "arn:aws:iam::000000000000:role/udp-local-redshift-copy"
 """The role the rendered COPY names locally (the twin reads files, not S3, so no role)."""
 _LOCAL_FILES_BUCKET = "udp-local-files"
@@ -85,17 +71,18 @@ prefix: the rendered COPY still names the day's partition."""
 
 _REDSHIFT_COPY = re.compile(
     r"copy\s+(?P<table>\w+)\s+from\s+'(?P<source>s3://[^']+)'\s+iam_role\s+'[^']+'"
-    r"\s+format\s+as\s+parquet", re.I)
+    r"\s+format\s+as\s+parquet\s+manifest", re.I)
 
 
 def parse_redshift_copy(sql_text: str) -> tuple[str, str]:
-    """(target table, s3 prefix) of the script's ``COPY … FORMAT AS PARQUET``; anything
-    else is refused, so a changed COPY cannot be silently mistranslated."""
+    """(target table, manifest URI) of the script's ``COPY … FORMAT AS PARQUET
+    MANIFEST``; anything else is refused, so a changed COPY cannot be silently
+    mistranslated."""
     match = _REDSHIFT_COPY.fullmatch(" ".join(sql_text.split()))
     if not match:
         raise WarehouseLoadError(
             f"the twin translates only COPY <table> FROM 's3://…' IAM_ROLE '…' FORMAT AS "
-            f"PARQUET; got: {sql_text[:200]!r}")
+            f"PARQUET MANIFEST; got: {sql_text[:200]!r}")
     return match["table"], match["source"]
 
 
@@ -155,9 +142,6 @@ class PostgresWarehouse:
         libpq connection string (``LocalWarehouse.uri``). One connection per load.
     batch_rows:
         Rows per Parquet record batch; bounds memory whatever the partition size.
-    script:
-        ``"postgres"`` (default: one MERGE over a DISTINCT ON subquery) or
-        ``"portable"`` (Redshift's statements, for comparison and tests).
     on_step:
         Optional hook called after each step (tests inject failures with it).
     object_store:
@@ -166,10 +150,7 @@ class PostgresWarehouse:
 
     def __init__(self, conninfo: str, *, batch_rows: int = 65_536,
                  on_step: StepHook | None = None, object_store: Any = None,
-                 table: TableContract = USERS, script: str = PORTABLE) -> None:
-        if script not in SCRIPTS:
-            raise ValueError(f"unknown load script {script!r}; expected one of {SCRIPTS}")
-        self._script = script
+                 table: TableContract = USERS) -> None:
         self._conninfo = conninfo
         self._batch_rows = batch_rows
         self._on_step = on_step or noop_step
@@ -198,9 +179,28 @@ class PostgresWarehouse:
                 if self._store is None:
                     raise InvalidLoadRequest(
                         f"cannot read {source} without a local object store")
-                return parquet_files(Path(self._store.path(source)))
+                return self._manifest_files(source)
             return parquet_files(Path(source))
         return parquet_files(source)
+
+    def _manifest_files(self, location: str) -> list[Path]:
+        """What Redshift's ``COPY … MANIFEST`` reads for the version at ``location``: the
+        files its manifest names, nothing else under the prefix; a mandatory entry that
+        is missing fails the load, as it fails the COPY."""
+        uri = manifest_uri(location)
+        path = Path(self._store.path(uri))
+        if not path.is_file():
+            raise WarehouseLoadError(f"COPY manifest {uri} not found")
+        try:
+            entries = manifest_entries(path.read_bytes(), location)
+        except ManifestMismatch as exc:
+            raise WarehouseLoadError(str(exc)) from None
+        files = [Path(self._store.path(url)) for url in entries]
+        missing = [url for url, f in zip(entries, files, strict=True) if not f.is_file()]
+        if missing:
+            raise WarehouseLoadError(f"COPY manifest {uri}: mandatory file {missing[0]} "
+                                     "not found")
+        return files
 
     def _copy(self, files: Sequence[Path]) -> Callable[[Any], None]:
         """The STDIN COPY that stands in for Redshift's COPY from S3 (same target table)."""
@@ -259,10 +259,6 @@ class PostgresWarehouse:
         script = render_load_script(source_uri, LOCAL_COPY_ROLE, p_date, replace=replace)
 
         def transaction(cursor: Any) -> LoadResult:
-            if self._script == POSTGRES:
-                return self._tuned_transaction(cursor, p_date=p_date, load_id=load_id,
-                                               started_at=started_at, lock=lock, copy=copy,
-                                               replace=replace)
             return run_load_transaction(cursor, script, p_date=p_date, load_id=load_id,
                                         started_at=started_at,
                                         run=self._runner(lock, copy),
@@ -272,63 +268,9 @@ class PostgresWarehouse:
                            load_id=load_id, started_at=started_at, transaction=transaction,
                            replace=replace)
 
-    def _tuned_transaction(self, cursor: Any, *, p_date: str, load_id: str,
-                           started_at: dt.datetime, lock: Callable[[Any], None],
-                           copy: Callable[[Any], None], replace: bool) -> LoadResult:
-        """``bench/``'s PostgreSQL-tuned variant: one staging table, one MERGE over a
-        ``DISTINCT ON`` subquery with the version gate in ``WHEN MATCHED AND …``, counts
-        from the transaction's table counters read around it. Same tables and audit
-        counts as Redshift's script (tests/functional/test_warehouse_load.py)."""
-        step = self._on_step
-        lock(cursor)
-        step("locked")
-        for statement in split_sql(read_sql("redshift/create_stage_users.sql")):
-            cursor.execute(statement)
-        step("staged")
-        copy(cursor)
-        step("copied")
-        if replace:
-            cursor.execute(read_statement("redshift/delete_users_partition.sql"), (p_date,))
-        cursor.execute(read_statement("redshift/stage_summary.sql"))
-        rows_staged, checksum = pair_row(cursor.fetchone())
-        step("counted")
-        inserted, updated = _merge_counting(cursor, p_date, started_at)
-        step("merged")
-        result = LoadResult(load_id=load_id, p_date=p_date, status=STATUS_SUCCEEDED,
-                            rows_staged=int(rows_staged), rows_inserted=inserted,
-                            rows_updated=updated, checksum=str(checksum),
-                            started_at=started_at, finished_at=utc_now(),
-                            table=self._table.name, load_mode=load_mode(replace))
-        insert_audit(cursor, result)
-        step("audited")
-        return result
-
     def _record_failure(self, failed: LoadResult) -> None:
         try:
             with self._connect() as conn, conn.cursor() as cur:
                 insert_audit(cur, failed)
         except Exception:  # the audit must never hide the load's own error
             log.exception("could not record the failed load %s", failed.load_id)
-
-
-
-
-def _merge_counting(cursor: Any, p_date: str, loaded_at: dt.datetime) -> tuple[int, int]:
-    """The tuned variant's one MERGE; (inserted, updated) from the transaction's table
-    counters before and after it (``table_counts.postgres.sql``), checked against its row
-    count."""
-    counts = read_statement("redshift/table_counts.postgres.sql")
-    cursor.execute(counts)
-    inserted_before, updated_before = (int(v) for v in pair_row(cursor.fetchone()))
-    cursor.execute(read_statement("redshift/merge_users.postgres.sql"),
-                   {"p_date": p_date, "loaded_at": loaded_at})
-    affected = cursor.rowcount
-    cursor.execute(counts)
-    inserted_after, updated_after = (int(v) for v in pair_row(cursor.fetchone()))
-    inserted, updated = inserted_after - inserted_before, updated_after - updated_before
-    if inserted + updated != affected:
-        raise WarehouseLoadError(
-            f"the MERGE changed {affected} rows but the server counted {inserted} inserted "
-            f"and {updated} updated; is track_counts off on this PostgreSQL server? "
-            "The load was rolled back.")
-    return inserted, updated

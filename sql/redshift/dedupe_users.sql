@@ -1,31 +1,11 @@
 -- REDSHIFT SCRIPT (portable: also runs on PostgreSQL). Parameters: p_date (date),
--- loaded_at (timestamptz). bench's tuned variant folds this into merge_users.postgres.sql.
+-- loaded_at (timestamptz).
 -- One row per user for the day (latest fetched_at wins, batch_id breaks ties), then only
 -- the versions newer than what the warehouse already holds. A row whose version
 -- (fetched_at, batch_id) is already loaded is left out, so rerunning a day changes
 -- nothing, and loading days out of order still ends with the latest version.
 insert into stage_users_latest (
-    user_id,
-    gender,
-    title,
-    nationality,
-    birth_year,
-    age,
-    registered_at,
-    email_domain,
-    email_hash,
-    phone_masked,
-    city,
-    state,
-    country,
-    postcode,
-    latitude,
-    longitude,
-    tz_offset_minutes,
-    fetched_at,
-    batch_id,
-    p_date,
-    loaded_at
+    {{ target_columns }}
 )
 with
 
@@ -67,25 +47,7 @@ newer_than_warehouse as (
 
 final as (
     select
-        user_id,
-        gender,
-        title,
-        nationality,
-        birth_year,
-        age,
-        registered_at,
-        email_domain,
-        email_hash,
-        phone_masked,
-        city,
-        state,
-        country,
-        postcode,
-        latitude,
-        longitude,
-        tz_offset_minutes,
-        fetched_at,
-        batch_id,
+        {{ staged_columns }},
         cast(%s as date) as p_date,
         cast(%s as timestamptz) as loaded_at
     from newer_than_warehouse

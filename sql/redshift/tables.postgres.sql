@@ -2,53 +2,14 @@
 -- no DISTKEY/SORTKEY. A BRIN index on p_date plays the sort key's part: like Redshift's
 -- zone maps it keeps min/max per block range, costs next to nothing to maintain on load,
 -- and prunes day filters (a btree here cost a third of the MERGE's WAL).
--- Column lists are checked against contracts/tables.py USERS by tests/unit/test_ddl.py.
--- Regenerate the column lists with: python -m sql.ddl postgres
+-- The users column lists are rendered from contracts/tables.py USERS (sql/render.py).
 
 create table if not exists staging.users (
-    user_id text not null,
-    gender text,
-    title text,
-    nationality text,
-    birth_year integer,
-    age integer,
-    registered_at timestamptz,
-    email_domain text,
-    email_hash text,
-    phone_masked text,
-    city text,
-    state text,
-    country text,
-    postcode text,
-    latitude double precision,
-    longitude double precision,
-    tz_offset_minutes integer,
-    fetched_at timestamptz not null,
-    batch_id text not null
+    {{ staging_table }}
 );
 
 create table if not exists analytics.users (
-    user_id text not null,
-    gender text,
-    title text,
-    nationality text,
-    birth_year integer,
-    age integer,
-    registered_at timestamptz,
-    email_domain text,
-    email_hash text,
-    phone_masked text,
-    city text,
-    state text,
-    country text,
-    postcode text,
-    latitude double precision,
-    longitude double precision,
-    tz_offset_minutes integer,
-    fetched_at timestamptz not null,
-    batch_id text not null,
-    p_date date not null,
-    loaded_at timestamptz not null,
+    {{ target_table }},
     primary key (user_id)
 );
 

@@ -1,7 +1,6 @@
 -- REDSHIFT ONLY. Table DDL for Amazon Redshift (the local twin uses tables.postgres.sql).
--- Column lists are checked against contracts/tables.py USERS by tests/unit/test_ddl.py:
+-- The users column lists are rendered from contracts/tables.py USERS (sql/render.py):
 -- COPY ... FORMAT AS PARQUET maps Parquet columns to these columns by position.
--- Regenerate the column lists with: python -m sql.ddl redshift
 --
 -- Distribution and sort keys (see docs/adr/0003-warehouse-load.md):
 --   staging.users / analytics.users: distkey(user_id) so the MERGE join on user_id is
@@ -14,51 +13,13 @@
 -- value longer than its column's bytes (glue_jobs/data_quality.py FitsBytes).
 
 create table if not exists staging.users (
-    user_id varchar(36) not null,
-    gender varchar(64),
-    title varchar(128),
-    nationality varchar(2),
-    birth_year integer,
-    age integer,
-    registered_at timestamptz,
-    email_domain varchar(1020),
-    email_hash varchar(64),
-    phone_masked varchar(256),
-    city varchar(512),
-    state varchar(512),
-    country varchar(256),
-    postcode varchar(128),
-    latitude double precision,
-    longitude double precision,
-    tz_offset_minutes integer,
-    fetched_at timestamptz not null,
-    batch_id varchar(64) not null
+    {{ staging_table }}
 )
 diststyle key
 distkey (user_id);
 
 create table if not exists analytics.users (
-    user_id varchar(36) not null,
-    gender varchar(64),
-    title varchar(128),
-    nationality varchar(2),
-    birth_year integer,
-    age integer,
-    registered_at timestamptz,
-    email_domain varchar(1020),
-    email_hash varchar(64),
-    phone_masked varchar(256),
-    city varchar(512),
-    state varchar(512),
-    country varchar(256),
-    postcode varchar(128),
-    latitude double precision,
-    longitude double precision,
-    tz_offset_minutes integer,
-    fetched_at timestamptz not null,
-    batch_id varchar(64) not null,
-    p_date date not null,
-    loaded_at timestamptz not null
+    {{ target_table }}
 )
 diststyle key
 distkey (user_id)

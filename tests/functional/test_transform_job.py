@@ -7,6 +7,7 @@ own copy. The Glue entrypoint runs here too, against a stand-in ``awsglue``.
 from __future__ import annotations
 
 import hashlib
+import json
 import runpy
 import shutil
 import sys
@@ -34,7 +35,7 @@ from contracts.user_record import raw_arrow_schema, validate_record
 from crawlers.specs import default_specs
 from glue_jobs.catalog_api import list_partitions
 from glue_jobs.data_quality import DQBreach
-from glue_jobs.publish import current_location, table_uri, versions_root
+from glue_jobs.publish import current_location, manifest_uri, table_uri, versions_root
 from glue_jobs.secrets import clear_secret_cache
 from glue_jobs.transform_job import TransformSettings, run_transform
 from glue_jobs.transforms import (
@@ -205,6 +206,12 @@ def test_job_reads_one_partition_of_thirty_and_publishes_three_tables(lake: Lake
         assert loc.startswith(f"{table_uri(LAKE, contract)}_versions/{DAY}/{result.run_id}/")
         assert loc.endswith(f"/p_date={DAY}/")
         assert len(list(lake.store.path(loc).glob("*.parquet"))) == 1
+    # AND the users version has a COPY manifest naming exactly its Parquet file
+    loc = lake.location(USERS)
+    (part,) = lake.store.path(loc).glob("*.parquet")
+    manifest = json.loads(lake.store.path(manifest_uri(loc)).read_text())
+    assert manifest == {"entries": [{"url": f"{loc}{part.name}", "mandatory": True,
+                                     "meta": {"content_length": part.stat().st_size}}]}
     # AND the Athena twin reads the published model through the catalog
     assert lake.query(f"select count(*), count(distinct user_id) from users "
                       f"where p_date = '{DAY}'") == [(12, 12)]

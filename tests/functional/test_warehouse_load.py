@@ -316,20 +316,6 @@ def test_file_with_columns_out_of_contract_order_is_refused_and_audited(
     assert users(warehouse) == []
 
 
-def test_a_server_without_table_counters_fails_the_tuned_load_clearly(
-        warehouse: LocalWarehouse, make_users: Any, write_users: Any) -> None:
-    # GIVEN a database whose sessions keep no table statistics (track_counts off), which
-    # bench's tuned MERGE reads its insert/update counts from
-    with warehouse.connect(autocommit=True) as conn:
-        conn.execute(f'alter database "{warehouse.database}" set track_counts = off')
-    # WHEN a day is loaded, THEN a clear error naming the setting, and nothing is left
-    with pytest.raises(WarehouseLoadError, match="track_counts"):
-        run_bulk_import(PostgresWarehouse(warehouse.uri, script="postgres"), DAY,
-                        write_users(DAY, make_users(3)), load_id="no-counts")
-    assert users(warehouse) == []
-    assert audit(warehouse)[0][:2] == ("no-counts", "failed")
-
-
 def test_bad_p_date_is_rejected_before_any_sql(warehouse: LocalWarehouse,
                                                 tmp_path: Path) -> None:
     # GIVEN a date with SQL in it; WHEN loaded; THEN rejected, and no table was even created
@@ -430,27 +416,21 @@ def _scenario(port: PostgresWarehouse, make_users: Any, write_users: Any
     return [(r.rows_staged, r.rows_inserted, r.rows_updated, r.checksum) for r in results]
 
 
-def test_bench_tuned_script_gives_the_same_tables_and_counts_as_redshifts(
+def test_the_one_script_keeps_the_latest_version_through_late_days_and_reruns(
         warehouse_server: LocalWarehouse, make_users: Any, write_users: Any) -> None:
-    # GIVEN two empty databases, one loaded with the script Redshift runs (the twin's
-    # default: dedupe table, count join, plain MERGE) and one with bench's PostgreSQL-tuned
-    # variant (one MERGE over DISTINCT ON, counts from the table counters)
+    # GIVEN an empty database, loaded with the script Redshift runs (the one the nightly
+    # load and bench/load.py run)
     redshift = LocalWarehouse(warehouse_server.data_dir, database="t_redshift_script").start()
-    tuned = LocalWarehouse(warehouse_server.data_dir, database="t_tuned_script").start()
     redshift.bootstrap()
-    tuned.bootstrap()
-    # WHEN the same days are loaded in the same order (late day, rerun, duplicates)
-    redshift_counts = _scenario(PostgresWarehouse(redshift.uri), make_users, write_users)
-    tuned_counts = _scenario(PostgresWarehouse(tuned.uri, script="postgres"),
-                             make_users, write_users)
-    # THEN every audit count and checksum and every row except loaded_at agree
-    assert tuned_counts == redshift_counts
-    assert [c[1:3] for c in redshift_counts] == [(6, 0), (3, 0), (0, 0), (0, 2)]
+    # WHEN days are loaded out of order (late day, rerun, duplicates)
+    counts = _scenario(PostgresWarehouse(redshift.uri), make_users, write_users)
+    # THEN each audit row counts what the day changed, and the latest versions remain
+    assert [c[1:3] for c in counts] == [(6, 0), (3, 0), (0, 0), (0, 2)]
+    assert counts[1][3] == counts[2][3]  # the rerun staged the same versions
 
-    def rows(wh: LocalWarehouse) -> list[tuple[Any, ...]]:
-        return table_rows(wh, f"select {COLUMNS}, p_date from analytics.users order by user_id")
-    assert rows(tuned) == rows(redshift)
-    assert [r[10] for r in rows(redshift)][:3] == ["Later", "Late", "Day2"]
+    rows = table_rows(redshift, f"select {COLUMNS}, p_date from analytics.users "
+                                "order by user_id")
+    assert [r[10] for r in rows][:3] == ["Later", "Late", "Day2"]
 
 
 def test_twin_databases_compare_text_by_code_point_like_redshift(

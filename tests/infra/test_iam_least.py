@@ -511,7 +511,11 @@ def bulk_import_needs(a: Arns) -> Needs:
     job = _props(a.t, a.id("BulkImportJob", "AWS::Glue::Job"))
     needs = _glue_job_base(a, job)
     services, actions = _entry_actions("glue_jobs.entrypoints.bulk_import")
-    assert services == {"glue", "secretsmanager"}, services
+    assert services == {"glue", "s3", "secretsmanager"}, services
+    # the S3 client reads the published version's COPY manifest and lists its files
+    # (ListObjectsV2 is s3:ListBucket on the lake bucket, in every job's base)
+    _add(needs, {x for x in actions if x == "s3:GetObject"},
+         [a.s3_objects(job["DefaultArguments"]["--table_uri"])])
     # the catalog client reads where the users day is published; the secret is the login
     _add(needs, {x for x in actions if x.startswith("glue:")},
          a.glue_table(USERS.database, USERS.name))

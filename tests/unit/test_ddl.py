@@ -143,34 +143,6 @@ def test_shared_sql_reads_crc32_only_as_a_number() -> None:
         assert uses == len(re.findall(r"\bstrtol\(crc32\(", body)), name
 
 
-def test_postgres_merge_selects_inserts_and_updates_every_column_in_contract_order() -> None:
-    # GIVEN the twin's one-statement MERGE (DISTINCT ON subquery, version gate)
-    raw = read_sql("redshift/merge_users.postgres.sql")
-    text = raw.replace("%(p_date)s", "null").replace("%(loaded_at)s", "null")
-    merge = next(sqlglot.parse_one(text, read="postgres").find_all(exp.Merge))
-    # WHEN its source select list, insert list and update list are read
-    source = next(merge.find_all(exp.Select))
-    selected = [e.alias_or_name for e in source.expressions]
-    insert = next(merge.find_all(exp.Insert))
-    inserted = [c.name for c in insert.this.expressions]
-    updated = re.findall(r"^\s+(\w+) = (latest\.\w+|cast\(%\((\w+)\)s as \w+\)),?$", raw,
-                         flags=re.M)
-    # THEN the source is the staged columns in contract order, and the insert and update
-    # lists are the target's: every staged column from the source, the load's p_date and
-    # loaded_at from the statement's parameters
-    load_columns = TARGET_NAMES[len(USERS.column_names):]
-    assert selected == USERS.column_names
-    assert inserted == TARGET_NAMES
-    assert [left for left, _, _ in updated] == TARGET_NAMES[1:]
-    for left, right, param in updated:
-        if left in load_columns:
-            assert param == left
-        else:
-            assert right == f"latest.{left}"
-    code = "\n".join(line for line in raw.lower().splitlines() if not line.startswith("--"))
-    assert "distinct on (user_id)" in code and "returning" not in code
-
-
 @pytest.mark.parametrize(("path", "column"), [("redshift/views.sql", "age"),
                                               ("athena/queries/users_by_age_band.sql",
                                                "users.age")])

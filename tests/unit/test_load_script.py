@@ -13,13 +13,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from glue_jobs.publish import manifest_uri
 from glue_jobs.warehouse_port import (
     Statement,
     WarehouseLoadError,
     render_load_script,
     run_load_transaction,
 )
-from local_aws.redshift.postgres_adapter import PORTABLE, PostgresWarehouse, parse_redshift_copy
+from local_aws.redshift.postgres_adapter import PostgresWarehouse, parse_redshift_copy
 from sql.load_script import LOAD_USERS, TWIN_TRANSLATES
 
 URI = "s3://udp-lake/transform/users/p_date=2026-11-21/"
@@ -51,15 +52,15 @@ def test_the_script_is_the_ordered_list_rendered_once() -> None:
 
 def test_redshift_only_statements_parse_with_sqlglots_redshift_dialect() -> None:
     script = render_load_script(URI, ROLE, DAY)
-    # COPY ... FROM 's3://…' IAM_ROLE '…' FORMAT AS PARQUET: a COPY into staging from the
-    # day's prefix with the role as its credentials and Parquet as its format
+    # COPY ... FROM 's3://…manifest' IAM_ROLE '…' FORMAT AS PARQUET MANIFEST: a COPY into
+    # staging from the version's manifest, the role as its credentials, Parquet its format
     copy = sqlglot.parse_one(_one("copy", script), read="redshift")
     assert isinstance(copy, exp.Copy)
     assert copy.this.name == "stage_users"
-    assert [f.name for f in copy.args["files"]] == [URI]
+    assert [f.name for f in copy.args["files"]] == [manifest_uri(URI)]
     assert copy.args["credentials"].args["iam_role"].name == ROLE
-    assert [(p.this.name.lower(), p.expression.name.lower()) for p in copy.args["params"]] == [
-        ("format", "parquet")]
+    assert [(p.this.name.lower(), p.expression and p.expression.name.lower())
+            for p in copy.args["params"]] == [("format", "parquet"), ("manifest", None)]
     # CRC32 (Redshift's built-in, shimmed locally) inside the checksum, read through STRTOL
     # (sqlglot knows STRTOL as FromBase and keeps CRC32 as a named function call)
     summary = sqlglot.parse_one(_one("summary", script), read="redshift")
@@ -131,14 +132,14 @@ def test_the_twin_refuses_a_copy_it_does_not_translate(bad: str) -> None:
     with pytest.raises(WarehouseLoadError, match="translates only COPY"):
         parse_redshift_copy(bad)
     assert parse_redshift_copy(_one("copy", render_load_script(URI, ROLE, DAY))) == (
-        "stage_users", URI)
+        "stage_users", manifest_uri(URI))
 
 
-def test_the_local_nightly_path_loads_with_redshifts_script() -> None:
-    # GIVEN the twin adapter and the local stack that builds it for `udp run` and the e2e
-    # tests; THEN its default is Redshift's script and the stack does not override it
-    # (only bench/load.py asks for the tuned variant, by name)
-    default = inspect.signature(PostgresWarehouse).parameters["script"].default
-    assert default == PORTABLE
-    cloud = (Path(__file__).resolve().parents[2] / "local_aws" / "cloud.py").read_text()
-    assert "PostgresWarehouse(" in cloud and "script=" not in cloud
+def test_the_local_nightly_path_and_the_benchmark_load_with_redshifts_script() -> None:
+    # GIVEN the twin adapter; THEN it has no other script to choose, and neither the local
+    # stack nor bench/load.py names one
+    assert "script" not in inspect.signature(PostgresWarehouse).parameters
+    root = Path(__file__).resolve().parents[2]
+    for path in ("local_aws/cloud.py", "bench/load.py"):
+        text = (root / path).read_text()
+        assert "PostgresWarehouse(" in text and "script=" not in text, path

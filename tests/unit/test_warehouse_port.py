@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from glue_jobs.bulk_import import options_from_resolved, partition_uri, run_bulk_import
+from glue_jobs.publish import manifest_uri
 from glue_jobs.redshift_warehouse import (
     RedshiftCredentials,
     RedshiftSettings,
@@ -45,8 +46,8 @@ def test_split_sql_drops_comments_and_keeps_dollar_bodies() -> None:
 
 def test_copy_from_s3_is_rendered_only_for_the_matching_partition_and_a_role() -> None:
     sql = render_copy_from_s3(URI, ROLE, "2026-11-21")
-    assert f"from '{URI}'" in sql and f"iam_role '{ROLE}'" in sql
-    assert "format as parquet" in sql
+    assert f"from '{manifest_uri(URI)}'" in sql and f"iam_role '{ROLE}'" in sql
+    assert "format as parquet\nmanifest" in sql
     with pytest.raises(InvalidLoadRequest, match="not the p_date=2026-11-22/ partition"):
         render_copy_from_s3(URI, ROLE, "2026-11-22")
     with pytest.raises(InvalidLoadRequest, match="s3:// prefix"):
