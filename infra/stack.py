@@ -406,11 +406,15 @@ class UdpStack(Stack):
         reads and adds tables and partitions; it updates only when told to update or
         deprecate, deletes only when told to delete (tests/infra/test_iam_least.py
         derives the same from local_aws/glue/crawl.py)."""
+        # AWS documents a crawler's catalog rights as AWSGlueServiceRole or a scoped-down
+        # version ("Crawler prerequisites"): on its own database, the reads the service
+        # makes and UpdateTable always; partition updates and deletes per the policy
         actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions",
+                   "glue:GetPartition", "glue:BatchGetPartition", "glue:UpdateTable",
                    "glue:CreateTable", "glue:BatchCreatePartition"]
         if (spec.update_behavior == "UPDATE_IN_DATABASE"
                 or spec.delete_behavior == "DEPRECATE_IN_DATABASE"):
-            actions += ["glue:UpdateTable", "glue:BatchGetPartition", "glue:UpdatePartition"]
+            actions += ["glue:UpdatePartition"]
         if spec.delete_behavior == "DELETE_FROM_DATABASE":
             actions += ["glue:DeleteTable", "glue:BatchDeletePartition"]
         return actions

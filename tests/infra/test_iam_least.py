@@ -128,11 +128,15 @@ GLUE_CONNECTION_DESCRIBE = ("ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables
 GLUE_CONNECTION_VPC = ("ec2:DescribeVpcAttribute",)  # takes the VPC's ARN
 GLUE_CONNECTION_ENI = ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
                        "ec2:CreateTags", "ec2:DeleteTags")
-# Crawler service reads the local crawler (local_aws/glue/crawl.py) does not model: AWS documents
-# only "AWSGlueServiceRole or a scoped-down version" for the catalog, so reads the service
-# makes to match folders against the database's tables stay allowed (reads only; every
-# catalog write must come from the derivation below).
-CRAWLER_SERVICE_READS = ("glue:GetTables",)
+# Crawler service calls the local crawler (local_aws/glue/crawl.py) does not make: AWS documents
+# the crawler's catalog rights only as "the AWSGlueServiceRole managed policy, or a scoped-down
+# version" (Glue Developer Guide, "Crawler prerequisites"), so the scoped-down version keeps,
+# on the crawler's own database, the reads the service makes to match folders against tables
+# and partitions, and UpdateTable, which the service calls to record a crawl on each table it
+# touches whatever the SchemaChangePolicy (the policy, not IAM, decides what changes). Every
+# other catalog write comes from the derivation below.
+CRAWLER_SERVICE_READS = ("glue:GetTables", "glue:GetPartition", "glue:BatchGetPartition",
+                         "glue:UpdateTable")
 # The Redshift Data API with a secret (Redshift Management Guide, "Authorizing access to
 # the Amazon Redshift Data API"): statements run on the workgroup; a statement's status
 # and result take no resource ARN (AWS scopes them to their caller with
