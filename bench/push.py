@@ -35,13 +35,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no log line per request
 
 from ingest_lambda.core import S3ErrorSink  # noqa: E402
-from local_aws.push import (  # noqa: E402
+from local_aws.push.stack import (  # noqa: E402
     PushStack,
     kinesis_event,
     rest_proxy_event,
     start_push_stack,
 )
-from local_aws.user_api import generate_user  # noqa: E402
+from local_aws.user_api.server import generate_user  # noqa: E402
 from push_api.api import PushPorts, create_app  # noqa: E402
 from push_api.consumer import create_consumer  # noqa: E402
 from push_api.store import DynamoUserStore  # noqa: E402

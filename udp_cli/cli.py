@@ -112,7 +112,7 @@ def _quietly(fn: Any) -> None:
 # ----------------------------------------------------------------------------- commands
 
 def _api_options(args: argparse.Namespace) -> Any:
-    from local_aws.user_api import ApiOptions
+    from local_aws.user_api.server import ApiOptions
 
     spec = f"malformed={args.malformed_rate}" + (f",{args.faults}" if args.faults else "")
     try:
@@ -146,7 +146,7 @@ def _progress_bar() -> Any:
 
 
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
-    from local_aws.scheduler import DayPlan, simulate_days
+    from local_aws.scheduler.ingest import DayPlan, simulate_days
 
     try:
         plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
@@ -174,7 +174,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
 def _ingest_users(state_dir: Path, day: str, users: int,
                   args: argparse.Namespace) -> dict[str, int]:
     """``udp ingest --users N``: a day of N users through the twins, with a progress bar."""
-    from local_aws.scheduler import ingest_users
+    from local_aws.scheduler.ingest import ingest_users
 
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
@@ -198,7 +198,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
 
 def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
     from ingest_lambda.replay import ReplayError, StreamedReplay
-    from local_aws.scheduler import replay_pages
+    from local_aws.scheduler.ingest import replay_pages
 
     try:
         source = StreamedReplay(path)  # every page checked before anything is written
@@ -302,7 +302,7 @@ def _format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> s
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from local_aws.athena import QueryError
+    from local_aws.athena.engine import QueryError
 
     _existing_state(args.state_dir)
     stack = _stack(args.state_dir)
@@ -325,7 +325,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> No
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    from local_aws.warehouse import WarehouseQueryError, open_psql, run_warehouse_sql
+    from local_aws.redshift.warehouse import WarehouseQueryError, open_psql, run_warehouse_sql
 
     _existing_state(args.state_dir)
     if args.action == "psql":
@@ -585,7 +585,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 def cmd_describe(args: argparse.Namespace) -> int:
     from contracts.dictionary import UnknownTableError, column_rows, find_table
     from local_aws.glue.catalog import LocalGlueCatalog
-    from local_aws.objectstore import LocalObjectStore
+    from local_aws.s3.objectstore import LocalObjectStore
     from udp_cli.catalog_view import catalog_partitions, partitions_with_counts
 
     try:

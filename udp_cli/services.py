@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.pipeline import PipelineConfig
-from local_aws.dynamodb import LocalDynamoDb
+from local_aws.dynamodb.table import LocalDynamoDb
 from local_aws.processes import clean_up, running_services
 
 __all__ = ["cleanup_lines", "running_lines"]

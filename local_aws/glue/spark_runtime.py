@@ -23,7 +23,7 @@ from glue_jobs.runtime_port import (
     write_parquet_files,
     write_partitioned_files,
 )
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = ["LocalRuntime"]
 

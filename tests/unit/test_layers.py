@@ -32,13 +32,13 @@ def test_lint_imports_refuses_a_twin_imported_by_a_glue_job(tmp_path: Path) -> N
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     with (tmp_path / "glue_jobs" / "runtime_port.py").open("a", encoding="utf-8") as f:
-        f.write("\nimport local_aws.objectstore  # noqa: E402,F401\n")
+        f.write("\nimport local_aws.s3.objectstore  # noqa: E402,F401\n")
     lint = Path(sys.executable).with_name("lint-imports")
     # WHEN lint-imports checks the copy
     done = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True,
                           text=True, check=False)
     # THEN it fails, naming the import and both broken contracts
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "glue_jobs.runtime_port -> local_aws.objectstore" in done.stdout
+    assert "glue_jobs.runtime_port -> local_aws.s3.objectstore" in done.stdout
     assert "AWS-role code never imports a twin, the CLI or the orchestration BROKEN" \
         in done.stdout

@@ -41,10 +41,10 @@ from urllib.parse import unquote, urlsplit
 
 from contracts.tables import RAW
 from ingest_lambda.core import S3ErrorSink
-from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
-from local_aws.objectstore import LocalObjectStore
-from local_aws.push_endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
-from local_aws.s3 import LocalS3
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
+from local_aws.push.endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
 from push_api.api import PushPorts, create_app
 from push_api.consumer import create_consumer
 from push_api.store import DynamoUserStore
@@ -581,7 +581,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     the folder ``LocalCloud`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
     consumer handler / the API's Kinesis client (fault injection in tests).
     Writes ``<state_dir>/push/endpoint.json`` (url, pid) and ``api-key`` for the CLI
-    (:mod:`local_aws.push_endpoint`).
+    (:mod:`local_aws.push.endpoint`).
     """
     s = settings or PushSettings()
     state_dir = Path(state_dir)
