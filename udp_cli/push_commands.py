@@ -42,8 +42,7 @@ def _no_server(state_dir: Path) -> UserError:
 def resolve_endpoint(state_dir: Path, url: str | None, api_key: str | None
                      ) -> tuple[str, str]:
     """(url, api key): the options where given, else the running server's record."""
-    from local_aws.processes import running_push_server
-    from local_aws.push.endpoint import API_KEY_FILE
+    from local_aws.facade import API_KEY_FILE, running_push_server
 
     if url and api_key:
         return url, api_key
@@ -92,9 +91,7 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from local_aws.cloud import LocalCloud
-    from local_aws.processes import running_push_server
-    from local_aws.push.endpoint import API_KEY_FILE
+    from local_aws.facade import API_KEY_FILE, local_cloud, running_push_server
 
     state_dir: Path = args.state_dir
     if not 0 <= args.port <= 65535:
@@ -106,7 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     restore = _stop_on_signals(stop)
     try:
-        with LocalCloud(state_dir) as cloud:
+        with local_cloud(state_dir) as cloud:
             try:
                 push = cloud.start_push(port=args.port)
             except OSError as exc:  # the port is taken

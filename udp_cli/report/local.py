@@ -241,7 +241,7 @@ class LocalSources:
     state_dir: Path
 
     def _s3(self) -> Path:
-        from local_aws.paths import LocalPaths
+        from local_aws.facade import LocalPaths
 
         return LocalPaths(self.state_dir).s3
 
@@ -252,8 +252,7 @@ class LocalSources:
 
     def run_records(self) -> list[dict[str, Any]]:
         """Every stored run as its JSON dict, oldest first (orphans settled to ABORTED)."""
-        from local_aws.paths import LocalPaths
-        from local_aws.stepfunctions.history import HistoryStore
+        from local_aws.facade import HistoryStore, LocalPaths
 
         store = HistoryStore(LocalPaths(self.state_dir).runs)
         return [r.to_json() for r in store.list_runs()]
