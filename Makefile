@@ -78,8 +78,11 @@ typecheck: $(STAMP) ## mypy only
 fix: $(STAMP) ## apply ruff's safe fixes
 	$(BIN)/ruff check --fix .
 
+# RECORD=1 stores each script's figures (bench/_figures.py writes the figures page).
 bench: $(STAMP) $(JAVA) ## run every benchmark under bench/ (prints side-by-side ratios)
-	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; \
+	  flag=$$( [ -n "$(RECORD)" ] && grep -q add_record_flag $$b && echo --record ); \
+	  $(BIN)/python $$b $$flag || exit 1; done
 
 clean: ## remove local state (.udp) and caches; keeps the virtualenv
 	rm -rf .udp .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -23,6 +23,7 @@ Run: ``.venv/bin/python bench/ingest.py`` (about a minute; page bodies cached in
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
+from bench._figures import add_record_flag, measured_now, record  # noqa: E402
 from ingest_lambda.api_client import ApiClient  # noqa: E402
 from ingest_lambda.core import IngestPorts, IngestRequest, run_ingest  # noqa: E402
 from ingest_lambda.delivery import FirehoseSender  # noqa: E402
@@ -159,7 +161,10 @@ def child_rss(url: str, pages: int) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_record_flag(parser)
+    args = parser.parse_args(argv)
     bodies = page_bodies(PAGES)
     server, url = serve(PAGES)
     ingest_once(url, 2)  # warm up imports and sockets
@@ -186,6 +191,13 @@ def main() -> int:
     print(f"RSS ratio 20 pages / 4 pages                 {growth:>10.2f}   (flat: <= 1.25)")
     ok = ours_rps >= 20_000 and ratio >= 0.5 and growth <= 1.25
     print("targets met" if ok else "TARGETS MISSED")
+    if args.record:
+        record([measured_now("bench/ingest.py",
+                         "ingest path ÷ the Lambda's floor, records per CPU-second",
+                         f"{ours_rps / 1000:.1f}k ÷ {floor_rps / 1000:.1f}k = {ratio:.2f}",
+                         "≥ 0.5", ratio >= 0.5),
+                measured_now("bench/ingest.py", "peak RSS, 20 pages ÷ 4 pages", f"{growth:.2f}",
+                         "≤ 1.25", growth <= 1.25)])
     return 0 if ok else 1
 
 

@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._figures import Figure, add_record_flag, measured_now, record  # noqa: E402
 from local_aws.cloud import LocalCloud  # noqa: E402
 from local_aws.firehose.delivery import LocalFirehose  # noqa: E402
 from local_aws.glue.spark_session import stop_spark  # noqa: E402
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e", action="store_true",
                         help="also run the nightly pipeline for the day (minutes)")
     parser.add_argument("--keep", type=Path, help="state folder to use and keep")
+    add_record_flag(parser)
     args = parser.parse_args(argv)
+    figures: list[Figure] = []
     state = args.keep or Path(tempfile.mkdtemp(prefix="udp-bench-volume-"))
     try:
         with LocalCloud(state) as stack:
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  busier process CPU / Lambda CPU {critical / m['lambda_cpu']:>12.2f}   "
                   "(the ratio's floor on 2 idle cores)")
             ok = ratio <= 2
+            figures.append(measured_now(
+                "bench/ingest_volume.py",
+                f"{args.users:,}-user day through the twins: wall ÷ Lambda path CPU",
+                f"{ratio:.2f}", "≤ 2", ok))
             if args.e2e:
                 t0 = time.perf_counter()
                 run = stack.run_pipeline(DAY.isoformat())
@@ -130,11 +137,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {stage:<32} {seconds:8.2f} s")
                 print(f"end to end (ingest + nightly)     {total:>12.2f} s   (target <= 180)")
                 ok = ok and run.status == "SUCCEEDED" and total <= 180
+                figures.append(measured_now(
+                    "bench/ingest_volume.py",
+                    f"{args.users:,}-user day, ingest + nightly run, wall",
+                    f"{total:.1f} s ({run.status})", "≤ 180 s",
+                    run.status == "SUCCEEDED" and total <= 180))
     finally:
         stop_spark()  # its event log lives in the state folder removed below
         if args.keep is None:
             shutil.rmtree(state, ignore_errors=True)
     print("targets met" if ok else "TARGETS MISSED")
+    if args.record and figures:
+        record(figures)
     return 0 if ok else 1
 
 

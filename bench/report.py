@@ -19,9 +19,13 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from udp_cli.report import build_report, render_report
-from udp_cli.report.charts import render_svg
-from udp_cli.report.synthetic import SyntheticDay, write_synthetic_state
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._figures import add_record_flag, measured_now, record  # noqa: E402
+from udp_cli.report import build_report, render_report  # noqa: E402
+from udp_cli.report.charts import render_svg  # noqa: E402
+from udp_cli.report.synthetic import SyntheticDay, write_synthetic_state  # noqa: E402
 
 __all__ = ["main"]
 
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    add_record_flag(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="udp-bench-report-") as tmp:
         one, many = Path(tmp) / "one", Path(tmp) / "many"
@@ -82,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.days}-day report: {per_day:.3f} CPU s/day (target < {TARGET_CPU_PER_DAY}), "
           f"{size / 1024 / 1024:.2f} MB (target < {TARGET_HTML_BYTES // 1024 // 1024} MB): "
           f"{'OK' if ok else 'MISSED'}")
+    if args.record:
+        record([measured_now("bench/report.py",
+                         f"{args.days}-day run report: CPU per day of history; HTML size",
+                         f"{per_day:.2f} s/day; {size / 1024 / 1024:.2f} MB",
+                         f"< {TARGET_CPU_PER_DAY} s/day, < {TARGET_HTML_BYTES // 1024 // 1024} MB",
+                         ok)])
     return 0 if ok else 1
 
 

@@ -25,6 +25,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from contracts.dates import date_range, parse_p_date, partition_predicate
+from contracts.erasure import ErasureRegister, hash_prefix
+from contracts.erasure_store import S3RegisterStore, register_uri
 from contracts.locations import partition_folder
 from contracts.tables import (
     DAILY_USER_COUNTS,
@@ -65,7 +67,12 @@ from glue_jobs.publish import (
 )
 from glue_jobs.runtime_port import JobRuntime
 from glue_jobs.secrets import get_secret_value
-from glue_jobs.transforms import conform_to, to_daily_user_counts, to_latest_model
+from glue_jobs.transforms import (
+    conform_to,
+    filter_erased,
+    to_daily_user_counts,
+    to_latest_model,
+)
 
 __all__ = [
     "BASE_OPTIONS",
@@ -79,6 +86,7 @@ __all__ = [
     "VersionTaken",
     "files_for",
     "job_option_names",
+    "load_erasures",
     "main",
     "main_dates",
     "options_from_args",
@@ -174,6 +182,9 @@ class TransformSettings:
     max_files: int = 64
     trailing: RowCountNearTrailing = field(default_factory=RowCountNearTrailing)
     keep_previous_version: bool = True
+    erasures: ErasureRegister | None = field(default=None, repr=False)
+    """The erasure register: its users' raw rows are dropped before anything is built,
+    so no rerun or backfill rebuilds an erased user from raw."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +418,7 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
     leaves its partitions as they were and costs the others nothing.
 
     The Spark work is a fixed number of jobs whatever the number of days: a year of small
-    days no longer pays Spark's per-job overhead ~10 times a day.
+    days pays Spark's per-job overhead once per chunk, not ~10 times a day.
     """
     if not days or len(set(days)) != len(days):
         raise InvalidJobArguments("transform_days_in_one_pass needs distinct dates")
@@ -422,7 +433,11 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
 
     predicate = partition_predicate(list(days))
     key = (PARTITION_KEY,)
-    raw_df = _placed_by_day(runtime.read_partitions(RAW, predicate), len(days))
+    raw_df = runtime.read_partitions(RAW, predicate)
+    if settings.erasures is not None:
+        raw_df = raw_df.transform(filter_erased(settings.erasures.hashes,
+                                                hash_prefix(settings.erasures.salt)))
+    raw_df = _placed_by_day(raw_df, len(days))
     model_df = raw_df.transform(to_latest_model(settings.salt, by=key)).cache()
     users_df = model_df.transform(conform_to(USERS, keep=key))
     daily_df = users_df.transform(to_daily_user_counts, by=key).cache()
@@ -620,6 +635,14 @@ class TransformClients(Protocol):
     def secrets(self) -> Any:
         """A Secrets Manager client (``get_secret_value(SecretId=...)``)."""
 
+    def s3(self) -> Any:
+        """An S3 client: the job reads the erasure register with it."""
+
+
+def load_erasures(options: TransformOptions, clients: TransformClients) -> ErasureRegister:
+    """The erasure register next to the lake (``contracts.erasure_store``)."""
+    return S3RegisterStore.at(clients.s3(), register_uri(options.lake_uri)).load()
+
 
 def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformResult]:
     """The transform job for ``getResolvedOptions``-style ``args`` (names without ``--``):
@@ -630,9 +653,9 @@ def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformRe
         raise InvalidJobArguments("--p_dates runs through main_dates")
     runtime = clients.runtime()
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
-    return run_transform_day_by_day(runtime, options.days,
-                                    TransformSettings(options.lake_uri, salt),
-                                    run_id=options.run_id)
+    settings = TransformSettings(options.lake_uri, salt,
+                                 erasures=load_erasures(options, clients))
+    return run_transform_day_by_day(runtime, options.days, settings, run_id=options.run_id)
 
 
 def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, Any]:
@@ -644,8 +667,9 @@ def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, 
         raise InvalidJobArguments("main_dates needs --p_dates and --run_key")
     runtime = clients.runtime()
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
-    days = transform_chunk(runtime, options.days, TransformSettings(options.lake_uri, salt),
-                           run_key=options.run_key)
+    settings = TransformSettings(options.lake_uri, salt,
+                                 erasures=load_erasures(options, clients))
+    days = transform_chunk(runtime, options.days, settings, run_key=options.run_key)
     return {"run_key": options.run_key, "days": days,
             "rows_read": sum(int(d.get("rows_read") or 0) for d in days),
             "rows_written": sum(int(d.get("rows_written") or 0) for d in days)}

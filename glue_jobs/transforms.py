@@ -31,6 +31,7 @@ __all__ = [
     "dedupe_latest_by_user",
     "email_domain",
     "email_hash",
+    "filter_erased",
     "mask_phone",
     "model_columns",
     "to_daily_user_counts",
@@ -40,6 +41,19 @@ __all__ = [
     "to_users",
     "tz_offset_minutes",
 ]
+
+
+def filter_erased(hashes: frozenset[str], prefix: str) -> Callable[[DataFrame], DataFrame]:
+    """Raw records without those of erased users: the Spark form of
+    ``contracts.erasure.drop_erased``. A record's hash is
+    ``sha2(prefix || trim(login.uuid))`` (``prefix`` is ``contracts.erasure.hash_prefix``
+    of the register's salt); a record without an id is kept, as validation decides it."""
+    def _filter_erased(raw_df: DataFrame) -> DataFrame:
+        if not hashes:
+            return raw_df
+        h = F.sha2(F.concat(F.lit(prefix), F.trim(F.col("login.uuid"))), 256)
+        return raw_df.filter(~F.coalesce(h.isin(sorted(hashes)), F.lit(False)))
+    return _filter_erased
 
 
 def dedupe_latest_by_user(raw_df: DataFrame) -> DataFrame:

@@ -197,7 +197,7 @@ class EnvConfig:
 
 
 ENVIRONMENTS: dict[str, EnvConfig] = {
-    # Replace the accounts with yours before `make deploy` (see infra/README.md).
+    # Replace the accounts with yours before `make deploy` (docs/operate/deploy.md).
     "dev": EnvConfig(name="dev", account="111111111111", region="eu-west-1",
                      removal_retain=False),
     "prod": EnvConfig(name="prod", account="222222222222", region="eu-west-1",

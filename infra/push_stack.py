@@ -46,6 +46,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.erasure import REGISTER_KEY
 from contracts.tables import RAW
 from infra.assets import LAMBDA_IMAGE, REPO_ROOT, stage_context
 from infra.policy import service_principal as _service
@@ -292,6 +293,9 @@ class PushIngest(Construct):
         api_role.add_to_policy(_statement(["dynamodb:GetItem"], [self.table.table_arn]))
         api_role.add_to_policy(_statement(["s3:PutObject"],
                                           [p.errors.arn_for_objects("push/*")]))
+        # the erasure register: a pushed record of an erased user is refused
+        api_role.add_to_policy(_statement(["s3:GetObject"],
+                                          [p.lake.arn_for_objects(REGISTER_KEY)]))
         api_role.add_to_policy(self._kms("kms:Decrypt", "kms:GenerateDataKey"))
         self.api_function = self._function(
             "ApiFunction", self.names["api_fn"],
@@ -299,6 +303,7 @@ class PushIngest(Construct):
             ["push_api.api.handler"], api_role,
             {"STREAM_NAME": self.stream.stream_name, "USERS_TABLE": self.table.table_name,
              "ERRORS_BUCKET": p.errors.bucket_name,
+             "ERASURE_REGISTER": f"s3://{p.lake.bucket_name}/{REGISTER_KEY}",
              "POWERTOOLS_SERVICE_NAME": "udp-push-api"},
             p.api_reserved_concurrency)
 

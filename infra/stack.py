@@ -60,6 +60,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contracts.erasure import REGISTER_KEY
+from contracts.erasure_store import register_uri
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
@@ -532,7 +534,7 @@ class UdpStack(Stack):
     def _glue_jobs(self, assets: GlueAssets) -> None:
         cfg, env = self.cfg, self.env_cfg
         # `aws s3 sync --delete` of the staged folder to GLUE_ASSETS_PREFIX: pruning removes
-        # scripts and wheels no longer staged, and reaches nothing outside that prefix
+        # scripts and wheels that are not staged any more, and reaches nothing outside that prefix
         # (docs/operate/deploy-checks.md (l)).
         deployment = s3deploy.BucketDeployment(
             self, "GlueAssets", sources=[s3deploy.Source.asset(str(assets.folder))],
@@ -571,6 +573,9 @@ class UdpStack(Stack):
             self.glue_catalog_arns(cfg.transform_database)))
         transform_role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
                                                 [self.salt_secret.secret_arn]))
+        # the erasure register: every rerun and backfill drops the users it names
+        transform_role.add_to_policy(_statement(["s3:GetObject"],
+                                                [lake.arn_for_objects(REGISTER_KEY)]))
         self.transform_role = transform_role
         self.transform_job = glue.CfnJob(
             self, "TransformJob", name=cfg.transform_job, role=transform_role.role_arn,
@@ -790,6 +795,9 @@ class UdpStack(Stack):
                                       [self.arn("firehose", "deliverystream",
                                                 cfg.delivery_stream)]))
         role.add_to_policy(_statement(["s3:PutObject"], [self.errors.arn_for_objects("*")]))
+        # the erasure register: records of erased users are dropped, never delivered
+        role.add_to_policy(_statement(["s3:GetObject"],
+                                      [self.lake.arn_for_objects(REGISTER_KEY)]))
         # no cloudwatch:PutMetricData: Powertools Metrics writes EMF lines to the log
         role.add_to_policy(self.kms_use())
         self.ingest_role = role
@@ -812,6 +820,7 @@ class UdpStack(Stack):
                 "API_URL": env.api_url,
                 "DELIVERY_STREAM": cfg.delivery_stream,
                 "ERRORS_BUCKET": cfg.errors_bucket,
+                "ERASURE_REGISTER": register_uri(cfg.lake_uri),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             })
@@ -901,7 +910,7 @@ class UdpStack(Stack):
 
         # Range mode (backfill.asl.json): per chunk of dates the backfill crawls, runs the
         # transform and the bulk import, alerts itself and takes the dates' leases, so it
-        # needs the nightly role's grants, no longer StartExecution of the nightly one.
+        # needs the nightly role's grants, not StartExecution of the nightly one.
         backfill_role = iam.Role(self, "BackfillStateMachineRole",
                                  assumed_by=_service("states.amazonaws.com", self.account),
                                  description="Backfill: crawls, transforms and loads chunks "

@@ -13,12 +13,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from contracts.erasure import ErasureRegister, drop_erased
+from contracts.erasure_store import RegisterSource
 from contracts.user_record import Rejection, scrub_secrets, to_json_ready, validate_record
 from ingest_lambda.api_client import ApiError, BudgetExhausted
 from ingest_lambda.delivery import MAX_RECORD_BYTES, FirehoseSender
 
 __all__ = ["ErrorSink", "IngestPorts", "IngestRequest", "IngestSummary", "S3ErrorSink",
-           "cyclic_gc_paused", "run_ingest", "split_page"]
+           "cyclic_gc_paused", "run_ingest", "split_page", "without_erased"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ class IngestSummary:
     records_undeliverable: int = 0
     pages_failed: int = 0
     stopped_early: bool = False
+    records_erased: int = 0
+    """Records of users in the erasure register: dropped before validation, neither
+    delivered nor quarantined (the error prefix must not keep them either)."""
     reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +93,9 @@ class IngestPorts:
     clock: Callable[[], datetime]
     time_left_s: Callable[[], float] = lambda: float("inf")
     reserve_s: float = 15.0  # kept back to deliver, write errors and return
+    erasures: RegisterSource | None = None
+    """The erasure register (``contracts.erasure_store``), read once per invocation;
+    None only where no register can exist (unit tests of the path itself)."""
 
 
 def _error(meta: dict[str, Any], rejection: Rejection, raw: Any) -> dict[str, Any]:
@@ -155,13 +163,28 @@ def _fetch_failed(exc: ApiError, meta: dict[str, Any], summary: IngestSummary,
         summary.stopped_early = True
 
 
+def without_erased(page_obj: Any, register: ErasureRegister | None) -> tuple[Any, int]:
+    """The page without the records of erased users, and how many were dropped."""
+    results = page_obj.get("results") if isinstance(page_obj, dict) else None
+    if register is None or not register.entries or not isinstance(results, list):
+        return page_obj, 0
+    kept, dropped = drop_erased(results, register.hashes, register.salt)
+    return ({**page_obj, "results": kept} if dropped else page_obj), dropped
+
+
 def _deliver_page(page_obj: Any, meta: dict[str, Any], sender: FirehoseSender,
-                  summary: IngestSummary, errors: list[dict[str, Any]]) -> None:
-    """Validate, scrub and deliver one fetched page; its rejects are added to ``errors``."""
+                  summary: IngestSummary, errors: list[dict[str, Any]],
+                  register: ErasureRegister | None = None) -> None:
+    """Validate, scrub and deliver one fetched page; its rejects are added to ``errors``;
+    records of erased users are dropped first (counted, never kept)."""
     summary.pages_fetched += 1
-    good, bad = split_page(page_obj, meta)
     n_results = page_obj.get("results") if isinstance(page_obj, dict) else None
     summary.records_seen += len(n_results) if isinstance(n_results, list) else 0
+    page_obj, erased = without_erased(page_obj, register)
+    if erased:
+        summary.records_erased += erased
+        summary.reasons["erased"] = summary.reasons.get("erased", 0) + erased
+    good, bad = split_page(page_obj, meta)
     summary.records_valid += len(good)
     report = sender.send(good)
     summary.records_sent += report.sent
@@ -184,6 +207,7 @@ def run_ingest(request: IngestRequest, ports: IngestPorts, batch_id: str) -> Ing
     summary = IngestSummary(batch_id=batch_id)
     errors: list[dict[str, Any]] = []
     p_date = ports.clock().date().isoformat()
+    register = ports.erasures.load() if ports.erasures is not None else None
     for page in range(request.start_page, request.start_page + request.pages):
         if ports.time_left_s() < ports.reserve_s:
             summary.stopped_early = True
@@ -200,7 +224,7 @@ def run_ingest(request: IngestRequest, ports: IngestPorts, batch_id: str) -> Ing
                 if summary.stopped_early:
                     break
                 continue
-            _deliver_page(page_obj, meta, ports.sender, summary, errors)
+            _deliver_page(page_obj, meta, ports.sender, summary, errors, register)
             del page_obj  # freed now, not after the next page has been fetched
     ports.errors.write(p_date, batch_id, errors)
     return summary

@@ -2,7 +2,8 @@
 
 Environment: API_URL, DELIVERY_STREAM, ERRORS_BUCKET, PAGE_SIZE (default 100),
 PAGES (default 1), SEED (default: the request id, a fresh seed per invocation),
-RESERVE_SECONDS (time kept back to deliver and report, default 15). The event (the
+RESERVE_SECONDS (time kept back to deliver and report, default 15), ERASURE_REGISTER
+(``s3://`` URI of the erasure register: records of erased users are dropped). The event (the
 EventBridge Scheduler input) may override seed / start_page / pages / page_size.
 Nothing is kept between invocations: every buffer lives inside one call.
 """
@@ -18,6 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contracts.erasure_store import S3RegisterStore
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
 from ingest_lambda.api_client import ApiClient
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
@@ -78,6 +80,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         clock=lambda: datetime.now(UTC),
         time_left_s=lambda: context.get_remaining_time_in_millis() / 1000,
         reserve_s=float(env.get("RESERVE_SECONDS", "15")),
+        erasures=(S3RegisterStore.at(boto3.client("s3"), env["ERASURE_REGISTER"])
+                  if env.get("ERASURE_REGISTER") else None),
     )
     summary = run_ingest(request, ports, batch_id=context.aws_request_id)
     publish_metrics(summary)

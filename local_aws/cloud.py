@@ -107,6 +107,9 @@ class _LocalTransformClients:
     def secrets(self) -> Any:
         return self._cloud.secrets
 
+    def s3(self) -> Any:
+        return self._cloud.s3
+
 
 class _LocalLoadClients:
     def __init__(self, cloud: LocalCloud) -> None:
@@ -276,6 +279,12 @@ class LocalCloud:
         return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
                                     prefix=FIREHOSE_PREFIX,
                                     schema=schema)
+
+    def erasure(self) -> Any:
+        """``udp erase`` on these twins (``local_aws.erasure.LocalErasure``)."""
+        from local_aws.erasure import LocalErasure
+
+        return LocalErasure(self)
 
     def athena(self) -> LocalAthena:
         return LocalAthena(self.catalog, self.store,

@@ -33,6 +33,8 @@ __all__ = [
     "clean_up",
     "date_leases",
     "day_plan",
+    "erasure_errors",
+    "erasure_line",
     "glue_catalog",
     "ingest_users",
     "install",
@@ -160,3 +162,17 @@ def date_leases(state_dir: Path, lease_table: str) -> Any:
     from local_aws.dynamodb.table import LocalDynamoDb
 
     return LocalDynamoDb(Path(state_dir) / "dynamodb", {lease_table: "p_date"})
+
+
+def erasure_line(state_dir: Path) -> str | None:
+    """``udp status``'s one line on the erasure register, or None when it is empty."""
+    from local_aws.erasure import erasure_line as line
+
+    return line(state_dir)
+
+
+def erasure_errors() -> tuple[type[Exception], type[Exception]]:
+    """``(PushServerRunning, UnknownErasure)``: the refusals of ``udp erase``, to catch."""
+    from local_aws.erasure import PushServerRunning, UnknownErasure
+
+    return PushServerRunning, UnknownErasure

@@ -29,6 +29,7 @@ import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from contracts.erasure_store import RegisterCache, RegisterSource, S3RegisterStore
 from ingest_lambda.core import ErrorSink, S3ErrorSink
 from push_api.model import valid_user_id
 from push_api.records import PushRejected, parse_body, split_push
@@ -46,6 +47,8 @@ class PushPorts:
     users: UserStore
     errors: ErrorSink
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    erasures: RegisterSource | None = None
+    """The erasure register: a pushed record of an erased user is refused (``erased``)."""
 
 
 def _json(status: int, body: Any) -> Response:
@@ -67,7 +70,8 @@ def push_users(ports: PushPorts, body: bytes, request_id: str) -> tuple[int, dic
     except PushRejected as exc:
         return exc.status, exc.as_dict()
     received_at = ports.clock()
-    batch = split_push(records, request_id, received_at)
+    erasures = ports.erasures.load() if ports.erasures is not None else None
+    batch = split_push(records, request_id, received_at, erasures)
     if batch.quarantine:
         ports.errors.write(received_at.date().isoformat(), request_id, batch.quarantine)
     answer: dict[str, Any] = {"batch_id": request_id, "received": len(records), "accepted": 0,
@@ -121,8 +125,10 @@ def create_app(ports: PushPorts) -> APIGatewayRestResolver:
 
 def ports_from_env(env: Mapping[str, str], *, endpoint_url: str | None = None,
                    session: Any = None) -> PushPorts:
-    """Ports from ``STREAM_NAME``, ``USERS_TABLE``, ``ERRORS_BUCKET`` (the Lambda's
-    environment); ``endpoint_url`` points Kinesis and DynamoDB at an emulator."""
+    """Ports from ``STREAM_NAME``, ``USERS_TABLE``, ``ERRORS_BUCKET`` and
+    ``ERASURE_REGISTER`` (the Lambda's environment; the register is read again at most
+    once a minute by a warm function); ``endpoint_url`` points Kinesis and DynamoDB at an
+    emulator."""
     import boto3
 
     s = session or boto3.session.Session()
@@ -130,7 +136,9 @@ def ports_from_env(env: Mapping[str, str], *, endpoint_url: str | None = None,
         sender=KinesisSender(s.client("kinesis", endpoint_url=endpoint_url), env["STREAM_NAME"]),
         users=DynamoUserStore(s.client("dynamodb", endpoint_url=endpoint_url),
                               env["USERS_TABLE"]),
-        errors=S3ErrorSink(s.client("s3"), env["ERRORS_BUCKET"], prefix="push"))
+        errors=S3ErrorSink(s.client("s3"), env["ERRORS_BUCKET"], prefix="push"),
+        erasures=(RegisterCache(S3RegisterStore.at(s.client("s3"), env["ERASURE_REGISTER"]),
+                                ttl_s=60.0) if env.get("ERASURE_REGISTER") else None))
 
 
 _APP: list[APIGatewayRestResolver] = []

@@ -20,12 +20,13 @@ from typing import Any
 
 import orjson
 
+from contracts.erasure import ERASED_REASON, ErasureRegister, user_id_in
 from contracts.user_record import SECRET_PATHS
 from ingest_lambda.core import split_page
 from push_api.model import user_id_of, valid_user_id
 
-__all__ = ["MAX_BODY_BYTES", "MAX_RECORDS", "PushBatch", "PushRejected", "StreamEntry",
-           "parse_body", "split_push"]
+__all__ = ["ERASED_DETAIL", "MAX_BODY_BYTES", "MAX_RECORDS", "PushBatch", "PushRejected",
+           "StreamEntry", "erased_rejection", "parse_body", "split_push"]
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_RECORDS = 500
@@ -105,16 +106,34 @@ def _has_secret(raw: Any) -> bool:
     return False
 
 
-def split_push(records: list[Any], batch_id: str, received_at: datetime) -> PushBatch:
+ERASED_DETAIL = ("this user was erased on request; records of an erased user are not "
+                 "accepted (ask the data owner, do not resend)")
+
+
+def erased_rejection(index: int) -> dict[str, Any]:
+    """The ``rejected`` item of a record whose user is in the erasure register."""
+    return {"index": index, "code": ERASED_REASON, "path": "login.uuid",
+            "detail": ERASED_DETAIL}
+
+
+def split_push(records: list[Any], batch_id: str, received_at: datetime,
+               erasures: ErasureRegister | None = None) -> PushBatch:
     """Validate each record with the pull path's rules; stamp the ingest metadata.
 
     ``fetched_at`` is when the gateway received the request (the pull path stamps when
-    it fetched the page), ``batch_id`` the API Gateway request id.
+    it fetched the page), ``batch_id`` the API Gateway request id. A record of a user in
+    ``erasures`` is refused first (reason ``erased``) and quarantined nowhere: the
+    error prefix must not keep an erased user's data either.
     """
     meta = {"batch_id": batch_id, "fetched_at": received_at, "source_page": None,
             "source_seed": PUSH_SEED}
     out = PushBatch()
+    hashes = erasures.hashes if erasures is not None else frozenset()
     for index, raw in enumerate(records):
+        uid = user_id_in(raw) if hashes else None
+        if uid is not None and erasures is not None and erasures.hash_of(uid) in hashes:
+            out.rejected.append(erased_rejection(index))
+            continue
         good, bad = split_page({"results": [raw]}, meta)
         if good:
             user_id = user_id_of(raw)

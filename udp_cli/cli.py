@@ -372,6 +372,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "table":  # csv/json stay machine-readable: runs only
         for line in running_lines(args.state_dir) or ["nothing running"]:
             console.print(f"running: {line}", markup=False, soft_wrap=True)
+        from local_aws.facade import erasure_line
+
+        erased = erasure_line(args.state_dir)
+        if erased:
+            console.print(erased, markup=False, soft_wrap=True)
     if args.format != "table":
         columns = ["run_id", "p_date", "status", "started_at", "stopped_at", "seconds",
                    "failed_state", "error", "cause", "log_file"]
@@ -745,6 +750,9 @@ def build_parser() -> argparse.ArgumentParser:
     from udp_cli.push_commands import add_push_commands  # serve, push, get (docs/reference/push.md)
 
     add_push_commands(sub)
+    from udp_cli.erase_commands import add_erase_commands  # docs/operate/erasure.md
+
+    add_erase_commands(sub)
     return parser
 
 

