@@ -20,12 +20,15 @@ if TYPE_CHECKING:  # imported where used: the ingest Lambda image ships without 
 from contracts.schema import Field, Kind, Struct, arrow_schema, glue_columns
 
 __all__ = [
+    "API_VERSION",
     "INGEST_FIELDS",
     "RAW_FIELDS",
     "REQUIRED_PATHS",
     "SECRET_PATHS",
     "SOURCE_FIELDS",
     "Rejection",
+    "api_url",
+    "check_api_version",
     "raw_arrow_schema",
     "raw_glue_columns",
     "records_to_arrow",
@@ -112,6 +115,28 @@ class Rejection:
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "path": self.path, "detail": self.detail}
+
+
+# The randomuser.me API version whose record shape SOURCE_FIELDS describes (1.3 made
+# ``location.street`` an object). Its URL names the version, so an API release cannot
+# change the shape under the pipeline; a page that reports another version in
+# ``info.version`` is refused whole, with one reason.
+API_VERSION = "1.4"
+
+
+def api_url(root: str = "https://randomuser.me/api/") -> str:
+    """The pinned endpoint under an API root (``.../api/`` -> ``.../api/1.4/``)."""
+    return f"{root.rstrip('/')}/{API_VERSION}/"
+
+
+def check_api_version(page: Any) -> Rejection | None:
+    """None if the page's ``info.version`` is the contract's (or the page names none)."""
+    info = page.get("info") if isinstance(page, dict) else None
+    version = info.get("version") if isinstance(info, dict) else None
+    if version is None or str(version) == API_VERSION:
+        return None
+    return Rejection("api_version", "info.version",
+                     f"api version {version}, expected {API_VERSION}")
 
 
 class _Reject(Exception):

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from contracts.pipeline import PipelineConfig
+from contracts.user_record import api_url as pinned_api_url
 
 __all__ = [
     "ENVIRONMENTS",
@@ -43,7 +44,7 @@ class EnvConfig:
     name: str
     account: str
     region: str
-    api_url: str = "https://randomuser.me/api/"
+    api_url: str = pinned_api_url()  # the version the raw contract expects
     # ingest
     ingest_every_minutes: int = 5
     # Off by default: Lambda keeps at least 100 of an account's concurrency unreserved, so

@@ -15,7 +15,13 @@ import orjson
 
 from contracts.erasure import ErasureRegister, drop_erased
 from contracts.erasure_store import RegisterSource
-from contracts.user_record import Rejection, scrub_secrets, to_json_ready, validate_record
+from contracts.user_record import (
+    Rejection,
+    check_api_version,
+    scrub_secrets,
+    to_json_ready,
+    validate_record,
+)
 from ingest_lambda.api_client import ApiError, BudgetExhausted
 from ingest_lambda.delivery import MAX_RECORD_BYTES, FirehoseSender
 
@@ -114,6 +120,9 @@ def split_page(page_obj: Any, meta: dict[str, Any]) -> tuple[list[bytes], list[d
         raw = {k: v for k, v in page_obj.items() if k != "results"} \
             if isinstance(page_obj, dict) else None
         return [], [_error(meta, rej, raw)]
+    wrong_version = check_api_version(page_obj)
+    if wrong_version is not None:  # another shape: one reason, not one per field
+        return [], [_error(meta, wrong_version, page_obj)]
     good: list[bytes] = []
     bad: list[dict[str, Any]] = []
     meta_json = to_json_ready(meta)

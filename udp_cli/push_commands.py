@@ -115,9 +115,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"API key in {key_path}  (header x-api-key)", markup=False)
             console.print("`udp push FILE` / `udp get USER_ID` use both; Ctrl-C stops",
                           markup=False)
+            if push.replayed:
+                console.print(f"replaying {push.replayed} accepted records the last run "
+                              "had not delivered", markup=False)
             while not stop.wait(0.5):
                 pass
-            err_console.print("stopping: writing Firehose's buffer, saving DynamoDB",
+            err_console.print("stopping: reading the stream to its end, writing Firehose's buffer, "
+                              "saving DynamoDB",
                               markup=False)
     finally:
         restore()

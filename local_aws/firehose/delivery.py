@@ -148,14 +148,17 @@ class LocalFirehose:
         if self._sizes[cfg.name] >= cfg.size_mb * 1024 * 1024 or age >= cfg.interval_s:
             self._flush(cfg)
 
-    def flush(self) -> None:
+    def flush(self, object_id: str | None = None) -> None:
+        """Write every buffer now. ``object_id`` replaces the random part of the object
+        names written (a caller that must find them again, e.g. to undo a torn write)."""
         with self._lock:
             for cfg in self.streams.values():
-                self._flush(cfg)
+                self._flush(cfg, object_id)
 
-    close = flush
+    def close(self) -> None:
+        self.flush()
 
-    def _flush(self, cfg: DeliveryStreamConfig) -> None:
+    def _flush(self, cfg: DeliveryStreamConfig, object_id: str | None = None) -> None:
         buf, self._buffers[cfg.name] = self._buffers[cfg.name], []
         self._sizes[cfg.name] = 0
         # records of one call share an arrival time, so a prefix is rendered once a call
@@ -176,26 +179,28 @@ class LocalFirehose:
                             records.append(record)
                 table = records_to_arrow(records, cfg.schema) if records else None
             if table is not None:
-                self._write_parquet(cfg, prefix, chunks[0][0], table)
+                self._write_parquet(cfg, prefix, chunks[0][0], table, object_id)
         for arrival, data, reason in failed:
             prefix = render_prefix(cfg.error_prefix, arrival, "format-conversion-failed")
             body = json.dumps({"rawData": data.decode("utf-8", "replace"),
                                "errorCode": "DataFormatConversion.InvalidSchema",
                                "errorMessage": reason}) + "\n"
-            key = f"{prefix}{self._object_name(cfg, arrival)}"
+            key = f"{prefix}{self._object_name(cfg, arrival, object_id)}"
             self.s3.put_object(Bucket=cfg.bucket, Key=key, Body=body.encode())
 
     @staticmethod
-    def _object_name(cfg: DeliveryStreamConfig, arrival: datetime) -> str:
+    def _object_name(cfg: DeliveryStreamConfig, arrival: datetime,
+                     object_id: str | None = None) -> str:
         stamp = arrival.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
-        return f"{cfg.name}-1-{stamp}-{uuid.uuid4()}"
+        random_part = f"{object_id}-{uuid.uuid4().hex[:8]}" if object_id else uuid.uuid4()
+        return f"{cfg.name}-1-{stamp}-{random_part}"
 
     def _write_parquet(self, cfg: DeliveryStreamConfig, prefix: str, arrival: datetime,
-                       table: pa.Table) -> None:
+                       table: pa.Table, object_id: str | None = None) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="snappy", coerce_timestamps="us",
                        use_deprecated_int96_timestamps=False)
-        key = f"{prefix}{self._object_name(cfg, arrival)}.parquet"
+        key = f"{prefix}{self._object_name(cfg, arrival, object_id)}.parquet"
         self.s3.put_object(Bucket=cfg.bucket, Key=key, Body=sink.getvalue().to_pybytes())
         self.objects_written.append(key)
 

@@ -16,9 +16,13 @@ of the stream (Firehose with the stream as source, the consumer's event source m
   JSON-lines file with Lambda's ``KinesisBatchInfo`` record).
 
 ``start_push_stack(state_dir)`` starts all of it and returns a :class:`PushStack`.
-DynamoDB lives in memory while it runs; ``stop()`` saves the users table under
-``<state_dir>/push/`` and the next start restores it. The raw Parquet the Firehose twin
-writes stays in the lake like the pull path's.
+A record the API reports accepted is in ``<state_dir>/push/stream.log`` (fsync'd)
+before the answer leaves (:mod:`local_aws.push.log`); each checkpoint writes
+Firehose's buffer and a DynamoDB snapshot (``users.jsonl``) and marks its records
+consumed. ``stop()`` (Ctrl-C, SIGTERM) refuses new records, reads the stream to its
+end and checkpoints; a start after a crash restores the snapshot and replays what no
+checkpoint finished. The raw Parquet the Firehose twin writes stays in the lake like
+the pull path's.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from contracts.tables import RAW
 from ingest_lambda.core import S3ErrorSink
 from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
 from local_aws.push.endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
+from local_aws.push.log import DurableKinesis, StreamLog
 from local_aws.s3.client import LocalS3
 from local_aws.s3.objectstore import LocalObjectStore
 from push_api.api import PushPorts, create_app
@@ -365,14 +370,25 @@ class ConsumerInvoker:
 
 
 class StreamPoller:
-    """Reads every shard and feeds the Firehose twin and the consumer."""
+    """Reads every shard and feeds the Firehose twin and the consumer.
+
+    ``durable`` (the API's :class:`DurableKinesis`) names the spool records each batch
+    carries; every ``flush_every_s``, on ``drain()`` and on ``stop()`` ``checkpoint``
+    gets the ids consumed since the last one (it writes Firehose's buffer). Without a
+    ``checkpoint`` the poller just flushes Firehose."""
 
     def __init__(self, kinesis: Any, stream_name: str, firehose: LocalFirehose,
                  delivery_stream: str, invoker: ConsumerInvoker, *, batch_size: int = 100,
-                 idle_sleep_s: float = 0.05, flush_every_s: float = 5.0) -> None:
+                 idle_sleep_s: float = 0.05, flush_every_s: float = 5.0,
+                 durable: DurableKinesis | None = None,
+                 checkpoint: Callable[[list[str]], None] | None = None) -> None:
         self.kinesis, self.stream = kinesis, stream_name
         self.firehose, self.delivery_stream = firehose, delivery_stream
         self.invoker = invoker
+        self.durable = durable
+        self._checkpoint = checkpoint
+        self._consumed: list[str] = []
+        self._flush_lock = threading.Lock()
         self.batch_size, self.idle_sleep_s, self.flush_every_s = (
             batch_size, idle_sleep_s, flush_every_s)
         self.records_read = 0
@@ -417,14 +433,26 @@ class StreamPoller:
             self._iterators[shard_id] = answer["NextShardIterator"]
             records = answer["Records"]
             if records:
-                self._to_firehose(records)
-                self.invoker.deliver(shard_id, records)
+                with self._flush_lock:  # a checkpoint covers whole batches only
+                    self._to_firehose(records)
+                    self.invoker.deliver(shard_id, records)
+                    if self.durable is not None:
+                        self._consumed.extend(self.durable.record_ids(shard_id, records))
                 read += len(records)
         self.records_read += read
         if time.monotonic() - self._last_flush >= self.flush_every_s:
-            self.firehose.flush()
-            self._last_flush = time.monotonic()
+            self.flush()
         return read
+
+    def flush(self) -> None:
+        """Write Firehose's buffer and checkpoint what has been consumed."""
+        with self._flush_lock:
+            consumed, self._consumed = self._consumed, []
+            if self._checkpoint is not None:
+                self._checkpoint(consumed)
+            else:
+                self.firehose.flush()
+            self._last_flush = time.monotonic()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -447,12 +475,12 @@ class StreamPoller:
             if not self._cond.wait_for(lambda: self._empty_passes >= start + 2,
                                        timeout=timeout_s):
                 raise TimeoutError(f"stream not drained in {timeout_s}s")
-        self.firehose.flush()
+        self.flush()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self.firehose.flush()
+        self.flush()
 
 
 # ------------------------------------------------------------------ the whole push stack
@@ -488,6 +516,9 @@ class PushStack:
     invoker: ConsumerInvoker
     firehose: LocalFirehose
     on_failure: list[dict[str, Any]]
+    log: StreamLog
+    durable: DurableKinesis
+    replayed: int = 0
     _stopped: bool = False
 
     def client(self, service: str) -> Any:
@@ -503,9 +534,13 @@ class PushStack:
             return
         self._stopped = True
         self.gateway.stop()
+        self.durable.close()  # a request still running gets 502: nothing accepted is lost
+        with contextlib.suppress(TimeoutError):  # what is left stays spooled for the next start
+            self.poller.drain()
         self.poller.stop()
         _save_users(self.moto.client("dynamodb"), self.settings.users_table,
                     _push_dir(self.state_dir) / "users.jsonl")
+        self.log.compact()
         self.moto.stop()
         endpoint = _push_dir(self.state_dir) / ENDPOINT_FILE
         with contextlib.suppress(OSError, ValueError):  # only our own record, not a newer one
@@ -572,6 +607,21 @@ def _create_resources(moto: MotoEmulator, s: PushSettings, snapshot: Path) -> st
     return str(arn)
 
 
+def _static_root(prefix: str) -> str:
+    """The part of a Firehose prefix before its first ``!{...}`` expression."""
+    return prefix.split("!{", 1)[0]
+
+
+def _undo_unfinished(log: StreamLog, s3: Any, cfg: DeliveryStreamConfig) -> None:
+    """Delete the objects of checkpoints that never finished; their records replay."""
+    for token in log.unfinished_tokens():
+        for root in {_static_root(cfg.prefix), _static_root(cfg.error_prefix)}:
+            for obj in s3.list_objects_v2(Bucket=cfg.bucket, Prefix=root)["Contents"]:
+                if token in obj["Key"]:
+                    s3.delete_object(Bucket=cfg.bucket, Key=obj["Key"])
+        log.abandon(token)
+
+
 def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
                      api_key: str | None = None, port: int = 0, s3: Any = None,
                      consumer_wrapper: Callable[[Handler], Handler] | None = None,
@@ -592,13 +642,16 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     moto = MotoEmulator()
     poller: StreamPoller | None = None
     try:
-        stream_arn = _create_resources(moto, s, push_dir / "users.jsonl")
+        snapshot = push_dir / "users.jsonl"
+        stream_arn = _create_resources(moto, s, snapshot)
+        log = StreamLog(push_dir)
+        api_kinesis = moto.client("kinesis")
+        durable = DurableKinesis(kinesis_wrapper(api_kinesis) if kinesis_wrapper
+                                 else api_kinesis, log)
 
         def api_handler() -> Handler:
-            kinesis = moto.client("kinesis")
             ports = PushPorts(
-                sender=KinesisSender(kinesis_wrapper(kinesis) if kinesis_wrapper else kinesis,
-                                     s.stream_name),
+                sender=KinesisSender(durable, s.stream_name),
                 users=DynamoUserStore(moto.client("dynamodb"), s.users_table),
                 errors=S3ErrorSink(lake_s3, s.errors_bucket, prefix="push"),
                 erasures=S3RegisterStore(lake_s3, s.lake_bucket))
@@ -619,13 +672,31 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
         invoker = ConsumerInvoker(consumer, stream_arn,
                                   max_retry_attempts=s.max_retry_attempts,
                                   on_failure=to_destination)
-        firehose = LocalFirehose(lake_s3, [DeliveryStreamConfig(
+        # the buffer is written by checkpoints only (never by size or age on its own), so
+        # every raw object belongs to exactly one checkpoint
+        delivery = DeliveryStreamConfig(
             name=s.delivery_stream, bucket=s.lake_bucket,
             prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/",
-            interval_s=int(s.flush_every_s))])
+            size_mb=1 << 20, interval_s=1 << 30)
+        firehose = LocalFirehose(lake_s3, [delivery])
+        dynamodb = moto.client("dynamodb")
+
+        def checkpoint(ids: list[str]) -> None:
+            if not ids:
+                firehose.flush()
+                return
+            token = uuid.uuid4().hex
+            log.begin(token, ids)
+            firehose.flush(object_id=token)
+            _save_users(dynamodb, s.users_table, snapshot)
+            log.done(token)
+
+        _undo_unfinished(log, lake_s3, delivery)
+        replayed = durable.replay(s.stream_name, log.pending())
         poller = StreamPoller(moto.client("kinesis"), s.stream_name, firehose,
                               s.delivery_stream, invoker, batch_size=s.batch_size,
-                              flush_every_s=s.flush_every_s)
+                              flush_every_s=s.flush_every_s, durable=durable,
+                              checkpoint=checkpoint)
         gateway = LocalGateway(api_handler, key, port=port,
                                throttle=TokenBucket(s.rate_limit, s.burst_limit))
     except BaseException:
@@ -636,4 +707,5 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     write_push_endpoint(state_dir, gateway.url)
     return PushStack(url=gateway.url, api_key=key, endpoint_url=moto.endpoint_url,
                      settings=s, state_dir=state_dir, moto=moto, gateway=gateway,
-                     poller=poller, invoker=invoker, firehose=firehose, on_failure=on_failure)
+                     poller=poller, invoker=invoker, firehose=firehose, on_failure=on_failure,
+                     log=log, durable=durable, replayed=replayed)

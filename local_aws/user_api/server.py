@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlparse
 
 import orjson
 
+from contracts.user_record import API_VERSION, api_url
+
 __all__ = ["ApiOptions", "generate_page", "generate_user", "serve_user_api"]
 
 MAX_RESULTS = 5000  # randomuser's own cap per request
@@ -221,7 +223,7 @@ def generate_user(seed: str, page: int, index: int, options: ApiOptions = ApiOpt
 def generate_page(seed: str, page: int, results: int, options: ApiOptions = ApiOptions()) -> dict:
     return {
         "results": [generate_user(seed, page, i, options) for i in range(results)],
-        "info": {"seed": seed, "results": results, "page": page, "version": "1.4"},
+        "info": {"seed": seed, "results": results, "page": page, "version": API_VERSION},
     }
 
 
@@ -280,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
-        if url.path.rstrip("/") not in ("", "/api"):
+        if url.path.rstrip("/") not in ("", "/api", f"/api/{API_VERSION}"):
             self._send(404, {"error": f"no such path {url.path}"})
             return
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -339,7 +341,7 @@ def serve_user_api(options: ApiOptions = ApiOptions(), port: int = 0, *,
         thread = threading.Thread(target=server.serve_forever, name="user-api", daemon=True)
         thread.start()
         try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+            yield api_url(f"http://127.0.0.1:{server.server_address[1]}/api/")
         finally:
             _stop(server)
         return
@@ -354,7 +356,7 @@ def serve_user_api(options: ApiOptions = ApiOptions(), port: int = 0, *,
         line = child.stdout.readline().strip()
         if not line.isdigit():
             raise RuntimeError(f"user API twin did not start (exit code {child.wait()})")
-        yield f"http://127.0.0.1:{line}/api/"
+        yield api_url(f"http://127.0.0.1:{line}/api/")
     finally:
         if child.stdin:
             child.stdin.close()  # the child serves until its stdin closes

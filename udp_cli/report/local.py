@@ -266,11 +266,16 @@ class LocalSources:
                 if not line.strip():
                     continue
                 try:
-                    reason = json.loads(line).get("reason") or {}
+                    entry = json.loads(line)
                 except json.JSONDecodeError:
-                    reason = {"code": "unreadable"}
+                    entry = {"reason": {"code": "unreadable"}}
+                reason = entry.get("reason") or {}
                 code = str(reason.get("code") or "unknown")
-                counts[code] = counts.get(code, 0) + 1
+                # a page refused whole (another API version) counts its records
+                results = (entry.get("record") or {}).get("results") \
+                    if isinstance(entry.get("record"), dict) else None
+                n = len(results) if isinstance(results, list) else 1
+                counts[code] = counts.get(code, 0) + n
         return counts
 
     def raw_rows(self, p_date: str) -> int | None:
