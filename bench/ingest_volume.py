@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench._figures import Figure, add_record_flag, measured_now, record  # noqa: E402
 from local_aws.cloud import LocalCloud  # noqa: E402
-from local_aws.firehose import LocalFirehose  # noqa: E402
+from local_aws.firehose.delivery import LocalFirehose  # noqa: E402
 from local_aws.glue.spark_session import stop_spark  # noqa: E402
-from local_aws.scheduler import ingest_users  # noqa: E402
-from local_aws.user_api import ApiOptions  # noqa: E402
+from local_aws.scheduler.ingest import ingest_users  # noqa: E402
+from local_aws.user_api.server import ApiOptions  # noqa: E402
 
 DAY = date(2026, 11, 23)
 

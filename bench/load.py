@@ -59,7 +59,7 @@ from local_aws.redshift.postgres_adapter import (
     record_batches,
     stream_copy,
 )
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
 
 __all__ = ["main", "make_table"]
 

@@ -57,11 +57,11 @@ from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
 from local_aws.glue.spark_session import local_spark
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.user_api.server import MAX_RESULTS, generate_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
 from bench._figures import add_record_flag, measured_now, record
-from local_aws.user_api import MAX_RESULTS, generate_page
 from sql.ddl import age_band_case
 
 __all__ = ["main"]

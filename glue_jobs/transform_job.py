@@ -4,7 +4,7 @@ analyst model.
 Read only the day's raw partition (push-down predicate), deduplicate, model ``users``,
 ``user_locations`` and ``daily_user_counts``, run the data-quality gate, and only then
 publish each table's partition atomically (``glue_jobs.publish``). A backfill chunk
-does the same for all its dates in one Spark pass (:func:`transform_days`), each date
+does the same for all its dates in one Spark pass (:func:`transform_days_in_one_pass`), each date
 still checked and published on its own.
 The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): both call
 :func:`main` with the job's arguments and their clients, the Glue entrypoint
@@ -93,9 +93,9 @@ __all__ = [
     "main_dates",
     "options_from_args",
     "run_transform",
-    "run_transform_dates",
-    "run_transform_days",
-    "transform_days",
+    "run_transform_day_by_day",
+    "transform_chunk",
+    "transform_days_in_one_pass",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ log = logging.getLogger(__name__)
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
 """Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
 ``--end_date`` (a range that stops at the first failure), or ``--p_dates`` + ``--run_key``
-(a backfill chunk: every date on its own, see :func:`run_transform_dates`). The salt
+(a backfill chunk: every date on its own, see :func:`transform_chunk`). The salt
 itself is never an argument, only its secret's id."""
 
 
@@ -404,10 +404,10 @@ def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
         ensure_partition(runtime.catalog, DQ_RESULTS, d, location)
 
 
-def transform_days(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
-                   run_ids: Mapping[date, str], *,
-                   rulesets: Sequence[Ruleset] | None = None
-                   ) -> list[TransformResult | DQBreach]:
+def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
+                               settings: TransformSettings, run_ids: Mapping[date, str], *,
+                               rulesets: Sequence[Ruleset] | None = None
+                               ) -> list[TransformResult | DQBreach]:
     """Transform, check and publish ``days`` in one pass; one outcome per day, in order:
     its :class:`TransformResult`, or the :class:`DQBreach` that kept it unpublished.
 
@@ -423,7 +423,7 @@ def transform_days(runtime: JobRuntime, days: Sequence[date], settings: Transfor
     days pays Spark's per-job overhead once per chunk, not ~10 times a day.
     """
     if not days or len(set(days)) != len(days):
-        raise InvalidJobArguments("transform_days needs distinct dates")
+        raise InvalidJobArguments("transform_days_in_one_pass needs distinct dates")
     days = sorted(days)
     rulesets = default_rulesets(settings.trailing) if rulesets is None else rulesets
     ids = {day.isoformat(): validate_run_id(run_ids[day]) for day in days}
@@ -536,11 +536,12 @@ class PassIncomplete(RuntimeError):
 def run_transform(runtime: JobRuntime, p_date: str | date, settings: TransformSettings, *,
                   run_id: str | None = None,
                   rulesets: Sequence[Ruleset] | None = None) -> TransformResult:
-    """Transform, check and publish one day (:func:`transform_days` of one day); raise
+    """Transform, check and publish one day (:func:`transform_days_in_one_pass` of one day); raise
     :class:`DQBreach` (nothing published) when a rule fails."""
     day = p_date if isinstance(p_date, date) else parse_p_date(p_date)  # before any predicate
     run_id = validate_run_id(run_id) if run_id else new_run_id()
-    outcome, = transform_days(runtime, [day], settings, {day: run_id}, rulesets=rulesets)
+    outcome, = transform_days_in_one_pass(runtime, [day], settings, {day: run_id},
+                                          rulesets=rulesets)
     if isinstance(outcome, DQBreach):
         raise outcome
     return outcome
@@ -560,10 +561,11 @@ def _clean_up(runtime: JobRuntime, settings: TransformSettings, day: str, run_id
     return removed
 
 
-def run_transform_days(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
-                       *, run_id: str | None = None) -> list[TransformResult]:
+def run_transform_day_by_day(runtime: JobRuntime, days: Sequence[date],
+                             settings: TransformSettings, *,
+                             run_id: str | None = None) -> list[TransformResult]:
     """Run :func:`run_transform` for each day in order, stopping at the first failure
-    (``--start_date``/``--end_date``; a backfill chunk is :func:`run_transform_dates`)."""
+    (``--start_date``/``--end_date``; a backfill chunk is :func:`transform_chunk`)."""
     base = run_id or new_run_id()
     return [run_transform(runtime, day, settings,
                           run_id=base if len(days) == 1 else f"{base}-{day:%Y%m%d}")
@@ -584,14 +586,14 @@ def _succeeded(result: TransformResult) -> dict[str, Any]:
     return summary
 
 
-def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
-                        *, run_key: str,
+def transform_chunk(runtime: JobRuntime, days: Sequence[date], settings: TransformSettings,
+                    *, run_key: str,
                         rulesets: Sequence[Ruleset] | None = None) -> list[dict[str, Any]]:
     """A backfill chunk: every day published on its own under :func:`date_run_id`, a
     failed day recorded and the others published anyway; the bulk import then loads
     exactly the days published by this ``run_key`` and reports the rest.
 
-    First one pass over all days (:func:`transform_days`). Should that pass raise before
+    First one pass over all days (:func:`transform_days_in_one_pass`). Should that pass raise before
     it starts publishing (a corrupt file, a lost executor: anything but a DQ verdict,
     which it reports per day), the days run again one at a time, so one broken day costs
     only itself. Should it raise once publishing began (:class:`PassIncomplete`), every
@@ -603,7 +605,7 @@ def run_transform_dates(runtime: JobRuntime, days: Sequence[date], settings: Tra
     """
     ids = {day: date_run_id(run_key, day) for day in days}
     try:
-        outcomes = transform_days(runtime, days, settings, ids, rulesets=rulesets)
+        outcomes = transform_days_in_one_pass(runtime, days, settings, ids, rulesets=rulesets)
     except PassIncomplete as exc:  # every day FAILED, the cause named; a rerun redoes them
         return [_failed(day.isoformat(), ids[day], exc) for day in days]
     except Exception:  # one broken day must not cost the chunk's others: one by one
@@ -659,7 +661,7 @@ def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformRe
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
     settings = TransformSettings(options.lake_uri, salt,
                                  erasures=load_erasures(options, clients))
-    return run_transform_days(runtime, options.days, settings, run_id=options.run_id)
+    return run_transform_day_by_day(runtime, options.days, settings, run_id=options.run_id)
 
 
 def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, Any]:
@@ -673,7 +675,7 @@ def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, 
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
     settings = TransformSettings(options.lake_uri, salt,
                                  erasures=load_erasures(options, clients))
-    days = run_transform_dates(runtime, options.days, settings, run_key=options.run_key)
+    days = transform_chunk(runtime, options.days, settings, run_key=options.run_key)
     return {"run_key": options.run_key, "days": days,
             "rows_read": sum(int(d.get("rows_read") or 0) for d in days),
             "rows_written": sum(int(d.get("rows_written") or 0) for d in days)}

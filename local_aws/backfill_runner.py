@@ -149,17 +149,17 @@ def _by_date(days: Any) -> dict[str, Mapping[str, Any]]:
     return {str(d["p_date"]): d for d in days if isinstance(d, Mapping) and "p_date" in d}
 
 
-def date_results(dates: Sequence[str], run: Mapping[str, Any], transform_days: Any,
+def date_results(dates: Sequence[str], run: Mapping[str, Any], transform_days_in_one_pass: Any,
                  load_days: Any, *, seconds: float = 0.0) -> list[dict[str, Any]]:
     """One JSON-ready result per date of a chunk execution.
 
     ``run`` is the chunk's run (``status``, ``output``, ``error``, ``cause``,
-    ``failed_state``: a :class:`RunResult` as a dict); ``transform_days`` and
+    ``failed_state``: a :class:`RunResult` as a dict); ``transform_days_in_one_pass`` and
     ``load_days`` the jobs' per-date outputs (absent when a job did not run). A date
     SUCCEEDED only if its load did; otherwise the first stage that failed it is named:
     the transform (a DQ breach), the bulk import, or the chunk itself (e.g. a crawl).
     """
-    transform, load = _by_date(transform_days), _by_date(load_days)
+    transform, load = _by_date(transform_days_in_one_pass), _by_date(load_days)
     output = run.get("output") if isinstance(run.get("output"), Mapping) else {}
     chunk_error = (output or {}).get("error") or run.get("error")
     chunk_cause = (output or {}).get("cause") or run.get("cause")

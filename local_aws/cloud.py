@@ -3,7 +3,7 @@
 This is the only place that decides "local": the CLI builds a ``LocalCloud`` and hands
 its clients to the same code the AWS adapters run. Heavy engines (Spark, PostgreSQL)
 start lazily, on first use, and stop on ``close()``; so does the push path (API Gateway,
-Kinesis, DynamoDB, its Firehose and consumer: ``local_aws.push``), on ``start_push()``
+Kinesis, DynamoDB, its Firehose and consumer: ``local_aws.push.stack``), on ``start_push()``
 or first use of ``push``.
 """
 
@@ -28,18 +28,18 @@ from contracts.pipeline import PipelineConfig
 from contracts.schema import arrow_schema_from_glue
 from contracts.tables import RAW
 from crawlers.specs import default_specs
-from local_aws.athena import LocalAthena
-from local_aws.dynamodb import LocalDynamoDb
-from local_aws.firehose import DeliveryStreamConfig
+from local_aws.athena.engine import LocalAthena
+from local_aws.dynamodb.table import LocalDynamoDb
+from local_aws.firehose.delivery import DeliveryStreamConfig
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawlers import LocalCrawlers
 from local_aws.glue.jobs import LocalGlueJobs
-from local_aws.objectstore import LocalObjectStore
 from local_aws.paths import LocalPaths
 from local_aws.processes import clean_stale_scratch, process_scratch
-from local_aws.s3 import LocalS3
-from local_aws.secretsmanager import LocalSecretsManager
-from local_aws.sns import LocalSns
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.secretsmanager.client import LocalSecretsManager
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
@@ -186,7 +186,7 @@ class LocalCloud:
     def warehouse(self) -> Any:
         with self._warehouse_lock:
             if self._warehouse is None:
-                from local_aws.warehouse import LocalWarehouse
+                from local_aws.redshift.warehouse import LocalWarehouse
 
                 warehouse = LocalWarehouse(self.paths.warehouse).start()
                 # what the deploy does once per environment: the load user and its grants
@@ -223,7 +223,7 @@ class LocalCloud:
         twin, named and salted as ``cfg`` says; the running one if already started."""
         with self._push_lock:
             if self._push is None:
-                from local_aws.push import PushSettings, start_push_stack
+                from local_aws.push.stack import PushSettings, start_push_stack
 
                 settings = PushSettings(lake_bucket=self.cfg.lake_bucket,
                                         errors_bucket=self.cfg.errors_bucket,
@@ -234,7 +234,7 @@ class LocalCloud:
 
     @property
     def push(self) -> Any:
-        """The running push stack (``local_aws.push.PushStack``), started on first use."""
+        """The running push stack (``local_aws.push.stack.PushStack``), started on first use."""
         return self.start_push()
 
     def close(self) -> None:

@@ -134,7 +134,7 @@ class LocalErasure:
         self.settings = ErasureSettings(cfg.lake_bucket, cfg.errors_bucket)
 
     def _republish(self, days: Sequence[str], run_key: str) -> Mapping[str, bool]:
-        from glue_jobs.transform_job import TransformSettings, run_transform_dates
+        from glue_jobs.transform_job import TransformSettings, transform_chunk
         from local_aws.glue.spark_runtime import LocalRuntime
 
         cloud = self.cloud
@@ -142,7 +142,7 @@ class LocalErasure:
         settings = TransformSettings(cloud.cfg.lake_uri, cloud.cfg.email_hash_salt,
                                      keep_previous_version=False, erasures=register)
         runtime = LocalRuntime(cloud.spark, cloud.catalog, cloud.store)
-        results = run_transform_dates(runtime, [date.fromisoformat(d) for d in days],
+        results = transform_chunk(runtime, [date.fromisoformat(d) for d in days],
                                       settings, run_key=run_key)
         return {r["p_date"]: r["status"] == "SUCCEEDED" for r in results}
 
@@ -210,7 +210,7 @@ def erasure_counts(state_dir: Path, cfg: Any = None) -> dict[str, int] | None:
     run report; None when nobody was ever erased here. Counts only, never ids."""
     from contracts.erasure import REGISTER_KEY, ErasureRegister
     from contracts.pipeline import PipelineConfig
-    from local_aws.objectstore import LocalObjectStore
+    from local_aws.s3.objectstore import LocalObjectStore
 
     bucket = (cfg or PipelineConfig()).lake_bucket
     path = LocalObjectStore(Path(state_dir) / "s3").path(f"s3://{bucket}/{REGISTER_KEY}")

@@ -16,7 +16,7 @@ Two things outlive a ``udp`` process that is killed (SIGKILL, OOM, a closed lapt
   gateway stops when its stdin closes.)
 
 :func:`running_services` reports what runs for a state folder, for ``udp status``
-(including a push server, from ``local_aws.push_endpoint``).
+(including a push server, from ``local_aws.push.endpoint``).
 """
 
 from __future__ import annotations
@@ -223,8 +223,8 @@ class RunningService:
 
 def running_push_server(state_dir: Path) -> Any:
     """The push server (``udp serve``) running for ``state_dir``: its
-    ``local_aws.push_endpoint.PushEndpoint`` if the recorded process is alive, else None."""
-    from local_aws.push_endpoint import read_push_endpoint
+    ``local_aws.push.endpoint.PushEndpoint`` if the recorded process is alive, else None."""
+    from local_aws.push.endpoint import read_push_endpoint
 
     endpoint = read_push_endpoint(Path(state_dir))
     return endpoint if endpoint is not None and pid_alive(endpoint.pid) else None

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.dates import previous_day
-from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
+from local_aws.facade import DEFAULT_STATE_DIR, LocalPaths
 from orchestration.backfill import DEFAULT_CHUNK_DAYS
 from udp_cli.errors import UserError, console, err_console
 from udp_cli.output import FORMATS
@@ -75,18 +75,17 @@ def _usable_state(state_dir: Path) -> Path:
 
 def _need_java() -> None:
     """Refuse, in one line naming what to install, before a command that runs Spark."""
-    from local_aws.glue.java import JavaMissing, use_java
+    from local_aws.facade import java_missing
 
-    try:
-        use_java()
-    except JavaMissing as exc:
-        raise UserError(str(exc)) from None
+    missing = java_missing()
+    if missing is not None:
+        raise UserError(missing)
 
 
 def _stack(state_dir: Path) -> Any:
-    from local_aws.cloud import LocalCloud
+    from local_aws.facade import local_cloud
 
-    return LocalCloud(state_dir)
+    return local_cloud(state_dir)
 
 
 def _start_engines(stack: Any) -> None:
@@ -112,11 +111,11 @@ def _quietly(fn: Any) -> None:
 # ----------------------------------------------------------------------------- commands
 
 def _api_options(args: argparse.Namespace) -> Any:
-    from local_aws.user_api import ApiOptions
+    from local_aws.facade import api_options
 
     spec = f"malformed={args.malformed_rate}" + (f",{args.faults}" if args.faults else "")
     try:
-        return ApiOptions.parse(spec)
+        return api_options(spec)
     except ValueError as exc:
         raise UserError(f"--faults/--malformed-rate: {exc}") from None
 
@@ -146,10 +145,10 @@ def _progress_bar() -> Any:
 
 
 def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, int]:
-    from local_aws.scheduler import DayPlan, simulate_days
+    from local_aws.facade import day_plan, simulate_days
 
     try:
-        plan = DayPlan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
+        plan = day_plan(date.fromisoformat(day), args.invocations, args.pages, args.page_size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     options = _ingest_options(args)
@@ -157,7 +156,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
         err_console.print(f"  invocation {i + 1}/{plan.invocations}: {s.pages_fetched} "
                           f"pages, {s.records_valid} valid, {s.records_rejected} "
                           f"quarantined, {s.pages_failed} pages failed")
-    from local_aws.runlog import bind
+    from local_aws.facade import bind
 
     stack = _stack(state_dir)
     try:  # a failed or interrupted day must not leave the stack's threads behind
@@ -174,7 +173,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
 def _ingest_users(state_dir: Path, day: str, users: int,
                   args: argparse.Namespace) -> dict[str, int]:
     """``udp ingest --users N``: a day of N users through the twins, with a progress bar."""
-    from local_aws.scheduler import ingest_users
+    from local_aws.facade import ingest_users
 
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
@@ -198,7 +197,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
 
 def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]:
     from ingest_lambda.replay import ReplayError, StreamedReplay
-    from local_aws.scheduler import replay_pages
+    from local_aws.facade import replay_pages
 
     try:
         source = StreamedReplay(path)  # every page checked before anything is written
@@ -265,7 +264,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_log_path(state_dir: Path, run_id: str) -> None:
-    from local_aws.runlog import run_log_path
+    from local_aws.facade import run_log_path
 
     path = run_log_path(LocalPaths(state_dir).logs, run_id)
     if path.is_file():
@@ -276,7 +275,7 @@ def _auto_report(state_dir: Path, *, run_id: str | None = None, p_date: str | No
                  date_from: str | None = None, date_to: str | None = None) -> Path | None:
     """Write the report after a run/backfill and print its path; a report that cannot be
     made is a warning, never a failed run. Logged in the run's log (``stage`` report)."""
-    from local_aws.runlog import bind
+    from local_aws.facade import bind
     from udp_cli.report import ReportInputError, report_to_file
 
     with bind(run_id=run_id, p_date=p_date, stage="report"):
@@ -302,13 +301,13 @@ def _format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> s
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from local_aws.athena import QueryError
+    from local_aws.facade import TwinQueryError, athena_query
 
     _existing_state(args.state_dir)
     stack = _stack(args.state_dir)
     try:
-        result = stack.athena().query(args.sql)
-    except QueryError as exc:
+        result = athena_query(stack, args.sql)
+    except TwinQueryError as exc:
         raise UserError(str(exc)) from None
     _print_rows(result.columns, result.rows, args.format)
     return 0
@@ -325,22 +324,21 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> No
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    from local_aws.warehouse import WarehouseQueryError, open_psql, run_warehouse_sql
+    from local_aws.facade import TwinQueryError, open_psql, warehouse_sql
 
     _existing_state(args.state_dir)
     if args.action == "psql":
         return open_psql(args.state_dir, [a for a in args.rest if a != "--"])
     try:
-        result = run_warehouse_sql(args.state_dir, args.statement)
-    except WarehouseQueryError as exc:
+        result = warehouse_sql(args.state_dir, args.statement)
+    except TwinQueryError as exc:
         raise UserError(str(exc)) from None
     _print_rows(result.columns, result.rows, args.format)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from local_aws.runlog import run_log_path
-    from local_aws.stepfunctions.history import HistoryStore
+    from local_aws.facade import HistoryStore, run_log_path
     from udp_cli.services import cleanup_lines, running_lines
 
     _existing_state(args.state_dir)
@@ -374,7 +372,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "table":  # csv/json stay machine-readable: runs only
         for line in running_lines(args.state_dir) or ["nothing running"]:
             console.print(f"running: {line}", markup=False, soft_wrap=True)
-        from local_aws.erasure import erasure_line
+        from local_aws.facade import erasure_line
 
         erased = erasure_line(args.state_dir)
         if erased:
@@ -423,7 +421,7 @@ def _run_detail(run: Any, log_file: str, fmt: str) -> str:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from contracts.dates import p_date_range
     from contracts.pipeline import PipelineConfig
-    from local_aws.backfill_runner import run_backfill
+    from local_aws.facade import run_backfill
     from orchestration.backfill import (
         BackfillError,
         DateRangeError,
@@ -484,7 +482,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def _backfill_dry_run(state_dir: Path, dates: list[str], *, force: bool) -> int:
     """Print what ``udp backfill`` would do to each date; read only (no run, no log)."""
-    from local_aws.stepfunctions.history import HistoryStore
+    from local_aws.facade import HistoryStore
     from udp_cli.backfill_plan import plan_backfill
 
     plan = plan_backfill(dates, HistoryStore(LocalPaths(state_dir).runs), force=force)
@@ -589,8 +587,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     from contracts.dictionary import UnknownTableError, column_rows, find_table
-    from local_aws.glue.catalog import LocalGlueCatalog
-    from local_aws.objectstore import LocalObjectStore
+    from local_aws.facade import glue_catalog, object_store
     from udp_cli.catalog_view import catalog_partitions, partitions_with_counts
 
     try:
@@ -601,9 +598,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
     parts: list[Any] | None = None
     rows: list[Any] = []
     if paths.catalog.is_dir():
-        parts = catalog_partitions(LocalGlueCatalog(paths.catalog), info)
+        parts = catalog_partitions(glue_catalog(args.state_dir), info)
         if parts is not None:
-            rows = partitions_with_counts(parts, LocalObjectStore(paths.s3).path)
+            rows = partitions_with_counts(parts, object_store(args.state_dir).path)
     col_names = ["column", "type", "null?", "comment"]
     part_names = ["p_date", "records", "files", "location", "count from"]
     if args.format == "json":
@@ -634,7 +631,7 @@ def _run_logs(args: argparse.Namespace) -> Any:
     (the console output stays as it is); read-only commands write nothing."""
     from contextlib import nullcontext
 
-    from local_aws.runlog import install
+    from local_aws.facade import install
 
     writes = args.command in ("ingest", "run", "demo") or (
         args.command == "backfill" and not args.dry_run)

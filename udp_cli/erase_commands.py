@@ -38,13 +38,15 @@ def _ids(args: argparse.Namespace) -> list[str]:
 
 
 def _cloud(state_dir: Path) -> Any:
-    from local_aws.cloud import LocalCloud
+    from local_aws.facade import local_cloud
 
-    return LocalCloud(state_dir)
+    return local_cloud(state_dir)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from local_aws.erasure import PushServerRunning, UnknownErasure
+    from local_aws.facade import erasure_errors
+
+    PushServerRunning, UnknownErasure = erasure_errors()
 
     ids = _ids(args)
     if not Path(args.state_dir).is_dir():

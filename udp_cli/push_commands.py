@@ -1,10 +1,10 @@
 """``udp serve`` / ``udp push FILE|-`` / ``udp get USER_ID``: the push path on the CLI.
 
 ``serve`` runs the local push stack (API Gateway, Kinesis, DynamoDB, Firehose and the
-consumer: ``local_aws.push``) for a state folder until Ctrl-C or SIGTERM. ``push`` and
+consumer: ``local_aws.push.stack``) for a state folder until Ctrl-C or SIGTERM. ``push`` and
 ``get`` are a partner's client (``push_api.client``): they find the running server
 through ``<state>/push/endpoint.json`` and its key in ``<state>/push/api-key``
-(``local_aws.push_endpoint``), or take ``--url`` / ``--api-key``. docs/reference/push.md.
+(``local_aws.push.endpoint``), or take ``--url`` / ``--api-key``. docs/reference/push.md.
 
 Exit codes: 0 done; 1 ``push``: records still undelivered after the resends, ``get``:
 unknown id; 2 a user mistake (unreadable file, invalid JSON, no server, malformed id,
@@ -42,8 +42,7 @@ def _no_server(state_dir: Path) -> UserError:
 def resolve_endpoint(state_dir: Path, url: str | None, api_key: str | None
                      ) -> tuple[str, str]:
     """(url, api key): the options where given, else the running server's record."""
-    from local_aws.processes import running_push_server
-    from local_aws.push_endpoint import API_KEY_FILE
+    from local_aws.facade import API_KEY_FILE, running_push_server
 
     if url and api_key:
         return url, api_key
@@ -92,9 +91,7 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from local_aws.cloud import LocalCloud
-    from local_aws.processes import running_push_server
-    from local_aws.push_endpoint import API_KEY_FILE
+    from local_aws.facade import API_KEY_FILE, local_cloud, running_push_server
 
     state_dir: Path = args.state_dir
     if not 0 <= args.port <= 65535:
@@ -106,7 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     restore = _stop_on_signals(stop)
     try:
-        with LocalCloud(state_dir) as cloud:
+        with local_cloud(state_dir) as cloud:
             try:
                 push = cloud.start_push(port=args.port)
             except OSError as exc:  # the port is taken

@@ -7,16 +7,16 @@ Kept apart from ``udp_cli/cli.py``: status calls :func:`running_lines` and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from contracts.pipeline import PipelineConfig
-from local_aws.dynamodb import LocalDynamoDb
-from local_aws.processes import clean_up, running_services
+from local_aws.facade import clean_up, date_leases, running_services
 
 __all__ = ["cleanup_lines", "running_lines"]
 
 
-def _leases(state_dir: Path, cfg: PipelineConfig) -> LocalDynamoDb:
-    return LocalDynamoDb(state_dir / "dynamodb", {cfg.lease_table: "p_date"})
+def _leases(state_dir: Path, cfg: PipelineConfig) -> Any:
+    return date_leases(state_dir, cfg.lease_table)
 
 
 def running_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[str]:

@@ -1,6 +1,6 @@
 """The local crawl engine: what a Glue crawler does to the catalog for S3 Parquet targets.
 
-The type and schema rules are pure functions in :mod:`crawlers.schema_rules` (over the
+The type and schema rules are pure functions in :mod:`local_aws.glue.schema_rules` (over the
 type trees of :mod:`contracts.glue_types`); :func:`crawl` is the I/O shell over a catalog
 (a boto3 Glue client or :class:`local_aws.glue.catalog.LocalGlueCatalog`) and a
 :class:`LocalObjectStore`. On AWS the managed crawler does this work.
@@ -48,7 +48,8 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from contracts.glue import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
-from crawlers.schema_rules import (
+from crawlers.specs import CrawlerSpec
+from local_aws.glue.schema_rules import (
     Columns,
     describe_diff,
     glue_columns,
@@ -57,8 +58,7 @@ from crawlers.schema_rules import (
     schema_to_columns,
     split_folder_name,
 )
-from crawlers.specs import CrawlerSpec
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = [
     "DEPRECATED_PARAM",

@@ -31,8 +31,8 @@ from crawlers.specs import CrawlerSpec
 from local_aws.aws_model import aws_shaped
 from local_aws.glue.catalog import LocalGlueCatalog, atomic_write_json, glue_error, read_json
 from local_aws.glue.crawl import CrawlCancelled, CrawlResult, crawl, ensure_databases
-from local_aws.objectstore import LocalObjectStore
 from local_aws.processes import pid_alive
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = ["LocalCrawlers"]
 

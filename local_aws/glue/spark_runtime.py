@@ -24,7 +24,7 @@ from glue_jobs.runtime_port import (
     write_partitioned_files,
 )
 from local_aws.files import atomic_write_bytes
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = ["LocalRuntime"]
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from local_aws.stepfunctions.paths import get_path, is_present
+from local_aws.stepfunctions.jsonpath import get_path, is_present
 
 # --------------------------------------------------------------------------- choice rules
 

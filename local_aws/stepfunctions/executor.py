@@ -28,7 +28,7 @@ from local_aws.stepfunctions.errors import (
 from local_aws.stepfunctions.history import HistoryStore
 from local_aws.stepfunctions.intrinsics import IntrinsicParser, eval_intrinsic
 from local_aws.stepfunctions.jsonata import eval_jsonata_template
-from local_aws.stepfunctions.paths import apply_result_path, get_path, select_path
+from local_aws.stepfunctions.jsonpath import apply_result_path, get_path, select_path
 from local_aws.stepfunctions.payload import (
     MAX_PAYLOAD_BYTES,
     check_payload_size,

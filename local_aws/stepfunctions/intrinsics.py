@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local_aws.stepfunctions.errors import runtime_error, unsupported
-from local_aws.stepfunctions.paths import get_path
+from local_aws.stepfunctions.jsonpath import get_path
 
 # Escaped braces inside intrinsic string literals survive as these sentinels until the end.
 _LBRACE, _RBRACE = "\x00", "\x01"

@@ -9,7 +9,7 @@ from typing import Any
 
 from local_aws.stepfunctions.errors import StatesError
 from local_aws.stepfunctions.intrinsics import IntrinsicParser, eval_intrinsic
-from local_aws.stepfunctions.paths import get_path
+from local_aws.stepfunctions.jsonpath import get_path
 
 
 def render_payload(template: Any, data: Any, ctx: Mapping[str, Any]) -> Any:

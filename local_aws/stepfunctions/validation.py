@@ -12,7 +12,7 @@ from local_aws.stepfunctions.intrinsics import (
     intrinsic_paths,
 )
 from local_aws.stepfunctions.jsonata import JsonataParser, jsonata_paths, jsonata_templates
-from local_aws.stepfunctions.paths import parse_path
+from local_aws.stepfunctions.jsonpath import parse_path
 from orchestration.definition import AslDefinitionError
 
 # --------------------------------------------------------------------------- validation

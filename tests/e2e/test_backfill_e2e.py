@@ -24,7 +24,7 @@ import pytest
 
 from local_aws.cloud import LocalCloud
 from local_aws.paths import LocalPaths
-from local_aws.scheduler import DayPlan, simulate_days
+from local_aws.scheduler.ingest import DayPlan, simulate_days
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import placeholder_values
 from udp_cli import cli

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from local_aws.cloud import LocalCloud
-from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.user_api import ApiOptions
+from local_aws.scheduler.ingest import DayPlan, simulate_days
+from local_aws.user_api.server import ApiOptions
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from local_aws.cloud import LocalCloud
-from local_aws.user_api import generate_user
+from local_aws.user_api.server import generate_user
 from udp_cli.cli import main
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ import pytest
 
 from contracts.user_record import validate_record
 from local_aws.cloud import LocalCloud
-from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.user_api import ApiOptions, generate_user
+from local_aws.scheduler.ingest import DayPlan, simulate_days
+from local_aws.user_api.server import ApiOptions, generate_user
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from local_aws.cloud import LocalCloud
-from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.user_api import ApiOptions, generate_user
+from local_aws.scheduler.ingest import DayPlan, simulate_days
+from local_aws.user_api.server import ApiOptions, generate_user
 from udp_cli.cli import main
 
 pytestmark = pytest.mark.slow

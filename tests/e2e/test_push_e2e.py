@@ -15,7 +15,7 @@ import pytest
 
 from local_aws.cloud import LocalCloud
 from local_aws.processes import running_push_server
-from local_aws.user_api import generate_user
+from local_aws.user_api.server import generate_user
 from push_api.client import get_user
 from udp_cli.cli import main
 

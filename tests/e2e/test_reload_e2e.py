@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 import glue_jobs.transforms as transforms
 from local_aws.cloud import LocalCloud
-from local_aws.scheduler import DayPlan, simulate_days
-from local_aws.user_api import ApiOptions
+from local_aws.scheduler.ingest import DayPlan, simulate_days
+from local_aws.user_api.server import ApiOptions
 from udp_cli.cli import main
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.tables import USERS
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
 
 UTC = dt.UTC
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from ingest_lambda.api_client import ApiClient, ApiError, BudgetExhausted, RetryPolicy
-from local_aws.user_api import ApiOptions, generate_page, serve_user_api
+from local_aws.user_api.server import ApiOptions, generate_page, serve_user_api
 
 
 def test_retries_5xx_and_429_honouring_retry_after() -> None:

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.tables import USER_LOCATIONS, USERS, TableContract
-from local_aws.athena import LocalAthena, QueryError
+from local_aws.athena.engine import LocalAthena, QueryError
 from local_aws.glue.catalog import LocalGlueCatalog
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 from sql import read_sql
 
 UTC = dt.UTC

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws.athena import LocalAthena, QueryError, QueryRefused
+from local_aws.athena.engine import LocalAthena, QueryError, QueryRefused
 from tests.functional.test_athena_queries import DAY1, DAY2, DB, Lake, user
 
 

@@ -16,8 +16,8 @@ from contracts.dates import p_date_range
 from contracts.pipeline import PipelineConfig
 from glue_jobs.chunk import date_run_id
 from local_aws.backfill_runner import date_results, pending_dates, run_backfill, run_chunk
-from local_aws.dynamodb import LocalDynamoDb
-from local_aws.sns import LocalSns
+from local_aws.dynamodb.table import LocalDynamoDb
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import AslExecutor, TaskError, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.backfill import (

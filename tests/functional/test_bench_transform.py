@@ -15,7 +15,7 @@ from contracts.tables import USERS
 from contracts.user_record import raw_arrow_schema
 from glue_jobs.publish import current_location
 from local_aws.glue.catalog import LocalGlueCatalog
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 
 def test_generated_day_has_the_raw_schema_and_its_re_fetches() -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from local_aws.processes import running_push_server
-from local_aws.push import start_push_stack
-from local_aws.push_endpoint import write_push_endpoint
-from local_aws.user_api import generate_user
+from local_aws.push.endpoint import write_push_endpoint
+from local_aws.push.stack import start_push_stack
+from local_aws.user_api.server import generate_user
 from tests.functional.push_helpers import ThrottlingKinesis
 from udp_cli.cli import main
 

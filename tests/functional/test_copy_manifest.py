@@ -14,10 +14,10 @@ from contracts.tables import USERS
 from glue_jobs.bulk_import import check_manifest, run_bulk_import
 from glue_jobs.publish import copy_manifest, manifest_uri, version_uri
 from glue_jobs.warehouse_port import InvalidLoadRequest, WarehouseLoadError
-from local_aws.objectstore import LocalObjectStore
 from local_aws.redshift.postgres_adapter import PostgresWarehouse
-from local_aws.s3 import LocalS3
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
 
 DAY = "2026-11-21"
 LAKE = "s3://udp-lake/"

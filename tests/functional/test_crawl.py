@@ -21,7 +21,7 @@ from crawlers.specs import CrawlerSpec, default_specs
 from local_aws.glue.catalog import LocalGlueCatalog, atomic_write_json
 from local_aws.glue.crawl import DEPRECATED_PARAM, CrawlError, crawl, ensure_databases
 from local_aws.glue.crawlers import LocalCrawlers
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 TARGET = "s3://lake/data/events/"
 FULL = CrawlerSpec(name="events-crawler", database="db", targets=(TARGET,))

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.dynamodb import LocalDynamoDb
-from local_aws.sns import LocalSns
+from local_aws.dynamodb.table import LocalDynamoDb
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import AslExecutor, TaskError, load_definition, substitute_placeholders
 from local_aws.stepfunctions.history import HistoryStore
 from tests.functional.test_state_machine_local import DEFINITION, NAMES, FakeGlue, registry

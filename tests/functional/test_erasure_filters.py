@@ -18,9 +18,9 @@ from contracts.erasure_store import S3RegisterStore
 from contracts.user_record import records_to_arrow, validate_record
 from glue_jobs.erasure import S3RegisterWriter
 from glue_jobs.transforms import filter_erased
-from local_aws.objectstore import LocalObjectStore
-from local_aws.s3 import LocalS3
-from local_aws.user_api import generate_user
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.user_api.server import generate_user
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from moto import mock_aws
 from contracts.erasure import ErasureRegister
 from contracts.user_record import records_to_arrow, validate_record
 from glue_jobs.erasure import ObjectRewriter, lines_without, parquet_without, partition_day
-from local_aws.user_api import generate_user
+from local_aws.user_api.server import generate_user
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 KEY = "raw/user_data/p_date=2026-11-22/udp-user-data-1-x"

@@ -14,9 +14,9 @@ from contracts.tables import RAW
 from contracts.user_record import to_json_ready, validate_record
 from ingest_lambda.core import split_page
 from ingest_lambda.delivery import MAX_RECORD_BYTES
-from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
-from local_aws.objectstore import LocalObjectStore
-from local_aws.s3 import LocalS3
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
 from udp_cli.cli import main
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from ingest_lambda.handler import handler
-from local_aws.user_api import ApiOptions, generate_user, serve_user_api
+from local_aws.user_api.server import ApiOptions, generate_user, serve_user_api
 
 
 @dataclass

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.user_record import raw_arrow_schema
-from local_aws.firehose import DeliveryStreamConfig, render_prefix
-from local_aws.objectstore import LocalObjectStore
-from local_aws.s3 import LocalS3
-from local_aws.scheduler import DayPlan, simulate_day
-from local_aws.user_api import ApiOptions, generate_user, serve_user_api
+from local_aws.firehose.delivery import DeliveryStreamConfig, render_prefix
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.scheduler.ingest import DayPlan, simulate_day
+from local_aws.user_api.server import ApiOptions, generate_user, serve_user_api
 
 
 def test_a_day_lands_as_parquet_under_its_p_date(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_prefix_expressions_follow_firehose() -> None:
 def test_unconvertible_records_go_to_the_error_prefix(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from local_aws.firehose import LocalFirehose
+    from local_aws.firehose.delivery import LocalFirehose
 
     s3 = LocalS3(LocalObjectStore(tmp_path))
     cfg = DeliveryStreamConfig("s", "lake", interval_s=0)
@@ -80,7 +80,7 @@ def test_unconvertible_records_go_to_the_error_prefix(tmp_path: Path) -> None:
 @settings(max_examples=200, deadline=None)
 @given(users=st.integers(1, 3_000_000))
 def test_a_users_plan_fetches_at_least_that_many_distinct_users(users: int) -> None:
-    from local_aws.scheduler import plan_for_users
+    from local_aws.scheduler.ingest import plan_for_users
 
     # GIVEN a number of users asked for WHEN the day is planned
     plan = plan_for_users(date(2026, 11, 22), users)
@@ -94,7 +94,7 @@ def test_a_users_plan_fetches_at_least_that_many_distinct_users(users: int) -> N
 
 
 def test_ingest_users_reports_progress_page_by_page(tmp_path: Path) -> None:
-    from local_aws.scheduler import ingest_users
+    from local_aws.scheduler.ingest import ingest_users
 
     # GIVEN the S3 twin and a day of 12,000 users asked for
     s3 = LocalS3(LocalObjectStore(tmp_path / "s3"))

@@ -28,8 +28,8 @@ from glue_jobs.warehouse_bootstrap import (
 from glue_jobs.warehouse_port import WarehouseLoadError
 from local_aws.redshift.data_api import LocalRedshiftData
 from local_aws.redshift.postgres_adapter import PostgresWarehouse
-from local_aws.secretsmanager import LocalSecretsManager
-from local_aws.warehouse import LOAD_USER, LocalWarehouse, with_user
+from local_aws.redshift.warehouse import LOAD_USER, LocalWarehouse, with_user
+from local_aws.secretsmanager.client import LocalSecretsManager
 
 DAY = "2026-11-21"
 ADMIN_SECRET = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:redshift!udp-dev-a1"

@@ -11,8 +11,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from local_aws.sns import LocalSns
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
+from local_aws.sns.client import LocalSns
 from tests.functional.test_transform_job import Lake, history
 
 __all__ = ["history"]  # the module-scoped raw lake fixture, shared with the job's tests

@@ -30,7 +30,7 @@ from local_aws.processes import (
     process_scratch,
     running_services,
 )
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,7 +82,7 @@ def state() -> Iterator[Path]:
 WAREHOUSE_CHILD = """
     import time
     from pathlib import Path
-    from local_aws.warehouse import LocalWarehouse
+    from local_aws.redshift.warehouse import LocalWarehouse
     LocalWarehouse(Path({data!r})).start()
     print("ready", flush=True)
     time.sleep(600)

@@ -22,7 +22,7 @@ from local_aws.redshift.pg_copy import (
     encode_column,
     payload,
 )
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
 
 UTC = dt.UTC
 

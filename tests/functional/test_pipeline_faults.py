@@ -28,7 +28,7 @@ from local_aws.backfill_runner import pending_dates
 from local_aws.cloud import LocalCloud
 from local_aws.glue.jobs import JobFailed, LocalGlueJobs
 from local_aws.paths import LocalPaths
-from local_aws.scheduler import DayPlan, simulate_days
+from local_aws.scheduler.ingest import DayPlan, simulate_days
 from local_aws.stepfunctions import definition_digest, placeholders, render_definition
 from local_aws.stepfunctions.history import ABORTED, HistoryStore, RunRecord
 from orchestration.state_machine import (

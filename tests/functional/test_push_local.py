@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.user_record import raw_arrow_schema
-from local_aws.push import PushSettings, PushStack, start_push_stack
-from local_aws.user_api import generate_user
+from local_aws.push.stack import PushSettings, PushStack, start_push_stack
+from local_aws.user_api.server import generate_user
 from push_api.client import get_user, push_file, push_records
 from push_api.model import to_user_row
 from tests.functional.push_helpers import CrashingConsumer, ThrottlingKinesis

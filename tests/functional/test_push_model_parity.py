@@ -13,7 +13,7 @@ from contracts.schema import Kind
 from contracts.tables import RAW, USERS
 from contracts.user_record import validate_record
 from glue_jobs.transforms import to_users
-from local_aws.user_api import generate_user
+from local_aws.user_api.server import generate_user
 from push_api.model import to_user_row
 
 SALT = "parity-salt"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from ingest_lambda.core import S3ErrorSink
-from local_aws.push import kinesis_event, rest_proxy_event
-from local_aws.user_api import generate_user
+from local_aws.push.stack import kinesis_event, rest_proxy_event
+from local_aws.user_api.server import generate_user
 from push_api.api import PushPorts, create_app
 from push_api.consumer import create_consumer, row_from_data
 from push_api.store import DynamoUserStore

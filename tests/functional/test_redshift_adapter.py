@@ -28,7 +28,7 @@ from glue_jobs.redshift_warehouse import RedshiftSettings, RedshiftWarehouse, cl
 from glue_jobs.warehouse_port import WarehouseLoadError, parquet_files
 from local_aws.redshift.postgres_adapter import PostgresWarehouse
 from local_aws.redshift.proxy import PgStartupProxy, unix_socket_of
-from local_aws.warehouse import LocalWarehouse
+from local_aws.redshift.warehouse import LocalWarehouse
 
 DAY = "2026-11-21"
 ROLE = "arn:aws:iam::123456789012:role/udp-redshift-copy"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local_aws.cloud import pipeline_input
-from local_aws.sns import LocalSns
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
     load_definition,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from local_aws.sns import LocalSns
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
     HistoryStore,

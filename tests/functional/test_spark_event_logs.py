@@ -21,7 +21,7 @@ import json, sys
 from datetime import date
 from pathlib import Path
 from local_aws.cloud import LocalCloud
-from local_aws.scheduler import DayPlan, simulate_days
+from local_aws.scheduler.ingest import DayPlan, simulate_days
 with LocalCloud(Path(sys.argv[1])) as cloud:
     plan = DayPlan(date(2026, 11, 21), invocations=1, pages_per_invocation=1, page_size=20)
     simulate_days([plan], cloud.s3, cloud.delivery_stream(), cloud.cfg.errors_bucket)

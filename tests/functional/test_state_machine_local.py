@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.dynamodb import LocalDynamoDb
-from local_aws.sns import LocalSns
+from local_aws.dynamodb.table import LocalDynamoDb
+from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import (
     AslExecutor,
     TaskError,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from contracts.pipeline import PipelineConfig
-from local_aws.dynamodb import LocalDynamoDb
+from local_aws.dynamodb.table import LocalDynamoDb
 from udp_cli.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ _HOLD = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from local_aws.dynamodb import LocalDynamoDb
+from local_aws.dynamodb.table import LocalDynamoDb
 db = LocalDynamoDb(Path(sys.argv[2]) / "dynamodb", {sys.argv[3]: "p_date"})
 db.put_item({"TableName": sys.argv[3], "Item": {"p_date": {"S": sys.argv[4]},
              "holder": {"S": "execution:" + sys.argv[4]}, "started_at": {"S": "t0"}}})

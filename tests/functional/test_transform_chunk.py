@@ -33,10 +33,10 @@ from glue_jobs.transform_job import (
     TransformSettings,
     files_for,
     run_transform,
-    run_transform_dates,
+    transform_chunk,
 )
 from local_aws.glue.spark_runtime import LocalRuntime
-from local_aws.s3 import LocalS3
+from local_aws.s3.client import LocalS3
 from tests.functional.test_transform_job import (
     CFG,
     DAYS,
@@ -100,7 +100,7 @@ def test_one_pass_publishes_what_one_run_per_day_would(two_lakes: tuple[Lake, La
             old.append({"status": "SUCCEEDED", **result.as_dict()})
         except DQBreach as exc:
             old.append({"status": "FAILED", "dq": [r.as_dict() for r in exc.results]})
-    new = run_transform_dates(one_pass.runtime, CHUNK, one_pass.settings, run_key=RUN_KEY)
+    new = transform_chunk(one_pass.runtime, CHUNK, one_pass.settings, run_key=RUN_KEY)
     # THEN both report the same status and the same verdicts, message for message, day by
     # day (the trailing averages of the days after the shrunk one leave it out in both)
     assert [d["p_date"] for d in new] == [d.isoformat() for d in CHUNK]
@@ -132,7 +132,7 @@ def test_each_day_lands_in_its_own_version_folder_with_its_share_of_files(
     settings = TransformSettings(LAKE, "pepper", rows_per_file=5)
     # WHEN a chunk of 4 days runs
     days = CHUNK[:4]
-    out = run_transform_dates(lake.runtime, days, settings, run_key=RUN_KEY)
+    out = transform_chunk(lake.runtime, days, settings, run_key=RUN_KEY)
     # THEN every day points at its own version folder, named by its own run id
     assert [d["status"] for d in out] == ["SUCCEEDED"] * 4
     for day, got in zip(days, out, strict=True):
@@ -168,7 +168,7 @@ def test_a_pass_that_raises_falls_back_to_one_day_at_a_time(
     failing = PartitionedWriteFails(lake.runtime.spark, lake.catalog, lake.store)
     # WHEN the one-pass write of a chunk raises
     with caplog.at_level(logging.WARNING, logger="glue_jobs.transform_job"):
-        out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+        out = transform_chunk(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
     # THEN the days ran one by one (single-day writes) and every one was published
     assert [d["status"] for d in out] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
@@ -194,7 +194,7 @@ def test_a_pass_failing_mid_write_leaves_no_version_folder_in_the_fallbacks_way(
     failing = OneTableWriteFails(lake.runtime.spark, lake.catalog, lake.store)
     # WHEN one table's write of a chunk raises while the other two tables' writes
     # have moved each day's files into the days' version folders
-    out = run_transform_dates(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
+    out = transform_chunk(failing, CHUNK[:3], lake.settings, run_key=RUN_KEY)
     # THEN the days, run one by one under the same run ids, still write (and publish)
     # their versions: the pass removed the unpublished folders it had filled
     assert [(d["status"], d.get("cause")) for d in out] == [("SUCCEEDED", None)] * 3
@@ -259,7 +259,7 @@ def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converg
     days = CHUNK[:3]
     failing = DqRecordFails(lake.runtime.spark, lake.catalog, lake.store)
     # WHEN the pass publishes its days and then fails recording their DQ results
-    out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
+    out = transform_chunk(failing, days, lake.settings, run_key=RUN_KEY)
     # THEN every day is reported FAILED with the cause, naming what was published,
     # and no day was retried on its own (its version folder exists already)
     assert {(d["status"], d["error"]) for d in out} == {("FAILED", "PassIncomplete")}
@@ -268,7 +268,7 @@ def test_a_pass_failing_after_it_published_reports_every_day_and_a_rerun_converg
     assert {lake.location(USERS, d.isoformat()).split("/")[-3] for d in days} == {
         date_run_id(RUN_KEY, d) for d in days}
     # WHEN the chunk runs again (a rerun has its own run key)
-    again = run_transform_dates(lake.runtime, days, lake.settings, run_key="chunk-2")
+    again = transform_chunk(lake.runtime, days, lake.settings, run_key="chunk-2")
     # THEN it converges: every day published under the new key, rows counted once
     assert [d["status"] for d in again] == ["SUCCEEDED"] * 3
     assert lake.query("select count(*) from users") == [(36,)]
@@ -297,7 +297,7 @@ def test_a_pass_failing_between_two_days_publications_reports_what_it_published(
     catalog = CatalogRefusesOnePublish(lake.catalog, days[1].isoformat())
     failing = LocalRuntime(lake.runtime.spark, catalog, lake.store)
     # WHEN the pass publishes its first day, then the catalog refuses the second
-    out = run_transform_dates(failing, days, lake.settings, run_key=RUN_KEY)
+    out = transform_chunk(failing, days, lake.settings, run_key=RUN_KEY)
     # THEN every day is reported FAILED with that cause, naming the day published (no
     # day-by-day retry, whose writes would find this pass's version folders taken)
     assert {(d["status"], d["error"]) for d in out} == {("FAILED", "PassIncomplete")}
@@ -312,11 +312,11 @@ def test_a_run_key_used_again_never_adds_its_files_to_a_published_day(
     _, lake = two_lakes
     days = CHUNK[:3]
     # GIVEN three days published by chunk K
-    first = run_transform_dates(lake.runtime, days, lake.settings, run_key=RUN_KEY)
+    first = transform_chunk(lake.runtime, days, lake.settings, run_key=RUN_KEY)
     assert [d["status"] for d in first] == ["SUCCEEDED"] * 3
     # WHEN the same chunk runs again under the same key (a Step Functions redrive keeps
     # the execution name the key is made of)
-    again = run_transform_dates(lake.runtime, days, lake.settings, run_key=RUN_KEY)
+    again = transform_chunk(lake.runtime, days, lake.settings, run_key=RUN_KEY)
     # THEN each day is refused, saying why, and readers still see each user once
     assert {(d["status"], d["error"]) for d in again} == {("FAILED", "VersionTaken")}
     assert "already published under the same run id" in again[0]["cause"]
@@ -335,7 +335,7 @@ def test_an_orphan_version_under_the_same_run_id_is_replaced_not_added_to(
     shutil.copy(next(lake.store.path(CFG.partition_uri(RAW, days[0].isoformat()))
                      .glob("*.parquet")), orphan / "part-stray.parquet")
     # WHEN the chunk runs under that key
-    out = run_transform_dates(lake.runtime, days, lake.settings, run_key="chunk-9")
+    out = transform_chunk(lake.runtime, days, lake.settings, run_key="chunk-9")
     # THEN both days are published, day 1 from this run's files only
     assert [d["status"] for d in out] == ["SUCCEEDED"] * 2
     assert not (orphan / "part-stray.parquet").exists()

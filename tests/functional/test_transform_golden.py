@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from contracts.tables import MODEL_TABLES
-from glue_jobs.transform_job import run_transform, run_transform_dates
+from glue_jobs.transform_job import run_transform, transform_chunk
 from tests.functional.test_transform_chunk import _doctor
 from tests.functional.test_transform_job import (
     DAYS,
@@ -49,7 +49,7 @@ def _capture(lake: Lake) -> dict[str, Any]:
         result = run_transform(lake.runtime, day, lake.settings, run_id=f"golden-{day:%m%d}")
         out[day.isoformat()] = {"status": "SUCCEEDED",
                                 "dq": _verdicts([r.as_dict() for r in result.dq])}
-    chunk = run_transform_dates(lake.runtime, DAYS[2:10], lake.settings, run_key="golden-chunk")
+    chunk = transform_chunk(lake.runtime, DAYS[2:10], lake.settings, run_key="golden-chunk")
     for d in chunk:
         out[d["p_date"]] = {"status": d["status"], "cause": d.get("cause"),
                             "dq": _verdicts(d["dq"])}

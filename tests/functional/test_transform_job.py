@@ -47,13 +47,13 @@ from glue_jobs.transforms import (
     to_model,
     to_user_locations,
 )
-from local_aws.athena import LocalAthena
+from local_aws.athena.engine import LocalAthena
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawl import crawl, ensure_databases
 from local_aws.glue.spark_runtime import LocalRuntime
-from local_aws.objectstore import LocalObjectStore
-from local_aws.s3 import LocalS3
-from local_aws.user_api import generate_user
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.user_api.server import generate_user
 
 CFG = PipelineConfig()
 LAKE = f"s3://{CFG.lake_bucket}"

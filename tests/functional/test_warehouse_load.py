@@ -22,7 +22,7 @@ from glue_jobs.warehouse_port import (
     WarehouseLoadError,
 )
 from local_aws.redshift.postgres_adapter import PostgresWarehouse
-from local_aws.warehouse import SERVER_SETTINGS, LocalWarehouse
+from local_aws.redshift.warehouse import SERVER_SETTINGS, LocalWarehouse
 
 UTC = dt.UTC
 DAY = "2026-11-21"
@@ -387,7 +387,7 @@ def test_stopping_one_handle_keeps_the_server_for_the_others(
 
 def test_another_process_reuses_the_running_server(warehouse_server: LocalWarehouse) -> None:
     # GIVEN the running server; WHEN another process starts a handle on the same folder
-    code = ("import sys; from pathlib import Path; from local_aws.warehouse import "
+    code = ("import sys; from pathlib import Path; from local_aws.redshift.warehouse import "
             "LocalWarehouse as W; w = W(Path(sys.argv[1])).start(); "
             "print(w.connect().execute('select pg_postmaster_start_time()').fetchone()[0])")
     out = subprocess.run([sys.executable, "-c", code, str(warehouse_server.data_dir)],

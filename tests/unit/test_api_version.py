@@ -8,7 +8,7 @@ from typing import Any
 
 from contracts.user_record import API_VERSION, api_url, check_api_version
 from ingest_lambda.core import split_page
-from local_aws.user_api import generate_page
+from local_aws.user_api.server import generate_page
 
 META = {"batch_id": "b-1", "fetched_at": "2026-12-07T08:00:00Z", "page": 1, "seed": "v"}
 

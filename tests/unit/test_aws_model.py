@@ -19,17 +19,17 @@ from local_aws.aws_model import (
     validate_request,
     validate_response,
 )
-from local_aws.sns import LocalSns
+from local_aws.sns.client import LocalSns
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:udp-alerts"
 
 
 def test_every_boto3_named_method_of_the_twins_is_checked() -> None:
     # GIVEN the twins the AWS-side code talks to through boto3-shaped clients
-    from local_aws.firehose import LocalFirehose
+    from local_aws.firehose.delivery import LocalFirehose
     from local_aws.glue.catalog import LocalGlueCatalog
     from local_aws.glue.crawlers import LocalCrawlers
-    from local_aws.s3 import LocalS3
+    from local_aws.s3.client import LocalS3
 
     for cls, ops in [(LocalGlueCatalog, {"get_partitions": "GetPartitions",
                                          "batch_create_partition": "BatchCreatePartition"}),

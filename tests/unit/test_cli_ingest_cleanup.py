@@ -45,7 +45,7 @@ def test_an_ingest_that_raises_still_closes_the_stack(
     def raising(*_args: Any, **_kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr(f"local_aws.scheduler.{patched}", raising)
+    monkeypatch.setattr(f"local_aws.scheduler.ingest.{patched}", raising)
     replay = tmp_path / "pages.json"
     replay.write_text('{"results": []}\n', encoding="utf-8")
     argv = {"day": ["--date", "2026-11-22"],

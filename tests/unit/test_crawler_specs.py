@@ -13,8 +13,13 @@ import pytest
 from contracts.glue_types import arrow_to_glue, parse_glue_type, render_type
 from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
-from crawlers.schema_rules import merge_columns, merge_types, schema_to_columns, split_folder_name
 from crawlers.specs import CrawlerSpec, CrawlerSpecError, default_specs
+from local_aws.glue.schema_rules import (
+    merge_columns,
+    merge_types,
+    schema_to_columns,
+    split_folder_name,
+)
 
 AWS_NEW_FOLDERS_MESSAGE = ('The SchemaChangePolicy for "Crawl new folders only" Amazon S3 '
                            "target can have only LOG DeleteBehavior value and LOG "

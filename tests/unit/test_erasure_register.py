@@ -19,7 +19,7 @@ from contracts.erasure_store import RegisterCache
 from ingest_lambda.core import IngestPorts, IngestRequest, run_ingest
 from ingest_lambda.delivery import FirehoseSender
 from ingest_lambda.replay import ReplaySource
-from local_aws.user_api import generate_user
+from local_aws.user_api.server import generate_user
 from push_api.records import split_push
 from tests.unit.test_ingest_properties import CapturingErrors, CapturingFirehose
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local_aws.dynamodb import LocalDynamoDb, condition_holds
+from local_aws.dynamodb.table import LocalDynamoDb, condition_holds
 from local_aws.stepfunctions import TaskError
 
 TABLE = "date-leases"

@@ -12,7 +12,7 @@ from contracts.dates import InvalidDate, previous_day
 from contracts.locations import FIREHOSE_PREFIX, partition_uri, table_uri
 from contracts.pipeline import PipelineConfig
 from contracts.tables import DQ_RESULTS, RAW, USERS
-from local_aws.secretsmanager import LocalSecretsManager
+from local_aws.secretsmanager.client import LocalSecretsManager
 
 
 def test_previous_day_is_the_utc_day_before_and_needs_an_offset() -> None:

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local_aws.push import TokenBucket, _route, kinesis_event, rest_proxy_event
-from local_aws.user_api import generate_user
+from local_aws.push.stack import TokenBucket, _route, kinesis_event, rest_proxy_event
+from local_aws.user_api.server import generate_user
 from push_api.api import PushPorts, create_app
 from push_api.client import read_records
 from push_api.consumer import PoisonRecord, create_consumer, row_from_data

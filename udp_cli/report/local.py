@@ -241,7 +241,7 @@ class LocalSources:
     state_dir: Path
 
     def _s3(self) -> Path:
-        from local_aws.paths import LocalPaths
+        from local_aws.facade import LocalPaths
 
         return LocalPaths(self.state_dir).s3
 
@@ -252,8 +252,7 @@ class LocalSources:
 
     def run_records(self) -> list[dict[str, Any]]:
         """Every stored run as its JSON dict, oldest first (orphans settled to ABORTED)."""
-        from local_aws.paths import LocalPaths
-        from local_aws.stepfunctions.history import HistoryStore
+        from local_aws.facade import HistoryStore, LocalPaths
 
         store = HistoryStore(LocalPaths(self.state_dir).runs)
         return [r.to_json() for r in store.list_runs()]
@@ -387,7 +386,7 @@ def build_report(state_dir: Path | str, *, run_id: str | None = None, p_date: st
     trend_runs = runs + _summaries(sources, others)
     if date_from is not None and date_to is not None:
         calendar = _calendar(runs, _iso_day(date_from), _iso_day(date_to))
-    from local_aws.erasure import erasure_line
+    from local_aws.facade import erasure_line
 
     erased = erasure_line(Path(state_dir))
     return Report(title=title, generated_at=now or datetime.now(UTC), runs=tuple(runs),

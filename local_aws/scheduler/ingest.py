@@ -19,9 +19,9 @@ from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
 from ingest_lambda.replay import ReplaySource, StreamedReplay
-from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
-from local_aws.s3 import LocalS3
-from local_aws.user_api import ApiOptions, serve_user_api
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
+from local_aws.s3.client import LocalS3
+from local_aws.user_api.server import ApiOptions, serve_user_api
 
 __all__ = ["DayPlan", "DayResult", "ingest_users", "plan_for_users", "replay_pages",
            "simulate_day", "simulate_days"]

@@ -17,7 +17,7 @@ of the stream (Firehose with the stream as source, the consumer's event source m
 
 ``start_push_stack(state_dir)`` starts all of it and returns a :class:`PushStack`.
 A record the API reports accepted is in ``<state_dir>/push/stream.log`` (fsync'd)
-before the answer leaves (:mod:`local_aws.push_log`); each checkpoint writes
+before the answer leaves (:mod:`local_aws.push.log`); each checkpoint writes
 Firehose's buffer and a DynamoDB snapshot (``users.jsonl``) and marks its records
 consumed. ``stop()`` (Ctrl-C, SIGTERM) refuses new records, reads the stream to its
 end and checkpoints; a start after a crash restores the snapshot and replays what no
@@ -46,11 +46,11 @@ from urllib.parse import unquote, urlsplit
 from contracts.erasure_store import S3RegisterStore
 from contracts.tables import RAW
 from ingest_lambda.core import S3ErrorSink
-from local_aws.firehose import DeliveryStreamConfig, LocalFirehose
-from local_aws.objectstore import LocalObjectStore
-from local_aws.push_endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
-from local_aws.push_log import DurableKinesis, StreamLog
-from local_aws.s3 import LocalS3
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
+from local_aws.push.endpoint import API_KEY_FILE, ENDPOINT_FILE, write_push_endpoint
+from local_aws.push.log import DurableKinesis, StreamLog
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
 from push_api.api import PushPorts, create_app
 from push_api.consumer import create_consumer
 from push_api.store import DynamoUserStore
@@ -632,7 +632,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
     the folder ``LocalCloud`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
     consumer handler / the API's Kinesis client (fault injection in tests).
     Writes ``<state_dir>/push/endpoint.json`` (url, pid) and ``api-key`` for the CLI
-    (:mod:`local_aws.push_endpoint`).
+    (:mod:`local_aws.push.endpoint`).
     """
     s = settings or PushSettings()
     state_dir = Path(state_dir)

@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from sqlglot import exp
 
 from glue_jobs.catalog_api import list_partitions
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = ["LocalAthena", "QueryError", "QueryRefused", "QueryResult", "duckdb_type",
            "refuse_unless_select", "table_view_sql"]

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from local_aws.aws_model import aws_shaped
 from local_aws.files import TMP_PREFIX, atomic_write_bytes
-from local_aws.objectstore import LocalObjectStore
+from local_aws.s3.objectstore import LocalObjectStore
 
 __all__ = ["LocalS3"]
 

@@ -207,7 +207,7 @@ class LocalWarehouse:
 
         from glue_jobs.warehouse_bootstrap import BootstrapTarget, bootstrap_warehouse
         from local_aws.redshift.data_api import LocalRedshiftData
-        from local_aws.secretsmanager import LocalSecretsManager
+        from local_aws.secretsmanager.client import LocalSecretsManager
 
         # the socket trusts local logins, so the password is never asked for; it is made
         # fresh because the bootstrap sets one, as on AWS

@@ -4,7 +4,7 @@ While the push stack runs, ``<state>/push/endpoint.json`` holds its URL and the 
 the process serving it, and ``<state>/push/api-key`` the gateway's key (0600). ``udp
 push`` / ``udp get`` read them; ``udp status`` lists the server. A file left behind by a
 killed server names a dead pid: ``local_aws.processes.running_push_server`` treats it
-as "no server" (the next start overwrites it). Kept apart from ``local_aws.push`` so
+as "no server" (the next start overwrites it). Kept apart from ``local_aws.push.stack`` so
 that reading it costs no imports.
 """
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.user_record import raw_arrow_schema, records_to_arrow
 from local_aws.aws_model import aws_shaped
-from local_aws.s3 import LocalS3
+from local_aws.s3.client import LocalS3
 
 __all__ = ["DeliveryStreamConfig", "LocalFirehose", "render_prefix"]
 

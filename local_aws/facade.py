@@ -1,0 +1,178 @@
+"""What code outside ``local_aws`` may reach of the local twins: this module, and nothing else.
+
+The CLI (and anything else that drives the local stack) imports only this module;
+import-linter holds them to it. :class:`local_aws.cloud.LocalCloud` wires every twin
+under one state folder; the functions here build it, or open one twin's state
+read-only for the commands that need no running stack (``udp status``, ``describe``,
+the report). Heavy twins are imported on first call, so a read-only command pays only
+for what it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
+from local_aws.processes import clean_up, running_push_server, running_services
+from local_aws.push.endpoint import API_KEY_FILE
+from local_aws.runlog import bind, install, run_log_path
+from local_aws.stepfunctions.history import HistoryStore
+
+__all__ = [
+    "API_KEY_FILE",
+    "DEFAULT_STATE_DIR",
+    "HistoryStore",
+    "LocalPaths",
+    "TwinQueryError",
+    "api_options",
+    "athena_query",
+    "bind",
+    "clean_up",
+    "date_leases",
+    "day_plan",
+    "erasure_errors",
+    "erasure_line",
+    "glue_catalog",
+    "ingest_users",
+    "install",
+    "java_missing",
+    "local_cloud",
+    "object_store",
+    "open_psql",
+    "replay_pages",
+    "run_backfill",
+    "run_log_path",
+    "running_push_server",
+    "running_services",
+    "simulate_days",
+    "warehouse_sql",
+]
+
+
+class TwinQueryError(ValueError):
+    """A query the Athena or Redshift twin refused; its message is the engine's, one line."""
+
+
+def local_cloud(state_dir: Path, **options: Any) -> Any:
+    """The :class:`~local_aws.cloud.LocalCloud` of ``state_dir``: every twin, wired."""
+    from local_aws.cloud import LocalCloud
+
+    return LocalCloud(state_dir, **options)
+
+
+def java_missing() -> str | None:
+    """Why Spark cannot start here (the Java to install), or None when it can."""
+    from local_aws.glue.java import JavaMissing, use_java
+
+    try:
+        use_java()
+    except JavaMissing as exc:
+        return str(exc)
+    return None
+
+
+def api_options(spec: str) -> Any:
+    """The user-data API twin's options from ``malformed=0.1,...`` (ValueError if bad)."""
+    from local_aws.user_api.server import ApiOptions
+
+    return ApiOptions.parse(spec)
+
+
+def day_plan(day: date, invocations: int, pages: int, page_size: int) -> Any:
+    """One day of the ingest schedule (ValueError if the numbers cannot make one)."""
+    from local_aws.scheduler.ingest import DayPlan
+
+    return DayPlan(day, invocations, pages, page_size)
+
+
+def simulate_days(*args: Any, **kwargs: Any) -> Any:
+    """:func:`local_aws.scheduler.ingest.simulate_days`."""
+    from local_aws.scheduler.ingest import simulate_days as simulate
+
+    return simulate(*args, **kwargs)
+
+
+def ingest_users(*args: Any, **kwargs: Any) -> Any:
+    """:func:`local_aws.scheduler.ingest.ingest_users`."""
+    from local_aws.scheduler.ingest import ingest_users as ingest
+
+    return ingest(*args, **kwargs)
+
+
+def replay_pages(*args: Any, **kwargs: Any) -> Any:
+    """:func:`local_aws.scheduler.ingest.replay_pages`."""
+    from local_aws.scheduler.ingest import replay_pages as replay
+
+    return replay(*args, **kwargs)
+
+
+def run_backfill(*args: Any, **kwargs: Any) -> Any:
+    """:func:`local_aws.backfill_runner.run_backfill`."""
+    from local_aws.backfill_runner import run_backfill as run
+
+    return run(*args, **kwargs)
+
+
+def athena_query(cloud: Any, sql: str) -> Any:
+    """Run ``sql`` on the Athena twin of ``cloud``; :class:`TwinQueryError` if refused."""
+    from local_aws.athena.engine import QueryError
+
+    try:
+        return cloud.athena().query(sql)
+    except QueryError as exc:
+        raise TwinQueryError(str(exc)) from None
+
+
+def warehouse_sql(state_dir: Path, statement: str) -> Any:
+    """Run one statement on the Redshift twin; :class:`TwinQueryError` if refused."""
+    from local_aws.redshift.warehouse import WarehouseQueryError, run_warehouse_sql
+
+    try:
+        return run_warehouse_sql(state_dir, statement)
+    except WarehouseQueryError as exc:
+        raise TwinQueryError(str(exc)) from None
+
+
+def open_psql(state_dir: Path, args: Sequence[str] = ()) -> int:
+    """An interactive psql on the Redshift twin; its exit status."""
+    from local_aws.redshift.warehouse import open_psql as psql
+
+    return psql(state_dir, args)
+
+
+def glue_catalog(state_dir: Path) -> Any:
+    """The Glue catalog twin of ``state_dir``."""
+    from local_aws.glue.catalog import LocalGlueCatalog
+
+    return LocalGlueCatalog(LocalPaths(state_dir).catalog)
+
+
+def object_store(state_dir: Path) -> Any:
+    """The S3 twin's object store of ``state_dir``."""
+    from local_aws.s3.objectstore import LocalObjectStore
+
+    return LocalObjectStore(LocalPaths(state_dir).s3)
+
+
+def date_leases(state_dir: Path, lease_table: str) -> Any:
+    """The DynamoDB twin's table of date leases (one run per date)."""
+    from local_aws.dynamodb.table import LocalDynamoDb
+
+    return LocalDynamoDb(Path(state_dir) / "dynamodb", {lease_table: "p_date"})
+
+
+def erasure_line(state_dir: Path) -> str | None:
+    """``udp status``'s one line on the erasure register, or None when it is empty."""
+    from local_aws.erasure import erasure_line as line
+
+    return line(state_dir)
+
+
+def erasure_errors() -> tuple[type[Exception], type[Exception]]:
+    """``(PushServerRunning, UnknownErasure)``: the refusals of ``udp erase``, to catch."""
+    from local_aws.erasure import PushServerRunning, UnknownErasure
+
+    return PushServerRunning, UnknownErasure

@@ -1,0 +1,1 @@
+"""Kinesis Data Firehose twin."""

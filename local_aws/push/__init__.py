@@ -1,0 +1,1 @@
+"""Twins of the push path: API Gateway, Kinesis, DynamoDB and the stream's readers."""

@@ -1,0 +1,1 @@
+"""S3 twin: the object store and the S3 API over it."""

@@ -1,0 +1,1 @@
+"""Twin of the user-data API the ingest Lambda pages through."""
