@@ -1,15 +1,16 @@
 """Erasure cost: erasing users spread over a year of small days against one nightly run.
 
 Measured side by side in one run on one state folder (a year of small days ingested and
-backfilled first, not counted), with Spark and the local warehouse started before each
-clock starts:
+backfilled first, not counted), two ways:
 
-* one nightly execution of one of the days (``state_machine.asl.json``, ``replace``);
-* ``udp erase`` of 100 users, one picked from each of 100 days spread over the year
-  (``glue_jobs.erasure_job.erase_users`` on the twins: register, affected days from the
-  transform layer, raw rewrites under the leases, one republish pass, warehouse, DynamoDB).
-
-Prints both wall times and their ratio; target: the erasure <= 10 nightly runs.
+* as typed, each a fresh process on a copy of the state folder: ``udp run --date D
+  --replace`` of one of the days against ``udp erase --from-file F`` of 100 users, one
+  picked from each of 100 days spread over the year (register, affected days from the
+  transform layer, raw rewrites under the leases, one republish pass, warehouse,
+  DynamoDB). This is what the person answering a request waits for, and the target is
+  judged on it: the erasure <= 10 nightly runs;
+* in one process with Spark and the local warehouse started before each clock starts
+  (the same two pieces of work without either command's start-up), for contrast.
 
     .venv/bin/python bench/erase.py                       # 365 days, 100 users (long)
     .venv/bin/python bench/erase.py --days 30 --users 10  # a quick look
@@ -38,6 +39,7 @@ from bench.backfill import (  # noqa: E402
     range_mode,
     warm,
 )
+from bench.cli_latency import cold_udp  # noqa: E402
 from contracts.tables import USERS  # noqa: E402
 from glue_jobs.erasure_job import day_in_key  # noqa: E402
 from local_aws.cloud import LocalCloud  # noqa: E402
@@ -97,19 +99,33 @@ def main(argv: list[str] | None = None) -> int:
         ingest(base, days, 1, 1, 5)
         range_mode(base, days)
         ids = pick_users(base, args.users)
-        night_s = nightly(base, days[len(days) // 2])  # a reload: the same users after
+        day = days[len(days) // 2]
+        id_file = work / "ids.txt"
+        id_file.write_text("".join(f"{i}\n" for i in ids))
+        cold_night = cold_udp(base, work, "run", ["run", "--date", day, "--replace"]).wall_s
+        print(f"udp run --date {day} --replace    wall {cold_night:7.1f} s", flush=True)
+        cold_erase = cold_udp(base, work, "erase",
+                              ["erase", "--from-file", str(id_file)]).wall_s
+        print(f"udp erase of {len(ids)} users             wall {cold_erase:7.1f} s", flush=True)
+        cold_ratio = cold_erase / cold_night
+        print(f"as typed: ratio erasure / nightly: {cold_ratio:.2f} (target <= 10)", flush=True)
+        night_s = nightly(base, day)  # a reload: the same users after
         print(f"one nightly run of a day            wall {night_s:7.1f} s", flush=True)
         erase_s, affected = erasure(base, ids)
         print(f"erasing {len(ids)} users ({affected} days)     wall {erase_s:7.1f} s",
               flush=True)
         ratio = erase_s / night_s
-        print(f"ratio erasure / nightly: {ratio:.2f} (target <= 10)", flush=True)
+        print(f"in one warm process: ratio erasure / nightly: {ratio:.2f}", flush=True)
     if args.record:
         record([measured_now(
             "bench/erase.py",
-            f"erasing {len(ids)} users over {args.days} small days ÷ one nightly run, wall",
-            f"{erase_s:.1f} s ÷ {night_s:.1f} s = {ratio:.2f}", "≤ 10", ratio <= 10,
-            headline=True)])
+            f"`udp erase` of {len(ids)} users over {args.days} small days ÷ `udp run` of a "
+            "day, as typed",
+            f"{cold_erase:.1f} s ÷ {cold_night:.1f} s = {cold_ratio:.2f}", "≤ 10",
+            cold_ratio <= 10, headline=True),
+            measured_now("bench/erase.py",
+                         "the same in one warm process (no command start-up)",
+                         f"{erase_s:.1f} s ÷ {night_s:.1f} s = {ratio:.2f}", "", None)])
     return 0
 
 
