@@ -91,7 +91,9 @@ def cold_udp(base: Path, work: Path, name: str, args: list[str]) -> Timing:
     """``udp ARGS`` in a fresh process on a copy of the state folder ``base`` (removed
     after), as a user types it."""
     state = work / name
-    shutil.copytree(base, state, symlinks=True)
+    # cp -a keeps owners and modes: the local warehouse's data folder belongs to the
+    # embedded PostgreSQL's own user, which refuses a folder owned by anyone else
+    subprocess.run(["cp", "-a", str(base), str(state)], check=True)
     try:
         return timed([*_udp(), "--state-dir", str(state), *args], work / f"{name}.log")
     finally:
