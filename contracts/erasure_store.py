@@ -30,6 +30,17 @@ def register_uri(lake_uri: str) -> str:
     return f"{lake_uri.rstrip('/')}/{REGISTER_KEY}"
 
 
+
+def read_body(body: Any) -> bytes:
+    """All of an S3 ``GetObject`` answer's ``Body`` (boto3's StreamingBody or a twin's
+    file-like), closed after."""
+    try:
+        return bytes(body.read())
+    finally:
+        close = getattr(body, "close", None)
+        if close:
+            close()
+
 class RegisterSource(Protocol):
     def load(self) -> ErasureRegister: ...
 
@@ -56,13 +67,7 @@ class S3RegisterStore:
             if code in ("NoSuchKey", "404"):
                 return None
             raise
-        body = answer["Body"]
-        try:
-            return bytes(body.read())
-        finally:
-            close = getattr(body, "close", None)
-            if close:
-                close()
+        return read_body(answer["Body"])
 
     def load(self) -> ErasureRegister:
         """The register (an empty one, with a fresh salt, when none is stored yet)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.erasure import REGISTER_KEY, ErasureRegister, user_id_in
+from contracts.erasure_store import read_body
 from contracts.tables import PARTITION_KEY
 
 __all__ = ["LayerCount", "ObjectRewriter", "RegisterBusy", "S3RegisterWriter",
@@ -250,13 +251,7 @@ class ObjectRewriter:
             kwargs["ContinuationToken"] = token
 
     def read(self, bucket: str, key: str) -> bytes:
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        try:
-            return bytes(body.read())
-        finally:
-            close = getattr(body, "close", None)
-            if close:
-                close()
+        return read_body(self.s3.get_object(Bucket=bucket, Key=key)["Body"])
 
     def rewrite(self, bucket: str, key: str,
                 rewrite: Callable[[bytes], tuple[bytes | None, int]]) -> LayerCount:
