@@ -62,13 +62,12 @@ def runtime_label() -> str:
 def measured_now(bench: str, figure: str, value: str, target: str, met: bool | None, *,
              headline: bool = False) -> Figure:
     """A figure measured now, by this interpreter, on this machine."""
-    import os
     from datetime import UTC, datetime
 
-    one, _, fifteen = os.getloadavg()
-    machine = f"{os.cpu_count()} cores, load average {one:.1f} (15 min {fifteen:.1f})"
+    from bench._machine import machine_state
+
     return Figure(bench, figure, runtime_label(), value, target, met,
-                  datetime.now(UTC).date().isoformat(), machine, headline)
+                  datetime.now(UTC).date().isoformat(), machine_state(), headline)
 
 
 def load(path: Path = FIGURES_JSON) -> list[Figure]:
@@ -134,11 +133,10 @@ def render_readme_block(figures: list[Figure]) -> str:
         "|---|---|" + "---|" * len(runtimes) + "---|",
     ]
     for (bench, figure), cells in rows.items():
-        target = next(iter(cells.values())).target
         shown = [cells[r].value if r in cells else "" for r in runtimes]
-        met = [cells[r].met for r in runtimes if r in cells]
-        mark = "" if not target or met[-1] is None else (" ✔" if met[-1] else " ✘")
-        lines.append(f"| `{bench}` | {figure} | " + " | ".join(shown) + f" | {target}{mark} |")
+        newest = cells[max(cells)]  # the verdict of the newest runtime measured
+        lines.append(f"| `{bench}` | {figure} | " + " | ".join(shown)
+                     + f" | {_verdict(newest)} |")
     lines.append(END)
     return "\n".join(lines)
 

@@ -83,6 +83,10 @@ def erasure(state: Path, ids: list[str]) -> tuple[float, int]:
     return m[0], len(report.days_affected)
 
 
+TARGET = 10.0
+"""The erasure of 100 users over a year may take at most this many nightly runs."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                               ["erase", "--from-file", str(id_file)]).wall_s
         print(f"udp erase of {len(ids)} users             wall {cold_erase:7.1f} s", flush=True)
         cold_ratio = cold_erase / cold_night
-        print(f"as typed: ratio erasure / nightly: {cold_ratio:.2f} (target <= 10)", flush=True)
+        print(f"as typed: ratio erasure / nightly: {cold_ratio:.2f} (target <= {TARGET:g})",
+              flush=True)
         night_s = nightly(base, day)  # a reload: the same users after
         print(f"one nightly run of a day            wall {night_s:7.1f} s", flush=True)
         erase_s, affected = erasure(base, ids)
@@ -121,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             "bench/erase.py",
             f"`udp erase` of {len(ids)} users over {args.days} small days ÷ `udp run` of a "
             "day, as typed",
-            f"{cold_erase:.1f} s ÷ {cold_night:.1f} s = {cold_ratio:.2f}", "≤ 10",
-            cold_ratio <= 10, headline=True),
+            f"{cold_erase:.1f} s ÷ {cold_night:.1f} s = {cold_ratio:.2f}", f"≤ {TARGET:g}",
+            cold_ratio <= TARGET, headline=True),
             measured_now("bench/erase.py",
                          "the same in one warm process (no command start-up)",
                          f"{erase_s:.1f} s ÷ {night_s:.1f} s = {ratio:.2f}", "", None)])
