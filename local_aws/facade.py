@@ -36,6 +36,7 @@ __all__ = [
     "erasure_errors",
     "erasure_line",
     "glue_catalog",
+    "glue_service_wanted",
     "ingest_users",
     "install",
     "java_missing",
@@ -61,6 +62,18 @@ def local_cloud(state_dir: Path, **options: Any) -> Any:
     from local_aws.cloud import LocalCloud
 
     return LocalCloud(state_dir, **options)
+
+
+def glue_service_wanted(*, no_warm: bool = False) -> bool:
+    """Whether a command's Glue jobs run in the warm local Glue service
+    (``local_aws.glue.warm``): not with ``--no-warm`` or ``UDP_GLUE_SERVICE=off``.
+    ValueError (one line) if its idle timeout setting is not a number of minutes."""
+    from local_aws.glue.warm import idle_timeout_s, warm_wanted
+
+    wanted = warm_wanted(no_warm)
+    if wanted:
+        idle_timeout_s()
+    return wanted
 
 
 def java_missing() -> str | None:

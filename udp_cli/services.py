@@ -36,10 +36,13 @@ def running_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[st
 
 def cleanup_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[str]:
     """Clean what killed runs left (dead pid records, an orphaned warehouse server, stale
-    scratch folders, leases of dead runs) and say what was done, one line each."""
+    scratch folders, leases of dead runs), stop the warm local Glue service, and say what
+    was done, one line each."""
     cfg = cfg or PipelineConfig()
     report = clean_up(state_dir)
     lines = [f"dropped dead warehouse holder pid {pid}" for pid in report.dead_handles]
+    if report.stopped_glue_service is not None:
+        lines.append(f"stopped the warm local Glue service (pid {report.stopped_glue_service})")
     if report.stopped_warehouse:
         lines.append("stopped the warehouse server no live udp process held")
     lines += [f"removed scratch folder {path}" for path in report.removed_scratch]
