@@ -326,7 +326,8 @@ class LocalCloud:
         name = self.cfg.transform_job
         resolved = _resolved(self.job_default_arguments()[name], name, args)
         if self.glue_service is not None:
-            out = self.glue_service.run_transform(resolved, self.cfg)
+            out = self.glue_service.run_transform(
+                resolved, {SALT_SECRET_ID: self.cfg.email_hash_salt})
         else:
             out = run_transform_job(resolved, _LocalTransformClients(self))
         if args.get("--p_dates"):  # a backfill chunk

@@ -216,8 +216,6 @@ class RunningService:
 
     def describe(self) -> str:
         """One line: what, which pid, who holds it."""
-        if self.name == "glue service":
-            return self.detail
         who = (", ".join(str(p) for p in self.holders) if self.holders
                else "no live udp process (orphan)")
         return f"{self.name}: pid {self.pid}, {self.detail}; held by {who}"
@@ -250,14 +248,8 @@ def running_services(state_dir: Path) -> list[RunningService]:
     if push is not None:
         services.append(RunningService("push", push.pid, f"API at {push.url}", (push.pid,),
                                        False))
-    from local_aws.glue.warm import service_info
-
-    glue = service_info(paths.state_dir)
-    if glue is not None:  # its Spark's scratch folder is the service's: one line for both
-        services.append(RunningService("glue service", glue.pid, glue.describe(), (glue.pid,),
-                                       False))
     for folder, kind, pid in _scratch_folders(paths.tmp):
-        if pid_alive(pid) and (glue is None or pid != glue.pid):
+        if pid_alive(pid):
             services.append(RunningService(kind, pid, f"scratch {folder}", (pid,), False))
     return services
 
@@ -269,27 +261,20 @@ class CleanupReport:
     dead_handles: list[int]
     stopped_warehouse: bool
     removed_scratch: list[Path]
-    stopped_glue_service: int | None = None
-    """The pid of the warm local Glue service it stopped, if one ran."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"dead_handles": self.dead_handles, "stopped_warehouse": self.stopped_warehouse,
-                "removed_scratch": [str(p) for p in self.removed_scratch],
-                "stopped_glue_service": self.stopped_glue_service}
+                "removed_scratch": [str(p) for p in self.removed_scratch]}
 
 
 def clean_up(state_dir: Path, *, stop_orphans: bool = True) -> CleanupReport:
     """Clean what killed runs left under ``state_dir``: dead holder pids, a warehouse no
-    live process holds (if ``stop_orphans``), scratch folders of dead processes; and stop
-    the warm local Glue service (``local_aws.glue.warm``), which would otherwise stay
-    until its idle timeout."""
-    from local_aws.glue.warm import stop_service
+    live process holds (if ``stop_orphans``), scratch folders of dead processes."""
     from local_aws.paths import LocalPaths
 
     paths = LocalPaths(Path(state_dir))
-    glue = stop_service(paths.state_dir)
     pgdata = paths.warehouse / "pgdata"
     dead = prune_dead_handles(pgdata)
     stopped = stop_orphans and (pgdata / "PG_VERSION").exists() and stop_orphan_warehouse(
         pgdata)
-    return CleanupReport(dead, bool(stopped), clean_stale_scratch(paths.tmp), glue)
+    return CleanupReport(dead, bool(stopped), clean_stale_scratch(paths.tmp))

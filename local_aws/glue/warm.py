@@ -338,10 +338,12 @@ class WarmGlue:
                     f"its log is {log_path}; `udp --no-warm` runs jobs without it")
             time.sleep(0.05)
 
-    def run_transform(self, args: Mapping[str, str], cfg: Any) -> dict[str, Any]:
-        """Run the transform job for resolved ``args`` in the service; its ``Output``.
-        The job's failure is raised as :class:`JobRunError` with the job's own exception
-        name and message."""
+    def run_transform(self, args: Mapping[str, str],
+                      secrets: Mapping[str, str]) -> dict[str, Any]:
+        """Run the transform job for resolved ``args`` in the service, its Secrets Manager
+        holding ``secrets`` (id → value, what the command's own twin holds); its
+        ``Output``. The job's failure is raised as :class:`JobRunError` with the job's own
+        exception name and message."""
         for _ in range(2):  # a service that ended between runs is replaced once
             endpoint = self.ensure()
             try:
@@ -350,7 +352,7 @@ class WarmGlue:
                 self._drop(endpoint)
                 continue
             with conn:
-                conn.send({"op": "run", "args": dict(args), "cfg": cfg})
+                conn.send({"op": "run", "args": dict(args), "secrets": dict(secrets)})
                 try:
                     answer: dict[str, Any] = conn.recv()
                 except (OSError, EOFError):
@@ -404,7 +406,8 @@ class ServiceInfo:
         state = ("running a job" if self.busy else
                  "not answering" if self.idle_s is None else f"idle {_span(self.idle_s)}")
         return (f"glue service: pid {self.pid}, warm Spark, up {_span(self.uptime_s)}, "
-                f"{self.memory_bytes / 2**20:,.0f} MB, {self.runs} runs, {state} "
+                f"{self.memory_bytes / 2**20:,.0f} MB, {self.runs} "
+                f"run{'' if self.runs == 1 else 's'}, {state} "
                 f"(stops after {_span(self.idle_timeout_s)} idle)")
 
 
@@ -413,7 +416,7 @@ def _span(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
+        return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 

@@ -78,16 +78,17 @@ class _Capture(logging.Handler):
 
 
 class _Clients:
-    """The transform job's clients in the service: this run's session, and the state
-    folder's catalog, object store and secrets, opened for the run."""
+    """The transform job's clients in the service: this run's session, the state
+    folder's catalog and object store, opened for the run, and the command's local
+    Secrets Manager's values (the salt's secret), sent with the run."""
 
-    def __init__(self, session: Any, paths: LocalPaths, cfg: Any) -> None:
+    def __init__(self, session: Any, paths: LocalPaths, secrets: dict[str, str]) -> None:
         from local_aws.glue.catalog import LocalGlueCatalog
         from local_aws.s3.client import LocalS3
         from local_aws.s3.objectstore import LocalObjectStore
 
         self._session = session
-        self._cfg = cfg
+        self._secrets = dict(secrets)
         self._catalog = LocalGlueCatalog(paths.catalog)
         self._store = LocalObjectStore(paths.s3)
         self._s3 = LocalS3(self._store)
@@ -98,10 +99,9 @@ class _Clients:
         return LocalRuntime(self._session, self._catalog, self._store)
 
     def secrets(self) -> Any:
-        from local_aws.cloud import SALT_SECRET_ID
         from local_aws.secretsmanager.client import LocalSecretsManager
 
-        return LocalSecretsManager({SALT_SECRET_ID: self._cfg.email_hash_salt})
+        return LocalSecretsManager(self._secrets)
 
     def s3(self) -> Any:
         return self._s3
@@ -192,7 +192,8 @@ class WarmServer:
             with self._one_run:
                 root.addHandler(capture)
                 try:
-                    clients = _Clients(self.spark.newSession(), self.paths, request["cfg"])
+                    clients = _Clients(self.spark.newSession(), self.paths,
+                                       request["secrets"])
                     output = run_transform_job(request["args"], clients)
                     answer = {"ok": True, "output": output}
                 except Exception as exc:  # the job's failure is the run's answer

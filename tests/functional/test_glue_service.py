@@ -129,7 +129,7 @@ def test_a_killed_service_is_replaced_status_shows_it_and_clean_stops_it(
     out = _status(served, capsys)
     line = next(x for x in out.splitlines() if "glue service" in x)
     assert f"pid {second}" in line and " up " in line and " MB" in line and "idle" in line
-    assert "1 runs" in line
+    assert "1 run," in line
     assert f"spark: pid {second}" not in out  # its scratch is not listed on its own
     # WHEN asked to clean THEN the service is stopped, and status no longer shows it
     out = _status(served, capsys, "--clean")
