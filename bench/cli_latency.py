@@ -107,6 +107,16 @@ def state_copy(base: Path, state: Path) -> Path:
     return state
 
 
+def cold_udp(base: Path, work: Path, name: str, args: list[str]) -> Timing:
+    """``udp ARGS`` in a fresh process on a copy of the state folder ``base`` (no service
+    running for it; the copy is removed after, its service stopped)."""
+    state = state_copy(base, work / name)
+    try:
+        return udp(state, work, name, args)
+    finally:
+        done_with(state)
+
+
 def done_with(state: Path) -> None:
     """Stop the state folder's Glue service (and what else runs for it), remove it."""
     subprocess.run([*_udp(), "--state-dir", str(state), "status", "--clean"], cwd=ROOT,
