@@ -513,7 +513,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         crawl_names = {stack.cfg.raw_crawler: "raw crawl", stack.cfg.transform_crawler:
                        "transform crawl", stack.cfg.transform_job: "transform (PySpark)",
-                       stack.cfg.load_job: "warehouse load (PostgreSQL)"}
+                       stack.cfg.load_job: "bulk import (PostgreSQL)"}
         for key, seconds in stack.stage_seconds.items():
             name = key.split(" ", 1)[1]
             timings[crawl_names.get(name, key)] = seconds
