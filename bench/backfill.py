@@ -97,8 +97,7 @@ def ingest(state: Path, days: list[str], invocations: int, pages: int, page_size
     t0 = time.perf_counter()
     with LocalCloud(state) as stack:
         simulate_days([DayPlan(date.fromisoformat(d), invocations, pages, page_size)
-                       for d in days], stack.s3, stack.delivery_stream(),
-                      stack.cfg.errors_bucket)
+                       for d in days], stack)
     return time.perf_counter() - t0
 
 

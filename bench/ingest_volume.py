@@ -78,8 +78,7 @@ def ingest_day(stack: LocalCloud, users: int) -> dict[str, float]:
 
     try:
         wall0, cpu0, proc0 = time.perf_counter(), time.thread_time(), time.process_time()
-        result = ingest_users(DAY, users, stack.s3, stack.delivery_stream(),
-                              stack.cfg.errors_bucket,
+        result = ingest_users(DAY, users, stack,
                               options=ApiOptions(malformed_rate=0.02), progress=progress)
         wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
         proc = time.process_time() - proc0

@@ -16,7 +16,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from contracts.tables import RAW
 from crawlers.specs import default_specs
 from local_aws.athena.engine import LocalAthena
 from local_aws.dynamodb.table import LocalDynamoDb
-from local_aws.firehose.delivery import DeliveryStreamConfig
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawlers import LocalCrawlers
 from local_aws.glue.jobs import LocalGlueJobs
@@ -275,6 +275,16 @@ class LocalCloud:
         return DeliveryStreamConfig(name=self.cfg.delivery_stream, bucket=self.cfg.lake_bucket,
                                     prefix=FIREHOSE_PREFIX,
                                     schema=schema)
+
+    def firehose(self, clock: Callable[[], datetime] | None = None, *,
+                 failure_rate: float = 0.0, fault_seed: int = 11) -> LocalFirehose:
+        """The delivery stream as the deploy creates it (:meth:`delivery_stream`) over this
+        cloud's S3 twin. ``clock`` gives the arrival times the objects are named and
+        partitioned by (a simulated schedule passes the invocation's); ``failure_rate``
+        injects per-record ``ServiceUnavailableException`` answers."""
+        return LocalFirehose(self.s3, [self.delivery_stream()],
+                             clock=clock or (lambda: datetime.now(UTC)),
+                             failure_rate=failure_rate, fault_seed=fault_seed)
 
     def erasure(self) -> Any:
         """``udp erase`` on these twins (``local_aws.erasure.LocalErasure``)."""

@@ -18,33 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local_aws.paths import DEFAULT_STATE_DIR, LocalPaths
 from local_aws.processes import clean_up, running_push_server, running_services
 from local_aws.push.endpoint import API_KEY_FILE
 from local_aws.runlog import bind, install, run_log_path
 from local_aws.stepfunctions.history import HistoryStore
-
-if TYPE_CHECKING:  # the parts' own types for the type checker; imported lazily below
-    from local_aws.cloud import LocalCloud
-    from local_aws.firehose.delivery import LocalFirehose
-    from local_aws.glue.catalog import LocalGlueCatalog
-    from local_aws.glue.crawl import crawl, ensure_databases
-    from local_aws.glue.spark_runtime import LocalRuntime
-    from local_aws.glue.spark_session import local_spark, stop_spark
-    from local_aws.push.stack import PushStack, kinesis_event, rest_proxy_event, start_push_stack
-    from local_aws.redshift.postgres_adapter import (
-        POSTGRES_SESSION,
-        PostgresWarehouse,
-        copy_chunks,
-        record_batches,
-        stream_copy,
-    )
-    from local_aws.redshift.warehouse import LocalWarehouse
-    from local_aws.s3.objectstore import LocalObjectStore
-    from local_aws.scheduler.ingest import DayPlan
-    from local_aws.user_api.server import MAX_RESULTS, ApiOptions, generate_page, generate_user
 
 BENCH_PARTS: dict[str, str] = {
     "LocalCloud": "local_aws.cloud",

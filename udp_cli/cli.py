@@ -161,9 +161,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
     stack = _stack(state_dir)
     try:  # a failed or interrupted day must not leave the stack's threads behind
         with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
-            [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
-                                     stack.cfg.errors_bucket, options=options,
-                                     progress=progress,
+            [result] = simulate_days([plan], stack, options=options, progress=progress,
                                      firehose_failure_rate=args.firehose_failure_rate)
     finally:
         stack.close()
@@ -186,8 +184,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
 
             def progress(fetched: int, planned: int) -> None:
                 bar.update(task, completed=fetched, total=planned)
-            result = ingest_users(date.fromisoformat(day), users, stack.s3,
-                                  stack.delivery_stream(), stack.cfg.errors_bucket,
+            result = ingest_users(date.fromisoformat(day), users, stack,
                                   options=options, progress=progress,
                                   firehose_failure_rate=args.firehose_failure_rate)
     finally:
@@ -205,8 +202,7 @@ def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
     try:  # a failed or interrupted replay must not leave the stack's threads behind
-        summary = replay_pages(source, stack.s3, stack.delivery_stream(),
-                               stack.cfg.errors_bucket, arrival=arrival)
+        summary = replay_pages(source, stack, arrival=arrival)
     finally:
         stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,

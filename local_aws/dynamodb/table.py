@@ -150,8 +150,8 @@ class LocalDynamoDb:
         if kind != "S":
             raise _invalid("One or more parameter values were invalid: Type mismatch for "
                            f"key {attr} expected: S actual: {kind}", method)
-        value: str = _scalar(key_item[attr])
-        return value
+        key: str = _scalar(value)
+        return key
 
     @staticmethod
     def _live_item(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
