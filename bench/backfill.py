@@ -42,10 +42,13 @@ import psutil  # noqa: E402
 
 from bench._figures import Figure, add_record_flag, measured_now, record  # noqa: E402
 from bench._machine import machine_line  # noqa: E402
-from local_aws.backfill_runner import run_backfill  # noqa: E402
-from local_aws.cloud import LocalCloud  # noqa: E402
-from local_aws.glue.spark_session import stop_spark  # noqa: E402
-from local_aws.scheduler.ingest import DayPlan, simulate_days  # noqa: E402
+from local_aws.facade import (  # noqa: E402
+    DayPlan,
+    LocalCloud,
+    run_backfill,
+    simulate_days,
+    stop_spark,
+)
 from orchestration.backfill import DEFAULT_CHUNK_DAYS, DateResult  # noqa: E402
 
 FIRST = date(2025, 1, 1)
@@ -94,8 +97,7 @@ def ingest(state: Path, days: list[str], invocations: int, pages: int, page_size
     t0 = time.perf_counter()
     with LocalCloud(state) as stack:
         simulate_days([DayPlan(date.fromisoformat(d), invocations, pages, page_size)
-                       for d in days], stack.s3, stack.delivery_stream(),
-                      stack.cfg.errors_bucket)
+                       for d in days], stack)
     return time.perf_counter() - t0
 
 

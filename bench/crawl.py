@@ -25,9 +25,7 @@ import pyarrow.parquet as pq
 from contracts.pipeline import PipelineConfig
 from contracts.tables import RAW
 from crawlers.specs import CrawlerSpec, default_specs
-from local_aws.glue.catalog import LocalGlueCatalog
-from local_aws.glue.crawl import crawl, ensure_databases
-from local_aws.s3.objectstore import LocalObjectStore
+from local_aws.facade import LocalGlueCatalog, LocalObjectStore, crawl, ensure_databases
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

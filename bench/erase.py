@@ -42,7 +42,7 @@ from bench.backfill import (  # noqa: E402
 from bench.cli_latency import cold_udp  # noqa: E402
 from contracts.tables import USERS  # noqa: E402
 from glue_jobs.erasure_job import day_in_key  # noqa: E402
-from local_aws.cloud import LocalCloud  # noqa: E402
+from local_aws.facade import LocalCloud  # noqa: E402
 
 
 def pick_users(state: Path, n: int) -> list[str]:

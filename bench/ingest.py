@@ -44,7 +44,7 @@ from bench._figures import add_record_flag, measured_now, record  # noqa: E402
 from ingest_lambda.api_client import ApiClient  # noqa: E402
 from ingest_lambda.core import IngestPorts, IngestRequest, run_ingest  # noqa: E402
 from ingest_lambda.delivery import FirehoseSender  # noqa: E402
-from local_aws.user_api.server import ApiOptions, generate_page  # noqa: E402
+from local_aws.facade import ApiOptions, generate_page  # noqa: E402
 
 CACHE = ROOT / ".bench" / "ingest"
 PAGE_SIZE = 5000

@@ -35,11 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._figures import Figure, add_record_flag, measured_now, record  # noqa: E402
-from local_aws.cloud import LocalCloud  # noqa: E402
-from local_aws.firehose.delivery import LocalFirehose  # noqa: E402
-from local_aws.glue.spark_session import stop_spark  # noqa: E402
-from local_aws.scheduler.ingest import ingest_users  # noqa: E402
-from local_aws.user_api.server import ApiOptions  # noqa: E402
+from local_aws.facade import (  # noqa: E402
+    ApiOptions,
+    LocalCloud,
+    LocalFirehose,
+    ingest_users,
+    stop_spark,
+)
 
 DAY = date(2026, 11, 23)
 
@@ -76,8 +78,7 @@ def ingest_day(stack: LocalCloud, users: int) -> dict[str, float]:
 
     try:
         wall0, cpu0, proc0 = time.perf_counter(), time.thread_time(), time.process_time()
-        result = ingest_users(DAY, users, stack.s3, stack.delivery_stream(),
-                              stack.cfg.errors_bucket,
+        result = ingest_users(DAY, users, stack,
                               options=ApiOptions(malformed_rate=0.02), progress=progress)
         wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
         proc = time.process_time() - proc0

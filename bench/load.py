@@ -52,14 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.tables import USERS
 from glue_jobs.bulk_import import run_bulk_import
-from local_aws.redshift.postgres_adapter import (
+from local_aws.facade import (
     POSTGRES_SESSION,
+    LocalWarehouse,
     PostgresWarehouse,
     copy_chunks,
     record_batches,
     stream_copy,
 )
-from local_aws.redshift.warehouse import LocalWarehouse
 
 __all__ = ["main", "make_table"]
 

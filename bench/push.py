@@ -36,13 +36,13 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no log line per requ
 
 from bench._figures import add_record_flag, measured_now, record  # noqa: E402
 from ingest_lambda.core import S3ErrorSink  # noqa: E402
-from local_aws.push.stack import (  # noqa: E402
+from local_aws.facade import (  # noqa: E402
     PushStack,
+    generate_user,
     kinesis_event,
     rest_proxy_event,
     start_push_stack,
 )
-from local_aws.user_api.server import generate_user  # noqa: E402
 from push_api.api import PushPorts, create_app  # noqa: E402
 from push_api.consumer import create_consumer  # noqa: E402
 from push_api.store import DynamoUserStore  # noqa: E402

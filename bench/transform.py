@@ -53,12 +53,16 @@ from glue_jobs.publish import (
 )
 from glue_jobs.transform_job import TransformSettings, run_transform
 from ingest_lambda.core import split_page
-from local_aws.glue.catalog import LocalGlueCatalog
-from local_aws.glue.crawl import crawl, ensure_databases
-from local_aws.glue.spark_runtime import LocalRuntime
-from local_aws.glue.spark_session import local_spark
-from local_aws.s3.objectstore import LocalObjectStore
-from local_aws.user_api.server import MAX_RESULTS, generate_page
+from local_aws.facade import (
+    MAX_RESULTS,
+    LocalGlueCatalog,
+    LocalObjectStore,
+    LocalRuntime,
+    crawl,
+    ensure_databases,
+    generate_page,
+    local_spark,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
 from bench._figures import add_record_flag, measured_now, record

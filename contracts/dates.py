@@ -1,7 +1,7 @@
 """Run dates (``p_date``), in one place: parsing, ranges, "the day before" and the
 partition predicate built from them (never from raw text).
 
-The CLI, the backfill planner, the schedules, the Glue jobs and the warehouse load all
+The CLI, the backfill planner, the schedules, the Glue jobs and the bulk import all
 validate dates here, so they accept and refuse exactly the same text with one message.
 """
 

@@ -23,7 +23,7 @@ The script: lock → temp staging → COPY → count + checksum → dedupe (late
 table → count inserts/updates → MERGE by ``user_id`` (Redshift's MERGE takes only a table
 as its source) → audit row → commit. A failure anywhere rolls everything back and
 records a ``failed`` audit row in a separate transaction; ``bench/load.py`` times this
-same script. See docs/adr/0003-warehouse-load.md.
+same script. See docs/adr/0003-bulk-import.md.
 """
 
 from __future__ import annotations

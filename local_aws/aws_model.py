@@ -19,23 +19,28 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import botocore.session
-from botocore.exceptions import ParamValidationError
+from botocore.errorfactory import BaseClientExceptions, ClientExceptionsFactory
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.parsers import create_parser
 from botocore.utils import is_json_value_header
 from botocore.validate import ParamValidator
 
-__all__ = ["aws_shaped", "operation_model", "require_operation", "validate_request",
-           "validate_response"]
+__all__ = ["aws_shaped", "operation_model", "require_operation", "service_error",
+           "validate_request", "validate_response"]
 
 T = TypeVar("T")
 
 _session = botocore.session.get_session()
 _models: dict[str, ServiceModel] = {}
 _validator = ParamValidator()
+_exceptions: dict[str, BaseClientExceptions] = {}
 
 
 def _service(name: str) -> ServiceModel:
@@ -184,3 +189,36 @@ def aws_shaped(service: str) -> Callable[[type[T]], type[T]]:
         return cls
 
     return decorate
+
+
+# ------------------------------------------------------------------ errors
+
+
+def service_error(service: str, method: str, code: str, message: str, *,
+                  status: int = 400) -> ClientError:
+    """The exception a boto3 client of ``service`` raises when ``method`` gets the error
+    reply ``code`` / ``message``: the reply is written as the service sends it on the wire
+    and parsed by botocore's own parser, modeled error fields and all, into the client's
+    modeled exception class (``client.exceptions.ConditionalCheckFailedException`` for
+    DynamoDB), a :class:`ClientError` subclass, or a plain ``ClientError`` for a code the
+    model does not list (``ValidationException``). Services on the JSON protocols only
+    (DynamoDB, Glue, Firehose, Athena, Secrets Manager, Redshift Data)."""
+    model = _service(service)
+    if model.protocol != "json":
+        raise NotImplementedError(f"{service}: error replies of the {model.protocol} "
+                                  "protocol are not written here")
+    op = require_operation(service, method)
+    prefix = f"com.amazonaws.{model.endpoint_prefix}.v{model.api_version.replace('-', '')}"
+    content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
+    reply = {"status_code": status,
+             "headers": {"x-amzn-requestid": str(uuid.uuid4()), "content-type": content_type},
+             "body": json.dumps({"__type": f"{prefix}#{code}", "message": message}).encode()}
+    parser = create_parser(model.protocol)
+    parsed = parser.parse(reply, op.output_shape)
+    shape = model.shape_for_error_code(parsed["Error"]["Code"])
+    if shape is not None:  # what a client adds for a modeled error (botocore's client.py)
+        parsed.update(parser.parse(reply, shape))
+    if service not in _exceptions:
+        _exceptions[service] = ClientExceptionsFactory().create_client_exceptions(model)
+    error_class: type[ClientError] = _exceptions[service].from_code(code)
+    return error_class(parsed, op.name)

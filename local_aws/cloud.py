@@ -16,7 +16,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from contracts.tables import RAW
 from crawlers.specs import default_specs
 from local_aws.athena.engine import LocalAthena
 from local_aws.dynamodb.table import LocalDynamoDb
-from local_aws.firehose.delivery import DeliveryStreamConfig
+from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
 from local_aws.glue.catalog import LocalGlueCatalog
 from local_aws.glue.crawlers import LocalCrawlers
 from local_aws.glue.jobs import LocalGlueJobs
@@ -40,7 +40,7 @@ from local_aws.s3.client import LocalS3
 from local_aws.s3.objectstore import LocalObjectStore
 from local_aws.secretsmanager.client import LocalSecretsManager
 from local_aws.sns.client import LocalSns
-from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry
+from local_aws.stepfunctions import AslExecutor, RunResult, TaskError, TaskRegistry, sdk_task
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.state_machine import load_pipeline_definition
 
@@ -61,13 +61,6 @@ def _jsonable(obj: Any) -> Any:
     """Task results travel as JSON in Step Functions: datetimes become ISO text."""
     return json.loads(json.dumps(obj, default=lambda o: o.isoformat()
                                  if isinstance(o, datetime | date) else str(o)))
-
-
-def _sdk_error(service: str, exc: ClientError) -> TaskError:
-    """A boto-style error as the aws-sdk integration names it: ``Glue.<Code>``."""
-    code = exc.response.get("Error", {}).get("Code", "Unknown")
-    message = exc.response.get("Error", {}).get("Message", str(exc))
-    return TaskError(f"{service}.{code}", message)
 
 
 def _owner_only(folder: Path) -> None:
@@ -294,6 +287,16 @@ class LocalCloud:
                                     prefix=FIREHOSE_PREFIX,
                                     schema=schema)
 
+    def firehose(self, clock: Callable[[], datetime] | None = None, *,
+                 failure_rate: float = 0.0, fault_seed: int = 11) -> LocalFirehose:
+        """The delivery stream as the deploy creates it (:meth:`delivery_stream`) over this
+        cloud's S3 twin. ``clock`` gives the arrival times the objects are named and
+        partitioned by (a simulated schedule passes the invocation's); ``failure_rate``
+        injects per-record ``ServiceUnavailableException`` answers."""
+        return LocalFirehose(self.s3, [self.delivery_stream()],
+                             clock=clock or (lambda: datetime.now(UTC)),
+                             failure_rate=failure_rate, fault_seed=fault_seed)
+
     def erasure(self) -> Any:
         """``udp erase`` on these twins (``local_aws.erasure.LocalErasure``)."""
         from local_aws.erasure import LocalErasure
@@ -368,16 +371,10 @@ class LocalCloud:
     def _start_crawler(self, params: dict[str, Any]) -> Any:
         name = params["Name"]
         self._crawl_started[name] = time.perf_counter()
-        try:
-            return _jsonable(self.crawlers.start_crawler(Name=name))
-        except ClientError as exc:
-            raise _sdk_error("Glue", exc) from None
+        return _jsonable(self.crawlers.start_crawler(Name=name))
 
     def _get_crawler(self, params: dict[str, Any]) -> Any:
-        try:
-            answer = self.crawlers.get_crawler(Name=params["Name"])
-        except ClientError as exc:
-            raise _sdk_error("Glue", exc) from None
+        answer = self.crawlers.get_crawler(Name=params["Name"])
         name = params["Name"]
         if answer["Crawler"]["State"] == "READY" and name in self._crawl_started:
             elapsed = time.perf_counter() - self._crawl_started.pop(name)
@@ -386,11 +383,8 @@ class LocalCloud:
 
     def _start_job_sync(self, params: dict[str, Any]) -> Any:
         name = params["JobName"]
-        try:
-            run = self._timed(f"job {name}", lambda: self.jobs.start_job_run_sync(
-                JobName=name, Arguments=params.get("Arguments") or {}))
-        except ClientError as exc:
-            raise _sdk_error("Glue", exc) from None
+        run = self._timed(f"job {name}", lambda: self.jobs.start_job_run_sync(
+            JobName=name, Arguments=params.get("Arguments") or {}))
         run = _jsonable(run)
         if run["JobRunState"] != "SUCCEEDED":
             # what Step Functions reports for a failed .sync Glue job
@@ -398,18 +392,15 @@ class LocalCloud:
         self.job_outputs[name] = run.get("Output", {})
         return run
 
-    def _publish(self, params: dict[str, Any]) -> Any:
-        return self.sns.publish(**params)
-
     def task_registry(self) -> TaskRegistry:
         return TaskRegistry({
             SFN_START_CRAWLER: self._start_crawler,
             SFN_GET_CRAWLER: self._get_crawler,
             SFN_GLUE_JOB_SYNC: self._start_job_sync,
-            SFN_SNS_PUBLISH: self._publish,
-            SFN_DDB_PUT: self.dynamodb.put_item,
-            SFN_DDB_GET: self.dynamodb.get_item,
-            SFN_DDB_DELETE: self.dynamodb.delete_item,
+            SFN_SNS_PUBLISH: sdk_task(self.sns.publish),
+            SFN_DDB_PUT: sdk_task(self.dynamodb.put_item),
+            SFN_DDB_GET: sdk_task(self.dynamodb.get_item),
+            SFN_DDB_DELETE: sdk_task(self.dynamodb.delete_item),
         })
 
     def executor(self) -> AslExecutor:

@@ -2,7 +2,7 @@
 
 ``LocalCloud.erasure()`` builds one. The job body is ``glue_jobs.erasure_job`` (the
 one the erasure Glue job runs); here only what the local state adds: the DynamoDB
-twin's lease table behind a boto3-shaped face, the local warehouse's delete (plus the
+twin's lease table, the local warehouse's delete (plus the
 on-disk purge PostgreSQL needs), the push path's user table as saved between
 ``udp serve`` runs, the transform on local Spark, and the local files (the push
 path's failure log, the engines' scratch) a byte scan would otherwise find. The
@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from contracts.erasure_store import S3RegisterStore
 from glue_jobs.erasure import lines_without
 from glue_jobs.erasure_job import (
@@ -33,7 +31,6 @@ from glue_jobs.erasure_job import (
 )
 from glue_jobs.erasure_verify import count_in, fingerprint
 from local_aws.processes import running_push_server
-from local_aws.stepfunctions import TaskError
 
 __all__ = ["LAYERS", "LocalErasure", "PushServerRunning", "UnknownErasure", "erasure_counts",
            "erasure_line"]
@@ -64,27 +61,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("", "other"),
 )
 """Where a file of the state folder counts, first match wins (paths relative to it)."""
-
-
-class _LeaseClient:
-    """The lease table of the DynamoDB twin (Step Functions-shaped) as boto3 calls it."""
-
-    def __init__(self, dynamodb: Any) -> None:
-        self.dynamodb = dynamodb
-
-    def _call(self, op: str, params: dict[str, Any]) -> Any:
-        try:
-            return getattr(self.dynamodb, op)(params)
-        except TaskError as exc:
-            code = exc.error.removeprefix("DynamoDB.")
-            raise ClientError({"Error": {"Code": code, "Message": exc.cause}},
-                              op) from None
-
-    def put_item(self, **params: Any) -> Any:
-        return self._call("put_item", params)
-
-    def delete_item(self, **params: Any) -> Any:
-        return self._call("delete_item", params)
 
 
 class _Warehouse:
@@ -150,7 +126,7 @@ class LocalErasure:
         cloud = self.cloud
         return ErasurePorts(
             s3=cloud.s3,
-            leases=DynamoLeases(_LeaseClient(cloud.dynamodb), cloud.cfg.lease_table),
+            leases=DynamoLeases(cloud.dynamodb, cloud.cfg.lease_table),
             warehouse=_Warehouse(cloud), users=_PushUsers(cloud.paths.state_dir),
             republish=self._republish)
 

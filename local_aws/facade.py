@@ -6,6 +6,11 @@ under one state folder; the functions here build it, or open one twin's state
 read-only for the commands that need no running stack (``udp status``, ``describe``,
 the report). Heavy twins are imported on first call, so a read-only command pays only
 for what it reads.
+
+The benchmarks (``bench/``) come through here too: most build a whole ``LocalCloud``;
+the ones that time one engine alone (a crawl, a transform, a COPY, the push path) take
+that engine's parts by name from :data:`BENCH_PARTS`, imported on first use like the
+rest. A test holds ``bench/`` to this module as import-linter holds the CLI.
 """
 
 from __future__ import annotations
@@ -21,8 +26,47 @@ from local_aws.push.endpoint import API_KEY_FILE
 from local_aws.runlog import bind, install, run_log_path
 from local_aws.stepfunctions.history import HistoryStore
 
+BENCH_PARTS: dict[str, str] = {
+    "LocalCloud": "local_aws.cloud",
+    "DayPlan": "local_aws.scheduler.ingest",
+    "ApiOptions": "local_aws.user_api.server",
+    "MAX_RESULTS": "local_aws.user_api.server",
+    "generate_page": "local_aws.user_api.server",
+    "generate_user": "local_aws.user_api.server",
+    "LocalFirehose": "local_aws.firehose.delivery",
+    "LocalObjectStore": "local_aws.s3.objectstore",
+    "LocalGlueCatalog": "local_aws.glue.catalog",
+    "crawl": "local_aws.glue.crawl",
+    "ensure_databases": "local_aws.glue.crawl",
+    "LocalRuntime": "local_aws.glue.spark_runtime",
+    "local_spark": "local_aws.glue.spark_session",
+    "stop_spark": "local_aws.glue.spark_session",
+    "LocalWarehouse": "local_aws.redshift.warehouse",
+    "PostgresWarehouse": "local_aws.redshift.postgres_adapter",
+    "POSTGRES_SESSION": "local_aws.redshift.postgres_adapter",
+    "copy_chunks": "local_aws.redshift.postgres_adapter",
+    "record_batches": "local_aws.redshift.postgres_adapter",
+    "stream_copy": "local_aws.redshift.postgres_adapter",
+    "PushStack": "local_aws.push.stack",
+    "kinesis_event": "local_aws.push.stack",
+    "rest_proxy_event": "local_aws.push.stack",
+    "start_push_stack": "local_aws.push.stack",
+}
+"""The engine parts a benchmark may take from here by name -> the module that defines it."""
+
+
+def __getattr__(name: str) -> Any:
+    """A :data:`BENCH_PARTS` name, imported from its module on first use."""
+    if name in BENCH_PARTS:
+        import importlib
+
+        return getattr(importlib.import_module(BENCH_PARTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "API_KEY_FILE",
+    "BENCH_PARTS",
     "DEFAULT_STATE_DIR",
     "HistoryStore",
     "LocalPaths",

@@ -170,9 +170,7 @@ def _ingest(state_dir: Path, day: str, args: argparse.Namespace) -> dict[str, in
     stack = _stack(state_dir)
     try:  # a failed or interrupted day must not leave the stack's threads behind
         with bind(p_date=day, stage="ingest"):  # no run yet: logged to <state>/logs/udp.jsonl
-            [result] = simulate_days([plan], stack.s3, stack.delivery_stream(),
-                                     stack.cfg.errors_bucket, options=options,
-                                     progress=progress,
+            [result] = simulate_days([plan], stack, options=options, progress=progress,
                                      firehose_failure_rate=args.firehose_failure_rate)
     finally:
         stack.close()
@@ -195,8 +193,7 @@ def _ingest_users(state_dir: Path, day: str, users: int,
 
             def progress(fetched: int, planned: int) -> None:
                 bar.update(task, completed=fetched, total=planned)
-            result = ingest_users(date.fromisoformat(day), users, stack.s3,
-                                  stack.delivery_stream(), stack.cfg.errors_bucket,
+            result = ingest_users(date.fromisoformat(day), users, stack,
                                   options=options, progress=progress,
                                   firehose_failure_rate=args.firehose_failure_rate)
     finally:
@@ -214,8 +211,7 @@ def _replay(state_dir: Path, path: Path, arrival: date | None) -> dict[str, int]
         raise UserError(str(exc)) from None
     stack = _stack(state_dir)
     try:  # a failed or interrupted replay must not leave the stack's threads behind
-        summary = replay_pages(source, stack.s3, stack.delivery_stream(),
-                               stack.cfg.errors_bucket, arrival=arrival)
+        summary = replay_pages(source, stack, arrival=arrival)
     finally:
         stack.close()
     return {"pages": summary.pages_fetched, "fetched": summary.records_seen,
@@ -522,7 +518,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         crawl_names = {stack.cfg.raw_crawler: "raw crawl", stack.cfg.transform_crawler:
                        "transform crawl", stack.cfg.transform_job: "transform (PySpark)",
-                       stack.cfg.load_job: "warehouse load (PostgreSQL)"}
+                       stack.cfg.load_job: "bulk import (PostgreSQL)"}
         for key, seconds in stack.stage_seconds.items():
             name = key.split(" ", 1)[1]
             timings[crawl_names.get(name, key)] = seconds

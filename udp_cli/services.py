@@ -36,7 +36,7 @@ def running_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[st
     if glue is not None:
         lines.insert(0, glue.describe())
     leases = _leases(state_dir, cfg)
-    for item in sorted(leases.scan(cfg.lease_table), key=lambda i: i["p_date"]["S"]):
+    for item in sorted(leases.live_items(cfg.lease_table), key=lambda i: i["p_date"]["S"]):
         day = item["p_date"]["S"]
         writer = leases.writer(cfg.lease_table, day) or {}
         pid = f", pid {writer['pid']}" if "pid" in writer else ""

@@ -1,12 +1,18 @@
 """A small DynamoDB twin: the date leases the state machine takes (one run per date).
 
 Only what ``orchestration/state_machine.asl.json`` uses, through Step Functions' optimized
-integrations ``dynamodb:putItem`` / ``getItem`` / ``deleteItem``: items in DynamoDB's typed
+integrations ``dynamodb:putItem`` / ``getItem`` / ``deleteItem``, and what the erasure job's
+lease client calls: boto3-shaped ``put_item(**kwargs)`` / ``get_item`` / ``delete_item``,
+each request and answer checked against botocore's DynamoDB model (``@aws_shaped``), and
+every refusal a botocore ``ClientError`` as a DynamoDB client raises it
+(``e.response["Error"]["Code"]``; the modeled ``ConditionalCheckFailedException`` class
+for a failed condition). The local Step Functions names such an error for the definition's
+Retry/Catch (``DynamoDB.ConditionalCheckFailedException``). Items in DynamoDB's typed
 JSON (``{"S": ...}``, ``{"N": ...}``), a single string hash key, and a ConditionExpression
 subset: ``attribute_exists(a)``, ``attribute_not_exists(a)``, ``a = :v``, ``a <> :v``,
 ``a < :v``, ``a <= :v``, ``a > :v``, ``a >= :v``, joined by ``AND`` / ``OR`` (AND binds
 tighter, as in DynamoDB; no parentheses, no ``#name`` placeholders). Anything else is
-refused with ``DynamoDB.ValidationException`` rather than guessed.
+refused with ``ValidationException`` rather than guessed.
 
 Each table is one JSON file under ``state/dynamodb/``; every call holds an exclusive
 ``fcntl`` lock on ``<table>.lock`` for its read-check-write, so two ``udp`` processes see
@@ -30,8 +36,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from local_aws.aws_model import aws_shaped, service_error
 from local_aws.processes import pid_alive
-from local_aws.stepfunctions import TaskError
 
 __all__ = ["LocalDynamoDb", "condition_holds"]
 
@@ -41,8 +49,9 @@ _CMP = re.compile(rf"^({_NAME})\s*(=|<>|<=|>=|<|>)\s*(:{_NAME})$")
 _TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")  # DynamoDB's table-name rule
 
 
-def _invalid(message: str) -> TaskError:
-    return TaskError("DynamoDB.ValidationException", message)
+def _invalid(message: str, method: str = "put_item") -> ClientError:
+    """DynamoDB's answer to a request it cannot take (HTTP 400, not a modeled error)."""
+    return service_error("dynamodb", method, "ValidationException", message)
 
 
 def _scalar(value: Any) -> Any:
@@ -68,7 +77,8 @@ def _term(text: str, item: Mapping[str, Any] | None, values: Mapping[str, Any]) 
     if match := _CMP.match(text):
         name, op, placeholder = match[1], match[2], match[3]
         if placeholder not in values:
-            raise _invalid(f"{placeholder} is not in ExpressionAttributeValues")
+            raise _invalid("Invalid ConditionExpression: An expression attribute value used "
+                           f"in expression is not defined; attribute value: {placeholder}")
         right = _scalar(values[placeholder])
         if item is None or name not in item:
             return False  # DynamoDB: a comparison with a missing attribute is false
@@ -77,19 +87,21 @@ def _term(text: str, item: Mapping[str, Any] | None, values: Mapping[str, Any]) 
             return False  # different types never compare true
         return {"=": left == right, "<>": left != right, "<": left < right,
                 "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-    raise _invalid(f"condition {text!r} is outside this twin's subset")
+    raise _invalid(f"Invalid ConditionExpression: {text!r} is outside this twin's subset")
 
 
 def condition_holds(expression: str, item: Mapping[str, Any] | None,
                     values: Mapping[str, Any]) -> bool:
     """Evaluate a ConditionExpression of the supported subset against ``item`` (or none)."""
     if "(" in expression.replace("attribute_exists(", "").replace("attribute_not_exists(", ""):
-        raise _invalid("parentheses are outside this twin's ConditionExpression subset")
+        raise _invalid("Invalid ConditionExpression: parentheses are outside this twin's "
+                       "subset")
     alternatives = re.split(r"\s+OR\s+", expression.strip())
     return any(all(_term(t, item, values) for t in re.split(r"\s+AND\s+", alt))
                for alt in alternatives)
 
 
+@aws_shaped("dynamodb")
 class LocalDynamoDb:
     """File-backed tables keyed by one string attribute; see the module docstring."""
 
@@ -99,12 +111,14 @@ class LocalDynamoDb:
 
     # ------------------------------------------------------------------ storage
     @contextlib.contextmanager
-    def _table(self, name: Any) -> Iterator[dict[str, Any]]:
+    def _table(self, name: Any, method: str) -> Iterator[dict[str, Any]]:
         if not isinstance(name, str) or not _TABLE.match(name):
-            raise _invalid(f"invalid TableName {name!r}")
+            raise _invalid(f"1 validation error detected: Value {name!r} at 'tableName' "
+                           "failed to satisfy constraint: Member must satisfy regular "
+                           "expression pattern: [a-zA-Z0-9_.-]+", method)
         if name not in self.key_names:
-            raise TaskError("DynamoDB.ResourceNotFoundException",
-                            f"Requested resource not found: table {name}")
+            raise service_error("dynamodb", method, "ResourceNotFoundException",
+                                "Requested resource not found")
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -122,14 +136,22 @@ class LocalDynamoDb:
         finally:
             os.close(lock)  # closing the descriptor drops the flock
 
-    def _key(self, table: str, key_item: Any) -> str:
+    def _key(self, table: str, key_item: Any, method: str) -> str:
+        """The item's (``put_item``) or the ``Key``'s hash key, refused as DynamoDB
+        refuses a missing one or one of the wrong type."""
         attr = self.key_names[table]
-        if not isinstance(key_item, dict) or attr not in key_item:
-            raise _invalid(f"the key attribute {attr!r} is missing")
-        value = _scalar(key_item[attr])
-        if not isinstance(value, str):
-            raise _invalid(f"the key attribute {attr!r} must be S")
-        return value
+        value = key_item.get(attr) if isinstance(key_item, dict) else None
+        kind = next(iter(value), None) if isinstance(value, dict) else None
+        if kind != "S" and method != "put_item":
+            raise _invalid("The provided key element does not match the schema", method)
+        if value is None:
+            raise _invalid("One or more parameter values were invalid: Missing the key "
+                           f"{attr} in the item", method)
+        if kind != "S":
+            raise _invalid("One or more parameter values were invalid: Type mismatch for "
+                           f"key {attr} expected: S actual: {kind}", method)
+        key: str = _scalar(value)
+        return key
 
     @staticmethod
     def _live_item(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -145,45 +167,53 @@ class LocalDynamoDb:
         return item
 
     @staticmethod
-    def _check(params: Mapping[str, Any], current: Mapping[str, Any] | None) -> None:
+    def _check(params: Mapping[str, Any], current: Mapping[str, Any] | None,
+               method: str) -> None:
         expression = params.get("ConditionExpression")
         if expression is None:
             return
-        if not isinstance(expression, str):
-            raise _invalid("ConditionExpression must be a string")
-        if not condition_holds(expression, current, params.get("ExpressionAttributeValues", {})):
-            raise TaskError("DynamoDB.ConditionalCheckFailedException",
-                            "The conditional request failed")
+        try:
+            holds = condition_holds(expression, current,
+                                    params.get("ExpressionAttributeValues", {}))
+        except ClientError as exc:
+            raise _invalid(exc.response["Error"]["Message"], method) from None
+        if not holds:
+            raise service_error("dynamodb", method, "ConditionalCheckFailedException",
+                                "The conditional request failed")
 
     # ------------------------------------------------------------------ API
-    def put_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def put_item(self, **params: Any) -> dict[str, Any]:
         table, item = params.get("TableName"), params.get("Item")
-        with self._table(table) as data:
-            key = self._key(str(table), item)
-            for value in (item or {}).values():
-                _scalar(value)
-            self._check(params, self._live_item(data.get(key)))
+        with self._table(table, "put_item") as data:
+            key = self._key(str(table), item, "put_item")
+            try:
+                for value in (item or {}).values():
+                    _scalar(value)
+            except ClientError as exc:
+                raise _invalid(exc.response["Error"]["Message"]) from None
+            self._check(params, self._live_item(data.get(key)), "put_item")
             data[key] = {"item": item,
                          "writer": {"pid": os.getpid(), "host": socket.gethostname()}}
         return {}
 
-    def get_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def get_item(self, **params: Any) -> dict[str, Any]:
         table = params.get("TableName")
-        with self._table(table) as data:
-            item = self._live_item(data.get(self._key(str(table), params.get("Key"))))
+        with self._table(table, "get_item") as data:
+            item = self._live_item(data.get(self._key(str(table), params.get("Key"),
+                                                      "get_item")))
         return {"Item": dict(item)} if item is not None else {}
 
-    def delete_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def delete_item(self, **params: Any) -> dict[str, Any]:
         table = params.get("TableName")
-        with self._table(table) as data:
-            key = self._key(str(table), params.get("Key"))
-            self._check(params, self._live_item(data.get(key)))
+        with self._table(table, "delete_item") as data:
+            key = self._key(str(table), params.get("Key"), "delete_item")
+            self._check(params, self._live_item(data.get(key)), "delete_item")
             data.pop(key, None)
         return {}
 
     def writer(self, table: str, key: str) -> dict[str, Any] | None:
         """The process (pid, host) that wrote a live item, for naming a lease's holder."""
-        with self._table(table) as data:
+        with self._table(table, "get_item") as data:
             entry = data.get(key)
             if entry is None or self._live_item(entry) is None:
                 return None
@@ -192,14 +222,14 @@ class LocalDynamoDb:
     def prune_dead(self, table: str) -> list[str]:
         """Delete the items whose writer died on this host (a killed run's lease); their
         keys. They already count as absent; this only tidies the file."""
-        with self._table(table) as data:
+        with self._table(table, "delete_item") as data:
             dead = [k for k, entry in data.items() if self._live_item(entry) is None]
             for key in dead:
                 del data[key]
         return dead
 
-    def scan(self, table: str) -> list[dict[str, Any]]:
+    def live_items(self, table: str) -> list[dict[str, Any]]:
         """Every live item (for ``udp status``); a dead writer's items are left out."""
-        with self._table(table) as data:
+        with self._table(table, "get_item") as data:
             return [dict(item) for entry in data.values()
                     if (item := self._live_item(entry)) is not None]

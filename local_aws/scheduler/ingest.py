@@ -1,7 +1,10 @@
 """EventBridge Scheduler twin for ingest: a day's rate schedule replayed on a simulated clock.
 
 Each invocation runs the same ``run_ingest`` the Lambda handler runs, with local ports
-(the user-data API twin over HTTP, the Firehose twin, the S3 twin for errors). Pages
+(the user-data API twin over HTTP, the Firehose twin, the S3 twin for errors). The twins
+come from the composition root (``local_aws.cloud.LocalCloud``, :class:`IngestTwins`):
+its S3 twin, its buckets, and a Firehose delivery stream as the deploy makes it, on the
+invocation's clock. Pages
 overlap by one between consecutive invocations, so the day contains the duplicate
 deliveries the transform must remove.
 """
@@ -12,14 +15,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.erasure_store import S3RegisterStore
+from contracts.pipeline import PipelineConfig
 from ingest_lambda.api_client import ApiClient, RetryPolicy
 from ingest_lambda.core import IngestPorts, IngestRequest, IngestSummary, S3ErrorSink, run_ingest
 from ingest_lambda.delivery import FirehoseSender
 from ingest_lambda.replay import ReplaySource, StreamedReplay
-from local_aws.firehose.delivery import DeliveryStreamConfig, LocalFirehose
+from local_aws.firehose.delivery import LocalFirehose
 from local_aws.s3.client import LocalS3
 from local_aws.user_api.server import ApiOptions, serve_user_api
 
@@ -84,8 +88,25 @@ class _CountingSource:
         return page_obj
 
 
-def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStreamConfig,
-                 errors_bucket: str,
+class IngestTwins(Protocol):
+    """What the schedule takes from the composition root (``LocalCloud`` is one)."""
+
+    cfg: PipelineConfig
+    s3: LocalS3
+
+    def firehose(self, clock: Callable[[], datetime] | None = None, *,
+                 failure_rate: float = 0.0, fault_seed: int = 11) -> LocalFirehose: ...
+
+
+def _ports(twins: IngestTwins, source: Any, firehose: LocalFirehose,
+           clock: Callable[[], datetime], **sender: Any) -> IngestPorts:
+    cfg = twins.cfg
+    return IngestPorts(api=source, sender=FirehoseSender(firehose, cfg.delivery_stream, **sender),
+                       errors=S3ErrorSink(twins.s3, cfg.errors_bucket), clock=clock,
+                       erasures=S3RegisterStore(twins.s3, cfg.lake_bucket))
+
+
+def simulate_day(plan: DayPlan, api_url: str, twins: IngestTwins,
                  progress: Callable[[int, IngestSummary], None] | None = None, *,
                  firehose_failure_rate: float = 0.0,
                  on_page: Callable[[int], None] | None = None) -> DayResult:
@@ -97,15 +118,11 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
             now[0] += timedelta(milliseconds=5)  # pages arrive a little apart
             return now[0]
 
-        firehose = LocalFirehose(s3, [stream], clock=clock, failure_rate=firehose_failure_rate,
-                                 fault_seed=i)
+        firehose = twins.firehose(clock, failure_rate=firehose_failure_rate, fault_seed=i)
         api = ApiClient(api_url, retry=RetryPolicy(max_attempts=8, base_delay_s=0.01,
                                                    max_delay_s=0.5))
-        sender = FirehoseSender(firehose, stream.name, max_attempts=10, base_delay_s=0.001)
         source = _CountingSource(api, on_page) if on_page else api
-        ports = IngestPorts(api=source, sender=sender,
-                            errors=S3ErrorSink(s3, errors_bucket), clock=clock,
-                            erasures=S3RegisterStore(s3, stream.bucket))
+        ports = _ports(twins, source, firehose, clock, max_attempts=10, base_delay_s=0.001)
         request = IngestRequest(seed=plan.seed, start_page=plan.start_page(i),
                                 pages=plan.pages_per_invocation, page_size=plan.page_size)
         summary = run_ingest(request, ports, batch_id=f"local-{uuid.uuid4()}")
@@ -116,18 +133,17 @@ def simulate_day(plan: DayPlan, api_url: str, s3: LocalS3, stream: DeliveryStrea
     return result
 
 
-def simulate_days(plans: list[DayPlan], s3: LocalS3, stream: DeliveryStreamConfig,
-                  errors_bucket: str, *, options: ApiOptions | None = None,
+def simulate_days(plans: list[DayPlan], twins: IngestTwins, *,
+                  options: ApiOptions | None = None,
                   progress: Callable[[int, IngestSummary], None] | None = None,
                   firehose_failure_rate: float = 0.0) -> list[DayResult]:
     """Serve the user-data API twin on loopback and replay each day's schedule against it."""
     with serve_user_api(options or ApiOptions()) as url:
-        return [simulate_day(plan, url, s3, stream, errors_bucket, progress,
+        return [simulate_day(plan, url, twins, progress,
                              firehose_failure_rate=firehose_failure_rate) for plan in plans]
 
 
-def replay_pages(source: ReplaySource | StreamedReplay, s3: LocalS3,
-                 stream: DeliveryStreamConfig, errors_bucket: str,
+def replay_pages(source: ReplaySource | StreamedReplay, twins: IngestTwins,
                  arrival: date | None = None) -> IngestSummary:
     """Saved API pages through the same ingest path, arriving now, or on ``arrival``'s
     day (a backfill of captured payloads lands in the day they were captured for)."""
@@ -140,10 +156,8 @@ def replay_pages(source: ReplaySource | StreamedReplay, s3: LocalS3,
         def clock() -> datetime:
             now[0] += timedelta(milliseconds=5)  # pages arrive a little apart, within D
             return now[0]
-    firehose = LocalFirehose(s3, [stream], clock=clock)
-    ports = IngestPorts(api=source, sender=FirehoseSender(firehose, stream.name),
-                        errors=S3ErrorSink(s3, errors_bucket), clock=clock,
-                        erasures=S3RegisterStore(s3, stream.bucket))
+    firehose = twins.firehose(clock)
+    ports = _ports(twins, source, firehose, clock)
     request = IngestRequest(seed=source.seed, start_page=1, pages=source.page_count,
                             page_size=1)
     summary = run_ingest(request, ports, batch_id=f"replay-{uuid.uuid4()}")
@@ -169,8 +183,8 @@ def plan_for_users(day: date, users: int, *, page_size: int = 5000,
     return DayPlan(day, invocations, per_invocation, page_size)
 
 
-def ingest_users(day: date, users: int, s3: LocalS3, stream: DeliveryStreamConfig,
-                 errors_bucket: str, *, options: ApiOptions | None = None,
+def ingest_users(day: date, users: int, twins: IngestTwins, *,
+                 options: ApiOptions | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  firehose_failure_rate: float = 0.0) -> DayResult:
     """``udp ingest --users N``: a day of at least ``users`` users through the twins.
@@ -188,5 +202,5 @@ def ingest_users(day: date, users: int, s3: LocalS3, stream: DeliveryStreamConfi
             progress(done[0], planned)
 
     with serve_user_api(options or ApiOptions()) as url:
-        return simulate_day(plan, url, s3, stream, errors_bucket,
+        return simulate_day(plan, url, twins,
                             firehose_failure_rate=firehose_failure_rate, on_page=on_page)

@@ -21,17 +21,20 @@ error except ``States.Runtime`` / ``States.DataLimitExceeded``; in a Task state
 ``States.TaskFailed`` matches every error except ``States.Timeout``; a matching retrier
 whose attempts are used up does not fall through to a later retrier.
 
-Modules (imports go one way, top to bottom): ``errors``; ``paths`` (JSONPath, reference
-paths, InputPath/OutputPath/ResultPath); ``intrinsics`` (``States.*``); ``payload``
-(Parameters / ResultSelector / ItemSelector); ``jsonata``; ``choice``; ``validation``
-(what a definition must satisfy at load); ``results`` (``RunResult``); ``history`` (the
-run store); ``executor`` (the interpreter). Reading the file and its placeholders is
+Modules (imports go one way, top to bottom): ``errors``; ``integrations`` (a boto3-shaped
+twin as a Task, and the error name Step Functions gives a service's ``ClientError``);
+``jsonpath`` (JSONPath, reference paths, InputPath/OutputPath/ResultPath); ``intrinsics``
+(``States.*``); ``payload`` (Parameters / ResultSelector / ItemSelector); ``jsonata``;
+``choice``; ``validation`` (what a definition must satisfy at load); ``results``
+(``RunResult``); ``history`` (the run store); ``executor`` (the interpreter). Reading the
+file and its placeholders is
 ``orchestration.definition``. What is supported and refused: docs/develop/stepfunctions-twin.md.
 """
 
 from local_aws.stepfunctions.errors import TaskError, TaskHandler
 from local_aws.stepfunctions.executor import AslExecutor, TaskRegistry
 from local_aws.stepfunctions.history import HistoryStore, RunNotFoundError, RunRecord
+from local_aws.stepfunctions.integrations import error_name, sdk_task
 from local_aws.stepfunctions.intrinsics import INTRINSICS
 from local_aws.stepfunctions.jsonata import JSONATA_FUNCTIONS
 from local_aws.stepfunctions.results import RunResult
@@ -65,10 +68,12 @@ __all__ = [
     "TaskHandler",
     "TaskRegistry",
     "definition_digest",
+    "error_name",
     "load_definition",
     "load_definition_file",
     "placeholders",
     "render_definition",
+    "sdk_task",
     "substitute_placeholders",
     "validate_definition",
 ]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_aws import runlog
 from local_aws.stepfunctions.choice import rule_matches
 from local_aws.stepfunctions.errors import (
@@ -26,6 +28,7 @@ from local_aws.stepfunctions.errors import (
     runtime_error,
 )
 from local_aws.stepfunctions.history import HistoryStore
+from local_aws.stepfunctions.integrations import error_name
 from local_aws.stepfunctions.intrinsics import IntrinsicParser, eval_intrinsic
 from local_aws.stepfunctions.jsonata import eval_jsonata_template
 from local_aws.stepfunctions.jsonpath import apply_result_path, get_path, select_path
@@ -381,6 +384,8 @@ class AslExecutor:
                     outcome["result"] = handler(copy.deepcopy(params))
             except TaskError as exc:
                 outcome["error"] = (exc.error, exc.cause)
+            except ClientError as exc:  # the service's answer, named as Step Functions names it
+                outcome["error"] = error_name(resource, exc)
             except Exception as exc:  # a bug in a handler still fails the task, readably
                 outcome["error"] = ("States.TaskFailed", f"{type(exc).__name__}: {exc}")
 

@@ -18,7 +18,7 @@ $$;
 -- passes numbers through. So strtol(crc32(x), 16), the one way the shared SQL may use it
 -- (tests/unit/test_ddl.py), is the same number on both engines, without a hex round trip
 -- per row (0.07 s of the 0.3 s checksum on 200k rows). Held to Redshift's documented
--- example, CRC32('Amazon Redshift') = 'f2726906', in tests/functional/test_warehouse_load.py.
+-- example, CRC32('Amazon Redshift') = 'f2726906', in tests/functional/test_bulk_import_postgres.py.
 -- STABLE, not IMMUTABLE: convert_to is stable, and an IMMUTABLE body calling it would not
 -- be inlined.
 create or replace function public.crc32(value text)

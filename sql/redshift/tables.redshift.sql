@@ -2,7 +2,7 @@
 -- The users column lists are rendered from contracts/tables.py USERS (sql/render.py):
 -- COPY ... FORMAT AS PARQUET maps Parquet columns to these columns by position.
 --
--- Distribution and sort keys (see docs/adr/0003-warehouse-load.md):
+-- Distribution and sort keys (see docs/adr/0003-bulk-import.md):
 --   staging.users / analytics.users: distkey(user_id) so the MERGE join on user_id is
 --     co-located (the per-load temp table is created LIKE staging.users and inherits it);
 --     analytics.users sortkey(p_date) because analysts and the load filter by day.

@@ -42,7 +42,7 @@ USERS_PER_DAY = 5
 def ingest(state: Path, days: list[str]) -> None:
     stack = LocalCloud(state)
     simulate_days([DayPlan(date.fromisoformat(day), 1, 1, USERS_PER_DAY) for day in days],
-                  stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket)
+                  stack)
     stack.close()
 
 

@@ -35,8 +35,7 @@ def test_two_runs_of_one_date_at_once_run_it_once_and_leave_it_whole(
         tmp_path: Path) -> None:
     # GIVEN one small ingested day
     stack = LocalCloud(tmp_path)
-    [ingest] = simulate_days([DayPlan(date(2026, 11, 23), 2, 1, 40)], stack.s3,
-                             stack.delivery_stream(), stack.cfg.errors_bucket,
+    [ingest] = simulate_days([DayPlan(date(2026, 11, 23), 2, 1, 40)], stack,
                              options=ApiOptions(malformed_rate=0.0))
     valid = ingest.total("records_valid")
     stack.close()

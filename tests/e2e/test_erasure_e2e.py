@@ -154,7 +154,7 @@ def test_an_erasure_leaves_a_day_another_run_holds_and_a_rerun_finishes_it(
     uid = users[2]["login"]["uuid"]
     # GIVEN another run holding the day's lease
     with LocalCloud(state) as cloud:
-        cloud.dynamodb.put_item({"TableName": cloud.cfg.lease_table, "Item": {
+        cloud.dynamodb.put_item(**{"TableName": cloud.cfg.lease_table, "Item": {
             "p_date": {"S": day}, "holder": {"S": "other-run"},
             "started_at": {"S": "now"}, "expires_at": {"N": "99999999999999"}}})
     capsys.readouterr()
@@ -164,7 +164,7 @@ def test_an_erasure_leaves_a_day_another_run_holds_and_a_rerun_finishes_it(
     assert main([*cli, "status"]) == 0
     assert "erasures: 1 requested, 0 completed, 1 pending" in capsys.readouterr().out
     with LocalCloud(state) as cloud:
-        cloud.dynamodb.delete_item({"TableName": cloud.cfg.lease_table,
+        cloud.dynamodb.delete_item(**{"TableName": cloud.cfg.lease_table,
                                     "Key": {"p_date": {"S": day}}})
     # THEN once the day is free, the same command finishes the erasure
     assert main([*cli, "erase", uid]) == 0

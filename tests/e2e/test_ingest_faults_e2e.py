@@ -29,8 +29,7 @@ def test_no_valid_record_is_lost_and_each_user_lands_once(tmp_path: Path) -> Non
                    page_size=50)
     stack = LocalCloud(tmp_path)
     # WHEN a day of scheduled invocations runs
-    [result] = simulate_days([plan], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
-                             options=options, firehose_failure_rate=0.2)
+    [result] = simulate_days([plan], stack, options=options, firehose_failure_rate=0.2)
     # THEN every page was fetched in the end and nothing was undeliverable
     assert result.total("pages_failed") == 0
     assert result.total("records_undeliverable") == 0

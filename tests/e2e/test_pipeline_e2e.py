@@ -25,8 +25,7 @@ PLAN = DayPlan(date(2026, 11, 22), invocations=3, pages_per_invocation=2, page_s
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp_path_factory.mktemp("udp")
     stack = LocalCloud(state)
-    simulate_days([PLAN], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
-                  options=OPTIONS)
+    simulate_days([PLAN], stack, options=OPTIONS)
     return state
 
 

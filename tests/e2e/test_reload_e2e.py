@@ -30,8 +30,7 @@ PLAN = DayPlan(date(2026, 11, 21), invocations=2, pages_per_invocation=2, page_s
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("reload")
     stack = LocalCloud(root)
-    simulate_days([PLAN], stack.s3, stack.delivery_stream(), stack.cfg.errors_bucket,
-                  options=ApiOptions(malformed_rate=0.0))
+    simulate_days([PLAN], stack, options=ApiOptions(malformed_rate=0.0))
     stack.close()
     return root
 

@@ -18,7 +18,7 @@ from glue_jobs.chunk import date_run_id
 from local_aws.backfill_runner import date_results, pending_dates, run_backfill, run_chunk
 from local_aws.dynamodb.table import LocalDynamoDb
 from local_aws.sns.client import LocalSns
-from local_aws.stepfunctions import AslExecutor, TaskError, TaskRegistry
+from local_aws.stepfunctions import AslExecutor, TaskError, TaskRegistry, sdk_task
 from local_aws.stepfunctions.history import HistoryStore
 from orchestration.backfill import (
     CHUNK_STATE,
@@ -119,7 +119,7 @@ def _leases(sns: LocalSns) -> LocalDynamoDb:
 
 def _hold(leases: LocalDynamoDb, p_date: str, holder: str, started_at: str) -> None:
     """``p_date``'s lease taken by ``holder`` (another, live execution), never expiring."""
-    leases.put_item({"TableName": LEASES, "Item": {
+    leases.put_item(**{"TableName": LEASES, "Item": {
         "p_date": {"S": p_date}, "holder": {"S": holder},
         "started_at": {"S": started_at}, "expires_at": {"N": "99999999999999"}}})
 
@@ -128,8 +128,9 @@ def _registry(glue: ChunkGlue, sns: LocalSns) -> TaskRegistry:
     leases = _leases(sns)
     return TaskRegistry({START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
                          JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p),
-                         DDB_PUT: leases.put_item, DDB_GET: leases.get_item,
-                         DDB_DELETE: leases.delete_item})
+                         DDB_PUT: sdk_task(leases.put_item),
+                         DDB_GET: sdk_task(leases.get_item),
+                         DDB_DELETE: sdk_task(leases.delete_item)})
 
 
 def _full_definition() -> Any:
@@ -307,7 +308,7 @@ def test_a_chunk_with_a_date_leased_elsewhere_is_refused_and_the_other_chunk_run
     assert all("2024-07-03" in str(r.cause) and nightly in str(r.cause) for r in refused)
     assert glue.dates_run("transform-job") == days[:2]
     # AND the first chunk's leases are released, the holder's lease is untouched
-    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.scan(LEASES)] == [
+    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.live_items(LEASES)] == [
         ("2024-07-03", nightly)]
 
 
@@ -327,13 +328,13 @@ def test_a_refused_chunk_releases_the_leases_it_already_took(
     assert nightly in str(results[0].cause) and glue.runs == []
     assert sns.messages() == []
     # AND the leases it took on 09-01 and 09-02 are gone; only the holder's remains
-    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.scan(LEASES)] == [
+    assert [(i["p_date"]["S"], i["holder"]["S"]) for i in leases.live_items(LEASES)] == [
         ("2024-09-03", nightly)]
     # AND a chunk that succeeds leaves no lease behind once the holder is done
-    leases.delete_item({"TableName": LEASES, "Key": {"p_date": {"S": "2024-09-03"}}})
+    leases.delete_item(**{"TableName": LEASES, "Key": {"p_date": {"S": "2024-09-03"}}})
     again = _runner(glue, sns, history)(days)
     assert {r.status for r in again} == {"SUCCEEDED"}
-    assert leases.scan(LEASES) == []
+    assert leases.live_items(LEASES) == []
 
 
 def test_a_chunk_lease_expires_six_hours_after_the_chunk_starts_within_the_timeout(
@@ -345,12 +346,12 @@ def test_a_chunk_lease_expires_six_hours_after_the_chunk_starts_within_the_timeo
 
     def put(params: dict[str, Any]) -> dict[str, Any]:
         puts.append(params["Item"])
-        return leases.put_item(params)
+        return leases.put_item(**params)
 
     executor = AslExecutor(_chunk_executor(glue, sns, history).definition, TaskRegistry({
         START_CRAWLER: glue.start_crawler, GET_CRAWLER: glue.get_crawler,
         JOB_SYNC: glue.job_sync, SNS_PUBLISH: lambda p: sns.publish(**p), DDB_PUT: put,
-        DDB_GET: leases.get_item, DDB_DELETE: leases.delete_item}),
+        DDB_GET: sdk_task(leases.get_item), DDB_DELETE: sdk_task(leases.delete_item)}),
         history=history, name="udp-backfill")
     # WHEN a chunk of two dates runs
     [first, _] = run_chunk(executor, ["2024-10-01", "2024-10-02"],

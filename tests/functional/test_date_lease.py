@@ -31,7 +31,7 @@ def make_executor(tmp_path: Path, glue: FakeGlue, leases: LocalDynamoDb) -> AslE
 
 
 def held_by(leases: LocalDynamoDb, holder: str, expires_at: str = "99999999999999") -> None:
-    leases.put_item({"TableName": TABLE, "Item": {
+    leases.put_item(**{"TableName": TABLE, "Item": {
         "p_date": {"S": "2024-05-01"}, "holder": {"S": holder},
         "started_at": {"S": "2024-05-02T01:00:00Z"}, "expires_at": {"N": expires_at}}})
 
@@ -48,7 +48,7 @@ def test_the_lease_is_released_after_success_and_after_a_failure(
     # THEN each held its date while running and neither leaves a lease behind
     assert (good.status, bad.status) == ("SUCCEEDED", "FAILED")
     assert bad.error == "States.TaskFailed"  # the failure is the load's, not the lease's
-    assert leases.scan(TABLE) == []
+    assert leases.live_items(TABLE) == []
 
 
 def test_a_second_run_of_a_held_date_is_refused_naming_the_holder_and_touches_nothing(
@@ -64,7 +64,7 @@ def test_a_second_run_of_a_held_date_is_refused_naming_the_holder_and_touches_no
     assert "2024-05-02T01:00:00Z" in str(result.cause)
     assert glue.calls == []
     # AND the holder's lease is still there (a refusal never releases someone else's)
-    assert [i["holder"]["S"] for i in leases.scan(TABLE)] == [
+    assert [i["holder"]["S"] for i in leases.live_items(TABLE)] == [
         "arn:aws:states:us-east-1:1:execution:udp-pipeline:nightly-1"]
 
 
@@ -76,7 +76,7 @@ def test_an_expired_lease_is_taken_over(tmp_path: Path, leases: LocalDynamoDb) -
     result = make_executor(tmp_path, glue, leases).run({"p_date": "2024-05-01"})
     # THEN it takes the date, runs it and releases it
     assert result.status == "SUCCEEDED", result.cause
-    assert leases.scan(TABLE) == []
+    assert leases.live_items(TABLE) == []
 
 
 def test_scheduled_and_manual_runs_of_one_date_at_once_run_it_once(
@@ -106,4 +106,4 @@ def test_scheduled_and_manual_runs_of_one_date_at_once_run_it_once(
     assert manual.error == "DateLeased"
     assert results[0].status == "SUCCEEDED"
     assert [p for j, p in glue.calls if j == "transform-job"] == ["2024-05-01"]
-    assert leases.scan(TABLE) == []
+    assert leases.live_items(TABLE) == []

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.user_record import raw_arrow_schema
+from local_aws.cloud import LocalCloud
 from local_aws.firehose.delivery import DeliveryStreamConfig, render_prefix
 from local_aws.s3.client import LocalS3
 from local_aws.s3.objectstore import LocalObjectStore
@@ -20,14 +21,13 @@ from local_aws.user_api.server import ApiOptions, generate_user, serve_user_api
 
 
 def test_a_day_lands_as_parquet_under_its_p_date(tmp_path: Path) -> None:
-    # GIVEN the API twin with 5% corrupted records and a 2-invocation day
-    store = LocalObjectStore(tmp_path / "s3")
-    s3 = LocalS3(store)
+    # GIVEN the API twin with 5% corrupted records, a 2-invocation day, and the local
+    # cloud's S3 twin and Firehose
+    cloud = LocalCloud(tmp_path)
     plan = DayPlan(date(2026, 11, 22), invocations=2, pages_per_invocation=2, page_size=50)
     with serve_user_api(ApiOptions(malformed_rate=0.05)) as url:
         # WHEN the day is simulated
-        result = simulate_day(plan, url, s3, DeliveryStreamConfig("udp-user-data", "udp-lake"),
-                              "udp-errors")
+        result = simulate_day(plan, url, cloud)
     # THEN every fetched record is delivered or quarantined, with reasons
     fetched, valid = result.total("records_seen"), result.total("records_valid")
     rejected = result.total("records_rejected")
@@ -37,7 +37,12 @@ def test_a_day_lands_as_parquet_under_its_p_date(tmp_path: Path) -> None:
     assert len(files) == 2
     table = pq.read_table(files)
     assert table.num_rows == valid
-    assert pq.read_schema(files[0]).remove_metadata() == raw_arrow_schema()
+    # the schema Firehose converts to is the raw Glue table's: the contract's names and
+    # types, every field nullable (a Glue column carries no NOT NULL)
+    written = pq.read_schema(files[0]).remove_metadata()
+    assert written == cloud.delivery_stream().schema
+    assert [(f.name, str(f.type).replace(" not null", "")) for f in written] == [
+        (f.name, str(f.type).replace(" not null", "")) for f in raw_arrow_schema()]
     # pages overlap by one: page 2 is fetched by both invocations
     assert len(set(table.column("login").combine_chunks().field("uuid").to_pylist())) < valid
     errors = [json.loads(line) for f in (tmp_path / "s3/udp-errors").rglob("*.jsonl")
@@ -96,12 +101,11 @@ def test_a_users_plan_fetches_at_least_that_many_distinct_users(users: int) -> N
 def test_ingest_users_reports_progress_page_by_page(tmp_path: Path) -> None:
     from local_aws.scheduler.ingest import ingest_users
 
-    # GIVEN the S3 twin and a day of 12,000 users asked for
-    s3 = LocalS3(LocalObjectStore(tmp_path / "s3"))
+    # GIVEN the local cloud and a day of 12,000 users asked for
+    cloud = LocalCloud(tmp_path)
     seen: list[tuple[int, int]] = []
     # WHEN it is ingested with a progress callback
-    result = ingest_users(date(2026, 11, 22), 12_000, s3,
-                          DeliveryStreamConfig("udp-user-data", "udp-lake"), "udp-errors",
+    result = ingest_users(date(2026, 11, 22), 12_000, cloud,
                           progress=lambda done, planned: seen.append((done, planned)))
     # THEN progress rises by one page at a time up to the records fetched
     fetched = result.total("records_seen")

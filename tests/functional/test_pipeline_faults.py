@@ -54,8 +54,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state folder holding one tiny ingested day (20 users)."""
     state = tmp_path_factory.mktemp("udp-faults")
     stack = LocalCloud(state)
-    simulate_days([DayPlan(date.fromisoformat(DAY), 1, 1, 20)], stack.s3,
-                  stack.delivery_stream(), stack.cfg.errors_bucket)
+    simulate_days([DayPlan(date.fromisoformat(DAY), 1, 1, 20)], stack)
     stack.close()
     return state
 

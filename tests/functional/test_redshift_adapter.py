@@ -27,8 +27,8 @@ from contracts.tables import USERS
 from glue_jobs.redshift_warehouse import RedshiftSettings, RedshiftWarehouse, clear_secret_cache
 from glue_jobs.warehouse_port import WarehouseLoadError, parquet_files
 from local_aws.redshift.postgres_adapter import PostgresWarehouse
-from local_aws.redshift.proxy import PgStartupProxy, unix_socket_of
 from local_aws.redshift.warehouse import LocalWarehouse
+from tests.functional.pg_startup_proxy import PgStartupProxy, unix_socket_of
 
 DAY = "2026-11-21"
 ROLE = "arn:aws:iam::123456789012:role/udp-redshift-copy"

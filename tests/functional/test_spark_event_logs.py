@@ -24,7 +24,7 @@ from local_aws.cloud import LocalCloud
 from local_aws.scheduler.ingest import DayPlan, simulate_days
 with LocalCloud(Path(sys.argv[1])) as cloud:
     plan = DayPlan(date(2026, 11, 21), invocations=1, pages_per_invocation=1, page_size=20)
-    simulate_days([plan], cloud.s3, cloud.delivery_stream(), cloud.cfg.errors_bucket)
+    simulate_days([plan], cloud)
     cloud.crawlers.start_crawler(Name=cloud.cfg.raw_crawler)
     cloud.crawlers.wait(cloud.cfg.raw_crawler)
     run = cloud.jobs.start_job_run_sync(JobName=cloud.cfg.transform_job,

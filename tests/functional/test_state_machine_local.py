@@ -20,6 +20,7 @@ from local_aws.stepfunctions import (
     TaskRegistry,
     load_definition,
     placeholders,
+    sdk_task,
     substitute_placeholders,
 )
 from local_aws.stepfunctions.history import HistoryStore, RunNotFoundError
@@ -124,9 +125,9 @@ def registry(glue: FakeGlue, sns: LocalSns,
         GET_CRAWLER: glue.get_crawler,
         JOB_SYNC: glue.job_sync,
         SNS_PUBLISH: lambda p: sns.publish(**p),
-        DDB + "putItem": leases.put_item,
-        DDB + "getItem": leases.get_item,
-        DDB + "deleteItem": leases.delete_item,
+        DDB + "putItem": sdk_task(leases.put_item),
+        DDB + "getItem": sdk_task(leases.get_item),
+        DDB + "deleteItem": sdk_task(leases.delete_item),
     })
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from local_aws.dynamodb.table import LocalDynamoDb
 db = LocalDynamoDb(Path(sys.argv[2]) / "dynamodb", {sys.argv[3]: "p_date"})
-db.put_item({"TableName": sys.argv[3], "Item": {"p_date": {"S": sys.argv[4]},
+db.put_item(**{"TableName": sys.argv[3], "Item": {"p_date": {"S": sys.argv[4]},
              "holder": {"S": "execution:" + sys.argv[4]}, "started_at": {"S": "t0"}}})
 print("held", flush=True)
 time.sleep(float(sys.argv[5]))
@@ -61,7 +61,7 @@ def test_status_shows_the_dates_being_run_and_clean_frees_what_killed_runs_left(
         assert "released the lease of 2026-01-02 (its run was killed)" in out
         assert not stale.exists()
         leases = LocalDynamoDb(tmp_path / "dynamodb", {TABLE: "p_date"})
-        assert [i["p_date"]["S"] for i in leases.scan(TABLE)] == ["2026-01-01"]
+        assert [i["p_date"]["S"] for i in leases.live_items(TABLE)] == ["2026-01-01"]
         # AND a second clean has nothing left to do
         assert main(["--state-dir", str(tmp_path), "status", "--clean"]) == 0
         assert capsys.readouterr().out.strip() == "nothing to clean"

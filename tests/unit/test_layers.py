@@ -26,7 +26,7 @@ def test_glue_wheel_holds_only_the_glue_layer(tmp_path: Path) -> None:
 def _lint_copy_with(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess[str]:
     """lint-imports over a copy of the packages and contracts where ``module`` gains ``line``."""
     for name in ("contracts", "sql", "ingest_lambda", "crawlers", "glue_jobs",
-                 "orchestration", "local_aws", "infra", "udp_cli"):
+                 "orchestration", "local_aws", "infra", "udp_cli", "bench"):
         shutil.copytree(REPO / name, tmp_path / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -66,3 +66,22 @@ def test_lint_imports_keeps_the_cli_on_the_facade(tmp_path: Path) -> None:
     done = _lint_copy_with(tmp_path, "udp_cli/output.py", "import local_aws.facade")
     # THEN every contract is kept
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lint_imports_keeps_the_benchmarks_on_the_facade(tmp_path: Path) -> None:
+    # GIVEN a copy where a benchmark imports the composition root's module directly
+    # WHEN lint-imports checks the copy
+    done = _lint_copy_with(tmp_path, "bench/erase.py", "import local_aws.cloud")
+    # THEN it fails on the composition-root contract, naming the import
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "bench.erase -> local_aws.cloud" in done.stdout
+    assert "Only local_aws.facade is imported from outside local_aws BROKEN" in done.stdout
+
+
+def test_every_bench_part_the_facade_names_exists() -> None:
+    # GIVEN the parts the facade lends the benchmarks by name
+    import local_aws.facade as facade
+
+    # THEN each resolves to the object its module defines
+    for name, module in facade.BENCH_PARTS.items():
+        assert getattr(facade, name) is getattr(__import__(module, fromlist=[name]), name)

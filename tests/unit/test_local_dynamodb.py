@@ -1,5 +1,6 @@
 """The DynamoDB twin behind the date lease: the ConditionExpression subset, atomic
-conditional puts across processes, and a killed writer's item counting as absent."""
+conditional puts across processes, a killed writer's item counting as absent, and its
+refusals raised as a boto3 DynamoDB client raises them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local_aws.dynamodb.table import LocalDynamoDb, condition_holds
-from local_aws.stepfunctions import TaskError
 
 TABLE = "date-leases"
 ACQUIRE = "attribute_not_exists(p_date) OR expires_at < :now"
@@ -58,52 +59,52 @@ def test_condition_subset(expression: str, item: dict[str, Any] | None, expected
     "(attribute_not_exists(p_date))", "begins_with(holder, :me)", "holder = :missing",
     "#name = :me", "size(holder) > :now"])
 def test_expressions_outside_the_subset_are_refused_not_guessed(expression: str) -> None:
-    with pytest.raises(TaskError) as info:
+    with pytest.raises(ClientError) as info:
         condition_holds(expression, ITEM, {":me": {"S": "a"}, ":now": {"N": "1"}})
-    assert info.value.error == "DynamoDB.ValidationException"
+    assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_a_live_lease_refuses_a_second_put_and_an_expired_one_is_taken(tmp_path: Path) -> None:
     # GIVEN a lease held by run a, expiring at 2000 (now is 1000)
     db = table(tmp_path)
-    db.put_item(lease("a"))
+    db.put_item(**lease("a"))
     # WHEN run b asks for the date
-    with pytest.raises(TaskError) as info:
-        db.put_item(lease("b"))
+    with pytest.raises(ClientError) as info:
+        db.put_item(**lease("b"))
     # THEN it is refused and a still holds the date
-    assert info.value.error == "DynamoDB.ConditionalCheckFailedException"
+    assert info.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     key = {"TableName": TABLE, "Key": {"p_date": {"S": "2024-05-01"}}}
-    assert db.get_item(key)["Item"]["holder"] == {"S": "a"}
+    assert db.get_item(**key)["Item"]["holder"] == {"S": "a"}
     # WHEN a's lease has expired (expires_at 500 < now 1000)
-    db.put_item({**lease("a", 500), "ConditionExpression": "holder = :me",
-                 "ExpressionAttributeValues": {":me": {"S": "a"}}})
-    db.put_item(lease("c"))
+    db.put_item(**{**lease("a", 500), "ConditionExpression": "holder = :me",
+                   "ExpressionAttributeValues": {":me": {"S": "a"}}})
+    db.put_item(**lease("c"))
     # THEN c holds it, and a's conditional release cannot delete c's lease
-    assert db.get_item(key)["Item"]["holder"] == {"S": "c"}
+    assert db.get_item(**key)["Item"]["holder"] == {"S": "c"}
     release = {**key, "ConditionExpression": "holder = :me",
                "ExpressionAttributeValues": {":me": {"S": "a"}}}
-    with pytest.raises(TaskError):
-        db.delete_item(release)
-    db.delete_item({**release, "ExpressionAttributeValues": {":me": {"S": "c"}}})
-    assert db.get_item(key) == {}
+    with pytest.raises(ClientError):
+        db.delete_item(**release)
+    db.delete_item(**{**release, "ExpressionAttributeValues": {":me": {"S": "c"}}})
+    assert db.get_item(**key) == {}
 
 
 def test_unknown_table_and_bad_values_are_named_errors(tmp_path: Path) -> None:
     db = table(tmp_path)
-    with pytest.raises(TaskError) as info:
-        db.put_item({**lease("a"), "TableName": "other-table"})
-    assert info.value.error == "DynamoDB.ResourceNotFoundException"
-    with pytest.raises(TaskError) as info:
-        db.put_item({**lease("a"), "Item": {"p_date": {"N": "5"}}})
-    assert info.value.error == "DynamoDB.ValidationException"
+    with pytest.raises(ClientError) as info:
+        db.put_item(**{**lease("a"), "TableName": "other-table"})
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as info:
+        db.put_item(**{**lease("a"), "Item": {"p_date": {"N": "5"}}})
+    assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
 def _race(folder: str, holder: str, barrier: Any, results: Any) -> None:
     barrier.wait()
     try:
-        table(Path(folder)).put_item(lease(holder))
+        table(Path(folder)).put_item(**lease(holder))
         results.put(holder)
-    except TaskError:
+    except ClientError:
         results.put("refused")
 
 
@@ -126,11 +127,11 @@ def test_a_killed_holder_frees_the_date(tmp_path: Path) -> None:
     # GIVEN a lease written by a process that has since died (never released it)
     code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
             "from tests.unit.test_local_dynamodb import lease, table;"
-            "table(Path(sys.argv[1])).put_item(lease('killed'))")
+            "table(Path(sys.argv[1])).put_item(**lease('killed'))")
     root = str(Path(__file__).resolve().parents[2])
     subprocess.run([sys.executable, "-c", code, str(tmp_path), root], check=True)
     db = table(tmp_path)
     # THEN the date reads as free and a new run takes it, though the lease has not expired
-    assert db.get_item({"TableName": TABLE, "Key": {"p_date": {"S": "2024-05-01"}}}) == {}
-    db.put_item(lease("next"))
-    assert [i["holder"]["S"] for i in db.scan(TABLE)] == ["next"]
+    assert db.get_item(TableName=TABLE, Key={"p_date": {"S": "2024-05-01"}}) == {}
+    db.put_item(**lease("next"))
+    assert [i["holder"]["S"] for i in db.live_items(TABLE)] == ["next"]

@@ -283,7 +283,7 @@ def test_a_step_functions_history_reads_like_a_local_run() -> None:
     assert run.failed_state == "RunTransformJob"
 
 
-def test_warehouse_load_seconds_are_the_load_stages_own() -> None:
+def test_bulk_import_seconds_are_the_load_stages_own() -> None:
     # GIVEN a run whose load stage took 1.4 s while the load's output times lie 0 s apart
     load_events = [
         _ev(63, "StateEntered", LOAD_STATE), _ev(63, "TaskScheduled", LOAD_STATE),
@@ -298,7 +298,7 @@ def test_warehouse_load_seconds_are_the_load_stages_own() -> None:
     # THEN the header and the trend give the stage's 1.4 s, as the stage table does
     assert run.load_seconds == pytest.approx(1.4)
     assert [d.load_seconds for d in trend] == [pytest.approx(1.4)]
-    assert "warehouse load 1.4 s" in html
+    assert "bulk import 1.4 s" in html
     # AND that state is the load in both definitions the runs execute
     for name in ("state_machine.asl.json", "backfill.asl.json"):
         text = (Path(__file__).parents[2] / "orchestration" / name).read_text()

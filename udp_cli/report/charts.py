@@ -134,7 +134,7 @@ _TRENDS: tuple[tuple[str, str, str], ...] = (
     ("users", "users per day", ",d"),
     ("quarantine_rate", "quarantine rate", ".1%"),
     ("run_seconds", "run duration (s)", ".1f"),
-    ("load_seconds", "warehouse load (s)", ".1f"),
+    ("load_seconds", "bulk import (s)", ".1f"),
 )
 
 

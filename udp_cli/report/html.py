@@ -135,7 +135,7 @@ def _run_section(run: RunSummary, draw: SvgRenderer) -> str:
              f"<span>ended {_fmt_time(run.end)}</span>"
              f"<span>duration {_fmt_seconds(run.seconds)}</span>"
              f"<span>retries {run.retries}</span>"
-             f"<span>warehouse load {_fmt_seconds(run.load_seconds)}</span></p>"]
+             f"<span>bulk import {_fmt_seconds(run.load_seconds)}</span></p>"]
     if run.error or run.cause:
         where = f"failed in {run.failed_state}: " if run.failed_state else ""
         parts.append(f'<div class="error">{escape(where + (run.error or ""))}'

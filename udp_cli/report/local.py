@@ -35,7 +35,7 @@ _WORK_EVENTS = frozenset({"TaskScheduled", "WaitStarted", "MapStarted"})
 TRANSFORM_JOB_KEYS = frozenset({"rows_read", "rows_written", "dq"})
 LOAD_JOB_KEYS = frozenset({"load_id", "rows_staged"})
 LOAD_STATE = "RunBulkImport"
-"""The state that runs the warehouse load, in the nightly and the backfill definitions."""
+"""The state that runs the bulk import, in the nightly and the backfill definitions."""
 
 
 class ReportInputError(ValueError):
@@ -182,7 +182,7 @@ def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | N
 
 
 def _load_seconds(stages: Sequence[Stage], load: Mapping[str, Any]) -> float | None:
-    """The warehouse load's wall seconds: its stage's, as the stage table shows them
+    """The bulk import's wall seconds: its stage's, as the stage table shows them
     (for a backfill date, its chunk's load), else from the load's own ``started_at`` /
     ``finished_at`` (an audit row's times, which leave out the job's start-up and
     connection: a fraction of what the run waited)."""

@@ -83,7 +83,7 @@ class RunSummary:
     funnel: Funnel | None = None
     dq: tuple[DqResult, ...] = ()
     load_seconds: float | None = None
-    """Wall-clock seconds of the warehouse load: its stage's (the audit row's times without one)."""
+    """Wall-clock seconds of the bulk import: its stage's (the audit row's times without one)."""
 
     @property
     def seconds(self) -> float | None:

@@ -1,4 +1,4 @@
-"""Warehouse load against the real embedded PostgreSQL: COPY -> dedupe -> MERGE -> audit."""
+"""The bulk import against the real embedded PostgreSQL: COPY -> dedupe -> MERGE -> audit."""
 
 from __future__ import annotations
 
