@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts import dates
 from contracts.erasure import InvalidUserId, parse_user_ids
@@ -56,7 +56,9 @@ from glue_jobs.erasure_job import (
     unpublished_raw_days,
 )
 from glue_jobs.erasure_verify import count_in, fingerprint
-from glue_jobs.runtime_port import JobRuntime
+
+if TYPE_CHECKING:
+    from glue_jobs.runtime_port import JobRuntime
 
 __all__ = [
     "EXECUTIONS_PREFIX",
@@ -142,9 +144,9 @@ def options_from_args(args: Mapping[str, str]) -> ErasureOptions:
                                       f"(the execution's name), got {execution!r}")
     settings = ErasureSettings(_bucket_of(args.get("lake_uri", "")),
                                args.get("errors_bucket", ""))
-    missing = [f"--{n}" for n in _PER_STEP[step] if not args.get(n)]
-    if missing or not settings.errors_bucket:
-        raise InvalidErasureArguments(f"step {step} needs {', '.join(missing or ['--errors_bucket'])}")
+    missing = [f"--{n}" for n in ("errors_bucket", *_PER_STEP[step]) if not args.get(n)]
+    if missing:
+        raise InvalidErasureArguments(f"step {step} needs {', '.join(missing)}")
     p_date = dates.check_p_date(args["p_date"]) if step == "day" else None
     republish = args.get("republish", "false")
     if republish not in ("true", "false"):

@@ -168,7 +168,8 @@ def test_failed_timed_out_and_aborted_executions_alert(machine: str,
         assert [render(a) for a in props["AlarmActions"]] == [topic]
 
 
-@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json"])
+@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json",
+                                  "erasure.asl.json"])
 def test_both_definitions_end_executions_that_run_too_long(name: str) -> None:
     definition = json.loads((ROOT / "orchestration" / name).read_text())
     timeout = definition.get("TimeoutSeconds")
