@@ -1041,7 +1041,7 @@ class UdpStack(Stack):
                 "--errors_bucket": cfg.errors_bucket,
                 "--salt_secret_id": self.salt_secret.secret_arn,
                 "--secret_id": self.redshift_secret.secret_arn,
-                "--user_table": self.push.table.table_name})
+                "--user_table": self.push.names["table"]})
         self.erase_job.add_resource_dependency(self.glue_connection)
         self.erase_job.add_resource_dependency(self.security_configuration)
         self.erase_job.node.add_dependency(self._deployment)

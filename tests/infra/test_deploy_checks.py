@@ -373,7 +373,7 @@ def test_job_roles_can_use_the_key_their_bookmarks_are_encrypted_with(
     configs = {c["Properties"]["Name"]: render(c["Properties"]["EncryptionConfiguration"])
                for c in resources(template, "AWS::Glue::SecurityConfiguration").values()}
     jobs = resources(template, "AWS::Glue::Job")
-    assert len(jobs) == 2
+    assert len(jobs) == 3  # transform, bulk import, erasure
     for job in jobs.values():
         props = job["Properties"]
         bookmarks = configs[props["SecurityConfiguration"]].get("JobBookmarksEncryption", {})

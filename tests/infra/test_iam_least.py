@@ -584,7 +584,18 @@ def erase_needs(a: Arns) -> Needs:
          [args["--salt_secret_id"], args["--secret_id"]])
     [table] = [rid for rid, res in resources(a.t, "AWS::DynamoDB::Table").items()
                if _props(a.t, rid).get("TableName") == args["--user_table"]]
-    _add(needs, {x for x in actions if x.startswith("dynamodb:")}, [f"<{table}.Arn>"])
+    # the DynamoDB client is the user table's alone (DynamoUserTable); Glue's create_table
+    # and update_table share their method names with DynamoDB's, so the scan of the
+    # whole job would name those too
+    import ast
+    import inspect
+
+    from glue_jobs.erasure_job import DynamoUserTable
+
+    dynamo = derive.code_actions([], ["dynamodb"],
+                                 [ast.parse(inspect.getsource(DynamoUserTable))])
+    assert dynamo == {"dynamodb:DeleteItem", "dynamodb:GetItem"} <= actions, dynamo
+    _add(needs, dynamo, [f"<{table}.Arn>"])
     _connection_needs(a, job, needs)
     return needs
 

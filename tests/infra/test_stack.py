@@ -329,8 +329,7 @@ def test_erasure_state_machine_is_the_file_with_its_job_table_bucket_and_topic(
     assert subs["AlertTopicArn"] == f"<{logical_id(template, 'AlertTopic', 'AWS::SNS::Topic')}>"
     # AND its job is a Glue 6.0 Spark job in the VPC, at most as many runs at once as
     # the Map erases days at once
-    job_id = logical_id(template, "EraseJob", "AWS::Glue::Job")
-    job = render(template["Resources"][job_id]["Properties"])
+    job = render(template["Resources"]["EraseJob"]["Properties"])
     assert (job["GlueVersion"], job["Command"]["Name"]) == ("6.0", "glueetl")
     assert job["Connections"]["Connections"]
     definition = json.loads(ERASURE_DEFINITION.read_text(encoding="utf-8"))
@@ -354,9 +353,9 @@ def test_alert_topic_is_encrypted_and_dlqs_alarm_into_it(synth: Synth,
     assert "KmsMasterKeyId" in topic
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     assert {render(a["Properties"]["AlarmActions"][0]) for a in alarms} == {f"<{topic_id}>"}
-    # two DLQ alarms + failed/timed-out/aborted executions of both state machines + the
-    # push consumer's on-failure queue and iterator age
-    assert len(alarms) == 2 + 2 * 3 + 2
+    # two DLQ alarms + failed/timed-out/aborted executions of the three state machines +
+    # the push consumer's on-failure queue and iterator age
+    assert len(alarms) == 2 + 3 * 3 + 2
 
 
 # ------------------------------------------------------------------ warehouse, query
