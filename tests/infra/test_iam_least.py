@@ -670,7 +670,11 @@ def _task_target(a: Arns, resource: str, args: dict[str, str]) -> str:
         return args["StateMachineArn"]
     if resource.startswith("arn:aws:states:::aws-sdk:s3:"):
         # a literal Key, or the literal start of a States.Format one (then any key under it)
-        key = args.get("Key") or re.match(r"States\.Format\('([^{']*)", args["Key.$"])[1] + "*"
+        key = args.get("Key")
+        if key is None:
+            start = re.match(r"States\.Format\('([^{']*)", args["Key.$"])
+            assert start, args
+            key = start[1] + "*"
         return f"{a.bucket(args['Bucket'])}/{key}"
     if ":::dynamodb:" in resource:
         [rid] = [rid for rid, res in resources(a.t, "AWS::DynamoDB::Table").items()
