@@ -28,6 +28,7 @@ class PipelineConfig:
     transform_crawler: str = "udp-transform-crawler"
     transform_job: str = "udp-transform-users"
     load_job: str = "udp-bulk-import"
+    erase_job: str = "udp-erase"
     delivery_stream: str = "udp-user-data"
     alert_topic: str = "udp-pipeline-alerts"
     # DynamoDB table of per-p_date leases: one run per date (docs/adr/0008-one-run-per-date.md)

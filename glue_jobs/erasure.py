@@ -18,7 +18,7 @@ from contracts.tables import PARTITION_KEY
 
 __all__ = ["LayerCount", "ObjectRewriter", "RegisterBusy", "S3RegisterWriter",
            "lines_without", "parquet_values", "parquet_without", "partition_day",
-           "record_values", "users_in_parquet"]
+           "record_values", "users_in_parquet", "users_in_raw"]
 
 _CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 
@@ -158,6 +158,19 @@ def users_in_parquet(body: bytes, user_ids: Sequence[str], column: str) -> bool:
                        ).as_py())
 
 
+def users_in_raw(body: bytes, user_ids: Sequence[str]) -> bool:
+    """Whether a raw Parquet object holds a record of one of ``user_ids`` (its
+    ``login.uuid``); reads the ``login`` column only."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read_parquet(body)
+    if table.num_rows == 0 or "login" not in table.column_names:
+        return False
+    ids = pc.struct_field(table.column("login"), "uuid")
+    return bool(pc.any(pc.is_in(ids, value_set=pa.array(list(user_ids)))).as_py())
+
+
 def parquet_values(body: bytes, user_ids: Sequence[str]) -> dict[str, list[str]]:
     """The values of each of ``user_ids`` in a raw Parquet object."""
     table = _read_parquet(body)
@@ -285,6 +298,47 @@ class ObjectRewriter:
                 return deleted
             kwargs.update(KeyMarker=page["NextKeyMarker"],
                           VersionIdMarker=page.get("NextVersionIdMarker"))
+
+    def purge_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every noncurrent version and every delete marker under ``prefix``:
+        what deleting a folder (a superseded transform version) leaves readable on a
+        versioned bucket. How many were deleted; 0 on a client without versions."""
+        if not hasattr(self.s3, "list_object_versions"):
+            return 0
+        deleted = 0
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.s3.list_object_versions(**kwargs)
+            old = [v for v in page.get("Versions", []) if not v.get("IsLatest")]
+            for v in [*old, *page.get("DeleteMarkers", [])]:
+                self.s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+                deleted += 1
+            if not page.get("IsTruncated"):
+                return deleted
+            kwargs.update(KeyMarker=page["NextKeyMarker"],
+                          VersionIdMarker=page.get("NextVersionIdMarker"))
+
+    def versions(self, bucket: str, prefix: str) -> list[tuple[str, str | None]]:
+        """``(key, version id)`` of every noncurrent version under ``prefix`` (none on a
+        client without versions): bytes a reader with s3:GetObjectVersion still gets."""
+        if not hasattr(self.s3, "list_object_versions"):
+            return []
+        out: list[tuple[str, str | None]] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.s3.list_object_versions(**kwargs)
+            out += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])
+                    if not v.get("IsLatest")]
+            if not page.get("IsTruncated"):
+                return out
+            kwargs.update(KeyMarker=page["NextKeyMarker"],
+                          VersionIdMarker=page.get("NextVersionIdMarker"))
+
+    def read_version(self, bucket: str, key: str, version_id: str | None) -> bytes:
+        if version_id is None:
+            return self.read(bucket, key)
+        return read_body(self.s3.get_object(Bucket=bucket, Key=key,
+                                            VersionId=version_id)["Body"])
 
 
 def partition_day(key: str, prefix: str) -> str | None:

@@ -8,7 +8,9 @@ request (``_erasure/requests/<request id>.json``: days and counts, never ids):
 1. register the ids (a conditional write: see ``S3RegisterWriter``); from here on every
    ingest, rerun and backfill drops them;
 2. find the affected days: the transform layer's ``users`` table says on which days
-   each user arrived (its ``user_id`` column, one column read per object); capture the
+   each user arrived (its ``user_id`` column, one column read per object); a raw day
+   with no published version at all (never transformed, or stopped by the DQ gate) is
+   found from the S3 listing and only its raw ``login`` column is read; capture the
    users' e-mail, name and phones from those raw days and the quarantine, as salted
    hashes in the register, for ``--verify``;
 3. filter the quarantine (the errors bucket, every object, and the lake's ``errors/``
@@ -47,7 +49,9 @@ from glue_jobs.erasure import (
     lines_without,
     parquet_values,
     parquet_without,
+    partition_day,
     users_in_parquet,
+    users_in_raw,
 )
 
 __all__ = [
@@ -56,12 +60,18 @@ __all__ = [
     "WAREHOUSE_TABLES",
     "DynamoLeases",
     "DynamoUserTable",
+    "ErasurePlan",
     "ErasurePorts",
     "ErasureReport",
     "ErasureSettings",
+    "affected_days",
     "erase_in_warehouse",
+    "erase_raw_day",
     "erase_users",
+    "plan_erasure",
     "request_id",
+    "rows_of_users",
+    "unpublished_raw_days",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,14 +153,27 @@ class DynamoUserTable:
             deleted += bool(answer.get("Attributes"))
         return deleted
 
+    def present(self, user_ids: Sequence[str]) -> int:
+        """How many of ``user_ids`` still have an item (a consistent read each)."""
+        return sum(bool(self.client.get_item(TableName=self.table,
+                                             Key={"user_id": {"S": uid}},
+                                             ConsistentRead=True).get("Item"))
+                   for uid in user_ids)
+
 
 class UserTable(Protocol):
     def delete(self, user_ids: Sequence[str]) -> int: ...
+
+    def present(self, user_ids: Sequence[str]) -> int:
+        """How many of ``user_ids`` the table still holds."""
 
 
 class WarehouseEraser(Protocol):
     def erase(self, user_ids: Sequence[str], erasure_id: str) -> int:
         """Delete the users' rows in one audited transaction; rows deleted."""
+
+    def remaining(self, user_ids: Sequence[str]) -> int:
+        """Rows of ``user_ids`` still in :data:`WAREHOUSE_TABLES`."""
 
 
 def erase_in_warehouse(cursor: Any, user_ids: Sequence[str], erasure_id: str,
@@ -172,6 +195,17 @@ def erase_in_warehouse(cursor: Any, user_ids: Sequence[str], erasure_id: str,
                    "finished_at) values (%s, %s, %s, %s)",
                    (erasure_id, len(ids), deleted, now.replace(tzinfo=None)))
     return deleted
+
+
+def rows_of_users(cursor: Any, user_ids: Sequence[str]) -> int:
+    """Rows of ``user_ids`` in every table of :data:`WAREHOUSE_TABLES` (a DB-API cursor)."""
+    ids = list(user_ids)
+    marks = ", ".join(["%s"] * len(ids))
+    total = 0
+    for table in WAREHOUSE_TABLES:
+        cursor.execute(f"select count(*) from {table} where user_id in ({marks})", ids)
+        total += int(cursor.fetchone()[0])
+    return total
 
 
 Republish = Callable[[Sequence[str], str], Mapping[str, bool]]
@@ -294,38 +328,96 @@ def _capture(rewriter: ObjectRewriter, settings: ErasureSettings, days: Sequence
     return values
 
 
-def erase_users(user_ids: Sequence[str], ports: ErasurePorts, settings: ErasureSettings,
-                *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ErasureReport:
-    """Run (or finish) the erasure of ``user_ids``; see the module docstring."""
-    ids = list(dict.fromkeys(user_ids))
-    writer = S3RegisterWriter(ports.s3, settings.lake_bucket)
-    register = writer.update(lambda r: r.requested(ids, now()))
-    rid = request_id(register, ids)
-    report = ErasureReport(rid, len(ids))
-    progress = _Progress(ports.s3, settings.lake_bucket, rid)
-    rewriter = ObjectRewriter(ports.s3)
-    layers = {name: LayerCount() for name in ("raw", "quarantine", "transform")}
+def unpublished_raw_days(rewriter: ObjectRewriter, bucket: str,
+                         user_ids: Sequence[str]) -> list[str]:
+    """The raw days with no transform version at all (never transformed, or every run
+    of them stopped at the data-quality gate) whose raw objects hold one of
+    ``user_ids``. The transform layer cannot say who arrived on such a day, so the S3
+    listing finds them (raw ``p_date`` folders without a ``users`` folder of the same
+    day) and only their raw objects are read, the ``login`` column of each."""
+    published = {day_in_key(k) for k in _keys(rewriter, bucket, f"{USERS.prefix}/")}
+    prefix = f"{RAW.prefix}/"
+    by_day: dict[str, list[str]] = {}
+    for key in _keys(rewriter, bucket, prefix):
+        day = partition_day(key, prefix)
+        if day is None or day in published or key.rsplit("/", 1)[-1].startswith((".", "_")):
+            continue
+        by_day.setdefault(day, []).append(key)
+    return [day for day, keys in sorted(by_day.items())
+            if any(users_in_raw(rewriter.read(bucket, k), user_ids) for k in keys)]
 
-    # 2) the affected days (the ones a first, killed attempt found are kept), the values
-    found = affected_days(rewriter, settings.lake_bucket, ids)
-    days = sorted(set(progress.doc["days"]) | set(found))
-    progress.doc["days"] = days
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    """The days one request rewrites: ``days`` are republished after their raw objects
+    are, ``raw_only_days`` (no published version) only have their raw objects rewritten.
+    Days and counts, never ids."""
+
+    request_id: str
+    days: tuple[str, ...]
+    raw_only_days: tuple[str, ...] = ()
+
+    def items(self, done: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """One ``{"p_date", "republish"}`` per day still to do, in date order (what the
+        erasure state machine's Map runs)."""
+        return [{"p_date": d, "republish": d in self.days}
+                for d in sorted({*self.days, *self.raw_only_days}) if d not in done]
+
+
+def plan_erasure(ids: Sequence[str], s3: Any, settings: ErasureSettings, now: datetime
+                 ) -> tuple[ErasureRegister, ErasurePlan, LayerCount]:
+    """Steps 1 to 3: register the ids, find the affected days (the transform layer's
+    ``user_id``, and the raw days that never published), keep the values' hashes for
+    the verify (once per request), filter the quarantine. Idempotent: a rerun finds
+    what is still left and keeps what a first, killed attempt found."""
+    writer = S3RegisterWriter(s3, settings.lake_bucket)
+    register = writer.update(lambda r: r.requested(ids, now))
+    rid = request_id(register, ids)
+    progress = _Progress(s3, settings.lake_bucket, rid)
+    rewriter = ObjectRewriter(s3)
+    days = sorted(set(progress.doc["days"]) | set(affected_days(rewriter, settings.lake_bucket,
+                                                                ids)))
+    raw_only = sorted((set(progress.doc.get("raw_only_days", []))
+                       | set(unpublished_raw_days(rewriter, settings.lake_bucket, ids)))
+                      - set(days))
+    progress.doc["days"], progress.doc["raw_only_days"] = days, raw_only
     if not progress.step_done("capture"):
-        values = _capture(rewriter, settings, days, ids)
+        values = _capture(rewriter, settings, [*days, *raw_only], ids)
         register = writer.update(lambda r: _with_values(r, values))
         progress.mark("capture")
     else:
         progress.save()
-    report.days_affected = days
-
-    # 3) the quarantine, whatever day it is under
+    quarantine = LayerCount()
     for bucket, key in _error_objects(rewriter, settings):
-        layers["quarantine"].add(rewriter.rewrite(bucket, key,
-                                                  lambda b: lines_without(b, ids)))
+        quarantine.add(rewriter.rewrite(bucket, key, lambda b: lines_without(b, ids)))
+    return register, ErasurePlan(rid, tuple(days), tuple(raw_only)), quarantine
+
+
+def erase_raw_day(rewriter: ObjectRewriter, settings: ErasureSettings,
+                  register: ErasureRegister, day: str) -> LayerCount:
+    """Rewrite one day's raw objects without any registered user (under its lease)."""
+    count = LayerCount()
+    for key in _raw_keys(rewriter, settings.lake_bucket, day):
+        count.add(rewriter.rewrite(settings.lake_bucket, key,
+                                   lambda b: parquet_without(b, register)))
+    return count
+
+
+def erase_users(user_ids: Sequence[str], ports: ErasurePorts, settings: ErasureSettings,
+                *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ErasureReport:
+    """Run (or finish) the erasure of ``user_ids``; see the module docstring."""
+    ids = list(dict.fromkeys(user_ids))
+    register, plan, quarantine = plan_erasure(ids, ports.s3, settings, now())
+    rid = plan.request_id
+    report = ErasureReport(rid, len(ids))
+    progress = _Progress(ports.s3, settings.lake_bucket, rid)
+    rewriter = ObjectRewriter(ports.s3)
+    layers = {"raw": LayerCount(), "quarantine": quarantine, "transform": LayerCount()}
+    report.days_affected = sorted({*plan.days, *plan.raw_only_days})
 
     # 4) each affected day under its lease: raw, then the transform's republish
     done = set(progress.doc["done_days"])
-    pending = [d for d in days if d not in done]
+    pending = [item["p_date"] for item in plan.items(sorted(done))]
     holder = f"erasure:{rid}"
     leased: list[str] = []
     started = now()
@@ -338,19 +430,19 @@ def erase_users(user_ids: Sequence[str], ports: ErasurePorts, settings: ErasureS
             else:
                 report.days_held.append(day)
         for day in leased:
-            for key in _raw_keys(rewriter, settings.lake_bucket, day):
-                layers["raw"].add(rewriter.rewrite(
-                    settings.lake_bucket, key, lambda b: parquet_without(b, register)))
-        if leased:
-            outcome = ports.republish(leased, f"erase-{started:%Y%m%dT%H%M%S}")
-            for day in leased:
+            layers["raw"].add(erase_raw_day(rewriter, settings, register, day))
+        done.update(d for d in leased if d in plan.raw_only_days)
+        republish = [d for d in leased if d in plan.days]
+        if republish:
+            outcome = ports.republish(republish, f"erase-{started:%Y%m%dT%H%M%S}")
+            for day in republish:
                 if outcome.get(day):
                     done.add(day)
                     layers["transform"].objects_rewritten += 1
                 else:
                     report.days_failed.append(day)
-            progress.doc["done_days"] = sorted(done)
-            progress.save()
+        progress.doc["done_days"] = sorted(done)
+        progress.save()
     finally:
         for day in leased:
             ports.leases.release(day, holder)
@@ -366,7 +458,8 @@ def erase_users(user_ids: Sequence[str], ports: ErasurePorts, settings: ErasureS
     # 6) complete once every day is
     report.complete = not report.days_held and not report.days_failed
     if report.complete:
-        writer.update(lambda r: r.completed(ids, now()))
+        S3RegisterWriter(ports.s3, settings.lake_bucket).update(
+            lambda r: r.completed(ids, now()))
         progress.mark("complete")
     log.info("erasure %s: %s", rid, json.dumps(report.as_dict()))
     return report

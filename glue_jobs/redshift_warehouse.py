@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,33 @@ class RedshiftWarehouse:
         return commit_load(self._connect(), self._table, self._record_failure, p_date=p_date,
                            load_id=load_id, started_at=started_at, transaction=transaction,
                            replace=replace)
+
+    def erase(self, user_ids: Sequence[str], erasure_id: str) -> int:
+        """The users' rows out of the model and staging tables and one count-only row in
+        ``audit.erasure_log``, in one transaction (``glue_jobs.erasure_job``)."""
+        from glue_jobs.erasure_job import erase_in_warehouse
+
+        conn = self._connect()
+        try:
+            deleted = erase_in_warehouse(conn.cursor(), user_ids, erasure_id, utc_now())
+            conn.commit()
+        except Exception:
+            safe_rollback(conn)
+            raise
+        finally:
+            safe_close(conn)
+        return deleted
+
+    def remaining(self, user_ids: Sequence[str]) -> int:
+        """Rows of ``user_ids`` still in the model and staging tables."""
+        from glue_jobs.erasure_job import rows_of_users
+
+        conn = self._connect()
+        try:
+            return rows_of_users(conn.cursor(), user_ids)
+        finally:
+            safe_rollback(conn)
+            safe_close(conn)
 
     def _record_failure(self, failed: LoadResult) -> None:
         try:

@@ -47,6 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINTS = {
     "transform_users": "glue_jobs/entrypoints/transform_users.py",
     "bulk_import": "glue_jobs/entrypoints/bulk_import.py",
+    "erase_users": "glue_jobs/entrypoints/erase_users.py",
 }
 """Glue job key → entrypoint script, relative to the repository root."""
 

@@ -65,6 +65,8 @@ from contracts.erasure_store import register_uri
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
+from glue_jobs.erasure_job import ERRORS_PREFIX
+from glue_jobs.erasure_steps import EXECUTIONS_PREFIX
 from infra.assets import BOOTSTRAP_HANDLER, LAMBDA_IMAGE, GlueAssets, StagedAssets
 from infra.config import EnvConfig
 from infra.policy import service_principal as _service
@@ -75,12 +77,14 @@ from infra.retention import log_retention
 from infra.suppressions import SkipInScope, skip
 from infra.translate import crawler_properties, glue_table_input
 from ingest_lambda import METRICS_NAMESPACE, SERVICE_NAME
+from orchestration.erasure import ERASURE_DEFINITION, erasure_placeholder_values
 from orchestration.schedules import ingest_schedule, nightly_pipeline_schedule
 from orchestration.state_machine import DEFINITION_PATH, placeholder_values
 
 __all__ = [
     "BACKFILL_DEFINITION_PATH",
     "BACKFILL_STATE_MACHINE_NAME",
+    "ERASE_STATE_MACHINE_NAME",
     "FIREHOSE_ERROR_PREFIX",
     "FIREHOSE_PREFIX",
     "GLUE_ASSETS_PREFIX",
@@ -100,6 +104,8 @@ GLUE_ASSETS_PREFIX = "glue-assets/"
 INGEST_FUNCTION_NAME = "udp-ingest"
 PIPELINE_STATE_MACHINE_NAME = "udp-pipeline"
 BACKFILL_STATE_MACHINE_NAME = "udp-backfill"
+ERASE_STATE_MACHINE_NAME = "udp-erase"
+ERASURE_PREFIX = "_erasure/"
 
 
 _IMAGE_PLATFORM = {"x86_64": ecr_assets.Platform.LINUX_AMD64,
@@ -143,6 +149,7 @@ class UdpStack(Stack):
         self._ingest()
         self.push = PushIngest(self, "Push", push_props_for(self))  # docs/reference/push.md
         self._orchestration()
+        self._erasure()
         self._query()
 
     # ------------------------------------------------------------------ helpers
@@ -677,21 +684,7 @@ class UdpStack(Stack):
         # (glue_jobs.bulk_import.check_manifest: GetObject, ListObjectsV2 = s3:ListBucket)
         load_role.add_to_policy(_statement(
             ["s3:GetObject"], [self.lake.arn_for_objects(f"{USERS.prefix}/*")]))
-        load_role.add_to_policy(_statement(
-            ["glue:GetConnection"],
-            [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))
-        load_role.add_to_policy(_statement(
-            ["ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSubnets",
-             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], ["*"]))
-        load_role.add_to_policy(_statement(["ec2:DescribeVpcAttribute"],
-                                           [self.arn("ec2", "vpc", self.vpc.vpc_id)]))
-        # the job's ENIs go in the connection's one subnet, with its security group
-        load_role.add_to_policy(_statement(
-            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags",
-             "ec2:DeleteTags"],
-            [self.arn("ec2", "network-interface", "*"),
-             self.arn("ec2", "subnet", subnet.subnet_id),
-             self.arn("ec2", "security-group", self.glue_sg.security_group_id)]))
+        self._vpc_job_grants(load_role)
         self.load_role = load_role
         self.load_job = glue.CfnJob(
             self, "BulkImportJob", name=cfg.load_job, role=load_role.role_arn,
@@ -717,6 +710,26 @@ class UdpStack(Stack):
         self.load_job.add_resource_dependency(self.security_configuration)
         self.load_job.node.add_dependency(self._deployment)
         self.load_job.node.add_dependency(self.warehouse_bootstrap)  # its login exists first
+
+    def _vpc_job_grants(self, role: iam.Role) -> None:
+        """What a job in the VPC through the Glue NETWORK connection needs: the
+        connection, the network's description, its ENIs in the connection's one subnet
+        with its security group."""
+        env, subnet = self.env_cfg, self.private_subnets[0]
+        role.add_to_policy(_statement(
+            ["glue:GetConnection"],
+            [self.arn("glue", "catalog"), self.arn("glue", "connection", f"udp-{env.name}-vpc")]))
+        role.add_to_policy(_statement(
+            ["ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSubnets",
+             "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], ["*"]))
+        role.add_to_policy(_statement(["ec2:DescribeVpcAttribute"],
+                                      [self.arn("ec2", "vpc", self.vpc.vpc_id)]))
+        role.add_to_policy(_statement(
+            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags",
+             "ec2:DeleteTags"],
+            [self.arn("ec2", "network-interface", "*"),
+             self.arn("ec2", "subnet", subnet.subnet_id),
+             self.arn("ec2", "security-group", self.glue_sg.security_group_id)]))
 
     def _warehouse_bootstrap(self) -> None:
         """The load user, its schemas and grants, made by the deploy: a custom resource
@@ -966,6 +979,105 @@ class UdpStack(Stack):
         self.nightly_schedule = CfnResource(self, "NightlySchedule",
                                             type="AWS::Scheduler::Schedule",
                                             properties=nightly.cfn_properties())
+
+    # ------------------------------------------------------------------ erasure
+
+    def _erasure(self) -> None:
+        """The right to erasure (docs/operate/erasure.md): the erasure Glue job, one run
+        per step of ``orchestration/erasure.asl.json``, and that state machine."""
+        cfg, env, lake = self.cfg, self.env_cfg, self.lake
+        role = self._glue_job_role("EraseJobRole", "Glue erasure job", cfg.erase_job)
+        # rewrites raw, the quarantine and the transform tables, and deletes the older
+        # object versions of what it rewrites (DeleteObject with a versionId is
+        # s3:DeleteObjectVersion); the verify reads the noncurrent versions left
+        objects = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion",
+                   "s3:DeleteObjectVersion"]
+        role.add_to_policy(_statement(objects, [
+            lake.arn_for_objects(f"{RAW.prefix}/*"),
+            *[lake.arn_for_objects(f"{t.prefix}/*") for t in (*MODEL_TABLES, DQ_RESULTS)],
+            lake.arn_for_objects(f"{ERRORS_PREFIX}*"),
+            self.errors.arn_for_objects("*")]))
+        # the register, the requests' progress, the executions' plans, the ids files
+        role.add_to_policy(_statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                      [lake.arn_for_objects(f"{ERASURE_PREFIX}*")]))
+        role.add_to_policy(_statement(["s3:ListBucket", "s3:ListBucketVersions"],
+                                      [lake.bucket_arn, self.errors.bucket_arn]))
+        # the day's republish: the transform job's catalog reads and publish
+        for database, table in ((cfg.raw_database, RAW.name),
+                                (cfg.transform_database, DQ_RESULTS.name)):
+            role.add_to_policy(_statement(["glue:GetTable", "glue:GetPartitions"],
+                                          self.glue_catalog_arns(database, table)))
+        role.add_to_policy(_statement(
+            ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartition",
+             "glue:GetPartitions", "glue:CreatePartition", "glue:UpdatePartition"],
+            self.glue_catalog_arns(cfg.transform_database)))
+        role.add_to_policy(_statement(["secretsmanager:GetSecretValue"],
+                                      [self.salt_secret.secret_arn,
+                                       self.redshift_secret.secret_arn]))
+        role.add_to_policy(_statement(["dynamodb:DeleteItem", "dynamodb:GetItem"],
+                                      [self.push.table.table_arn]))
+        self._vpc_job_grants(role)
+        self.erase_role = role
+        self.erase_job = glue.CfnJob(
+            self, "EraseJob", name=cfg.erase_job, role=role.role_arn,
+            description="One step of an erasure request (--step), run by the udp-erase "
+                        "state machine.",
+            glue_version="6.0", worker_type=env.transform_worker_type,
+            number_of_workers=env.transform_workers, max_retries=0,
+            timeout=env.job_timeout_minutes,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(
+                max_concurrent_runs=env.max_concurrent_runs),
+            security_configuration=self.security_configuration.name,
+            connections=glue.CfnJob.ConnectionsListProperty(
+                connections=[f"udp-{env.name}-vpc"]),
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3",
+                script_location=self.scripts.s3_url_for_object(
+                    GLUE_ASSETS_PREFIX + self._assets.script_keys["erase_users"])),
+            default_arguments={
+                **self._common_job_args([self._wheel_uri, *env.glue_python_modules],
+                                        cfg.erase_job),
+                "--lake_uri": f"s3://{cfg.lake_bucket}",
+                "--errors_bucket": cfg.errors_bucket,
+                "--salt_secret_id": self.salt_secret.secret_arn,
+                "--secret_id": self.redshift_secret.secret_arn,
+                "--user_table": self.push.names["table"]})
+        self.erase_job.add_resource_dependency(self.glue_connection)
+        self.erase_job.add_resource_dependency(self.security_configuration)
+        self.erase_job.node.add_dependency(self._deployment)
+        self.erase_job.node.add_dependency(self.warehouse_bootstrap)
+
+        sm_role = iam.Role(self, "EraseStateMachineRole",
+                           assumed_by=_service("states.amazonaws.com", self.account),
+                           description="Erasure: runs the erasure job's steps under the "
+                                       "dates' leases")
+        sm_role.add_to_policy(_statement(
+            ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            [self.arn("glue", "job", cfg.erase_job)]))
+        sm_role.add_to_policy(_statement(
+            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [self.lease_table.table_arn]))
+        sm_role.add_to_policy(_statement(["sns:Publish"], [self.topic.topic_arn]))
+        # the plan and the verify's counts the job writes for the execution
+        sm_role.add_to_policy(_statement(
+            ["s3:GetObject"], [lake.arn_for_objects(f"{EXECUTIONS_PREFIX}*")]))
+        sm_role.add_to_policy(self.kms_use())
+        self.erase_state_machine_role = sm_role
+        substitutions = erasure_placeholder_values(cfg, env.account, env.region)
+        substitutions["AlertTopicArn"] = self.topic.topic_arn
+        self.erasure = sfn.StateMachine(
+            self, "EraseStateMachine", state_machine_name=ERASE_STATE_MACHINE_NAME,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(
+                ERASURE_DEFINITION.read_text(encoding="utf-8")),
+            definition_substitutions=substitutions, role=sm_role, tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group("EraseLogs",
+                                           f"/aws/vendedlogs/states/{ERASE_STATE_MACHINE_NAME}"),
+                level=sfn.LogLevel.ERROR, include_execution_data=False))
+        self.erasure.node.add_dependency(self.erase_job)
+        self.erasure.node.add_dependency(self.lease_table)
+        self._alarm_on_executions("Erase", self.erasure)
 
     def _alarm_on_executions(self, construct_id: str, machine: sfn.StateMachine) -> None:
         """Alert when an execution fails, times out or is aborted (Step Functions

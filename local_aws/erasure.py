@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.erasure_store import S3RegisterStore
+from contracts.erasure_store import S3RegisterStore, read_body
 from glue_jobs.erasure import lines_without
 from glue_jobs.erasure_job import (
     WAREHOUSE_TABLES,
@@ -28,12 +29,18 @@ from glue_jobs.erasure_job import (
     ErasureSettings,
     erase_in_warehouse,
     erase_users,
+    rows_of_users,
 )
 from glue_jobs.erasure_verify import count_in, fingerprint
 from local_aws.processes import running_push_server
+from local_aws.stepfunctions import TaskError
 
 __all__ = ["LAYERS", "LocalErasure", "PushServerRunning", "UnknownErasure", "erasure_counts",
            "erasure_line"]
+
+
+SFN_GLUE_JOB_SYNC = "arn:aws:states:::glue:startJobRun.sync"
+SFN_S3_GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
 
 
 class PushServerRunning(RuntimeError):
@@ -77,6 +84,14 @@ class _Warehouse:
         self.cloud.warehouse.purge_deleted_rows(WAREHOUSE_TABLES)
         return deleted
 
+    def remaining(self, user_ids: Sequence[str]) -> int:
+        import psycopg
+
+        if not (self.cloud.paths.warehouse / "pgdata" / "PG_VERSION").exists():
+            return 0
+        with psycopg.connect(self.cloud.load_uri) as conn, conn.cursor() as cur:
+            return rows_of_users(cur, user_ids)
+
 
 class _PushUsers:
     """The push path's DynamoDB user table as ``udp serve`` saves it between runs."""
@@ -101,6 +116,37 @@ class _PushUsers:
             tmp.write_text("".join(kept))
             tmp.replace(self.path)
         return deleted
+
+    def present(self, user_ids: Sequence[str]) -> int:
+        if not self.path.is_file():
+            return 0
+        wanted = set(user_ids)
+        return sum(json.loads(line).get("user_id", {}).get("S") in wanted
+                   for line in self.path.read_text().splitlines() if line.strip())
+
+
+class _StepClients:
+    """``glue_jobs.erasure_steps.ErasureClients`` on the twins."""
+
+    def __init__(self, erasure: LocalErasure) -> None:
+        self.erasure, self.cloud = erasure, erasure.cloud
+
+    def s3(self) -> Any:
+        return self.cloud.s3
+
+    def runtime(self) -> Any:
+        from local_aws.glue.spark_runtime import LocalRuntime
+
+        return LocalRuntime(self.cloud.spark, self.cloud.catalog, self.cloud.store)
+
+    def salt(self, secret_id: str) -> str:
+        return str(self.cloud.cfg.email_hash_salt)
+
+    def warehouse(self, secret_id: str) -> _Warehouse:
+        return _Warehouse(self.cloud)
+
+    def users(self, table: str) -> _PushUsers:
+        return _PushUsers(self.cloud.paths.state_dir)
 
 
 class LocalErasure:
@@ -129,6 +175,59 @@ class LocalErasure:
             leases=DynamoLeases(cloud.dynamodb, cloud.cfg.lease_table),
             warehouse=_Warehouse(cloud), users=_PushUsers(cloud.paths.state_dir),
             republish=self._republish)
+
+    def job_arguments(self, run_arguments: Mapping[str, str]) -> dict[str, str]:
+        """The erasure job's resolved options for one run: the deployed job's defaults
+        (this state's names) under the run's ``--name`` arguments."""
+        cfg = self.cloud.cfg
+        defaults = {"JOB_NAME": cfg.erase_job, "lake_uri": cfg.lake_uri,
+                    "errors_bucket": cfg.errors_bucket, "salt_secret_id": "local",
+                    "secret_id": "local", "user_table": "push-users"}
+        return {**defaults, **{k.removeprefix("--"): v for k, v in run_arguments.items()}}
+
+    def run_job_step(self, run_arguments: Mapping[str, str]) -> dict[str, Any]:
+        """One run of the erasure Glue job on the twins (``glue_jobs.erasure_steps``)."""
+        from glue_jobs.erasure_steps import main
+
+        return main(self.job_arguments(run_arguments), _StepClients(self))
+
+    def _job_sync(self, fallback: Any, params: dict[str, Any]) -> Any:
+        name = params["JobName"]
+        if name != self.cloud.cfg.erase_job:
+            return fallback(params)
+        run_id = f"jr_{uuid.uuid4().hex}"
+        try:
+            output = self.run_job_step(params.get("Arguments") or {})
+        except Exception as exc:  # what Step Functions reports for a failed .sync run
+            raise TaskError("States.TaskFailed", json.dumps({
+                "Id": run_id, "JobName": name, "JobRunState": "FAILED",
+                "ErrorMessage": f"{type(exc).__name__}: {exc}"})) from None
+        return {"Id": run_id, "JobName": name, "JobRunState": "SUCCEEDED", "Output": output}
+
+    def _get_object(self, params: dict[str, Any]) -> Any:
+        """``aws-sdk:s3:getObject`` as Step Functions answers it: the body as text."""
+        # a refusal is a ClientError: the executor names it as Step Functions does
+        answer = self.cloud.s3.get_object(Bucket=params["Bucket"], Key=params["Key"])
+        body = read_body(answer["Body"])
+        return {"Body": body.decode("utf-8"), "ContentLength": len(body),
+                "ContentType": answer.get("ContentType", "binary/octet-stream")}
+
+    def task_registry(self) -> Any:
+        """The pipeline's task handlers, with the erasure job's runs and the plan reads."""
+        registry = self.cloud.task_registry()
+        fallback = registry.get(SFN_GLUE_JOB_SYNC)
+        registry.register(SFN_GLUE_JOB_SYNC, lambda p: self._job_sync(fallback, p))
+        registry.register(SFN_S3_GET_OBJECT, self._get_object)
+        return registry
+
+    def executor(self, wait_scale: float | None = None) -> Any:
+        """``orchestration/erasure.asl.json`` in the local executor, on the twins."""
+        from local_aws.stepfunctions import AslExecutor
+        from orchestration.erasure import load_erasure_definition
+
+        return AslExecutor(load_erasure_definition(self.cloud.cfg), self.task_registry(),
+                           wait_scale=self.cloud.wait_scale if wait_scale is None
+                           else wait_scale, history=self.cloud.history, name="udp-erase")
 
     def erase(self, user_ids: Sequence[str]) -> ErasureReport:
         """``glue_jobs.erasure_job.erase_users`` on the twins, then the local files."""

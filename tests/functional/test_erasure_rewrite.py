@@ -92,3 +92,42 @@ def test_quarantine_lines_holding_an_id_anywhere_go() -> None:
 def test_partition_day_reads_the_hive_folder() -> None:
     assert partition_day(KEY, "raw/user_data/") == "2026-11-22"
     assert partition_day("raw/user_data/_staging/x", "raw/user_data/") is None
+
+
+def test_a_deleted_version_folder_leaves_no_version_behind(s3: Any) -> None:
+    # GIVEN a superseded transform version deleted as the transform deletes a folder
+    # (plain deletes on a versioned bucket: delete markers over the old bytes), and the
+    # version now published
+    old = "transform/users/_versions/2026-11-22/run-a/p_date=2026-11-22/part-0.parquet"
+    new = "transform/users/_versions/2026-11-22/run-b/p_date=2026-11-22/part-0.parquet"
+    body, _ = raw_body(2)
+    for key in (old, new):
+        s3.put_object(Bucket="udp-lake", Key=key, Body=body)
+    s3.delete_object(Bucket="udp-lake", Key=old)
+    rewriter = ObjectRewriter(s3)
+    prefix = "transform/users/_versions/2026-11-22/"
+    assert [k for k, _v in rewriter.versions("udp-lake", prefix)] == [old]
+    # WHEN the day's versions root is purged
+    deleted = rewriter.purge_prefix("udp-lake", prefix)
+    # THEN the old bytes and the marker are gone, the published object is untouched
+    assert deleted == 2
+    listing = s3.list_object_versions(Bucket="udp-lake", Prefix=prefix)
+    assert [v["Key"] for v in listing["Versions"]] == [new]
+    assert not listing.get("DeleteMarkers")
+    assert rewriter.versions("udp-lake", prefix) == []
+
+
+def test_a_raw_day_never_published_is_found_only_when_it_holds_an_id(s3: Any) -> None:
+    from glue_jobs.erasure_job import unpublished_raw_days
+
+    # GIVEN three raw days: one published, two never transformed, one of which holds
+    body, ids = raw_body(3)
+    other, _ = raw_body(0)
+    for day, payload in (("2026-11-20", body), ("2026-11-21", body), ("2026-11-22", other)):
+        s3.put_object(Bucket="udp-lake", Key=f"raw/user_data/p_date={day}/obj", Body=payload)
+    s3.put_object(Bucket="udp-lake", Body=b"x", Key=(
+        "transform/users/_versions/2026-11-20/r1/p_date=2026-11-20/part-0.parquet"))
+    # WHEN the days holding ids[1] and never published are asked for
+    days = unpublished_raw_days(ObjectRewriter(s3), "udp-lake", [ids[1]])
+    # THEN only the unpublished day that holds the user is found
+    assert days == ["2026-11-21"]

@@ -25,6 +25,7 @@ from local_aws.stepfunctions import (
 )
 from local_aws.stepfunctions.history import HistoryStore, RunNotFoundError
 from orchestration.backfill import BACKFILL_DEFINITION, DEFAULT_MAX_CONCURRENT_RUNS
+from orchestration.erasure import ERASURE_DEFINITION, ERASURE_PLACEHOLDERS
 from orchestration.schedules import p_date_for
 
 ORCH = Path(__file__).resolve().parents[2] / "orchestration"
@@ -151,6 +152,8 @@ def test_definition_file_is_json_with_only_the_deploy_placeholders() -> None:
     assert placeholders(raw) == set(NAMES)
     # (the range backfill runs the same jobs and crawlers and takes the same date leases)
     assert placeholders(load_definition(BACKFILL_DEFINITION)) == set(NAMES)
+    # (the erasure runs its own job, takes the same leases and reads from the lake)
+    assert placeholders(load_definition(ERASURE_DEFINITION)) == ERASURE_PLACEHOLDERS
 
 
 def test_backfill_map_concurrency_does_not_exceed_glue_max_concurrent_runs() -> None:
@@ -166,7 +169,8 @@ def _asl_validator() -> str | None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: asl-validator "
                     "(npm registry) cannot run; the Python structural checks still apply")
-@pytest.mark.parametrize("path", [DEFINITION, BACKFILL_DEFINITION], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [DEFINITION, BACKFILL_DEFINITION, ERASURE_DEFINITION],
+                         ids=lambda p: p.name)
 def test_aws_asl_validator_accepts_the_definitions(path: Path) -> None:
     # GIVEN the AWS asl-validator from the npm registry (installed by `make test`)
     validator = _asl_validator()

@@ -29,7 +29,8 @@ ROLE = "arn:aws:iam::123456789012:role/udp-sfn"
 NAMES = {"RawCrawlerName": "raw", "TransformCrawlerName": "tr", "TransformJobName": "tj",
          "LoadJobName": "lj", "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
          "PipelineStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:udp",
-         "LeaseTableName": "udp-date-leases"}
+         "LeaseTableName": "udp-date-leases", "EraseJobName": "ej",
+         "LakeBucketName": "udp-lake"}
 
 PURE_FLOW: dict[str, Any] = {
     "StartAt": "Describe",
@@ -84,7 +85,8 @@ def run_in_moto(sfn: Any, definition: dict[str, Any], data: Any) -> dict[str, An
     pytest.fail("moto execution did not finish")
 
 
-@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json"])
+@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json",
+                                  "erasure.asl.json"])
 def test_moto_accepts_the_deployed_definitions_after_substitution(sfn: Any, name: str) -> None:
     # GIVEN a deployed definition with this environment's names substituted
     definition = load_definition(ORCH / name)

@@ -53,6 +53,7 @@ _RENAMED: dict[tuple[str, str], str] = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
 }
 
 # Optimized Step Functions integrations: the actions each Resource needs, as AWS's

@@ -168,7 +168,8 @@ def test_failed_timed_out_and_aborted_executions_alert(machine: str,
         assert [render(a) for a in props["AlarmActions"]] == [topic]
 
 
-@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json"])
+@pytest.mark.parametrize("name", ["state_machine.asl.json", "backfill.asl.json",
+                                  "erasure.asl.json"])
 def test_both_definitions_end_executions_that_run_too_long(name: str) -> None:
     definition = json.loads((ROOT / "orchestration" / name).read_text())
     timeout = definition.get("TimeoutSeconds")
@@ -372,7 +373,7 @@ def test_job_roles_can_use_the_key_their_bookmarks_are_encrypted_with(
     configs = {c["Properties"]["Name"]: render(c["Properties"]["EncryptionConfiguration"])
                for c in resources(template, "AWS::Glue::SecurityConfiguration").values()}
     jobs = resources(template, "AWS::Glue::Job")
-    assert len(jobs) == 2
+    assert len(jobs) == 3  # transform, bulk import, erasure
     for job in jobs.values():
         props = job["Properties"]
         bookmarks = configs[props["SecurityConfiguration"]].get("JobBookmarksEncryption", {})

@@ -156,3 +156,56 @@ def test_a_malformed_date_is_named_before_spark_starts(template: dict[str, Any])
     argv = glue_argv(_job(template, "TransformJob"), {"--p_date": "2026-11-31"}, "t.py")
     with pytest.raises(InvalidDate, match="2026-11-31"):
         options_from_args(getResolvedOptions(argv, job_option_names(argv)))
+
+
+def _erasure_tasks() -> dict[str, dict[str, Any]]:
+    """Every Glue task of the erasure state machine, the Map's day task included."""
+    from orchestration.erasure import DAY_STATE, ERASURE_DEFINITION
+
+    states = json.loads(ERASURE_DEFINITION.read_text(encoding="utf-8"))["States"]
+    nested = states[DAY_STATE]["ItemProcessor"]["States"]
+    return {name: s for name, s in {**states, **nested}.items()
+            if s.get("Resource", "").startswith("arn:aws:states:::glue:startJobRun")}
+
+
+def test_every_erasure_step_parses_glues_argv(template: dict[str, Any]) -> None:
+    from glue_jobs.erasure_steps import STEPS, job_option_names, options_from_args
+    from local_aws.stepfunctions.payload import render_payload
+
+    ids = ["6f1c2e64-0d55-4c8a-9a57-3a1e8a0e2b11"]
+    top = {"user_ids": ids, "ids": json.dumps(ids, separators=(",", ":"))}
+    day = {"p_date": "2026-11-29", "republish": True, "waits": 0}
+    context = {"Execution": {"Name": "erase-2026-12-07", "Id": "arn:x"}}
+    seen = set()
+    for name, task in _erasure_tasks().items():
+        # GIVEN the argv Glue builds for the task, its Parameters as Step Functions renders them
+        state_input = day if name == "EraseDay" else top
+        rendered = render_payload(task["Parameters"], state_input, context)
+        assert rendered["JobName"] == "${EraseJobName}"
+        argv = glue_argv(_job(template, "EraseJob"), dict(rendered["Arguments"]),
+                         "erase_users.py")
+        # WHEN the entrypoint resolves it with AWS's parser
+        options = options_from_args(getResolvedOptions(argv, job_option_names(argv)))
+        # THEN the step, the execution, the lake and the step's own arguments come through
+        seen.add(options.step)
+        assert options.execution == "erase-2026-12-07"
+        assert options.settings.lake_bucket and options.settings.errors_bucket
+        if options.step == "day":
+            assert (options.p_date, options.republish) == ("2026-11-29", True)
+            assert options.salt_secret_id
+        else:
+            assert json.loads(options.ids or "") == ids
+    assert seen == set(STEPS)
+
+
+def test_an_erasure_step_without_its_arguments_is_named_before_anything_starts(
+        template: dict[str, Any]) -> None:
+    from glue_jobs.erasure_steps import InvalidErasureArguments, job_option_names, options_from_args
+
+    job = dict(_job(template, "EraseJob"))
+    argv = glue_argv(job, {"--step": "day", "--execution": "e1"}, "erase_users.py")
+    with pytest.raises(GlueArgumentError, match="--p_date"):
+        getResolvedOptions(argv, job_option_names(argv))
+    argv = glue_argv(job, {"--step": "wipe", "--execution": "e1"}, "erase_users.py")
+    with pytest.raises(InvalidErasureArguments, match="--step must be one of"):
+        options_from_args(getResolvedOptions(argv, job_option_names(argv)))

@@ -42,7 +42,8 @@ LOCAL_ONLY_IMPORTS = {
     # import name -> the one module allowed to import it inside a function, and why
     "sqlglot": ("sql/ddl.py", "declared_columns: the DDL review test, python -m sql.ddl"),
 }
-JOB_KEYS = {"transform_users": "TransformJob", "bulk_import": "BulkImportJob"}
+JOB_KEYS = {"transform_users": "TransformJob", "bulk_import": "BulkImportJob",
+            "erase_users": "EraseJob"}
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)$")
 

@@ -26,9 +26,12 @@ from typing import Any
 
 import pytest
 
+from contracts.erasure import REGISTER_KEY
 from contracts.erasure_store import register_uri
 from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
 from crawlers.specs import CrawlerSpec, default_specs
+from glue_jobs.erasure_job import ERRORS_PREFIX
+from orchestration.erasure import ERASURE_DEFINITION
 from orchestration.state_machine import DEFINITION_PATH
 from tests.infra import iam_derive as derive
 from tests.infra.cfn import (
@@ -150,6 +153,12 @@ DATA_API_OWN_STATEMENTS = ("redshift-data:DescribeStatement",
 # Redshift COPY ... IAM_ROLE from S3: list the prefix, get the objects, decrypt them;
 # GetBucketLocation lets Redshift find the bucket's region (AWS's COPY role examples).
 COPY_S3 = ("s3:GetObject",)
+# S3 authorizes a GetObject or DeleteObject that names a versionId as s3:GetObjectVersion /
+# s3:DeleteObjectVersion (S3 User Guide, "Retrieving object versions" and "Deleting
+# object versions from a versioning-enabled bucket"): the erasure job deletes the older
+# versions of every object it rewrites or deletes, and its verify reads the noncurrent
+# versions that are left. The method names alone do not show the versionId.
+S3_VERSIONED = ("s3:GetObjectVersion", "s3:DeleteObjectVersion")
 COPY_BUCKET = ("s3:ListBucket", "s3:GetBucketLocation")
 
 # What the local crawler (local_aws/glue/crawl.py) calls, and when: the model of Glue's
@@ -525,6 +534,12 @@ def bulk_import_needs(a: Arns) -> Needs:
          a.glue_table(USERS.database, USERS.name))
     _add(needs, {x for x in actions if x.startswith("secretsmanager:")},
          [job["DefaultArguments"]["--secret_id"]])
+    _connection_needs(a, job, needs)
+    return needs
+
+
+def _connection_needs(a: Arns, job: dict[str, Any], needs: Needs) -> None:
+    """A job in the VPC through its Glue NETWORK connection(s)."""
     for name in job["Connections"]["Connections"]:
         _add(needs, ["glue:GetConnection"],
              [a.arn("glue", "catalog"), a.arn("glue", f"connection/{name}")])
@@ -539,6 +554,49 @@ def bulk_import_needs(a: Arns) -> Needs:
             a.arn("ec2", "network-interface/*"),
             a.arn("ec2", f"subnet/{physical['SubnetId']}"),
             *[a.arn("ec2", f"security-group/{g}") for g in physical["SecurityGroupIdList"]]])
+
+
+def erase_needs(a: Arns) -> Needs:
+    job = _props(a.t, a.id("EraseJob", "AWS::Glue::Job"))
+    needs = _glue_job_base(a, job)
+    services, actions = _entry_actions("glue_jobs.entrypoints.erase_users")
+    assert services == {"glue", "s3", "secretsmanager", "dynamodb"}, services
+    args = job["DefaultArguments"]
+    lake, errors = args["--lake_uri"], f"s3://{args['--errors_bucket']}/"
+    listing = {"s3:ListBucket", "s3:ListBucketVersions"}
+    objects = {x for x in actions if x.startswith("s3:")} - listing
+    assert objects == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, objects
+    # what it rewrites, with the older versions of what it rewrites: raw, the model
+    # tables and dq results (the day's republish), the quarantine in both places
+    rewritten = [f"{lake}/{t.prefix}/" for t in (RAW, *MODEL_TABLES, DQ_RESULTS)]
+    _add(needs, objects | set(S3_VERSIONED),
+         [a.s3_objects(u) for u in [*rewritten, f"{lake}/{ERRORS_PREFIX}", errors]])
+    # the register, the requests' progress, the executions' plans and the ids files
+    _add(needs, objects, [a.s3_objects(f"{lake}/{REGISTER_KEY.split('/', 1)[0]}/")])
+    _add(needs, listing & actions, [a.bucket(lake.removeprefix("s3://")),
+                                    a.bucket(args["--errors_bucket"])])
+    # the republish is the transform's: its catalog writes, raw and dq results read
+    _add(needs, {x for x in actions if x.startswith("glue:")} - {"glue:GetConnection"},
+         a.glue_table(a.cfg.transform_database, "*"))
+    _add(needs, FROM_CATALOG, a.glue_table(RAW.database, RAW.name))
+    _add(needs, FROM_CATALOG, a.glue_table(DQ_RESULTS.database, DQ_RESULTS.name))
+    _add(needs, {x for x in actions if x.startswith("secretsmanager:")},
+         [args["--salt_secret_id"], args["--secret_id"]])
+    [table] = [rid for rid, res in resources(a.t, "AWS::DynamoDB::Table").items()
+               if _props(a.t, rid).get("TableName") == args["--user_table"]]
+    # the DynamoDB client is the user table's alone (DynamoUserTable); Glue's create_table
+    # and update_table share their method names with DynamoDB's, so the scan of the
+    # whole job would name those too
+    import ast
+    import inspect
+
+    from glue_jobs.erasure_job import DynamoUserTable
+
+    dynamo = derive.code_actions([], ["dynamodb"],
+                                 [ast.parse(inspect.getsource(DynamoUserTable))])
+    assert dynamo == {"dynamodb:DeleteItem", "dynamodb:GetItem"} <= actions, dynamo
+    _add(needs, dynamo, [f"<{table}.Arn>"])
+    _connection_needs(a, job, needs)
     return needs
 
 
@@ -592,6 +650,8 @@ def state_machine_needs(a: Arns, prefix: str, definition_path: Any) -> Needs:
                     "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")])
             if action == "sns:Publish" or action.startswith("dynamodb:"):  # KMS-encrypted
                 _add(needs, KMS_USE, [a.att("DataKey")])
+            if action == "s3:GetObject":  # an SSE-KMS object read
+                _add(needs, KMS_READ, [a.att("DataKey")])
     if props.get("LoggingConfiguration"):
         _add(needs, SFN_LOGS, ["*"])
     if props.get("TracingConfiguration", {}).get("Enabled"):
@@ -608,6 +668,14 @@ def _task_target(a: Arns, resource: str, args: dict[str, str]) -> str:
         return args["TopicArn"]
     if ":::states:startExecution" in resource:
         return args["StateMachineArn"]
+    if resource.startswith("arn:aws:states:::aws-sdk:s3:"):
+        # a literal Key, or the literal start of a States.Format one (then any key under it)
+        key = args.get("Key")
+        if key is None:
+            start = re.match(r"States\.Format\('([^{']*)", args["Key.$"])
+            assert start, args
+            key = start[1] + "*"
+        return f"{a.bucket(args['Bucket'])}/{key}"
     if ":::dynamodb:" in resource:
         [rid] = [rid for rid, res in resources(a.t, "AWS::DynamoDB::Table").items()
                  if res["Properties"].get("TableName") == args["TableName"]]
@@ -667,6 +735,9 @@ def derived_needs(synth: Synth) -> dict[str, tuple[str, Needs]]:
         "FirehoseRole": ("firehose.amazonaws.com", firehose_needs(a)),
         "TransformJobRole": ("glue.amazonaws.com", transform_needs(a)),
         "BulkImportJobRole": ("glue.amazonaws.com", bulk_import_needs(a)),
+        "EraseJobRole": ("glue.amazonaws.com", erase_needs(a)),
+        "EraseStateMachineRole": ("states.amazonaws.com", state_machine_needs(
+            a, "EraseStateMachine", ERASURE_DEFINITION)),
         "PipelineStateMachineRole": ("states.amazonaws.com", state_machine_needs(
             a, "PipelineStateMachine", DEFINITION_PATH)),
         "BackfillStateMachineRole": ("states.amazonaws.com", state_machine_needs(
@@ -720,7 +791,8 @@ def test_every_role_in_the_template_is_derived_or_named_as_cdks(
     "NightlyScheduleRole", "RedshiftCopyRole", "VpcFlowLogIAMRole",
     "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler",
     "PushFirehoseRole", "PushApiFunctionRole", "PushConsumerFunctionRole",
-    "PushApiGatewayLogsRole", "PushClientRole", "WarehouseBootstrapRole"])
+    "PushApiGatewayLogsRole", "PushClientRole", "WarehouseBootstrapRole", "EraseJobRole",
+    "EraseStateMachineRole"])
 def test_role_is_granted_exactly_what_it_needs(
         role: str, template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
     # GIVEN what the role's code and definitions derive to need
@@ -763,7 +835,7 @@ def test_the_comparison_catches_an_extra_and_a_missing_grant(
     "NightlyScheduleRole", "VpcFlowLogIAMRole",
     "CrawlerRole-udp-raw-crawler", "CrawlerRole-udp-transform-crawler",
     "PushFirehoseRole", "PushApiFunctionRole", "PushConsumerFunctionRole",
-    "PushApiGatewayLogsRole"])
+    "PushApiGatewayLogsRole", "EraseJobRole", "EraseStateMachineRole"])
 def test_trust_policy_names_the_service_that_runs_the_role(
         role: str, template: dict[str, Any], needs: dict[str, tuple[str, Needs]]) -> None:
     principal, _need = needs[role]
@@ -840,7 +912,8 @@ def test_crawler_call_table_matches_what_the_local_crawler_calls() -> None:
 
 
 def test_every_asl_task_resource_has_a_derivation() -> None:
-    for path in (DEFINITION_PATH, DEFINITION_PATH.with_name("backfill.asl.json")):
+    for path in (DEFINITION_PATH, DEFINITION_PATH.with_name("backfill.asl.json"),
+                 ERASURE_DEFINITION):
         for resource, _args in derive.asl_task_resources(derive.load_asl(path)):
             assert derive.task_actions(resource), resource
 

@@ -186,7 +186,7 @@ def test_scripts_and_wheel_are_deployed_to_the_scripts_bucket(synth: Synth,
         f"<{logical_id(template, 'ScriptsBucket')}>")
     staged = synth.outdir.parent / "staging" / "glue"
     assert sorted(p.name for p in (staged / "scripts").iterdir()) == [
-        "bulk_import.py", "transform_users.py"]
+        "bulk_import.py", "erase_users.py", "transform_users.py"]
 
 
 # ------------------------------------------------------------------ ingest
@@ -313,8 +313,32 @@ def test_backfill_state_machine_gets_the_nightly_names(template: dict[str, Any])
         nightly["DefinitionSubstitutions"])
 
 
+def test_erasure_state_machine_is_the_file_with_its_job_table_bucket_and_topic(
+        synth: Synth, template: dict[str, Any]) -> None:
+    # GIVEN the deployed erasure state machine THEN it is the file, its placeholders set
+    # to the erasure job, the lease table the nightly takes, the lake and the alert topic
+    from orchestration.erasure import ERASURE_DEFINITION, ERASURE_PLACEHOLDERS
+
+    props = _machine(template, "EraseStateMachine")
+    assert props["DefinitionString"] == ERASURE_DEFINITION.read_text(encoding="utf-8")
+    subs = render(props["DefinitionSubstitutions"])
+    assert set(subs) == ERASURE_PLACEHOLDERS
+    cfg = synth.env.pipeline
+    assert (subs["EraseJobName"], subs["LeaseTableName"], subs["LakeBucketName"]) == (
+        cfg.erase_job, cfg.lease_table, cfg.lake_bucket)
+    assert subs["AlertTopicArn"] == f"<{logical_id(template, 'AlertTopic', 'AWS::SNS::Topic')}>"
+    # AND its job is a Glue 6.0 Spark job in the VPC, at most as many runs at once as
+    # the Map erases days at once
+    job = render(template["Resources"]["EraseJob"]["Properties"])
+    assert (job["GlueVersion"], job["Command"]["Name"]) == ("6.0", "glueetl")
+    assert job["Connections"]["Connections"]
+    definition = json.loads(ERASURE_DEFINITION.read_text(encoding="utf-8"))
+    assert definition["States"]["EraseEachDay"]["MaxConcurrency"] <= (
+        job["ExecutionProperty"]["MaxConcurrentRuns"])
+
+
 def test_state_machines_log_and_trace(template: dict[str, Any]) -> None:
-    for prefix in ("PipelineStateMachine", "BackfillStateMachine"):
+    for prefix in ("PipelineStateMachine", "BackfillStateMachine", "EraseStateMachine"):
         props = _machine(template, prefix)
         assert props["StateMachineType"] == "STANDARD"
         assert props["TracingConfiguration"] == {"Enabled": True}
@@ -329,9 +353,9 @@ def test_alert_topic_is_encrypted_and_dlqs_alarm_into_it(synth: Synth,
     assert "KmsMasterKeyId" in topic
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     assert {render(a["Properties"]["AlarmActions"][0]) for a in alarms} == {f"<{topic_id}>"}
-    # two DLQ alarms + failed/timed-out/aborted executions of both state machines + the
-    # push consumer's on-failure queue and iterator age
-    assert len(alarms) == 2 + 2 * 3 + 2
+    # two DLQ alarms + failed/timed-out/aborted executions of the three state machines +
+    # the push consumer's on-failure queue and iterator age
+    assert len(alarms) == 2 + 3 * 3 + 2
 
 
 # ------------------------------------------------------------------ warehouse, query

@@ -22,6 +22,7 @@ from local_aws.stepfunctions import (
     validate_definition,
 )
 from orchestration.backfill import load_backfill_definition
+from orchestration.erasure import load_erasure_definition
 from orchestration.state_machine import load_pipeline_definition
 from tests.unit.asl_conformance import ECHO, machine, refused, run
 
@@ -32,6 +33,7 @@ def test_the_deployed_definitions_pass_every_check() -> None:
     # The files Step Functions runs must load locally with nothing refused
     validate_definition(load_pipeline_definition(PipelineConfig()))
     validate_definition(load_backfill_definition(PipelineConfig()))
+    validate_definition(load_erasure_definition(PipelineConfig()))
 
 
 # --------------------------------------------------------------------------- structure
