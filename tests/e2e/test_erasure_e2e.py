@@ -40,9 +40,27 @@ def _texts(path: Path) -> list[bytes]:
     return out
 
 
+NAME_SPAN = 200
+"""Bytes within which a first and a last name count as one person's name: in a JSON
+record, a log line or a row they sit side by side; a file of many users holds other
+people's first and last names far apart."""
+
+
+def _near(text: bytes, first: bytes, last: bytes) -> bool:
+    """Whether ``first`` and ``last`` occur within :data:`NAME_SPAN` bytes of each other."""
+    at = text.find(first)
+    while at != -1:
+        window = text[max(0, at - NAME_SPAN):at + len(first) + NAME_SPAN]
+        if last in window:
+            return True
+        at = text.find(first, at + 1)
+    return False
+
+
 def _found(state: Path, users: list[dict[str, Any]]) -> list[str]:
     """``path: value`` for every erased user's value anywhere under ``state``. A name
-    counts as found when its first and last names are both in the same file.
+    counts as found when its first and last names are near each other in a file's bytes,
+or in one row of a Parquet file.
 
     ``tmp/`` is left out only where it is this test process's own scratch (its Spark's
     shuffle files from runs before the erasure: every ``udp`` command is a process of
@@ -58,11 +76,14 @@ def _found(state: Path, users: list[dict[str, Any]]) -> list[str]:
         parts = path.relative_to(state).parts
         if parts[0] == "tmp" and len(parts) > 1 and parts[1] in own:
             continue
-        for text in _texts(path):
+        texts = _texts(path)
+        for i, text in enumerate(texts):
             hits += [f"{path.relative_to(state)}: {n.decode()}" for n in needles if n in text]
+            if i == 0 and len(texts) > 1:
+                continue  # a Parquet file's names are checked row by row, not across columns
             for user in users:
                 first, last = (user["name"][k].encode() for k in ("first", "last"))
-                if first in text and last in text and len(first) > 3 and len(last) > 3:
+                if len(first) > 3 and len(last) > 3 and _near(text, first, last):
                     hits.append(f"{path.relative_to(state)}: name of {user['login']['uuid']}")
     return sorted(set(hits))
 
