@@ -456,6 +456,10 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
         # the raw rows per day (for the result) are counted beside the DQ gate's jobs
         with ThreadPoolExecutor(len(groups) + 2) as pool:
             counting = pool.submit(_rows_read, raw_df)
+            # the caches complete before the gate plans on them: planned on a cache still
+            # being built, the per-user aggregation cannot see that the rows are already
+            # hash-partitioned by user and shuffles every user's partial measures again
+            daily_df.count()
             verdicts = _evaluate_days(runtime, days, groups, pool)
             passed = [d for d, results in verdicts.items() if all(r.passed for r in results)]
             rows_read = counting.result() if passed else {}

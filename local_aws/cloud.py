@@ -130,7 +130,8 @@ class _LocalLoadClients:
 
 class LocalCloud:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
-                 wait_scale: float = 0.01, spark_cores: int = 2) -> None:
+                 wait_scale: float = 0.01, spark_cores: int = 2,
+                 glue_service: bool = False) -> None:
         self.cfg = cfg or PipelineConfig()
         self.paths = LocalPaths(Path(state_dir).resolve())
         self.paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -164,6 +165,13 @@ class LocalCloud:
         self._spark_lock = threading.Lock()
         self._warehouse_lock = threading.Lock()
         self._starting: list[threading.Thread] = []
+        self.glue_service: Any = None
+        """With ``glue_service``, the transform job runs in the warm local Glue service
+        (``local_aws.glue.warm``) instead of on this process's Spark."""
+        if glue_service:
+            from local_aws.glue.warm import WarmGlue
+
+            self.glue_service = WarmGlue(self.paths.state_dir, cores=spark_cores)
         self._ensure_databases()
 
     # ------------------------------------------------------------------ lazily started engines
@@ -204,7 +212,10 @@ class LocalCloud:
 
     def _start_engine(self, name: str) -> None:
         try:
-            getattr(self, name)
+            if name == "spark" and self.glue_service is not None:
+                self.glue_service.ensure()  # the job's Spark is the service's
+            else:
+                getattr(self, name)
         except Exception:  # the stage that needs it starts it again and says why
             log.debug("starting %s ahead of the run failed", name, exc_info=True)
 
@@ -304,22 +315,18 @@ class LocalCloud:
         }
 
     def _transform_job(self, args: dict[str, str]) -> dict[str, Any]:
-        """The transform job's ``main`` on local Spark, as Glue runs the entrypoint."""
-        from glue_jobs.transform_job import main
+        """The transform job's ``main`` on local Spark, as Glue runs the entrypoint: in
+        the warm local Glue service when this cloud has one, else on this process's."""
+        from local_aws.glue.transform_entry import run_transform_job
 
         name = self.cfg.transform_job
-        if args.get("--p_dates"):  # a backfill chunk
-            from glue_jobs.transform_job import main_dates
-
-            return main_dates(_resolved(self.job_default_arguments()[name], name, args),
-                              _LocalTransformClients(self))
-        results = main(_resolved(self.job_default_arguments()[name], name, args),
-                       _LocalTransformClients(self))
-        if len(results) == 1:
-            return results[0].as_dict()
-        return {"days": [r.as_dict() for r in results],
-                "rows_read": sum(r.rows_read for r in results),
-                "rows_written": sum(r.rows_written for r in results)}
+        resolved = _resolved(self.job_default_arguments()[name], name, args)
+        if self.glue_service is not None:
+            out = self.glue_service.run_transform(
+                resolved, {SALT_SECRET_ID: self.cfg.email_hash_salt})
+        else:
+            out = run_transform_job(resolved, _LocalTransformClients(self))
+        return out
 
     def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
         """The bulk import's ``main`` against the local warehouse, as Glue runs it."""

@@ -36,6 +36,8 @@ __all__ = [
     "erasure_errors",
     "erasure_line",
     "glue_catalog",
+    "glue_service_info",
+    "glue_service_wanted",
     "ingest_users",
     "install",
     "java_missing",
@@ -48,6 +50,7 @@ __all__ = [
     "running_push_server",
     "running_services",
     "simulate_days",
+    "stop_glue_service",
     "warehouse_sql",
 ]
 
@@ -61,6 +64,34 @@ def local_cloud(state_dir: Path, **options: Any) -> Any:
     from local_aws.cloud import LocalCloud
 
     return LocalCloud(state_dir, **options)
+
+
+def glue_service_wanted(*, no_warm: bool = False) -> bool:
+    """Whether a command's Glue jobs run in the warm local Glue service
+    (``local_aws.glue.warm``): not with ``--no-warm`` or ``UDP_GLUE_SERVICE=off``.
+    ValueError (one line) if its idle timeout setting is not a number of minutes."""
+    from local_aws.glue.warm import idle_timeout_s, warm_wanted
+
+    wanted = warm_wanted(no_warm)
+    if wanted:
+        idle_timeout_s()
+    return wanted
+
+
+def glue_service_info(state_dir: Path) -> Any:
+    """The warm local Glue service running for ``state_dir``
+    (``local_aws.glue.warm.ServiceInfo``: pid, uptime, memory, idle time), or None."""
+    from local_aws.glue.warm import service_info
+
+    return service_info(Path(state_dir))
+
+
+def stop_glue_service(state_dir: Path) -> int | None:
+    """Stop the warm local Glue service of ``state_dir`` (after a run in progress); its
+    pid, or None when none ran."""
+    from local_aws.glue.warm import stop_service
+
+    return stop_service(Path(state_dir))
 
 
 def java_missing() -> str | None:

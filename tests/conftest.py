@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Glue jobs run in the test's own process (and its one Spark session) unless a test asks
+# for the warm local Glue service itself (tests/functional/test_glue_service.py)
+os.environ["UDP_GLUE_SERVICE"] = "off"
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 EVENTS = Path(__file__).resolve().parent / "events"

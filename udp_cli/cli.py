@@ -82,10 +82,19 @@ def _need_java() -> None:
         raise UserError(missing)
 
 
-def _stack(state_dir: Path) -> Any:
-    from local_aws.facade import local_cloud
+def _stack(state_dir: Path, args: argparse.Namespace | None = None) -> Any:
+    """The local cloud of ``state_dir``; for a command that runs Glue jobs (``args``
+    given), with the warm local Glue service unless ``--no-warm`` or the environment
+    turns it off."""
+    from local_aws.facade import glue_service_wanted, local_cloud
 
-    return local_cloud(state_dir)
+    if args is None:
+        return local_cloud(state_dir)
+    try:
+        warm = glue_service_wanted(no_warm=args.no_warm)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return local_cloud(state_dir, glue_service=warm)
 
 
 def _start_engines(stack: Any) -> None:
@@ -250,7 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     day = _p_date(args.date)
     _existing_state(args.state_dir)
     _need_java()
-    with _stack(args.state_dir) as stack:
+    with _stack(args.state_dir, args) as stack:
         _start_engines(stack)
         result = _run(stack, day, replace=args.replace)
         if result.status == "SUCCEEDED":
@@ -445,7 +454,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _backfill_dry_run(args.state_dir, dates, force=args.force)
     _need_java()
-    with _stack(args.state_dir) as stack, _progress_bar() as bar:
+    with _stack(args.state_dir, args) as stack, _progress_bar() as bar:
         _start_engines(stack)
         task = bar.add_task(f"backfill {dates[0]}..{dates[-1]}", total=len(dates))
 
@@ -507,7 +516,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     counts = _ingest(state_dir, day, args)
     timings["ingest (Lambda x Firehose)"] = time.perf_counter() - t0
-    with _stack(state_dir) as stack:
+    with _stack(state_dir, args) as stack:
         result = _run(stack, day)
         if result.status != "SUCCEEDED":
             return 1
@@ -644,6 +653,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="udp", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                         help="local state folder (default: %(default)s; env UDP_STATE_DIR)")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="run Glue jobs in this process, not in the warm local Glue "
+                             "service kept between commands (env UDP_GLUE_SERVICE=off)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def ingest_opts(p: argparse.ArgumentParser, invocations: int, pages: int,

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from contracts.pipeline import PipelineConfig
-from local_aws.facade import clean_up, date_leases, running_services
+from local_aws.facade import (
+    clean_up,
+    date_leases,
+    glue_service_info,
+    running_services,
+    stop_glue_service,
+)
 
 __all__ = ["cleanup_lines", "running_lines"]
 
@@ -23,7 +29,12 @@ def running_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[st
     """One line per server or engine running for ``state_dir`` and per date being run
     (a live date lease); empty when nothing runs."""
     cfg = cfg or PipelineConfig()
-    lines = [service.describe() for service in running_services(state_dir)]
+    glue = glue_service_info(state_dir)
+    # the service's Spark scratch folder is the service's: one line for both
+    lines = [service.describe() for service in running_services(state_dir)
+             if glue is None or service.pid != glue.pid]
+    if glue is not None:
+        lines.insert(0, glue.describe())
     leases = _leases(state_dir, cfg)
     for item in sorted(leases.scan(cfg.lease_table), key=lambda i: i["p_date"]["S"]):
         day = item["p_date"]["S"]
@@ -36,10 +47,13 @@ def running_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[st
 
 def cleanup_lines(state_dir: Path, cfg: PipelineConfig | None = None) -> list[str]:
     """Clean what killed runs left (dead pid records, an orphaned warehouse server, stale
-    scratch folders, leases of dead runs) and say what was done, one line each."""
+    scratch folders, leases of dead runs), stop the warm local Glue service, and say what
+    was done, one line each."""
     cfg = cfg or PipelineConfig()
+    glue = stop_glue_service(state_dir)  # first: its scratch folder goes with the rest
     report = clean_up(state_dir)
-    lines = [f"dropped dead warehouse holder pid {pid}" for pid in report.dead_handles]
+    lines = [f"stopped the warm local Glue service (pid {glue})"] if glue is not None else []
+    lines += [f"dropped dead warehouse holder pid {pid}" for pid in report.dead_handles]
     if report.stopped_warehouse:
         lines.append("stopped the warehouse server no live udp process held")
     lines += [f"removed scratch folder {path}" for path in report.removed_scratch]

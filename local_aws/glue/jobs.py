@@ -32,7 +32,8 @@ from local_aws.aws_model import require_operation, validate_request
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArgumentsPredicate", "InjectedFault", "JobFailed", "LocalGlueJobs"]
+__all__ = ["ArgumentsPredicate", "InjectedFault", "JobFailed", "JobRunError", "LocalGlueJobs",
+           "error_message"]
 
 JobFn = Callable[[dict[str, str]], dict[str, Any]]
 ArgumentsPredicate = Callable[[dict[str, str]], bool]
@@ -43,6 +44,22 @@ _START_JOB_RUN = require_operation("glue", "start_job_run")
 
 class JobFailed(Exception):
     """Raised by a job function for an expected, reportable failure (e.g. a DQ breach)."""
+
+
+class JobRunError(Exception):
+    """A job's failure raised in another process (the warm local Glue service,
+    ``local_aws.glue.warm``): it carries that exception's class name, so the run's
+    ``ErrorMessage`` reads exactly as when the job raised here."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def error_message(exc: BaseException) -> str:
+    """A failed run's ``ErrorMessage``: the exception's class name and its text."""
+    name = exc.name if isinstance(exc, JobRunError) else type(exc).__name__
+    return f"{name}: {exc}"
 
 
 def _client_error(code: str, message: str) -> ClientError:
@@ -178,7 +195,7 @@ class LocalGlueJobs:
             run["JobRunState"] = "SUCCEEDED"
         except Exception as exc:  # a job failure is data for the caller, like Glue's
             run["JobRunState"] = "FAILED"
-            run["ErrorMessage"] = f"{type(exc).__name__}: {exc}"
+            run["ErrorMessage"] = error_message(exc)
         finally:
             with self._lock:
                 self._running[JobName] -= 1
