@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # the ingest Lambda image ships without pyarrow
 from contracts.schema import Field, Kind, arrow_schema, glue_columns, spark_ddl, spark_schema
 from contracts.user_record import RAW_FIELDS
 
-__all__ = ["DAILY_USER_COUNTS", "DQ_RESULTS", "MODEL_TABLES", "PARTITION_KEY", "RAW", "TABLES",
-           "USERS", "USER_LOCATIONS", "TableContract"]
+__all__ = ["DAILY_USER_COUNTS", "DQ_RESULTS", "MODEL_TABLES", "PARTITION_KEY", "RAW",
+           "RUN_OUTCOMES", "TABLES", "USERS", "USER_LOCATIONS", "TableContract"]
 
 S, INT, BIG, D, T = Kind.STRING, Kind.INT, Kind.BIGINT, Kind.DOUBLE, Kind.TIMESTAMP
 B = Kind.BOOLEAN
@@ -165,7 +165,38 @@ DQ_RESULTS = TableContract(
     ),
 )
 
+RUN_OUTCOMES = TableContract(
+    database=TRANSFORM_DATABASE,
+    name="run_outcomes",
+    prefix="transform/run_outcomes",
+    key=("run_key", "stage"),
+    doc="What each job run did with each day: one row per run key, stage and day, "
+        "written by the job itself; `udp status`, the run report and the AWS report read "
+        "their per-date rows from it.",
+    fields=(
+        Field("run_key", S, nullable=False, max_len=128, ascii_only=True,
+              doc="the run the day belongs to (a backfill chunk's run key)"),
+        Field("stage", S, nullable=False, max_len=16, ascii_only=True,
+              doc="transform or load"),
+        Field("status", S, nullable=False, max_len=16, ascii_only=True,
+              doc="SUCCEEDED or FAILED"),
+        Field("stage_run_id", S, max_len=128, ascii_only=True,
+              doc="the transform's per-day run id (its dq_results rows), the load's load id"),
+        Field("job_run_id", S, max_len=128, ascii_only=True, doc="the Glue job run's id"),
+        Field("error", S, max_len=128, doc="the error's name, e.g. DQBreach"),
+        Field("cause", S, max_len=1024, doc="why, cut to 1024 characters"),
+        Field("rows_read", BIG, doc="transform: raw rows read; load: rows staged"),
+        Field("rows_written", BIG,
+              doc="transform: users published; load: rows merged (inserted + updated)"),
+        Field("dq_passed", B, doc="transform: every data-quality rule passed"),
+        Field("started_at", T, doc="when the stage began the day (a pass: all its days)"),
+        Field("finished_at", T, nullable=False, doc="when the stage was done with the day"),
+        Field("seconds", D, doc="finished_at - started_at"),
+    ),
+)
+
 MODEL_TABLES: tuple[TableContract, ...] = (USERS, USER_LOCATIONS, DAILY_USER_COUNTS)
 """The analyst model the transform job publishes, one partition per p_date each."""
 
-TABLES: dict[str, TableContract] = {t.name: t for t in (RAW, *MODEL_TABLES, DQ_RESULTS)}
+TABLES: dict[str, TableContract] = {t.name: t for t in (RAW, *MODEL_TABLES, DQ_RESULTS,
+                                                         RUN_OUTCOMES)}

@@ -12,11 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from contracts.locations import partition_folder
 from contracts.tables import USERS
 from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
+from glue_jobs.outcomes import record_load_outcomes
 from glue_jobs.redshift_warehouse import RedshiftSettings
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
@@ -306,8 +308,13 @@ def main_dates(args: Mapping[str, str], clients: BulkImportClients) -> dict[str,
         p_date=days[0], source_uri=args["table_uri"],
         redshift=RedshiftSettings(secret_id=args["secret_id"], iam_role_arn=args["iam_role_arn"]),
         replace=_flag(args.get("replace")))
+    started = datetime.now(UTC)
+    s3 = clients.s3()
     results = load_dates(clients.warehouse(options), clients.catalog(), days, args["run_key"],
-                         replace=options.replace, s3=clients.s3())
+                         replace=options.replace, s3=s3)
+    lake = "s3://" + args["table_uri"].removeprefix("s3://").partition("/")[0]
+    record_load_outcomes(s3, lake, args["run_key"], results, started_at=started,
+                         job_run_id=args.get("JOB_RUN_ID"))
     if any(r["status"] != "SUCCEEDED" for r in results):
         raise DatesNotLoaded(results)
     return {"run_key": args["run_key"], "days": results,

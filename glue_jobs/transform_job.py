@@ -50,6 +50,7 @@ from glue_jobs.data_quality import (
     published_row_counts_of,
     results_frame_of,
 )
+from glue_jobs.outcomes import record_transform_outcomes
 from glue_jobs.publish import (
     copy_manifest,
     current_location,
@@ -679,7 +680,10 @@ def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, 
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
     settings = TransformSettings(options.lake_uri, salt,
                                  erasures=load_erasures(options, clients))
+    started = datetime.now(UTC)
     days = transform_chunk(runtime, options.days, settings, run_key=options.run_key)
+    record_transform_outcomes(clients.s3(), runtime.catalog, options.lake_uri, options.run_key,
+                              days, started_at=started, job_run_id=args.get("JOB_RUN_ID"))
     return {"run_key": options.run_key, "days": days,
             "rows_read": sum(int(d.get("rows_read") or 0) for d in days),
             "rows_written": sum(int(d.get("rows_written") or 0) for d in days)}

@@ -63,7 +63,7 @@ from constructs import Construct
 from contracts.erasure import REGISTER_KEY
 from contracts.erasure_store import register_uri
 from contracts.locations import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
-from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
+from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, RUN_OUTCOMES, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from glue_jobs.erasure_job import ERRORS_PREFIX
 from glue_jobs.erasure_steps import EXECUTIONS_PREFIX
@@ -568,7 +568,8 @@ class UdpStack(Stack):
                                                 [lake.arn_for_objects(f"{RAW.prefix}/*")]))
         transform_role.add_to_policy(_statement(
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            [lake.arn_for_objects(f"{t.prefix}/*") for t in (*MODEL_TABLES, DQ_RESULTS)]))
+            [lake.arn_for_objects(f"{t.prefix}/*")
+             for t in (*MODEL_TABLES, DQ_RESULTS, RUN_OUTCOMES)]))
         # raw, and the DQ gate's trailing window of dq_results, through
         # GlueContext.create_dynamic_frame.from_catalog (the table, then its partitions)
         for database, table in ((cfg.raw_database, RAW.name),
@@ -684,6 +685,9 @@ class UdpStack(Stack):
         # (glue_jobs.bulk_import.check_manifest: GetObject, ListObjectsV2 = s3:ListBucket)
         load_role.add_to_policy(_statement(
             ["s3:GetObject"], [self.lake.arn_for_objects(f"{USERS.prefix}/*")]))
+        # and records each date's outcome (glue_jobs.outcomes.record_load_outcomes)
+        load_role.add_to_policy(_statement(
+            ["s3:PutObject"], [self.lake.arn_for_objects(f"{RUN_OUTCOMES.prefix}/*")]))
         self._vpc_job_grants(load_role)
         self.load_role = load_role
         self.load_job = glue.CfnJob(

@@ -9,8 +9,9 @@ raw crawl, one transform run, one transform crawl, one bulk-import run), at most
 ``concurrency`` chunks at once (never more than the Glue jobs' ``MaxConcurrentRuns``).
 A failed chunk, or a failed date inside one, never stops the others.
 
-Each chunk is one execution in the run history; :func:`date_results` turns it into one
-result per date (status, counts, DQ), which is also written into the run record
+Each chunk is one execution in the run history; :func:`date_results` turns it and what
+its jobs wrote to the lake's ``run_outcomes`` into one result per date (status, counts,
+DQ; :mod:`contracts.run_outcomes`), which is also written into the run record
 (``RunRecord.dates``) for ``udp status``, resume and the report.
 """
 
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.run_outcomes import date_rows
 from local_aws.stepfunctions import AslExecutor
 from local_aws.stepfunctions.history import HistoryStore, RunRecord
 from orchestration.backfill import (
@@ -35,11 +37,13 @@ from orchestration.backfill import (
     chunks,
 )
 
-__all__ = ["ChunkRunner", "date_results", "pending_dates", "run_backfill", "run_chunk",
-           "to_date_result"]
+__all__ = ["ChunkRunner", "OutcomeReader", "date_results", "pending_dates", "run_backfill",
+           "run_chunk", "to_date_result"]
 
 ChunkRunner = Callable[[list[str]], list[DateResult]]
 """Runs one chunk of dates and returns one :class:`DateResult` per date, in order."""
+OutcomeReader = Callable[[str, list[str]], list[dict[str, Any]]]
+"""``(run_key, dates)`` -> the ``run_outcomes`` records the chunk's jobs wrote."""
 
 
 def pending_dates(dates: Iterable[str], history: HistoryStore, *, force: bool,
@@ -143,48 +147,25 @@ def run_backfill(
     return [results[d] for d in checked]
 
 
-def _by_date(days: Any) -> dict[str, Mapping[str, Any]]:
-    if not isinstance(days, list):
-        return {}
-    return {str(d["p_date"]): d for d in days if isinstance(d, Mapping) and "p_date" in d}
-
-
-def date_results(dates: Sequence[str], run: Mapping[str, Any], transform_days_in_one_pass: Any,
-                 load_days: Any, *, seconds: float = 0.0) -> list[dict[str, Any]]:
-    """One JSON-ready result per date of a chunk execution.
+def date_results(dates: Sequence[str], run: Mapping[str, Any],
+                 outcomes: Iterable[Mapping[str, Any]], run_key: str, *,
+                 seconds: float = 0.0) -> list[dict[str, Any]]:
+    """One JSON-ready result per date of a chunk execution
+    (:func:`contracts.run_outcomes.date_rows`).
 
     ``run`` is the chunk's run (``status``, ``output``, ``error``, ``cause``,
-    ``failed_state``: a :class:`RunResult` as a dict); ``transform_days_in_one_pass`` and
-    ``load_days`` the jobs' per-date outputs (absent when a job did not run). A date
-    SUCCEEDED only if its load did; otherwise the first stage that failed it is named:
-    the transform (a DQ breach), the bulk import, or the chunk itself (e.g. a crawl).
+    ``failed_state``: a :class:`RunResult` as a dict): the chunk's own result in its
+    output (``status``, ``error``, ``cause``) wins over the execution's, which catches
+    the chunk's failures and succeeds. ``outcomes`` are the jobs' ``run_outcomes``
+    records of ``run_key``.
     """
-    transform, load = _by_date(transform_days_in_one_pass), _by_date(load_days)
     output = run.get("output") if isinstance(run.get("output"), Mapping) else {}
-    chunk_error = (output or {}).get("error") or run.get("error")
-    chunk_cause = (output or {}).get("cause") or run.get("cause")
-    label = f"{dates[0]}..{dates[-1]}"
-    out = []
-    for p_date in dates:
-        t, ld = transform.get(p_date, {}), load.get(p_date, {})
-        row: dict[str, Any] = {"p_date": p_date, "chunk": label, "seconds": round(seconds, 3),
-                               "users": t.get("rows_written"), "loaded": ld.get("rows_staged"),
-                               "dq_passed": t.get("dq_passed"), "transform": dict(t),
-                               "load": dict(ld)}
-        if ld.get("status") == "SUCCEEDED":
-            row.update(status="SUCCEEDED")
-        elif t.get("status") == "FAILED":
-            row.update(status="FAILED", failed_state="RunTransformJob", error=t.get("error"),
-                       cause=t.get("cause"))
-        elif ld.get("status") == "FAILED":
-            row.update(status="FAILED", failed_state="RunBulkImport", error=ld.get("error"),
-                       cause=ld.get("cause"))
-        else:
-            row.update(status="FAILED", failed_state=run.get("failed_state") or "chunk",
-                       error=chunk_error or "Backfill.ChunkFailed",
-                       cause=chunk_cause or "the chunk stopped before this date was loaded")
-        out.append(row)
-    return out
+    output = output or {}
+    return date_rows(dates, run_key, outcomes,
+                     status=str(output.get("status") or run.get("status") or "FAILED"),
+                     failed_state=run.get("failed_state"),
+                     error=output.get("error") or run.get("error"),
+                     cause=output.get("cause") or run.get("cause"), seconds=seconds)
 
 
 def to_date_result(row: Mapping[str, Any], run_id: str) -> DateResult:
@@ -196,23 +177,21 @@ def to_date_result(row: Mapping[str, Any], run_id: str) -> DateResult:
                       dq_passed=row.get("dq_passed"), chunk=row.get("chunk"))
 
 
-def run_chunk(executor: AslExecutor, dates: list[str],
-              job_outputs: Callable[[str], Mapping[str, Any]], history: HistoryStore, *,
-              replace: bool | None = None) -> list[DateResult]:
+def run_chunk(executor: AslExecutor, dates: list[str], outcomes: OutcomeReader,
+              history: HistoryStore, *, replace: bool | None = None) -> list[DateResult]:
     """Run one chunk execution (``executor`` runs the chunk definition) and record its
     per-date results in the run history; one :class:`DateResult` per date, in order.
 
     The chunk input is what the AWS Map's ``ItemSelector`` builds: the dates, ``replace``
     (``false`` unless given) and a fresh ``run_key`` (also the execution's run id).
-    ``job_outputs(run_key)`` returns the jobs' per-date outputs of that chunk
-    (``{"transform": [...], "load": [...]}``), which Glue itself would not return.
+    ``outcomes(run_key, dates)`` reads what the chunk's jobs wrote to ``run_outcomes``
+    (:class:`contracts.run_outcomes.OutcomeStore` over the S3 twin).
     """
     run_key = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     chunk_input: dict[str, Any] = {"dates": list(dates), "replace": bool(replace),
                                    "run_key": run_key}
     began = time.perf_counter()
     run = executor.run(chunk_input, run_id=run_key, label=f"{dates[0]}..{dates[-1]}")
-    outputs = job_outputs(run_key)
     facts = dict(run.__dict__)
     if facts.get("failed_state") is None:  # the chunk caught its failure: where?
         # (catches inside the lease Maps, e.g. releasing a date another run holds, carry
@@ -221,7 +200,7 @@ def run_chunk(executor: AslExecutor, dates: list[str],
                   if e.get("type") == "CatchTaken" and e.get("state") != "NotifyChunkFailure"
                   and e.get("map_index") is None]
         facts["failed_state"] = caught[-1] if caught else None
-    rows = date_results(dates, facts, outputs.get("transform"), outputs.get("load"),
+    rows = date_results(dates, facts, outcomes(run_key, dates), run_key,
                         seconds=time.perf_counter() - began)
     history.record_dates(run.run_id, rows)
     return [to_date_result(r, run.run_id) for r in rows]

@@ -148,10 +148,6 @@ class LocalCloud:
         self.spark_cores = spark_cores
         self.stage_seconds: dict[str, float] = {}
         self.job_outputs: dict[str, dict[str, Any]] = {}
-        self.chunk_outputs: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        """Per backfill chunk (``run_key``): each job's per-date results, also when the
-        job run failed (Glue keeps no output; the local runner reads them here)."""
-        self._chunk_lock = threading.Lock()
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
@@ -333,8 +329,6 @@ class LocalCloud:
                 resolved, {SALT_SECRET_ID: self.cfg.email_hash_salt})
         else:
             out = run_transform_job(resolved, _LocalTransformClients(self))
-        if args.get("--p_dates"):  # a backfill chunk
-            self._keep_chunk_output(out["run_key"], "transform", out["days"])
         return out
 
     def _load_job(self, args: dict[str, str]) -> dict[str, Any]:
@@ -344,20 +338,10 @@ class LocalCloud:
         name = self.cfg.load_job
         resolved = _resolved(self.job_default_arguments()[name], name, args)
         if args.get("--p_dates"):  # a backfill chunk
-            from glue_jobs.bulk_import import DatesNotLoaded, main_dates
+            from glue_jobs.bulk_import import main_dates
 
-            try:
-                out = main_dates(resolved, _LocalLoadClients(self))
-            except DatesNotLoaded as exc:
-                self._keep_chunk_output(resolved["run_key"], "load", exc.results)
-                raise
-            self._keep_chunk_output(out["run_key"], "load", out["days"])
-            return out
+            return main_dates(resolved, _LocalLoadClients(self))
         return main(resolved, _LocalLoadClients(self))
-
-    def _keep_chunk_output(self, run_key: str, job: str, days: list[dict[str, Any]]) -> None:
-        with self._chunk_lock:
-            self.chunk_outputs.setdefault(run_key, {})[job] = days
 
     # ------------------------------------------------------------------ state machine
     def _timed(self, label: str, fn: Callable[[], Any]) -> Any:
@@ -420,14 +404,14 @@ class LocalCloud:
                            executor: AslExecutor | None = None) -> list[Any]:
         """Run one chunk of a backfill (range mode) and record its per-date results in
         the run history; returns one ``DateResult`` per date, in order. ``replace`` is
-        passed on to the bulk import when given (``false`` otherwise, as on AWS)."""
+        passed on to the bulk import when given (``false`` otherwise, as on AWS). Each
+        date's result is made from what the jobs wrote to the lake's ``run_outcomes``
+        (read through the S3 twin, as the AWS report reads it through S3)."""
+        from contracts.run_outcomes import OutcomeStore
         from local_aws.backfill_runner import run_chunk
 
-        def outputs(run_key: str) -> dict[str, list[dict[str, Any]]]:
-            with self._chunk_lock:
-                return self.chunk_outputs.pop(run_key, {})
-
-        return run_chunk(executor or self.chunk_executor(), dates, outputs, self.history,
+        return run_chunk(executor or self.chunk_executor(), dates,
+                         OutcomeStore(self.s3, self.cfg.lake_uri), self.history,
                          replace=replace)
 
     def run_pipeline(self, p_date: str, *, replace: bool = False) -> RunResult:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,12 @@ import pytest
 
 from contracts.dates import p_date_range
 from contracts.pipeline import PipelineConfig
+from contracts.run_outcomes import LOAD, TRANSFORM, OutcomeStore, outcome_record
 from glue_jobs.chunk import date_run_id
 from local_aws.backfill_runner import date_results, pending_dates, run_backfill, run_chunk
 from local_aws.dynamodb.table import LocalDynamoDb
+from local_aws.s3.client import LocalS3
+from local_aws.s3.objectstore import LocalObjectStore
 from local_aws.sns.client import LocalSns
 from local_aws.stepfunctions import AslExecutor, TaskError, TaskRegistry, sdk_task
 from local_aws.stepfunctions.history import HistoryStore
@@ -46,10 +49,14 @@ DDB_DELETE = "arn:aws:states:::dynamodb:deleteItem"
 class ChunkGlue(FakeGlue):
     """Jobs take ``--p_dates`` + ``--run_key``: the transform reports a date listed in
     ``breach`` as a DQ failure (and still succeeds), the load fails naming the dates it
-    did not load, like ``glue_jobs.bulk_import.main_dates``."""
+    did not load, like ``glue_jobs.bulk_import.main_dates``. Each job writes every date's
+    ``run_outcomes`` record to the S3 twin, as the real jobs do; the runner reads them
+    there (``outcomes``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, s3_root: Path) -> None:
         super().__init__(polls=1)
+        self.outcomes = OutcomeStore(LocalS3(LocalObjectStore(s3_root)),
+                                     PipelineConfig().lake_uri)
         self.breach: set[str] = set()
         self.load_crash: set[str] = set()
         self.outputs: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -72,6 +79,7 @@ class ChunkGlue(FakeGlue):
                     **({"error": "DQBreach", "cause": "users.row_count"}
                        if d in self.breach else {})} for d in days]
             self._keep(key, "transform", out)
+            self._record(key, TRANSFORM, out)
         else:
             self.replace_args.append(args["--replace"])
             published = {r["p_date"] for r in self.outputs[key]["transform"]
@@ -80,10 +88,21 @@ class ChunkGlue(FakeGlue):
                    else {"p_date": d, "status": "FAILED", "error": "InvalidLoadRequest",
                          "cause": "not published"} for d in days]
             self._keep(key, "load", out)
+            self._record(key, LOAD, out)
             if len(published) < len(days):
                 raise TaskError("States.TaskFailed", json.dumps(
                     {"JobRunState": "FAILED", "ErrorMessage": "DatesNotLoaded"}))
         return {"Id": f"jr_{job}_{key}", "JobName": job, "JobRunState": "SUCCEEDED"}
+
+    def _record(self, key: str, stage: str, out: list[dict[str, Any]]) -> None:
+        for d in out:
+            self.outcomes.write(outcome_record(
+                p_date=d["p_date"], run_key=key, stage=stage, status=d["status"],
+                finished_at=datetime.now(UTC), stage_run_id=d.get("run_id"),
+                error=d.get("error"), cause=d.get("cause"),
+                rows_read=d.get("rows_staged"),
+                rows_written=d.get("rows_written", d.get("rows_staged")),
+                dq_passed=d.get("dq_passed")))
 
     def _keep(self, key: str, job: str, out: list[dict[str, Any]]) -> None:
         with self._out_lock:
@@ -94,8 +113,8 @@ class ChunkGlue(FakeGlue):
 
 
 @pytest.fixture
-def glue() -> ChunkGlue:
-    return ChunkGlue()
+def glue(tmp_path: Path) -> ChunkGlue:
+    return ChunkGlue(tmp_path / "s3")
 
 
 @pytest.fixture
@@ -160,7 +179,7 @@ def _runner(glue: ChunkGlue, sns: LocalSns, history: HistoryStore) -> Any:
     executor = _chunk_executor(glue, sns, history)
 
     def run(dates: list[str]) -> list[DateResult]:
-        return run_chunk(executor, dates, lambda key: glue.outputs.get(key, {}), history)
+        return run_chunk(executor, dates, glue.outcomes, history)
     return run
 
 
@@ -282,7 +301,7 @@ def test_the_replace_field_flows_to_the_load(glue: ChunkGlue, sns: LocalSns,
                                              history: HistoryStore) -> None:
     # GIVEN a chunk run with replace WHEN it runs THEN the load gets --replace true
     executor = _chunk_executor(glue, sns, history)
-    run_chunk(executor, ["2024-02-01"], lambda key: glue.outputs.get(key, {}), history,
+    run_chunk(executor, ["2024-02-01"], glue.outcomes, history,
               replace=True)
     assert glue.replace_args == ["true"]
 
@@ -354,8 +373,7 @@ def test_a_chunk_lease_expires_six_hours_after_the_chunk_starts_within_the_timeo
         DDB_GET: sdk_task(leases.get_item), DDB_DELETE: sdk_task(leases.delete_item)}),
         history=history, name="udp-backfill")
     # WHEN a chunk of two dates runs
-    [first, _] = run_chunk(executor, ["2024-10-01", "2024-10-02"],
-                           lambda key: glue.outputs.get(key, {}), history)
+    [first, _] = run_chunk(executor, ["2024-10-01", "2024-10-02"], glue.outcomes, history)
     # THEN each date's lease was held by the chunk's execution, expiring 6 h after it began
     assert first.status == "SUCCEEDED"
     assert [i["p_date"]["S"] for i in puts] == ["2024-10-01", "2024-10-02"]
@@ -398,7 +416,7 @@ def test_a_chunk_stopped_before_any_job_names_the_chunk_failure() -> None:
     run = {"status": "SUCCEEDED", "output": {"status": "FAILED", "error": "Glue.Boom",
                                              "cause": "crawler"}}
     # WHEN turned into per-date results THEN each date carries the chunk's error
-    rows = date_results(["2024-01-01", "2024-01-02"], run, None, None)
+    rows = date_results(["2024-01-01", "2024-01-02"], run, [], "k")
     assert {(r["status"], r["error"]) for r in rows} == {("FAILED", "Glue.Boom")}
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from contracts.erasure import REGISTER_KEY
 from contracts.erasure_store import register_uri
-from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, USERS
+from contracts.tables import DQ_RESULTS, MODEL_TABLES, RAW, RUN_OUTCOMES, USERS
 from crawlers.specs import CrawlerSpec, default_specs
 from glue_jobs.erasure_job import ERRORS_PREFIX
 from orchestration.erasure import ERASURE_DEFINITION
@@ -498,8 +498,9 @@ def transform_needs(a: Arns) -> Needs:
     needs = _glue_job_base(a, job)
     services, actions = _entry_actions("glue_jobs.entrypoints.transform_users")
     assert services == {"glue", "secretsmanager", "s3"}, services
-    # its S3 client reads the erasure register, nothing else
-    assert {x for x in actions if x.startswith("s3:")} == {"s3:GetObject"}, actions
+    # its S3 client reads the erasure register and writes run_outcomes, nothing else
+    assert {x for x in actions if x.startswith("s3:")} == {"s3:GetObject",
+                                                           "s3:PutObject"}, actions
     _add(needs, ["s3:GetObject"],
          [a.s3_object(register_uri(job["DefaultArguments"]["--lake_uri"]))])
     # its catalog client publishes the transform tables; its secret is the salt
@@ -508,7 +509,7 @@ def transform_needs(a: Arns) -> Needs:
     _add(needs, {x for x in actions if x.startswith("secretsmanager:")},
          [job["DefaultArguments"]["--salt_secret_id"]])
     # Spark: raw through the catalog (from_catalog), files read under the raw table's
-    # location, the model tables and dq results written under --lake_uri
+    # location, the model tables, dq results and run outcomes written under --lake_uri
     _add(needs, FROM_CATALOG, a.glue_table(RAW.database, RAW.name))
     # ... and the data-quality gate's trailing window: dq_results through the catalog too
     # (glue_jobs/transform_job.py, runtime.read_partitions(DQ_RESULTS, window))
@@ -516,7 +517,8 @@ def transform_needs(a: Arns) -> Needs:
     _add(needs, ["s3:GetObject"], [a.s3_objects(a.cfg.raw_uri)])
     lake = job["DefaultArguments"]["--lake_uri"]
     _add(needs, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         [a.s3_objects(f"{lake}/{t.prefix}/") for t in (*MODEL_TABLES, DQ_RESULTS)])
+         [a.s3_objects(f"{lake}/{t.prefix}/")
+          for t in (*MODEL_TABLES, DQ_RESULTS, RUN_OUTCOMES)])
     return needs
 
 
@@ -529,6 +531,10 @@ def bulk_import_needs(a: Arns) -> Needs:
     # (ListObjectsV2 is s3:ListBucket on the lake bucket, in every job's base)
     _add(needs, {x for x in actions if x == "s3:GetObject"},
          [a.s3_objects(job["DefaultArguments"]["--table_uri"])])
+    # and puts each date's run_outcomes record beside the table, in the same bucket
+    lake = "s3://" + job["DefaultArguments"]["--table_uri"].removeprefix("s3://").split("/")[0]
+    _add(needs, {x for x in actions if x == "s3:PutObject"},
+         [a.s3_objects(f"{lake}/{RUN_OUTCOMES.prefix}/")])
     # the catalog client reads where the users day is published; the secret is the login
     _add(needs, {x for x in actions if x.startswith("glue:")},
          a.glue_table(USERS.database, USERS.name))

@@ -10,16 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
-from hypothesis import strategies as st
-
+from contracts.run_outcomes import LOAD, TRANSFORM, outcome_record
 from local_aws.aws_model import require_operation, validate_response
 from udp_cli.report import build_report, render_report
-from udp_cli.report.aws import (
-    chunk_records_from_sfn,
-    not_loaded_dates,
-    records_from_sfn,
-)
+from udp_cli.report.aws import chunk_records_from_sfn, records_from_sfn
 from udp_cli.report.local import expand_chunks, run_summary
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
@@ -84,10 +78,11 @@ def _job_run(run_id: str, state: str, message: str | None = None) -> dict[str, A
     return {**run, "ErrorMessage": message} if message else run
 
 
-def _chunk(t: float, index: int, dates: list[str], outcome: str
+def _chunk(t: float, index: int, dates: list[str], outcome: str, key: str | None = None
            ) -> tuple[list[Step], dict[str, Any]]:
-    """One chunk's steps from ``t``: ``ok``, ``load`` (a date not loaded) or ``crawl``."""
-    key = f"{EXECUTION}-c{index}"
+    """One chunk's steps from ``t``: ``ok``, ``load`` (a date not loaded) or ``crawl``;
+    ``key`` is its run key (``<execution>-c<index>`` unless given)."""
+    key = key or f"{EXECUTION}-c{index}"
     steps = [*_state(t, "Pass", "PrepareChunkLeases"), *_state(t, "Choice",
                                                               "IsChunkBoundBeyondTimeout"),
              *_state(t, "Pass", "LeaseEndsWithChunkBound"),
@@ -144,22 +139,33 @@ def _backfill_history() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     c1, r1 = _chunk(*plan[1])
     c0_end = c0[-1][0] + 1
     c2, r2 = _chunk(c0_end + 1, 2, DATES[6:7], "crawl")
+    return backfill_execution([(c0, r0), (c1, r1), (c2, r2)], DATES, 3)
+
+
+def backfill_execution(planned: list[tuple[list[Step], dict[str, Any]]], dates: list[str],
+                       chunk_size: int, name: str = EXECUTION
+                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``DescribeExecution`` and ``GetExecutionHistory`` (all pages) of a ``udp-backfill``
+    execution ``name`` over ``dates`` whose chunks ran ``planned`` (:func:`_chunk`'s steps
+    and result each), their events interleaved by time."""
     merged: list[tuple[float, int, int, str, dict[str, Any]]] = []
-    for chunk, steps in enumerate([c0, c1, c2]):
+    for chunk, (steps, _) in enumerate(planned):
         it = {"name": "RunEachChunk", "index": chunk}
         first, final = steps[0][0], steps[-1][0]
         full = [(first, "MapIterationStarted", {"mapIterationStartedEventDetails": it}), *steps,
                 (final, "MapIterationSucceeded", {"mapIterationSucceededEventDetails": it})]
         merged += [(t, chunk, n, kind, d) for n, (t, kind, d) in enumerate(full)]
     merged.sort(key=lambda m: (m[0], m[1], m[2]))  # by time: c0 and c1 interleave
-    results = [r0, r1, r2]
-    output = {"dates": DATES, "chunk_size": 3, "replace": False, "results": results}
+    results = [result for _, result in planned]
+    run_input = {"dates": dates, "chunk_size": chunk_size}
+    output = {**run_input, "replace": False, "results": results}
     head = [(0.0, "ExecutionStarted", {"executionStartedEventDetails": {
-                "input": json.dumps({"dates": DATES, "chunk_size": 3}), "roleArn": "arn:r"}}),
+                "input": json.dumps(run_input), "roleArn": "arn:r"}}),
             *_state(0, "Choice", "HasReplace"), *_state(0, "Pass", "ReplaceDefaultsToFalse"),
             *_state(0, "Pass", "SplitIntoChunks"),
             (0.5, "MapStateEntered", {"stateEnteredEventDetails": {"name": "RunEachChunk"}}),
-            (0.5, "MapStateStarted", {"mapStateStartedEventDetails": {"length": 3}})]
+            (0.5, "MapStateStarted", {"mapStateStartedEventDetails": {
+                "length": len(planned)}})]
     events: list[dict[str, Any]] = []
 
     def add(t: float, kind: str, details: dict[str, Any], previous: int | None) -> int:
@@ -179,17 +185,17 @@ def _backfill_history() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         previous = chain.get(chunk, map_started)
         chain[chunk] = add(at, kind, details, previous)
     end = max(m[0] for m in merged) + 1
-    last = add(end, "MapStateSucceeded", {}, chain[2])
+    last = add(end, "MapStateSucceeded", {}, chain[len(planned) - 1])
     last = add(end, "MapStateExited", {"stateExitedEventDetails": {
         "name": "RunEachChunk", "output": json.dumps(output)}}, last)
     last = add(end, "SucceedStateEntered", {"stateEnteredEventDetails": {
         "name": "BackfillDone"}}, last)
     add(end, "ExecutionSucceeded", {"executionSucceededEventDetails": {
         "output": json.dumps(output)}}, last)
-    execution = {"executionArn": f"{ARN}:{EXECUTION}".replace(":stateMachine:", ":execution:"),
-                 "stateMachineArn": ARN, "name": EXECUTION, "status": "SUCCEEDED",
+    execution = {"executionArn": f"{ARN}:{name}".replace(":stateMachine:", ":execution:"),
+                 "stateMachineArn": ARN, "name": name, "status": "SUCCEEDED",
                  "startDate": T0, "stopDate": T0 + timedelta(seconds=end),
-                 "input": json.dumps({"dates": DATES, "chunk_size": 3}),
+                 "input": json.dumps(run_input),
                  "output": json.dumps(output)}
     return execution, events
 
@@ -207,6 +213,40 @@ DQ_ROWS = [
      "rule_type": "Unique", "passed": True, "observed": 0.0, "allowed": "0",
      "message": "", "run_status": "published"},
 ]
+
+
+BREACH_CAUSE = "data-quality rules failed: users.user_id unique (observed 3, allowed 0)"
+
+
+def _outcomes_of_the_backfill() -> list[dict[str, Any]]:
+    """What the jobs wrote to ``run_outcomes``: c0 and c1 ran both jobs (c1's transform
+    failed the breach date, so its load did not load it); c2 stopped before any job."""
+    out = []
+    for index, dates in ((0, DATES[0:3]), (1, DATES[3:6])):
+        key = f"{EXECUTION}-c{index}"
+        for d in dates:
+            breach = d == BREACH_DATE
+            out.append(outcome_record(
+                p_date=d, run_key=key, stage=TRANSFORM,
+                status="FAILED" if breach else "SUCCEEDED", finished_at=T0,
+                stage_run_id=f"{key}-{d.replace('-', '')}", job_run_id=f"jr_t{index}",
+                error="DQBreach" if breach else None, cause=BREACH_CAUSE if breach else None,
+                rows_read=5, rows_written=None if breach else 5, dq_passed=not breach))
+            out.append(outcome_record(
+                p_date=d, run_key=key, stage=LOAD, status="FAILED" if breach else "SUCCEEDED",
+                finished_at=T0, job_run_id=f"jr_l{index}",
+                error="InvalidLoadRequest" if breach else None,
+                cause=NOT_LOADED if breach else None, rows_read=None if breach else 5,
+                rows_written=None if breach else 5))
+    return out
+
+
+OUTCOMES = _outcomes_of_the_backfill()
+
+
+def outcomes(run_key: str, dates: list[str]) -> list[dict[str, Any]]:
+    """The reader the AWS report is given (an ``OutcomeStore`` over S3 in production)."""
+    return [r for r in OUTCOMES if r["run_key"] == run_key and r["p_date"] in dates]
 
 
 def test_the_fixture_is_what_step_functions_answers() -> None:
@@ -228,8 +268,8 @@ def test_a_backfill_execution_gives_one_record_per_chunk_with_per_date_results()
     # GIVEN the history (as pages come back, concatenated) and DescribeExecution answer
     execution, events = _backfill_history()
     history = [e for page in _pages(events) for e in page["events"]]
-    # WHEN translated, with the range's dq_results rows from Athena
-    records = records_from_sfn(execution, history, dq_rows=DQ_ROWS)
+    # WHEN translated, with the chunks' run_outcomes records read from the lake
+    records = records_from_sfn(execution, history, outcomes=outcomes)
     # THEN one record per chunk, named by its run key and labelled first..last
     assert [(r["run_id"], r["label"], r["status"]) for r in records] == [
         (f"{EXECUTION}-c0", "2026-11-01..2026-11-03", "SUCCEEDED"),
@@ -242,22 +282,25 @@ def test_a_backfill_execution_gives_one_record_per_chunk_with_per_date_results()
     assert "ChunkFailed" in states[1] and "ChunkSucceeded" not in states[1]
     assert "RunTransformJob" not in states[2]
     assert sum(e["type"] == "TaskFailed" for e in c0["events"]) == 0
-    # AND the per-date rows: all of c0 loaded; in c1 the date the load named failed in
-    # the transform (its DQ rows breach), the others loaded; c2's date failed at the crawl
+    # AND the per-date rows: all of c0 loaded; in c1 the breach date failed in the
+    # transform (its record says so), the others loaded; c2's date failed at the crawl
     rows = {d["p_date"]: d for r in records for d in r["dates"]}
     assert [rows[d]["status"] for d in DATES] == ["SUCCEEDED"] * 4 + ["FAILED", "SUCCEEDED",
                                                                      "FAILED"]
     assert (rows[BREACH_DATE]["failed_state"], rows[BREACH_DATE]["error"],
             rows[BREACH_DATE]["dq_passed"]) == ("RunTransformJob", "DQBreach", False)
-    assert rows[BREACH_DATE]["cause"].startswith(f"the transform of run {EXECUTION}-c1 did not")
+    assert rows[BREACH_DATE]["cause"] == BREACH_CAUSE
     assert rows["2026-11-04"]["dq_passed"] is True
     assert (rows["2026-11-07"]["failed_state"], rows["2026-11-07"]["error"]) == (
         "StartRawCrawler", "Glue.EntityNotFoundException")
     assert c2["failed_state"] == "StartRawCrawler" and c1["failed_state"] == "RunBulkImport"
-    # AND the transform's per-date run id (how dq_results rows are found) and job run ids
-    assert rows["2026-11-02"]["transform"] == {"run_id": f"{EXECUTION}-c0-20261102",
-                                               "job_run_id": "jr_t0"}
-    assert rows["2026-11-02"]["load"] == {"job_run_id": "jr_l0"}
+    # AND the transform's per-date run id (how dq_results rows are found), the job run
+    # ids and the counts, all from the records
+    ok = rows["2026-11-02"]
+    assert (ok["transform"]["run_id"], ok["transform"]["job_run_id"]) == (
+        f"{EXECUTION}-c0-20261102", "jr_t0")
+    assert (ok["load"]["job_run_id"], ok["users"], ok["loaded"]) == ("jr_l0", 5, 5)
+    assert rows["2026-11-07"]["transform"] == {} and rows["2026-11-07"]["users"] is None
     assert rows["2026-11-02"]["seconds"] == (c0["dates"][0]["seconds"]) > 400
 
 
@@ -267,7 +310,7 @@ def test_the_local_report_builder_shows_a_row_per_date_of_an_aws_backfill(
     execution, events = _backfill_history()
     runs = tmp_path / "runs"
     runs.mkdir()
-    for record in chunk_records_from_sfn(execution, events, dq_rows=DQ_ROWS):
+    for record in chunk_records_from_sfn(execution, events, outcomes=outcomes):
         (runs / f"{record['run_id']}.json").write_text(json.dumps(record), encoding="utf-8")
     # WHEN the range report is built and rendered
     report = build_report(tmp_path, date_from="2026-11-01", date_to="2026-11-08",
@@ -285,7 +328,8 @@ def test_the_local_report_builder_shows_a_row_per_date_of_an_aws_backfill(
     for day in DATES:
         assert day in page
     # AND a date's DQ rules are found by its chunk-date run id among the day's rows
-    one = next(r for r in expand_chunks(chunk_records_from_sfn(execution, events))
+    one = next(r for r in expand_chunks(chunk_records_from_sfn(execution, events,
+                                                               outcomes=outcomes))
                if r["label"] == BREACH_DATE)
     summary = run_summary(one, dq_rows=DQ_ROWS)
     assert [(q.rule, q.passed) for q in summary.dq] == [("user_id unique", False)]
@@ -314,20 +358,13 @@ def test_a_nightly_execution_stays_one_record() -> None:
         ("n-1", "2026-11-01")]
 
 
-def test_not_loaded_dates_reads_the_bulk_imports_message() -> None:
-    # GIVEN a load ErrorMessage naming two dates, one reason quoting a date and a "; "
-    message = ("UNCLASSIFIED_ERROR; DatesNotLoaded: 2 of 3 date(s) not loaded: 2026-11-04: "
-               "the transform of run k did not publish 2026-11-04 (published: x); see its "
-               "data-quality results; 2026-11-06: OperationalError: connection reset")
-    # WHEN read for the chunk's dates
-    found = not_loaded_dates(message, ["2026-11-04", "2026-11-05", "2026-11-06"])
-    # THEN each named date with its whole reason
-    assert found == {"2026-11-04": "the transform of run k did not publish 2026-11-04 "
-                                   "(published: x); see its data-quality results",
-                     "2026-11-06": "OperationalError: connection reset"}
-
-
-@given(st.text(), st.lists(st.dates().map(lambda d: d.isoformat()), max_size=5))
-def test_not_loaded_dates_never_fails_on_any_message(message: str, dates: list[str]) -> None:
-    # WHEN any text is read as a load message THEN only the chunk's dates come back
-    assert set(not_loaded_dates(message, dates)) <= set(dates)
+def test_without_records_every_date_takes_its_chunks_status() -> None:
+    # GIVEN the backfill, read with no outcome reader (records not reachable)
+    execution, events = _backfill_history()
+    # WHEN translated
+    rows = {d["p_date"]: d for r in records_from_sfn(execution, events) for d in r["dates"]}
+    # THEN a chunk that succeeded says so for every date; a failed chunk fails every date
+    # in the state it failed in, with its error
+    assert {rows[d]["status"] for d in DATES[0:3]} == {"SUCCEEDED"}
+    assert {(rows[d]["status"], rows[d]["failed_state"], rows[d]["error"])
+            for d in DATES[3:6]} == {("FAILED", "RunBulkImport", "States.TaskFailed")}

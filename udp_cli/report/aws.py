@@ -3,7 +3,8 @@
 Pure translation, no SDK call: give it what ``DescribeExecution`` and
 ``GetExecutionHistory`` (all pages, oldest first) returned, as boto3 dicts, and pass
 the result to :func:`udp_cli.report.local.run_summary` with the day's ``dq_results``
-rows from Athena. docs/operate/report.md shows the calls and the mapping.
+rows from Athena (for a backfill, an ``outcomes`` reader too). docs/operate/report.md
+shows the calls and the mapping.
 
 Differences from the local executor's events that this smooths over (HistoryEvent,
 Step Functions API reference): state events are typed by state kind
@@ -21,28 +22,28 @@ runner stores it (label ``first..last``, a ``dates`` list with one result per da
 each event is given to its chunk by following ``previousEventId`` back to the
 ``MapIterationStarted`` of ``RunEachChunk`` that carries the chunk's index.
 
-What AWS records per date is less than the local run history: the Glue
-``startJobRun.sync`` task returns the ``JobRun`` (id, state, ``ErrorMessage``), never
-the script's per-date result. The per-date status is therefore derived from the
-chunk's result (``$.results[i]``: ``SUCCEEDED`` means every date was loaded), the
-bulk import's ``ErrorMessage`` (it names each date not loaded and why) and, when
-given, the day's ``dq_results`` rows (run id ``<run key>-YYYYMMDD``); counts come
-from Athena and ``audit.load_log`` as for a nightly run (docs/operate/report.md).
+What the execution does not hold, each date's outcome, the jobs write to the lake
+(``run_outcomes``, :mod:`contracts.run_outcomes`): the ``startJobRun.sync`` task returns
+only the Glue ``JobRun``. :func:`chunk_records_from_sfn` reads those records through an
+S3 client and turns them, with the chunk's own result, into the per-date rows the local
+runner makes from the same records (``contracts.run_outcomes.date_rows``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from glue_jobs.chunk import date_run_id
+from contracts.run_outcomes import date_rows
 from orchestration.backfill import CHUNK_STATE, chunks
 
-__all__ = ["backfill_date_rows", "chunk_records_from_sfn", "events_from_sfn_history",
-           "is_backfill_execution", "not_loaded_dates", "record_from_sfn", "records_from_sfn"]
+__all__ = ["OutcomeReader", "chunk_records_from_sfn", "events_from_sfn_history",
+           "is_backfill_execution", "record_from_sfn", "records_from_sfn"]
+
+OutcomeReader = Callable[[str, list[str]], list[dict[str, Any]]]
+"""``(run_key, dates)`` -> the ``run_outcomes`` records of that chunk run."""
 
 
 def _iso(value: Any) -> str:
@@ -148,10 +149,6 @@ def record_from_sfn(execution: Mapping[str, Any],
 
 _ITERATION_ENDS = {"MapIterationSucceeded": "SUCCEEDED", "MapIterationFailed": "FAILED",
                    "MapIterationAborted": "ABORTED"}
-_NOT_LOADED = "date(s) not loaded: "
-"""What ``glue_jobs.bulk_import.DatesNotLoaded`` says before naming each date."""
-
-
 def is_backfill_execution(execution: Mapping[str, Any],
                           history: Sequence[Mapping[str, Any]] = ()) -> bool:
     """A ``udp-backfill`` execution: its input is ``orchestration.backfill.aws_input``'s
@@ -216,98 +213,6 @@ def _events_by_chunk(history: Sequence[Mapping[str, Any]]) -> dict[int, list[Map
     return groups
 
 
-def not_loaded_dates(message: str | None, dates: Sequence[str]) -> dict[str, str]:
-    """The dates a chunk's bulk import names as not loaded, each with its reason, from
-    the job run's ``ErrorMessage`` (``"N of M date(s) not loaded: D1: why; D2: why"``,
-    ``glue_jobs.bulk_import.DatesNotLoaded``; any prefix Glue adds is skipped). Only
-    ``dates`` are looked for, so a date quoted inside a reason is not taken for one."""
-    if not message or _NOT_LOADED not in message or not dates:
-        return {}
-    body = message[message.index(_NOT_LOADED) + len(_NOT_LOADED):]
-    names = "|".join(re.escape(d) for d in dates)
-    found = list(re.finditer(rf"(?:^|; )({names}): ", body))
-    out: dict[str, str] = {}
-    for k, match in enumerate(found):
-        end = found[k + 1].start() if k + 1 < len(found) else len(body)
-        out[match.group(1)] = body[match.end():end].strip()
-    return out
-
-
-def _dq_passed(dq_rows: Sequence[Mapping[str, Any]], run_id: str) -> bool | None:
-    mine = [r for r in dq_rows if r.get("run_id") == run_id]
-    if not mine:
-        return None
-    return all(bool(r.get("passed")) for r in mine) and all(
-        r.get("run_status") != "breach" for r in mine)
-
-
-def backfill_date_rows(dates: Sequence[str], run_key: str, *, status: str,
-                       failed_state: str | None = None, error: str | None = None,
-                       cause: str | None = None, load_succeeded: bool = False,
-                       load_error_message: str | None = None,
-                       transform_job_run_id: str | None = None,
-                       load_job_run_id: str | None = None, seconds: float = 0.0,
-                       dq_rows: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-    """One row per date of an AWS chunk, in the shape of
-    ``local_aws.backfill_runner.date_results`` (what ``expand_chunks`` reads).
-
-    A date SUCCEEDED when its load did: the whole chunk succeeded, the bulk import run
-    succeeded (it fails whenever a date is not loaded), or the import failed naming
-    other dates. A date the import names failed there (``RunBulkImport``), or in the
-    transform (``RunTransformJob``) when its ``dq_results`` rows under
-    ``<run key>-YYYYMMDD`` hold a failed rule or the import says the transform did not
-    publish it. Any other failure is the chunk's. ``users``/``loaded`` stay ``None``:
-    Glue returns no job result on AWS (Athena and ``audit.load_log`` give them).
-    """
-    label = f"{dates[0]}..{dates[-1]}" if dates else ""
-    not_loaded = not_loaded_dates(load_error_message, dates)
-    rows = []
-    for p_date in dates:
-        transform: dict[str, Any] = {"run_id": date_run_id(run_key, p_date)}
-        if transform_job_run_id:
-            transform["job_run_id"] = transform_job_run_id
-        load: dict[str, Any] = {"job_run_id": load_job_run_id} if load_job_run_id else {}
-        dq_passed = _dq_passed(dq_rows, transform["run_id"])
-        row: dict[str, Any] = {"p_date": p_date, "chunk": label, "seconds": round(seconds, 3),
-                               "users": None, "loaded": None, "dq_passed": dq_passed,
-                               "transform": transform, "load": load}
-        if status == "RUNNING":
-            row.update(status="RUNNING")
-        elif status == "SUCCEEDED" or load_succeeded or (not_loaded and p_date not in not_loaded):
-            row.update(status="SUCCEEDED")
-        elif p_date in not_loaded:
-            why = not_loaded[p_date]
-            if dq_passed is False:
-                row.update(status="FAILED", failed_state="RunTransformJob", error="DQBreach",
-                           cause=why)
-            elif "did not publish" in why:
-                row.update(status="FAILED", failed_state="RunTransformJob",
-                           error="DatesNotLoaded", cause=why)
-            else:
-                row.update(status="FAILED", failed_state="RunBulkImport",
-                           error="DatesNotLoaded", cause=why)
-        else:
-            row.update(status="FAILED" if status in ("SUCCEEDED", "FAILED") else status,
-                       failed_state=failed_state or "chunk",
-                       error=error or "Backfill.ChunkFailed",
-                       cause=cause or "the chunk stopped before this date was loaded")
-        rows.append(row)
-    return rows
-
-
-def _job_run(events: Sequence[Mapping[str, Any]], state: str) -> tuple[bool | None, Any]:
-    """(succeeded?, the Glue ``JobRun``) of the last attempt of a ``startJobRun.sync``
-    state: the task output on success, the failure's cause (the JobRun as JSON)."""
-    for ev in reversed(events):
-        if ev.get("state") != state:
-            continue
-        if ev.get("type") == "TaskSucceeded":
-            return True, ev.get("output")
-        if ev.get("type") == "TaskFailed":
-            return False, _json(ev.get("cause"))
-    return None, None
-
-
 def _failed_chunk_state(events: Sequence[Mapping[str, Any]]) -> str | None:
     """The chunk state whose failure led to ``ChunkFailed``: the state exited just
     before it was entered (``TransformErrorIsTheError`` stands for the transform)."""
@@ -330,14 +235,16 @@ def _chunk_result(events: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | No
 
 
 def chunk_records_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str, Any]],
-                           *, dq_rows: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+                           *, outcomes: OutcomeReader | None = None) -> list[dict[str, Any]]:
     """A ``udp-backfill`` execution as one local run record per chunk (index order),
-    each with its per-date ``dates`` list (:func:`backfill_date_rows`).
+    each with its per-date ``dates`` list (:func:`contracts.run_outcomes.date_rows`).
 
     The chunk's dates and result come from the execution output (``$.results[i]``),
     else from the chunk's own ``ChunkSucceeded``/``ChunkResultFailed`` exit, else from
     the input cut as ``States.ArrayPartition`` cuts it (a chunk not yet finished).
-    ``dq_rows`` are the range's ``dq_results`` rows (Athena), used to tell a breach.
+    ``outcomes(run_key, dates)`` reads what the chunk's jobs wrote to ``run_outcomes``
+    (``OutcomeStore(boto3.client("s3"), lake_uri)``); without it every date takes the
+    chunk's own status.
     """
     raw = list(history)
     name = str(execution.get("name") or "")
@@ -373,21 +280,11 @@ def chunk_records_from_sfn(execution: Mapping[str, Any], history: Iterable[Mappi
             execution.get("stopDate") if status != "RUNNING" else None)
         seconds = (stopped - started).total_seconds() if (
             isinstance(started, datetime) and isinstance(stopped, datetime)) else 0.0
-        _, transform_run = _job_run(events, "RunTransformJob")
-        load_ok, load_run = _job_run(events, "RunBulkImport")
         error, cause = (result or {}).get("error"), (result or {}).get("cause")
-        load_message = (load_run.get("ErrorMessage") if isinstance(load_run, Mapping)
-                        else None)
-        if load_message is None and isinstance(_json(cause), Mapping):
-            load_message = _json(cause).get("ErrorMessage")  # the load's JobRun as cause
         failed_state = None if status == "SUCCEEDED" else _failed_chunk_state(events)
-        rows = backfill_date_rows(
-            dates, run_key, status=status, failed_state=failed_state, error=error,
-            cause=cause, load_succeeded=bool(load_ok), load_error_message=load_message,
-            transform_job_run_id=(transform_run.get("Id")
-                                  if isinstance(transform_run, Mapping) else None),
-            load_job_run_id=load_run.get("Id") if isinstance(load_run, Mapping) else None,
-            seconds=seconds, dq_rows=dq_rows)
+        rows = date_rows(dates, run_key, outcomes(run_key, dates) if outcomes else (),
+                         status=status, failed_state=failed_state, error=error, cause=cause,
+                         seconds=seconds)
         records.append({
             "run_id": run_key, "name": execution.get("stateMachineArn"),
             "label": f"{dates[0]}..{dates[-1]}", "status": status,
@@ -400,10 +297,10 @@ def chunk_records_from_sfn(execution: Mapping[str, Any], history: Iterable[Mappi
 
 
 def records_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str, Any]], *,
-                     dq_rows: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+                     outcomes: OutcomeReader | None = None) -> list[dict[str, Any]]:
     """Any execution as local run records: one per chunk for a backfill
     (:func:`chunk_records_from_sfn`), else the one :func:`record_from_sfn` gives."""
     raw = list(history)
     if is_backfill_execution(execution, raw):
-        return chunk_records_from_sfn(execution, raw, dq_rows=dq_rows)
+        return chunk_records_from_sfn(execution, raw, outcomes=outcomes)
     return [record_from_sfn(execution, raw)]
