@@ -589,22 +589,13 @@ class UdpStack(Stack):
         transform_role.add_to_policy(_statement(["s3:GetObject"],
                                                 [lake.arn_for_objects(REGISTER_KEY)]))
         self.transform_role = transform_role
-        self.transform_job = glue.CfnJob(
-            self, "TransformJob", name=cfg.transform_job, role=transform_role.role_arn,
-            description="Transform, check and publish one p_date of raw users (--p_date).",
-            glue_version="6.0", worker_type=env.transform_worker_type,
-            number_of_workers=env.transform_workers, max_retries=0,
-            timeout=env.job_timeout_minutes,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(
-                max_concurrent_runs=env.max_concurrent_runs),
-            security_configuration=self.security_configuration.name,
-            command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3",
-                script_location=self.scripts.s3_url_for_object(
-                    GLUE_ASSETS_PREFIX + assets.script_keys["transform_users"])),
-            default_arguments={**self._common_job_args([wheel_uri], cfg.transform_job),
-                               "--lake_uri": f"s3://{cfg.lake_bucket}",
-                               "--salt_secret_id": self.salt_secret.secret_arn})
+        self.transform_job = self._glue_job(
+            "TransformJob", cfg.transform_job, transform_role,
+            "Transform, check and publish one p_date of raw users (--p_date).",
+            env.transform_worker_type, env.transform_workers,
+            assets.script_keys["transform_users"], [wheel_uri],
+            {"--lake_uri": f"s3://{cfg.lake_bucket}",
+             "--salt_secret_id": self.salt_secret.secret_arn})
         self.transform_job.add_resource_dependency(self.security_configuration)
         self.transform_job.node.add_dependency(deployment)
         self._deployment = deployment
@@ -690,30 +681,38 @@ class UdpStack(Stack):
             ["s3:PutObject"], [self.lake.arn_for_objects(f"{RUN_OUTCOMES.prefix}/*")]))
         self._vpc_job_grants(load_role)
         self.load_role = load_role
-        self.load_job = glue.CfnJob(
-            self, "BulkImportJob", name=cfg.load_job, role=load_role.role_arn,
-            description="COPY one p_date into Redshift: staging, dedupe, MERGE (--p_date).",
-            glue_version="6.0", worker_type="G.1X", number_of_workers=env.load_workers,
-            max_retries=0, timeout=env.job_timeout_minutes,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(
-                max_concurrent_runs=env.max_concurrent_runs),
-            security_configuration=self.security_configuration.name,
-            connections=glue.CfnJob.ConnectionsListProperty(
-                connections=[f"udp-{env.name}-vpc"]),
-            command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3",
-                script_location=self.scripts.s3_url_for_object(
-                    GLUE_ASSETS_PREFIX + self._assets.script_keys["bulk_import"])),
-            default_arguments={
-                **self._common_job_args([self._wheel_uri, *env.glue_python_modules],
-                                        cfg.load_job),
-                "--table_uri": cfg.users_uri,
-                "--secret_id": self.redshift_secret.secret_arn,
-                "--iam_role_arn": copy_role.role_arn})
+        self.load_job = self._glue_job(
+            "BulkImportJob", cfg.load_job, load_role,
+            "COPY one p_date into Redshift: staging, dedupe, MERGE (--p_date).",
+            "G.1X", env.load_workers, self._assets.script_keys["bulk_import"],
+            [self._wheel_uri, *env.glue_python_modules],
+            {"--table_uri": cfg.users_uri, "--secret_id": self.redshift_secret.secret_arn,
+             "--iam_role_arn": copy_role.role_arn}, in_vpc=True)
         self.load_job.add_resource_dependency(self.glue_connection)
         self.load_job.add_resource_dependency(self.security_configuration)
         self.load_job.node.add_dependency(self._deployment)
         self.load_job.node.add_dependency(self.warehouse_bootstrap)  # its login exists first
+
+    def _glue_job(self, construct_id: str, name: str, role: iam.Role, description: str,
+                  worker_type: str, workers: int, script_key: str, modules: list[str],
+                  arguments: dict[str, str], *, in_vpc: bool = False) -> glue.CfnJob:
+        """A Glue 6.0 Spark job of the pipeline: no Glue retries (Step Functions retries
+        it), the environment's timeout and run limit, the security configuration, the
+        shared job arguments; ``in_vpc`` puts it behind the VPC's Glue connection."""
+        env = self.env_cfg
+        return glue.CfnJob(
+            self, construct_id, name=name, role=role.role_arn, description=description,
+            glue_version="6.0", worker_type=worker_type, number_of_workers=workers,
+            max_retries=0, timeout=env.job_timeout_minutes,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(
+                max_concurrent_runs=env.max_concurrent_runs),
+            security_configuration=self.security_configuration.name,
+            connections=(glue.CfnJob.ConnectionsListProperty(
+                connections=[f"udp-{env.name}-vpc"]) if in_vpc else None),
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3",
+                script_location=self.scripts.s3_url_for_object(GLUE_ASSETS_PREFIX + script_key)),
+            default_arguments={**self._common_job_args(modules, name), **arguments})
 
     def _vpc_job_grants(self, role: iam.Role) -> None:
         """What a job in the VPC through the Glue NETWORK connection needs: the
@@ -1022,30 +1021,16 @@ class UdpStack(Stack):
                                       [self.push.table.table_arn]))
         self._vpc_job_grants(role)
         self.erase_role = role
-        self.erase_job = glue.CfnJob(
-            self, "EraseJob", name=cfg.erase_job, role=role.role_arn,
-            description="One step of an erasure request (--step), run by the udp-erase "
-                        "state machine.",
-            glue_version="6.0", worker_type=env.transform_worker_type,
-            number_of_workers=env.transform_workers, max_retries=0,
-            timeout=env.job_timeout_minutes,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(
-                max_concurrent_runs=env.max_concurrent_runs),
-            security_configuration=self.security_configuration.name,
-            connections=glue.CfnJob.ConnectionsListProperty(
-                connections=[f"udp-{env.name}-vpc"]),
-            command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3",
-                script_location=self.scripts.s3_url_for_object(
-                    GLUE_ASSETS_PREFIX + self._assets.script_keys["erase_users"])),
-            default_arguments={
-                **self._common_job_args([self._wheel_uri, *env.glue_python_modules],
-                                        cfg.erase_job),
-                "--lake_uri": f"s3://{cfg.lake_bucket}",
-                "--errors_bucket": cfg.errors_bucket,
-                "--salt_secret_id": self.salt_secret.secret_arn,
-                "--secret_id": self.redshift_secret.secret_arn,
-                "--user_table": self.push.names["table"]})
+        self.erase_job = self._glue_job(
+            "EraseJob", cfg.erase_job, role,
+            "One step of an erasure request (--step), run by the udp-erase state machine.",
+            env.transform_worker_type, env.transform_workers,
+            self._assets.script_keys["erase_users"],
+            [self._wheel_uri, *env.glue_python_modules],
+            {"--lake_uri": f"s3://{cfg.lake_bucket}", "--errors_bucket": cfg.errors_bucket,
+             "--salt_secret_id": self.salt_secret.secret_arn,
+             "--secret_id": self.redshift_secret.secret_arn,
+             "--user_table": self.push.names["table"]}, in_vpc=True)
         self.erase_job.add_resource_dependency(self.glue_connection)
         self.erase_job.add_resource_dependency(self.security_configuration)
         self.erase_job.node.add_dependency(self._deployment)
