@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.tables import USERS, TableContract
 from glue_jobs.secrets import guard_botocore_logs
@@ -42,6 +42,8 @@ from glue_jobs.warehouse_port import (
 from sql import read_sql
 
 __all__ = ["RedshiftCredentials", "RedshiftSettings", "RedshiftWarehouse", "clear_secret_cache"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -159,25 +161,34 @@ class RedshiftWarehouse:
         conn.autocommit = False
         return conn
 
+    def _in_transaction(self, work: Callable[[Any], T]) -> T:
+        """``work(cursor)`` in one transaction on a new connection: committed when it
+        returns, rolled back when it raises; the connection closed either way."""
+        conn = self._connect()
+        try:
+            result = work(conn.cursor())
+            conn.commit()
+            return result
+        except Exception:
+            safe_rollback(conn)
+            raise
+        finally:
+            safe_close(conn)
+
     def ensure_schema(self) -> None:
         """Apply Redshift tables and views (one statement per execute) in the schemas the
         load user owns; the deploy's bootstrap made those (glue_jobs.warehouse_bootstrap)."""
         files = ("redshift/tables.redshift.sql", "redshift/views.sql")
-        conn = self._connect()
-        try:
-            cur = conn.cursor()
+
+        def apply(cur: Any) -> None:
             for name in files:
                 for statement in split_sql(read_sql(name)):
                     cur.execute(statement)
             cur.execute(read_statement("redshift/load_log_has_load_mode.sql"))
             if int(cur.fetchone()[0]) == 0:  # a warehouse made before the column existed
                 cur.execute(read_statement("redshift/add_load_mode.redshift.sql"))
-            conn.commit()
-        except Exception:
-            safe_rollback(conn)
-            raise
-        finally:
-            safe_close(conn)
+
+        self._in_transaction(apply)
 
     def load_partition(self, p_date: str, source: LoadSource, load_id: str, *,
                        replace: bool = False) -> LoadResult:
@@ -210,16 +221,8 @@ class RedshiftWarehouse:
         ``audit.erasure_log``, in one transaction (``glue_jobs.erasure_job``)."""
         from glue_jobs.erasure_job import erase_in_warehouse
 
-        conn = self._connect()
-        try:
-            deleted = erase_in_warehouse(conn.cursor(), user_ids, erasure_id, utc_now())
-            conn.commit()
-        except Exception:
-            safe_rollback(conn)
-            raise
-        finally:
-            safe_close(conn)
-        return deleted
+        return self._in_transaction(
+            lambda cur: erase_in_warehouse(cur, user_ids, erasure_id, utc_now()))
 
     def remaining(self, user_ids: Sequence[str]) -> int:
         """Rows of ``user_ids`` still in the model and staging tables."""
