@@ -228,8 +228,9 @@ class LocalCloud:
                 settings = PushSettings(lake_bucket=self.cfg.lake_bucket,
                                         errors_bucket=self.cfg.errors_bucket,
                                         email_hash_salt=self.cfg.email_hash_salt)
-                self._push = start_push_stack(self.paths.state_dir, settings, port=port,
-                                              s3=self.s3)
+                self._push = start_push_stack(
+                    self.paths.state_dir, settings, port=port, s3=self.s3,
+                    make_firehose=lambda stream: self.firehose(stream=stream))
             return self._push
 
     @property
@@ -284,12 +285,14 @@ class LocalCloud:
                                     schema=schema)
 
     def firehose(self, clock: Callable[[], datetime] | None = None, *,
-                 failure_rate: float = 0.0, fault_seed: int = 11) -> LocalFirehose:
-        """The delivery stream as the deploy creates it (:meth:`delivery_stream`) over this
-        cloud's S3 twin. ``clock`` gives the arrival times the objects are named and
+                 failure_rate: float = 0.0, fault_seed: int = 11,
+                 stream: DeliveryStreamConfig | None = None) -> LocalFirehose:
+        """The delivery stream as the deploy creates it (:meth:`delivery_stream`), or
+        ``stream`` (the push path's, buffered by its checkpoints), over this cloud's S3
+        twin. ``clock`` gives the arrival times the objects are named and
         partitioned by (a simulated schedule passes the invocation's); ``failure_rate``
         injects per-record ``ServiceUnavailableException`` answers."""
-        return LocalFirehose(self.s3, [self.delivery_stream()],
+        return LocalFirehose(self.s3, [stream or self.delivery_stream()],
                              clock=clock or (lambda: datetime.now(UTC)),
                              failure_rate=failure_rate, fault_seed=fault_seed)
 

@@ -624,12 +624,15 @@ def _undo_unfinished(log: StreamLog, s3: Any, cfg: DeliveryStreamConfig) -> None
 
 def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
                      api_key: str | None = None, port: int = 0, s3: Any = None,
+                     make_firehose: Callable[[DeliveryStreamConfig], LocalFirehose] | None = None,
                      consumer_wrapper: Callable[[Handler], Handler] | None = None,
                      kinesis_wrapper: Callable[[Any], Any] | None = None) -> PushStack:
     """Start moto (Kinesis + DynamoDB), the gateway, the stream poller; return the handle.
 
     ``s3`` is the lake/errors S3 twin (default: a ``LocalS3`` over ``<state_dir>/s3``,
-    the folder ``LocalCloud`` uses). ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
+    the folder ``LocalCloud`` uses); ``make_firehose`` makes the delivery stream's
+    Firehose twin (``LocalCloud.firehose``; default: one over ``s3``).
+    ``consumer_wrapper`` / ``kinesis_wrapper`` wrap the
     consumer handler / the API's Kinesis client (fault injection in tests).
     Writes ``<state_dir>/push/endpoint.json`` (url, pid) and ``api-key`` for the CLI
     (:mod:`local_aws.push.endpoint`).
@@ -678,7 +681,7 @@ def start_push_stack(state_dir: Path, settings: PushSettings | None = None, *,
             name=s.delivery_stream, bucket=s.lake_bucket,
             prefix=f"{RAW.prefix}/p_date=!{{timestamp:yyyy-MM-dd}}/",
             size_mb=1 << 20, interval_s=1 << 30)
-        firehose = LocalFirehose(lake_s3, [delivery])
+        firehose = (make_firehose or (lambda d: LocalFirehose(lake_s3, [d])))(delivery)
         dynamodb = moto.client("dynamodb")
 
         def checkpoint(ids: list[str]) -> None:

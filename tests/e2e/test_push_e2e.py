@@ -42,6 +42,8 @@ def test_pushed_users_reach_the_warehouse_and_the_lookup_agrees(
     with LocalCloud(state) as cloud:
         push = cloud.start_push()
         assert running_push_server(state) is not None
+        # (its Firehose writes through the cloud's one S3 twin)
+        assert push.firehose.s3 is cloud.s3
         # WHEN a partner pushes 150 users as NDJSON, then 50 of them again as a JSON array
         # (a client retrying would), with `udp push`
         assert main([*cli, "push", str(first)]) == 0
