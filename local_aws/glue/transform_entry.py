@@ -14,7 +14,14 @@ __all__ = ["run_transform_job"]
 def run_transform_job(args: Mapping[str, str], clients: Any) -> dict[str, Any]:
     """Run ``glue_jobs.transform_job`` for ``getResolvedOptions``-style ``args`` through
     ``clients`` (its ``TransformClients``); the job run's ``Output``: one day's result, a
-    range's days and sums, or a backfill chunk's ``{"run_key", "days", ...}``."""
+    range's days and sums, or a backfill chunk's ``{"run_key", "days", ...}``.
+
+    Each run starts with no cached secret, as a Glue job run (a process of its own)
+    does: a process that runs jobs for several state folders (the test suite, the warm
+    service) must not hash one folder's e-mails with another folder's salt."""
+    from glue_jobs.secrets import clear_secret_cache
+
+    clear_secret_cache()
     if args.get("p_dates"):  # a backfill chunk
         from glue_jobs.transform_job import main_dates
 

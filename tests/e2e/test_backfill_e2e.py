@@ -77,7 +77,7 @@ def test_range_backfill_finishes_the_other_days_reports_the_failed_one_and_resum
     history = HistoryStore(LocalPaths(state_dir).runs)
     stacks: list[LocalCloud] = []
 
-    def fast_stack(path: Path) -> Any:
+    def fast_stack(path: Path, _args: Any = None) -> Any:
         stack = LocalCloud(path, wait_scale=0.002)
         stacks.append(stack)
         return stack

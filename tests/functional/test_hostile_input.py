@@ -28,7 +28,7 @@ class WouldWrite(Exception):
 
 @pytest.fixture
 def no_stack(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(state_dir: Path) -> Any:
+    def refuse(state_dir: Path, _args: Any = None) -> Any:
         raise WouldWrite(str(state_dir))
     monkeypatch.setattr(cli, "_stack", refuse)
 

@@ -118,11 +118,12 @@ def test_ingest_lambda_only_puts_to_its_stream_and_the_errors_bucket(
     assert not any(a.startswith(("glue:", "secretsmanager:", "redshift")) for a in grants)
 
 
-def test_only_firehose_writes_the_raw_layer(template: dict[str, Any]) -> None:
+def test_only_firehose_and_the_erasure_write_the_raw_layer(template: dict[str, Any]) -> None:
     lake = logical_id(template, "LakeBucket")
-    # the pull path's delivery stream and the push path's (Kinesis as source)
+    # the pull path's delivery stream and the push path's (Kinesis as source); and the
+    # erasure job, which rewrites a day's raw objects without the erased users
     assert _who_can(template, "s3:PutObject", f"<{lake}.Arn>/{RAW.prefix}/") == {
-        "FirehoseRole", "PushFirehoseRole"}
+        "FirehoseRole", "PushFirehoseRole", "EraseJobRole"}
     for role in ("FirehoseRole", "PushFirehoseRole"):
         grants = _grants(template, role)
         assert grants["glue:GetTable"] >= {
@@ -142,12 +143,13 @@ def test_transform_job_reads_raw_and_writes_only_the_transform_layer(
         f"<{logical_id(template, 'EmailHashSalt')}>"}
 
 
-def test_only_the_load_and_its_bootstrap_read_the_redshift_secret(
+def test_only_the_load_its_bootstrap_and_the_erasure_read_the_redshift_secret(
         template: dict[str, Any]) -> None:
-    # the bulk import logs in with it; the deploy's warehouse bootstrap sets that login
+    # the bulk import logs in with it; the deploy's warehouse bootstrap sets that login;
+    # the erasure job logs in with it to delete the erased users' rows
     secret = logical_id(template, "RedshiftLoadSecret")
     assert _who_can(template, "secretsmanager:GetSecretValue", f"<{secret}>") == {
-        "BulkImportJobRole", "WarehouseBootstrapRole"}
+        "BulkImportJobRole", "WarehouseBootstrapRole", "EraseJobRole"}
 
 
 def test_redshift_copy_role_reads_the_copied_table_only(template: dict[str, Any]) -> None:

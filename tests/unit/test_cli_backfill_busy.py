@@ -63,7 +63,7 @@ def test_a_backfill_refused_only_by_a_lease_exits_75_naming_the_held_date(
         capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN 2026-11-04 held by a nightly run; the backfill's one chunk holds 02 and 04
     stack = LeaseStack(state, leased="2026-11-04")
-    monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
+    monkeypatch.setattr("udp_cli.cli._stack", lambda _state, _args=None: stack)
     # WHEN the range is backfilled
     code = udp(state, "backfill", "--from", "2026-11-01", "--to", "2026-11-04",
                "--concurrency", "1")
@@ -87,7 +87,7 @@ def test_a_backfill_with_other_failures_keeps_exit_1(
         capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN 04 leased elsewhere AND 02 failing in its transform (chunks of one date)
     stack = LeaseStack(state, leased="2026-11-04", broken="2026-11-02")
-    monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
+    monkeypatch.setattr("udp_cli.cli._stack", lambda _state, _args=None: stack)
     # WHEN backfilled
     code = udp(state, "backfill", "--from", "2026-11-01", "--to", "2026-11-04",
                "--chunk", "1", "--concurrency", "1")

@@ -40,7 +40,7 @@ def test_an_ingest_that_raises_still_closes_the_stack(
         failure: BaseException, exit_code: int | None) -> None:
     # GIVEN a local stack and an ingest step (day, --users or --replay) that raises
     stack = ClosableStack()
-    monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
+    monkeypatch.setattr("udp_cli.cli._stack", lambda _state, _args=None: stack)
 
     def raising(*_args: Any, **_kwargs: Any) -> Any:
         raise failure

@@ -295,7 +295,7 @@ def test_backfill_replace_reruns_every_date_with_replace_in_its_input(
     state = tmp_path / "state"
     write_synthetic_state(state, DAYS, users_per_day=100)
     stack = FakeStack(state)
-    monkeypatch.setattr("udp_cli.cli._stack", lambda _state: stack)
+    monkeypatch.setattr("udp_cli.cli._stack", lambda _state, _args=None: stack)
     # WHEN backfilled in range mode (one chunk holds the four days)
     assert udp(state, "backfill", "--from", "2026-11-01", "--to", "2026-11-04",
                "--concurrency", "1", *flags) == 0

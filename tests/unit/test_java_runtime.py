@@ -70,7 +70,7 @@ def test_udp_run_without_a_usable_java_says_so_in_one_line(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setattr(java, "_CHOSEN", None)
 
-    def no_stack(_state: Path) -> None:
+    def no_stack(_state: Path, _args: object = None) -> None:
         raise AssertionError("the stack must not start without Java")
     monkeypatch.setattr(cli, "_stack", no_stack)
     # WHEN a run is asked for
