@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         cold = walls["cold"] / floor_s
         print(f"({key}) / (a) = {ratio:.2f} warm (target <= {target}: "
               f"{'met' if ratio <= target else 'NOT met'}); {cold:.2f} cold (first command)")
-        figures.append(measured_now("bench/cli_latency.py", what,
+        figures.append(measured_now("bench/cli_latency.py", f"{what}, service warm",
                                     f"{walls['warm']:.1f} s ÷ {floor_s:.1f} s = {ratio:.2f}",
                                     f"≤ {target:g}", ratio <= target, headline=True))
         figures.append(measured_now("bench/cli_latency.py",
