@@ -595,9 +595,7 @@ class UdpStack(Stack):
             env.transform_worker_type, env.transform_workers,
             assets.script_keys["transform_users"], [wheel_uri],
             {"--lake_uri": f"s3://{cfg.lake_bucket}",
-             "--salt_secret_id": self.salt_secret.secret_arn})
-        self.transform_job.add_resource_dependency(self.security_configuration)
-        self.transform_job.node.add_dependency(deployment)
+             "--salt_secret_id": self.salt_secret.secret_arn}, deployment)
         self._deployment = deployment
         self._wheel_uri = wheel_uri
         self._assets = assets
@@ -687,20 +685,20 @@ class UdpStack(Stack):
             "G.1X", env.load_workers, self._assets.script_keys["bulk_import"],
             [self._wheel_uri, *env.glue_python_modules],
             {"--table_uri": cfg.users_uri, "--secret_id": self.redshift_secret.secret_arn,
-             "--iam_role_arn": copy_role.role_arn}, in_vpc=True)
-        self.load_job.add_resource_dependency(self.glue_connection)
-        self.load_job.add_resource_dependency(self.security_configuration)
-        self.load_job.node.add_dependency(self._deployment)
+             "--iam_role_arn": copy_role.role_arn}, self._deployment, in_vpc=True)
         self.load_job.node.add_dependency(self.warehouse_bootstrap)  # its login exists first
 
     def _glue_job(self, construct_id: str, name: str, role: iam.Role, description: str,
                   worker_type: str, workers: int, script_key: str, modules: list[str],
-                  arguments: dict[str, str], *, in_vpc: bool = False) -> glue.CfnJob:
+                  arguments: dict[str, str], deployment: s3deploy.BucketDeployment, *,
+                  in_vpc: bool = False) -> glue.CfnJob:
         """A Glue 6.0 Spark job of the pipeline: no Glue retries (Step Functions retries
         it), the environment's timeout and run limit, the security configuration, the
-        shared job arguments; ``in_vpc`` puts it behind the VPC's Glue connection."""
+        shared job arguments; ``in_vpc`` puts it behind the VPC's Glue connection. It is
+        created after what it needs: its security configuration, the connection, and
+        ``deployment`` (the scripts and the wheel it runs)."""
         env = self.env_cfg
-        return glue.CfnJob(
+        job = glue.CfnJob(
             self, construct_id, name=name, role=role.role_arn, description=description,
             glue_version="6.0", worker_type=worker_type, number_of_workers=workers,
             max_retries=0, timeout=env.job_timeout_minutes,
@@ -713,6 +711,11 @@ class UdpStack(Stack):
                 name="glueetl", python_version="3",
                 script_location=self.scripts.s3_url_for_object(GLUE_ASSETS_PREFIX + script_key)),
             default_arguments={**self._common_job_args(modules, name), **arguments})
+        if in_vpc:
+            job.add_resource_dependency(self.glue_connection)
+        job.add_resource_dependency(self.security_configuration)
+        job.node.add_dependency(deployment)
+        return job
 
     def _vpc_job_grants(self, role: iam.Role) -> None:
         """What a job in the VPC through the Glue NETWORK connection needs: the
@@ -1030,10 +1033,7 @@ class UdpStack(Stack):
             {"--lake_uri": f"s3://{cfg.lake_bucket}", "--errors_bucket": cfg.errors_bucket,
              "--salt_secret_id": self.salt_secret.secret_arn,
              "--secret_id": self.redshift_secret.secret_arn,
-             "--user_table": self.push.names["table"]}, in_vpc=True)
-        self.erase_job.add_resource_dependency(self.glue_connection)
-        self.erase_job.add_resource_dependency(self.security_configuration)
-        self.erase_job.node.add_dependency(self._deployment)
+             "--user_table": self.push.names["table"]}, self._deployment, in_vpc=True)
         self.erase_job.node.add_dependency(self.warehouse_bootstrap)
 
         sm_role = iam.Role(self, "EraseStateMachineRole",
