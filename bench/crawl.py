@@ -19,13 +19,14 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from contracts.pipeline import PipelineConfig
 from contracts.tables import RAW
 from crawlers.specs import CrawlerSpec, default_specs
-from local_aws.facade import LocalGlueCatalog, LocalObjectStore, crawl, ensure_databases
+from local_aws.facade import LocalCloud, crawl, ensure_databases
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,8 +40,8 @@ TARGET_RATIO = 1.5
 
 @dataclasses.dataclass
 class Lake:
-    catalog: LocalGlueCatalog
-    store: LocalObjectStore
+    catalog: Any  # the Glue catalog twin
+    store: Any  # the S3 twin's object store
     new_day: str
 
 
@@ -51,8 +52,10 @@ def _days(n: int) -> list[str]:
 
 def _build(root: Path, cfg: PipelineConfig, spec: CrawlerSpec, history: int,
            sample: Path) -> Lake:
-    """A lake with ``history`` crawled days plus one new, not yet crawled, day."""
-    catalog, store = LocalGlueCatalog(root / "catalog"), LocalObjectStore(root / "s3")
+    """A lake with ``history`` crawled days plus one new, not yet crawled, day, in the
+    twins of a local cloud over ``root`` (its catalog left as the bench lays it out)."""
+    cloud = LocalCloud(root, cfg, deploy=False)
+    catalog, store = cloud.catalog, cloud.store
     ensure_databases(catalog, [spec])
     days = _days(history + 1)
     for day in days[:-1]:

@@ -38,7 +38,6 @@ from bench._figures import Figure, add_record_flag, measured_now, record  # noqa
 from local_aws.facade import (  # noqa: E402
     ApiOptions,
     LocalCloud,
-    LocalFirehose,
     ingest_users,
     stop_spark,
 )
@@ -63,12 +62,23 @@ class TwinClock:
         return timed
 
 
+class TimedTwins:
+    """The twins ``ingest_users`` takes, from ``cloud``: each Firehose twin the cloud makes
+    has its calls timed by ``clock`` (the same twin, its methods wrapped on the instance)."""
+
+    def __init__(self, cloud: Any, clock: TwinClock) -> None:
+        self.cfg, self.s3 = cloud.cfg, cloud.s3
+        self._cloud, self._clock = cloud, clock
+
+    def firehose(self, *args: Any, **kwargs: Any) -> Any:
+        stream = self._cloud.firehose(*args, **kwargs)
+        for name in ("put_record_batch", "flush", "close"):
+            setattr(stream, name, self._clock.wrap(getattr(stream, name)))
+        return stream
+
+
 def ingest_day(stack: LocalCloud, users: int) -> dict[str, float]:
     twin = TwinClock()
-    originals = {name: getattr(LocalFirehose, name)
-                 for name in ("put_record_batch", "flush", "close")}
-    for name, fn in originals.items():
-        setattr(LocalFirehose, name, twin.wrap(fn))
     last = [0.0]
 
     def progress(done: int, planned: int) -> None:
@@ -76,15 +86,12 @@ def ingest_day(stack: LocalCloud, users: int) -> dict[str, float]:
             last[0] = time.perf_counter()
             print(f"  {done:>10,} / {planned:,} records", file=sys.stderr)
 
-    try:
-        wall0, cpu0, proc0 = time.perf_counter(), time.thread_time(), time.process_time()
-        result = ingest_users(DAY, users, stack,
-                              options=ApiOptions(malformed_rate=0.02), progress=progress)
-        wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
-        proc = time.process_time() - proc0
-    finally:
-        for name, fn in originals.items():
-            setattr(LocalFirehose, name, fn)
+    twins = TimedTwins(stack, twin)
+    wall0, cpu0, proc0 = time.perf_counter(), time.thread_time(), time.process_time()
+    result = ingest_users(DAY, users, twins,
+                          options=ApiOptions(malformed_rate=0.02), progress=progress)
+    wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+    proc = time.process_time() - proc0
     api_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"api_cpu": api_cpu.ru_utime + api_cpu.ru_stime,
             "fetched": result.total("records_seen"), "valid": result.total("records_valid"),

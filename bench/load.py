@@ -42,6 +42,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -54,8 +55,7 @@ from contracts.tables import USERS
 from glue_jobs.bulk_import import run_bulk_import
 from local_aws.facade import (
     POSTGRES_SESSION,
-    LocalWarehouse,
-    PostgresWarehouse,
+    LocalCloud,
     copy_chunks,
     record_batches,
     stream_copy,
@@ -115,18 +115,20 @@ def write_partition(table: pa.Table, folder: Path, files: int = 4) -> Path:
 class Bench:
     """One server, a fresh database per run (DDL and database creation are not timed).
 
-    Before each run (untimed) the previous run's database is dropped and the server
-    checkpoints, so every path starts from the same state: no dirty pages of earlier runs
-    left for it to evict, and no checkpoint due inside its timing.
+    The server is the warehouse twin of ``cloud``; ``admin`` is a handle on it that keeps
+    it up between runs. Before each run (untimed) the previous run's database is dropped
+    and the server checkpoints, so every path starts from the same state: no dirty pages
+    of earlier runs left for it to evict, and no checkpoint due inside its timing.
     """
 
-    admin: LocalWarehouse
+    cloud: Any  # local_aws.cloud.LocalCloud
+    admin: Any  # a LocalWarehouse handle on the cloud's server
     folder: Path
     runs: int = 0
     steps: dict[str, float] = field(default_factory=dict)  # import phases of the best run
     last: str | None = None
 
-    def fresh(self, prefix: str) -> LocalWarehouse:
+    def fresh(self, prefix: str) -> Any:
         self.runs += 1
         with self.admin.connect(autocommit=True) as conn:
             if self.last is not None:
@@ -134,16 +136,16 @@ class Bench:
                     sql.Identifier(self.last)))
             conn.execute("checkpoint")
         self.last = f"{prefix}_{self.runs}"
-        wh = LocalWarehouse(self.admin.data_dir, database=self.last).start()
+        wh = self.cloud.warehouse_database(self.last)
         wh.bootstrap()
-        PostgresWarehouse(wh.uri).ensure_schema()
+        self.cloud.warehouse_port(wh.uri).ensure_schema()
         return wh
 
     def import_(self) -> float:
         wh = self.fresh("import")
         marks: list[tuple[str, float]] = []
-        port = PostgresWarehouse(wh.uri,
-                                 on_step=lambda step: marks.append((step, time.perf_counter())))
+        port = self.cloud.warehouse_port(
+            wh.uri, on_step=lambda step: marks.append((step, time.perf_counter())))
         start = time.perf_counter()
         result = run_bulk_import(port, DAY, self.folder, ensure_schema=False)
         elapsed = time.perf_counter() - start
@@ -240,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="udp-bench-") as tmp:
         root = Path(tmp)
         folder = write_partition(table, root / "lake" / "transform" / "users" / f"p_date={DAY}")
-        keep = LocalWarehouse(root / "warehouse", database="bench").start()  # one server
-        bench = Bench(keep, folder)
+        cloud = LocalCloud(root)
+        keep = cloud.warehouse_database("bench")  # one server
+        bench = Bench(cloud, keep, folder)
         paths: dict[str, Callable[[], float]] = {
             IMPORT: bench.import_,
             "raw COPY into target-shaped table": lambda: bench.raw_copy(like_target=True),

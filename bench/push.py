@@ -1,7 +1,7 @@
 """Push path throughput and lookup latency on loopback, side by side in one run.
 
-Starts the local push stack (moto server for Kinesis and DynamoDB, the local API
-Gateway, the stream poller) and prints:
+Starts the local push stack of a local cloud (moto server for Kinesis and DynamoDB, the
+local API Gateway, the stream poller) and prints:
 
 * accepted records/s for batched ``POST /users`` from N concurrent clients, through the
   HTTP gateway and calling the same handler directly (same ports, same moto), and the
@@ -37,11 +37,10 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no log line per requ
 from bench._figures import add_record_flag, measured_now, record  # noqa: E402
 from ingest_lambda.core import S3ErrorSink  # noqa: E402
 from local_aws.facade import (  # noqa: E402
-    PushStack,
     generate_user,
     kinesis_event,
+    local_cloud,
     rest_proxy_event,
-    start_push_stack,
 )
 from push_api.api import PushPorts, create_app  # noqa: E402
 from push_api.consumer import create_consumer  # noqa: E402
@@ -83,7 +82,7 @@ def http_call(url: str, key: str, method: str, path: str, body: bytes | None) ->
     return time.perf_counter() - t0
 
 
-def direct_handlers(stack: PushStack, clients: int) -> list[Any]:
+def direct_handlers(stack: Any, clients: int) -> list[Any]:
     """One handler instance per client, as Lambda gives each concurrent call its own."""
     s = stack.settings
     out = []
@@ -95,7 +94,7 @@ def direct_handlers(stack: PushStack, clients: int) -> list[Any]:
     return out
 
 
-def bench_post(stack: PushStack, clients: int, batch: int, requests: int
+def bench_post(stack: Any, clients: int, batch: int, requests: int
                ) -> tuple[float, float]:
     """(records/s over HTTP, records/s direct) for ``requests`` POSTs per client."""
     bodies = [[json.dumps([generate_user(f"bench-{mode}-{c}", r, i) for i in range(batch)]
@@ -121,7 +120,7 @@ def bench_post(stack: PushStack, clients: int, batch: int, requests: int
     return total / wall_http, total / wall_direct
 
 
-def bench_get(stack: PushStack, clients: int, ids: list[str], per_client: int
+def bench_get(stack: Any, clients: int, ids: list[str], per_client: int
               ) -> tuple[list[float], float, float]:
     """(HTTP latencies, requests/s over HTTP, requests/s direct)."""
     work = [[ids[(c * per_client + i) % len(ids)] for i in range(per_client)]
@@ -144,7 +143,7 @@ def bench_get(stack: PushStack, clients: int, ids: list[str], per_client: int
     return lat, n / wall_http, n / wall_direct
 
 
-def bench_consumer(stack: PushStack, records: int) -> float:
+def bench_consumer(stack: Any, records: int) -> float:
     """Consumer records/s into a fresh DynamoDB table (every write lands)."""
     dynamodb = stack.client("dynamodb")
     dynamodb.create_table(TableName="bench-users", BillingMode="PAY_PER_REQUEST",
@@ -184,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gets", type=int, default=100, help="GETs per client")
     add_record_flag(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, start_push_stack(Path(tmp)) as stack:
+    with tempfile.TemporaryDirectory() as tmp, local_cloud(Path(tmp)) as cloud:
+        stack = cloud.start_push()  # local_aws.push.stack.PushStack
         # warm-up: imports, sockets, one handler per gateway thread
         run_clients(args.clients, [[b"[]"]] * args.clients, lambda b: http_call(
             stack.url, stack.api_key, "POST", "/users", b))

@@ -55,9 +55,7 @@ from glue_jobs.transform_job import TransformSettings, run_transform
 from ingest_lambda.core import split_page
 from local_aws.facade import (
     MAX_RESULTS,
-    LocalGlueCatalog,
-    LocalObjectStore,
-    LocalRuntime,
+    LocalCloud,
     crawl,
     ensure_databases,
     generate_page,
@@ -150,11 +148,18 @@ def raw_file(users: int) -> Path:
 # ------------------------------------------------------------------ lakes
 
 
+def lake_cloud(root: Path) -> Any:
+    """The local cloud of a bench lake at ``root``: its catalog is the bench's to lay out."""
+    return LocalCloud(root, CFG, deploy=False)
+
+
 def build_lake(root: Path, history: int, day_file: Path, tiny: Path,
-               day_users: int) -> LocalGlueCatalog:
-    """Raw history of ``history`` tiny days before DAY, DAY itself, DQ history too."""
+               day_users: int) -> Any:
+    """Raw history of ``history`` tiny days before DAY, DAY itself, DQ history too; the
+    lake's Glue catalog twin."""
     shutil.rmtree(root, ignore_errors=True)
-    store, catalog = LocalObjectStore(root / "s3"), LocalGlueCatalog(root / "catalog")
+    cloud = lake_cloud(root)
+    store, catalog = cloud.store, cloud.catalog
     days = [DAY - timedelta(days=i) for i in range(history, 0, -1)]
     for d in [*days, DAY]:
         folder = store.path(CFG.partition_uri(RAW, d.isoformat()))
@@ -178,8 +183,7 @@ def build_lake(root: Path, history: int, day_file: Path, tiny: Path,
 
 
 def job_seconds(spark: Any, root: Path) -> float:
-    runtime = LocalRuntime(spark, LocalGlueCatalog(root / "catalog"),
-                           LocalObjectStore(root / "s3"))
+    runtime = lake_cloud(root).glue_runtime(spark)
     t = time.perf_counter()
     run_transform(runtime, DAY.isoformat(), TransformSettings(LAKE, SALT))
     elapsed = time.perf_counter() - t

@@ -124,7 +124,10 @@ class _LocalLoadClients:
 class LocalCloud:
     def __init__(self, state_dir: Path, cfg: PipelineConfig | None = None, *,
                  wait_scale: float = 0.01, spark_cores: int = 2,
-                 glue_service: bool = False) -> None:
+                 glue_service: bool = False, deploy: bool = True) -> None:
+        """Every twin over ``state_dir``. ``deploy=False`` leaves the Glue catalog as it
+        finds it (no databases, no declared raw table, which the deploy makes otherwise):
+        for a bench that lays out a lake of its own and times an engine on it."""
         self.cfg = cfg or PipelineConfig()
         self.paths = LocalPaths(Path(state_dir).resolve())
         self.paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -165,7 +168,8 @@ class LocalCloud:
             from local_aws.glue.warm import WarmGlue
 
             self.glue_service = WarmGlue(self.paths.state_dir, cores=spark_cores)
-        self._ensure_databases()
+        if deploy:
+            self._ensure_databases()
 
     # ------------------------------------------------------------------ lazily started engines
     @property
@@ -306,6 +310,32 @@ class LocalCloud:
         return LocalAthena(self.catalog, self.store,
                            (self.cfg.transform_database, self.cfg.raw_database),
                            scratch_dir=process_scratch(self.paths.tmp, "athena"))
+
+    def glue_runtime(self, spark: Any = None) -> Any:
+        """The Glue job runtime (``local_aws.glue.spark_runtime.LocalRuntime``) over this
+        cloud's catalog and object store, on ``spark``: by default this cloud's own session
+        (:attr:`spark`); a bench passes the bare session it times the job on."""
+        from local_aws.glue.spark_runtime import LocalRuntime
+
+        return LocalRuntime(self.spark if spark is None else spark, self.catalog, self.store)
+
+    def warehouse_database(self, database: str) -> Any:
+        """A started handle (``local_aws.redshift.warehouse.LocalWarehouse``) on database
+        ``database`` of this cloud's warehouse server, made if missing and not
+        bootstrapped; the caller stops it. The server is shared with :attr:`warehouse`
+        and stops with the last handle: a bench gives each run a clean database on it."""
+        from local_aws.redshift.warehouse import LocalWarehouse
+
+        return LocalWarehouse(self.paths.warehouse, database=database).start()
+
+    def warehouse_port(self, conninfo: str, *, on_step: Any = None) -> Any:
+        """The bulk import's warehouse port on the local warehouse
+        (``local_aws.redshift.postgres_adapter.PostgresWarehouse``) logged in as
+        ``conninfo``, reading ``s3://`` sources from this cloud's object store;
+        ``on_step`` is called after each step of a load."""
+        from local_aws.redshift.postgres_adapter import PostgresWarehouse
+
+        return PostgresWarehouse(conninfo, on_step=on_step, object_store=self.store)
 
     # ------------------------------------------------------------------ Glue jobs
     def job_default_arguments(self) -> dict[str, dict[str, str]]:

@@ -7,10 +7,13 @@ read-only for the commands that need no running stack (``udp status``, ``describ
 the report). Heavy twins are imported on first call, so a read-only command pays only
 for what it reads.
 
-The benchmarks (``bench/``) come through here too: most build a whole ``LocalCloud``;
-the ones that time one engine alone (a crawl, a transform, a COPY, the push path) take
-that engine's parts by name from :data:`BENCH_PARTS`, imported on first use like the
-rest. A test holds ``bench/`` to this module as import-linter holds the CLI.
+The benchmarks (``bench/``) come through here too, and take every twin from a
+``LocalCloud``, as the CLI does: a whole one, or one over a lake the bench lays out itself
+(``LocalCloud(folder, deploy=False)``) whose accessors give the one engine it times (a
+crawl, a transform, a COPY, the push path). What else a bench needs it takes by name from
+:data:`BENCH_PARTS`, imported on first use like the rest. import-linter holds ``bench/`` to
+this module as it holds the CLI, and tests/unit/test_layers.py holds the benches to taking
+their twins from a ``LocalCloud``.
 """
 
 from __future__ import annotations
@@ -33,26 +36,30 @@ BENCH_PARTS: dict[str, str] = {
     "MAX_RESULTS": "local_aws.user_api.server",
     "generate_page": "local_aws.user_api.server",
     "generate_user": "local_aws.user_api.server",
-    "LocalFirehose": "local_aws.firehose.delivery",
-    "LocalObjectStore": "local_aws.s3.objectstore",
-    "LocalGlueCatalog": "local_aws.glue.catalog",
     "crawl": "local_aws.glue.crawl",
     "ensure_databases": "local_aws.glue.crawl",
-    "LocalRuntime": "local_aws.glue.spark_runtime",
     "local_spark": "local_aws.glue.spark_session",
     "stop_spark": "local_aws.glue.spark_session",
-    "LocalWarehouse": "local_aws.redshift.warehouse",
-    "PostgresWarehouse": "local_aws.redshift.postgres_adapter",
     "POSTGRES_SESSION": "local_aws.redshift.postgres_adapter",
     "copy_chunks": "local_aws.redshift.postgres_adapter",
     "record_batches": "local_aws.redshift.postgres_adapter",
     "stream_copy": "local_aws.redshift.postgres_adapter",
-    "PushStack": "local_aws.push.stack",
     "kinesis_event": "local_aws.push.stack",
     "rest_proxy_event": "local_aws.push.stack",
-    "start_push_stack": "local_aws.push.stack",
 }
-"""The engine parts a benchmark may take from here by name -> the module that defines it."""
+"""What a benchmark may take from here by name -> the module that defines it.
+
+The composition root itself (``LocalCloud``), and what is not a twin: plain values
+(``DayPlan``, ``ApiOptions``, ``MAX_RESULTS``, ``POSTGRES_SESSION``), the user-API twin's
+generator (``generate_page``, ``generate_user``: a bench makes its input with it), the
+engine functions a bench times or compares on twins it got from a ``LocalCloud``
+(``crawl`` and ``ensure_databases`` on its catalog and object store; ``stream_copy``,
+``copy_chunks`` and ``record_batches``, the COPY strategies ``bench/load.py`` sets against
+the bulk import), the bare Spark session a bench times the transform on and stops
+(``local_spark``, ``stop_spark``: no event log, one JVM across lakes), and the event
+builders for calling the push handlers directly (``kinesis_event``, ``rest_proxy_event``).
+Never a twin class or a function that builds twins: a bench takes those from a
+``LocalCloud`` (tests/unit/test_layers.py fails otherwise)."""
 
 
 def __getattr__(name: str) -> Any:
