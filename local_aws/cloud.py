@@ -137,7 +137,8 @@ class LocalCloud:
         self.store = LocalObjectStore(self.paths.s3)
         self.s3 = LocalS3(self.store)
         self.catalog = LocalGlueCatalog(self.paths.catalog)
-        self.crawlers = LocalCrawlers(self.catalog, self.store, default_specs(self.cfg))
+        self.crawlers = LocalCrawlers(self.catalog, self.store, default_specs(self.cfg),
+                                      create_databases=deploy)
         self.sns = LocalSns(self.paths.alerts)
         self.history = HistoryStore(self.paths.runs)
         # the date leases (one run per p_date); a file lock makes it one table per state folder
