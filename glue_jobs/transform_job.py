@@ -13,10 +13,11 @@ The same code runs on Glue (``GlueRuntime``) and locally (``LocalRuntime``): bot
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -279,6 +280,20 @@ def _row_count(results: Sequence[RuleResult], table: str) -> int | None:
                  if r.table_name == table and r.rule_type == "RowCountAtLeast"), None)
 
 
+class _ContextPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitting thread's context: what
+    the job's pool threads log carries the run's log context (run id, day), as what the
+    job's own thread logs does."""
+
+    def submit[**P, T](self, fn: Callable[P, T], /, *args: P.args,
+                       **kwargs: P.kwargs) -> Future[T]:
+        context = contextvars.copy_context()
+
+        def in_context() -> T:
+            return context.run(fn, *args, **kwargs)
+        return super().submit(in_context)
+
+
 def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups,
                    pool: Executor) -> dict[str, list[RuleResult]]:
     """Every day's verdicts: each group's rulesets measured for all days in one
@@ -464,7 +479,7 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
     groups = _dq_groups(frames, per_user, {USERS.name, USER_LOCATIONS.name}, rulesets)
     try:
         # the raw rows per day (for the result) are counted beside the DQ gate's jobs
-        with ThreadPoolExecutor(len(groups) + 2) as pool:
+        with _ContextPool(len(groups) + 2) as pool:
             counting = pool.submit(_rows_read, raw_df)
             # the caches complete before the gate plans on them: planned on a cache still
             # being built, the per-user aggregation cannot see that the rows are already
@@ -487,7 +502,7 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
             # write is a Spark job over the cached model, and run side by side their
             # planning, commit and file listing overlap the others' tasks
             try:
-                with ThreadPoolExecutor(len(MODEL_TABLES)) as pool:
+                with _ContextPool(len(MODEL_TABLES)) as pool:
                     writes = [pool.submit(_write_days, runtime, frames[c.name],
                                           staged[c.name],
                                           staging_uri(settings.lake_uri, c, pass_id))

@@ -164,7 +164,8 @@ class LocalCloud:
         if glue_service:
             from local_aws.glue.warm import WarmGlue
 
-            self.glue_service = WarmGlue(self.paths.state_dir, cores=spark_cores)
+            self.glue_service = WarmGlue(self.paths.state_dir, cores=spark_cores,
+                                         runs=self.cfg.max_concurrent_runs)
         self._ensure_databases()
 
     # ------------------------------------------------------------------ lazily started engines

@@ -265,10 +265,12 @@ def _replay_logs(records: list[dict[str, Any]]) -> None:
 class WarmGlue:
     """The warm service of one state folder, as one command uses it."""
 
-    def __init__(self, state_dir: Path, *, cores: int = 2) -> None:
+    def __init__(self, state_dir: Path, *, cores: int = 2, runs: int = 1) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.folder = service_folder(self.state_dir)
         self.cores = cores
+        self.runs = runs
+        """Job runs a service this command starts takes at once."""
         self.started_pid: int | None = None
         """The pid of the service this command started, if it started one."""
         self._endpoint: Endpoint | None = None
@@ -314,7 +316,8 @@ class WarmGlue:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         argv = [sys.executable, "-m", SERVER_MODULE, "--state-dir", str(self.state_dir),
-                "--cores", str(self.cores), "--idle-seconds", str(idle_timeout_s())]
+                "--cores", str(self.cores), "--idle-seconds", str(idle_timeout_s()),
+                "--runs", str(self.runs)]
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
@@ -400,6 +403,8 @@ class ServiceInfo:
     busy: bool
     runs: int
     idle_timeout_s: float
+    peak_runs: int = 0
+    """The most job runs it ran at once."""
 
     def describe(self) -> str:
         """One line: pid, uptime, memory (the service and its Spark JVM), idle time."""
@@ -407,7 +412,8 @@ class ServiceInfo:
                  "not answering" if self.idle_s is None else f"idle {_span(self.idle_s)}")
         return (f"glue service: pid {self.pid}, warm Spark, up {_span(self.uptime_s)}, "
                 f"{self.memory_bytes / 2**20:,.0f} MB, {self.runs} "
-                f"run{'' if self.runs == 1 else 's'}, {state} "
+                f"run{'' if self.runs == 1 else 's'}"
+                f"{f' ({self.peak_runs} at once)' if self.peak_runs > 1 else ''}, {state} "
                 f"(stops after {_span(self.idle_timeout_s)} idle)")
 
 
@@ -436,7 +442,8 @@ def service_info(state_dir: Path) -> ServiceInfo | None:
         answer = {}
     return ServiceInfo(endpoint.pid, time.time() - endpoint.started_at, memory,
                        answer.get("idle_s"), bool(answer.get("busy")),
-                       int(answer.get("runs", 0)), endpoint.idle_timeout_s)
+                       int(answer.get("runs", 0)), endpoint.idle_timeout_s,
+                       int(answer.get("peak", 0)))
 
 
 def stop_service(state_dir: Path) -> int | None:

@@ -9,12 +9,15 @@ each connection proven by the token in its endpoint file:
 ``run``
     the transform job's entrypoint body (``local_aws.glue.transform_entry``) on a new
     session of the one SparkContext (``spark.newSession()``: its own SQL settings and
-    temporary views), with clients over the state folder's catalog and object store. Runs
-    go one at a time, whichever command sends them, so two commands never share a
-    session's settings or compete for the driver's memory. The answer is the job's
-    ``Output``, or its exception's class name and message, and the job's log records.
+    temporary views), with clients over the state folder's catalog and object store. At
+    most ``--runs`` go at once (the local Glue job's ``MaxConcurrentRuns``, what a
+    command's own Spark would run side by side), whichever command sends them; more
+    wait their turn. The answer is the job's ``Output``, or its exception's class name
+    and message, and the log records of that run alone (the job's pool threads carry its
+    context).
 ``ping``
-    the version it runs, whether a run is going, runs so far, seconds idle.
+    the version it runs, whether a run is going, runs so far and the most at once,
+    seconds idle.
 ``stop``
     no new runs; ends once the one in progress is done.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import logging
 import os
 import pickle
@@ -53,18 +57,21 @@ __all__ = ["WarmServer", "main"]
 
 log = logging.getLogger("local_aws.glue.warm_server")
 _WATCH_S = 1.0
+_RUN_RECORDS: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
+    "run_records", default=None)
+"""The log records of the run whose thread (or task of its job's pools) logs."""
 
 
 class _Capture(logging.Handler):
-    """The log records of one run, as picklable fields."""
+    """Each run's log records, as picklable fields, into that run's list."""
 
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)
-        self.records: list[dict[str, Any]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("local_aws.glue.warm", "py4j")):
-            return  # the service's own lines, and Spark's gateway chatter
+        records = _RUN_RECORDS.get()
+        if records is None or record.name.startswith(("local_aws.glue.warm", "py4j")):
+            return  # not a run's, the service's own lines, or Spark's gateway chatter
         fields = dict(record.__dict__)
         fields.update(msg=record.getMessage(), args=None, exc_info=None)
         if record.exc_info:
@@ -74,7 +81,7 @@ class _Capture(logging.Handler):
                 pickle.dumps(value)
             except Exception:
                 fields[key] = repr(value)
-        self.records.append(fields)
+        records.append(fields)
 
 
 class _Clients:
@@ -110,7 +117,8 @@ class _Clients:
 class WarmServer:
     """The service of one state folder."""
 
-    def __init__(self, state_dir: Path, *, cores: int, idle_timeout_s: float) -> None:
+    def __init__(self, state_dir: Path, *, cores: int, idle_timeout_s: float,
+                 runs: int = 1) -> None:
         self.paths = LocalPaths(state_dir)
         self.folder = service_folder(state_dir)
         self.cores = cores
@@ -121,11 +129,14 @@ class WarmServer:
         self.last_used = time.monotonic()
         self.busy = 0
         self.runs = 0
+        self.running = 0
+        self.peak = 0
+        """The most runs that went at once."""
         self.stopping = False
         self.spark: Any = None
         self.endpoint: Endpoint | None = None
         self._state = threading.Lock()
-        self._one_run = threading.Lock()
+        self._run_slots = threading.BoundedSemaphore(max(1, runs))
         self._listener = Listener(("127.0.0.1", 0), authkey=self.token.encode())
 
     def serve(self) -> None:
@@ -140,6 +151,7 @@ class WarmServer:
         port = int(self._listener.address[1])
         self.endpoint = Endpoint(os.getpid(), port, self.token, self.version, self.started_at,
                                  self.idle_timeout_s)
+        logging.getLogger().addHandler(_Capture())
         write_endpoint(self.folder, self.endpoint)
         log.info("ready on 127.0.0.1:%d, version %s", port, self.version)
         threading.Thread(target=self._watch, name="watch", daemon=True).start()
@@ -176,7 +188,7 @@ class WarmServer:
     def _ping(self) -> dict[str, Any]:
         with self._state:
             return {"version": self.version, "pid": os.getpid(), "busy": self.busy > 0,
-                    "runs": self.runs, "stopping": self.stopping,
+                    "runs": self.runs, "peak": self.peak, "stopping": self.stopping,
                     "idle_s": None if self.busy else time.monotonic() - self.last_used}
 
     def _run(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -186,11 +198,13 @@ class WarmServer:
             if self.stopping:
                 return {"refused": "stopping"}
             self.busy += 1
-        capture = _Capture()
-        root = logging.getLogger()
+        records: list[dict[str, Any]] = []
         try:
-            with self._one_run:
-                root.addHandler(capture)
+            with self._run_slots:
+                with self._state:
+                    self.running += 1
+                    self.peak = max(self.peak, self.running)
+                token = _RUN_RECORDS.set(records)
                 try:
                     clients = _Clients(self.spark.newSession(), self.paths,
                                        request["secrets"])
@@ -200,8 +214,10 @@ class WarmServer:
                     name = exc.name if isinstance(exc, JobRunError) else type(exc).__name__
                     answer = {"ok": False, "error": name, "message": str(exc)}
                 finally:
-                    root.removeHandler(capture)
-            answer["logs"] = capture.records
+                    _RUN_RECORDS.reset(token)
+                    with self._state:
+                        self.running -= 1
+            answer["logs"] = records
             try:
                 pickle.dumps(answer)
             except Exception as exc:
@@ -252,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--idle-seconds", type=float, required=True)
+    parser.add_argument("--runs", type=int, default=1, help="job runs at once")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     WarmServer(args.state_dir.resolve(), cores=args.cores,
-               idle_timeout_s=args.idle_seconds).serve()
+               idle_timeout_s=args.idle_seconds, runs=args.runs).serve()
     return 0
 
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,27 @@ def test_a_job_in_the_service_publishes_and_judges_as_in_process(
         verdicts = _verdicts(chunk[day]["dq"]) if day in chunk else None
         if verdicts is not None:
             assert json.loads(json.dumps(verdicts, default=str)) == entry["dq"], day
+
+
+def test_two_runs_go_at_once_in_one_service_each_as_alone(
+        served: Path, spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the service of a cloud whose Glue job takes two runs at once
+    golden = json.loads(GOLDEN.read_text())
+    days = [d.isoformat() for d in DAYS[:2]]
+    with LocalCloud(served, CFG, glue_service=True) as cloud:
+        assert cloud.glue_service.runs == CFG.max_concurrent_runs == 2
+        # WHEN two commands' threads each start a nightly run of another day at once
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda d: cloud.jobs.start_job_run_sync(
+                JobName=CFG.transform_job, Arguments={"--p_date": d}), days))
+    # THEN both succeed and publish the rows each day publishes alone
+    assert [r["JobRunState"] for r in runs] == ["SUCCEEDED"] * 2, runs
+    lake = Lake(served, spark)
+    for day in days:
+        assert _rows(lake, day) == golden[day]["rows"], day
+    # AND the service ran them side by side
+    line = next(x for x in _status(served, capsys).splitlines() if "glue service" in x)
+    assert "2 runs (2 at once)" in line, line
 
 
 def _status(state: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:

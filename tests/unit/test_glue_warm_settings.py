@@ -85,3 +85,49 @@ def test_the_code_version_changes_with_a_source(tmp_path: Path,
         assert warm.source_version() != before
     finally:
         warm.source_version.cache_clear()
+
+
+def test_each_run_in_the_service_gets_its_own_log_records_and_its_pools() -> None:
+    """Two runs at once in one service: each answer holds what that run logged, from its
+    own thread and from the job's pool threads, and nothing of the other run's."""
+    import logging
+    import threading
+
+    from glue_jobs.transform_job import _ContextPool
+    from local_aws.glue.warm_server import _RUN_RECORDS, _Capture
+
+    job_log = logging.getLogger("glue_jobs.transform_job")
+    capture = _Capture()
+    root = logging.getLogger()
+    level = job_log.level
+    job_log.setLevel(logging.INFO)
+    root.addHandler(capture)
+    both_running = threading.Barrier(2)
+    got: dict[str, list[str]] = {}
+
+    def run(day: str) -> None:
+        records: list[dict[str, object]] = []
+        token = _RUN_RECORDS.set(records)
+        try:
+            job_log.info("start %s", day)
+            both_running.wait(10)
+            with _ContextPool(2) as pool:
+                for f in [pool.submit(job_log.info, "write %s part %d", day, i)
+                          for i in range(2)]:
+                    f.result()
+        finally:
+            _RUN_RECORDS.reset(token)
+        got[day] = sorted(str(r["msg"]) for r in records)
+
+    try:
+        threads = [threading.Thread(target=run, args=(d,)) for d in ("D1", "D2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        job_log.info("outside any run")  # the service's own time: nobody's
+    finally:
+        root.removeHandler(capture)
+        job_log.setLevel(level)
+    assert got == {d: [f"start {d}", f"write {d} part 0", f"write {d} part 1"]
+                   for d in ("D1", "D2")}

@@ -226,6 +226,22 @@ def test_svg_ids_are_prefixed_so_charts_on_one_page_do_not_share_clip_paths() ->
     assert "<path" in a and "RunTransformJob" in a
 
 
+def test_a_chart_drawn_again_is_not_redrawn_and_keeps_its_own_ids() -> None:
+    # GIVEN a chart drawn once
+    from udp_cli.report import charts
+
+    spec = gantt_spec(_run("r-memo", "2026-11-02"))
+    spec["layer"][0]["mark"]["clip"] = True
+    first = render_svg(spec, id_prefix="one")
+    drawn = charts._drawn.cache_info().misses
+    # WHEN the same spec (as a new dict) is drawn for another place on the page
+    again = render_svg(json.loads(json.dumps(spec)), id_prefix="two")
+    # THEN vl-convert did not draw it again, and it got its own ids
+    assert charts._drawn.cache_info().misses == drawn
+    assert again == first.replace('"one-', '"two-').replace("#one-", "#two-")
+    assert again != first
+
+
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("state")
