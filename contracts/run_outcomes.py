@@ -1,9 +1,10 @@
 """Each day's outcome of a job run, kept in the lake, and the per-date rows made from it.
 
-The transform and the bulk import of a backfill chunk each write, for every day they
-were given, one small Parquet object of the ``run_outcomes`` table
-(:data:`contracts.tables.RUN_OUTCOMES`): status, error name and cause, row counts,
-times. Its key is the run key, the stage and the day::
+The transform and the bulk import each write, for every day they were given, one small
+Parquet object of the ``run_outcomes`` table (:data:`contracts.tables.RUN_OUTCOMES`):
+status, error name and cause, row counts, times. A backfill chunk's jobs write under
+the chunk's run key, a nightly run's under the execution's name. Its key is the run key,
+the stage and the day::
 
     s3://<lake>/transform/run_outcomes/p_date=D/<run key>.<stage>.parquet
 
@@ -37,7 +38,8 @@ __all__ = ["LOAD", "STAGES", "TRANSFORM", "InvalidOutcome", "OutcomeStore", "dat
 TRANSFORM, LOAD = "transform", "load"
 STAGES = (TRANSFORM, LOAD)
 STAGE_STATES = {TRANSFORM: "RunTransformJob", LOAD: "RunBulkImport"}
-"""The chunk state that runs each stage (``orchestration/backfill.asl.json``)."""
+"""The state that runs each stage, in the nightly and the backfill chunk definitions
+(``orchestration/state_machine.asl.json``, ``orchestration/backfill.asl.json``)."""
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MAX = {f.name: f.max_len for f in RUN_OUTCOMES.fields if f.max_len}
 
@@ -186,7 +188,8 @@ def _view(record: Mapping[str, Any] | None, names: Mapping[str, str]) -> dict[st
 def date_rows(dates: Sequence[str], run_key: str, records: Iterable[Mapping[str, Any]], *,
               status: str, failed_state: str | None = None, error: str | None = None,
               cause: str | None = None, seconds: float = 0.0) -> list[dict[str, Any]]:
-    """One JSON-ready row per day of a chunk run ``run_key``, in ``dates`` order.
+    """One JSON-ready row per day of run ``run_key`` (a backfill chunk, or a nightly
+    execution and its one day), in ``dates`` order.
 
     ``records`` are the run's ``run_outcomes`` rows (:meth:`OutcomeStore.read`); the
     keyword arguments are the execution's own facts: its status (``SUCCEEDED``,

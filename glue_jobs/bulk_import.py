@@ -9,6 +9,7 @@ the warehouse adapter: Redshift on AWS, PostgreSQL locally).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from contracts.locations import partition_folder
+from contracts.run_outcomes import LOAD, InvalidOutcome, outcome_key
 from contracts.tables import USERS
 from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
 from glue_jobs.outcomes import record_load_outcomes
@@ -45,8 +47,12 @@ __all__ = [
     "run_bulk_import",
 ]
 
+log = logging.getLogger(__name__)
+
 JOB_OPTIONS = ["p_date", "table_uri", "secret_id", "iam_role_arn"]
-"""Glue job arguments (``--p_date`` …) the entrypoint resolves."""
+"""Glue job arguments (``--p_date`` …) the entrypoint resolves; ``--replace`` and
+``--run_key`` (the nightly execution's name: the day's ``run_outcomes`` record is
+written under it) are optional."""
 RANGE_JOB_OPTIONS = ["p_dates", "run_key", "table_uri", "secret_id", "iam_role_arn"]
 """A backfill chunk's arguments (``--p_dates '["D1", ...]' --run_key K``; ``--replace``
 optional): each date in its own audited transaction, see :func:`load_dates`."""
@@ -54,10 +60,11 @@ optional): each date in its own audited transaction, see :func:`load_dates`."""
 
 def job_option_names(argv: Sequence[str]) -> list[str]:
     """Names to pass ``getResolvedOptions`` for this ``argv``: a backfill chunk's
-    (``--p_dates``) or one day's, and ``replace`` only when given (awsglue makes every name
-    it is asked for required)."""
-    base = RANGE_JOB_OPTIONS if "--p_dates" in argv else JOB_OPTIONS
-    return base + (["replace"] if "--replace" in argv else [])
+    (``--p_dates``) or one day's, and ``replace`` (and a day's ``run_key``) only when
+    given (awsglue makes every name it is asked for required)."""
+    if "--p_dates" in argv:
+        return RANGE_JOB_OPTIONS + (["replace"] if "--replace" in argv else [])
+    return JOB_OPTIONS + [name for name in ("replace", "run_key") if f"--{name}" in argv]
 
 
 def new_load_id(p_date: str) -> str:
@@ -232,14 +239,56 @@ class BulkImportClients(Protocol):
         """The warehouse adapter for these options."""
 
 
+def _lake_of(table_uri: str) -> str:
+    """The lake bucket's URI: the ``run_outcomes`` records sit beside the table."""
+    return "s3://" + table_uri.removeprefix("s3://").partition("/")[0]
+
+
+def _loaded(p_date: str, result: LoadResult) -> dict[str, Any]:
+    """One date's result after its load committed (:func:`load_dates`' shape)."""
+    summary = result_summary(result)
+    summary["load_status"] = summary.pop("status", None)
+    return {**summary, "p_date": p_date, "status": "SUCCEEDED"}
+
+
+def _not_loaded(p_date: str, exc: Exception) -> dict[str, Any]:
+    return {"p_date": p_date, "status": "FAILED", "error": type(exc).__name__,
+            "cause": str(exc)}
+
+
 def main(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
     """The bulk import for ``getResolvedOptions``-style ``args`` (names without ``--``);
-    returns the load's summary. One body for Glue and local."""
+    returns the load's summary. One body for Glue and local. With ``--run_key`` (the
+    nightly state machine's execution name) the day's outcome is recorded in
+    ``run_outcomes`` under it, a failed load too, before the failure is raised."""
     options = options_from_resolved(args)
-    source = published_source(clients.catalog(), options.p_date)
-    check_manifest(clients.s3(), source)
-    result = run_bulk_import(clients.warehouse(options), options.p_date, source,
-                             replace=options.replace)
+    run_key = args.get("run_key")
+    if run_key:
+        try:
+            outcome_key(options.p_date, run_key, LOAD)
+        except InvalidOutcome as exc:
+            raise InvalidLoadRequest(str(exc)) from None
+    started = datetime.now(UTC)
+    s3 = clients.s3()
+
+    def record(outcome: dict[str, Any]) -> None:
+        if run_key:
+            record_load_outcomes(s3, _lake_of(args["table_uri"]), run_key, [outcome],
+                                 started_at=started, job_run_id=args.get("JOB_RUN_ID"))
+
+    try:
+        source = published_source(clients.catalog(), options.p_date)
+        check_manifest(s3, source)
+        result = run_bulk_import(clients.warehouse(options), options.p_date, source,
+                                 replace=options.replace)
+    except Exception as exc:
+        try:
+            record(_not_loaded(options.p_date, exc))
+        except Exception:  # the load's own failure is the one to report
+            log.warning("the outcome of %s could not be recorded", options.p_date,
+                        exc_info=True)
+        raise
+    record(_loaded(options.p_date, result))
     return result_summary(result)
 
 
@@ -286,12 +335,9 @@ def load_dates(warehouse: WarehousePort, catalog: Any, p_dates: list[str], run_k
             result = run_bulk_import(warehouse, p_date, source, replace=replace,
                                      ensure_schema=False)
         except Exception as exc:  # the next date is loaded anyway
-            out.append({"p_date": p_date, "status": "FAILED", "error": type(exc).__name__,
-                        "cause": str(exc)})
+            out.append(_not_loaded(p_date, exc))
             continue
-        summary = result_summary(result)
-        summary["load_status"] = summary.pop("status", None)
-        out.append({**summary, "p_date": p_date, "status": "SUCCEEDED"})
+        out.append(_loaded(p_date, result))
     return out
 
 
@@ -312,9 +358,8 @@ def main_dates(args: Mapping[str, str], clients: BulkImportClients) -> dict[str,
     s3 = clients.s3()
     results = load_dates(clients.warehouse(options), clients.catalog(), days, args["run_key"],
                          replace=options.replace, s3=s3)
-    lake = "s3://" + args["table_uri"].removeprefix("s3://").partition("/")[0]
-    record_load_outcomes(s3, lake, args["run_key"], results, started_at=started,
-                         job_run_id=args.get("JOB_RUN_ID"))
+    record_load_outcomes(s3, _lake_of(args["table_uri"]), args["run_key"], results,
+                         started_at=started, job_run_id=args.get("JOB_RUN_ID"))
     if any(r["status"] != "SUCCEEDED" for r in results):
         raise DatesNotLoaded(results)
     return {"run_key": args["run_key"], "days": results,

@@ -1,12 +1,13 @@
 """The jobs' record of each day they were given: one ``run_outcomes`` object per day.
 
-A backfill chunk's transform and bulk import call these once they know every day's
-result, beside what they publish (the transform's ``dq_results``): the record is what
-``udp status`` and both reports read (``contracts.run_outcomes``), so a day's outcome
-lives in the lake, not in what a job run returns (Glue keeps no job result). The
+The transform and the bulk import call these once they know every day's result (a
+backfill chunk's days, a nightly run's one, a failed day too), beside what they publish
+(the transform's ``dq_results``): the record is what ``udp status`` and both reports
+read (``contracts.run_outcomes``), so a day's outcome lives in the lake, not in what a
+job run returns (Glue keeps no job result). The
 transform also registers the table and each day's partition (it may change the
 transform database's catalog; the load's role may not), so Athena finds the load's
-records too: the load writes into a day the transform of the same chunk registered.
+records too: the load writes into a day the transform of the same run registered.
 """
 
 from __future__ import annotations

@@ -103,10 +103,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BASE_OPTIONS = ("JOB_NAME", "lake_uri", "salt_secret_id")
-"""Glue job arguments every run needs; dates come as ``--p_date`` or ``--start_date`` +
-``--end_date`` (a range that stops at the first failure), or ``--p_dates`` + ``--run_key``
-(a backfill chunk: every date on its own, see :func:`transform_chunk`). The salt
-itself is never an argument, only its secret's id."""
+"""Glue job arguments every run needs; dates come as ``--p_date`` (with ``--run_key``
+when the nightly state machine runs it: its execution name, the key the day's
+``run_outcomes`` record is written under) or ``--start_date`` + ``--end_date`` (a range
+that stops at the first failure), or ``--p_dates`` + ``--run_key`` (a backfill chunk:
+every date on its own, see :func:`transform_chunk`). The salt itself is never an
+argument, only its secret's id."""
 
 
 class InvalidJobArguments(ValueError):
@@ -126,7 +128,7 @@ def job_option_names(argv: Sequence[str]) -> list[str]:
     if "--p_dates" in argv:
         return [*names, "p_dates", "run_key"]
     names += ["p_date"] if "--p_date" in argv else ["start_date", "end_date"]
-    return names
+    return names + (["run_key"] if "--run_key" in argv else [])
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,10 @@ class TransformOptions:
     salt_secret_id: str
     run_id: str | None = None
     run_key: str | None = None
-    """Set for a backfill chunk (``--p_dates``): each date is transformed on its own."""
+    """The run whose ``run_outcomes`` records this job writes: a backfill chunk's
+    (``--p_dates``) or a nightly execution's (``--p_date``); none for a run by hand."""
+    chunk: bool = False
+    """A backfill chunk (``--p_dates``, :func:`main_dates`): each date on its own."""
 
 
 def options_from_args(args: Mapping[str, str]) -> TransformOptions:
@@ -159,8 +164,12 @@ def options_from_args(args: Mapping[str, str]) -> TransformOptions:
         run_key = validate_run_id(args["run_key"])
     elif args.get("p_date"):
         days = (parse_p_date(args["p_date"]),)
+        run_key = validate_run_id(args["run_key"]) if args.get("run_key") else None
     elif args.get("start_date") and args.get("end_date"):
         days = tuple(date_range(args["start_date"], args["end_date"]))
+        if args.get("run_key"):
+            raise InvalidJobArguments("--run_key goes with --p_date or --p_dates, "
+                                      "not with a range")
     else:
         raise InvalidJobArguments("missing --p_date (or --start_date and --end_date)")
     lake_uri = args.get("lake_uri", "")
@@ -170,7 +179,8 @@ def options_from_args(args: Mapping[str, str]) -> TransformOptions:
         raise InvalidJobArguments("missing --salt_secret_id")
     run_id = args.get("JOB_RUN_ID")
     return TransformOptions(days, lake_uri, args["salt_secret_id"],
-                            validate_run_id(run_id) if run_id else None, run_key)
+                            validate_run_id(run_id) if run_id else None, run_key,
+                            chunk=bool(args.get("p_dates")))
 
 
 # ------------------------------------------------------------------ the job
@@ -673,15 +683,38 @@ def load_erasures(options: TransformOptions, clients: TransformClients) -> Erasu
 def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformResult]:
     """The transform job for ``getResolvedOptions``-style ``args`` (names without ``--``):
     validate, read the salt's secret, then run each day. One body for Glue and local.
+    With ``--run_key`` (the nightly state machine's execution name) the day's outcome is
+    recorded in ``run_outcomes`` under it, a failure too, before the failure is raised.
     (A backfill chunk, ``--p_dates``, is :func:`main_dates`.)"""
     options = options_from_args(args)  # dates are validated before anything starts
-    if options.run_key is not None:
+    if options.chunk:
         raise InvalidJobArguments("--p_dates runs through main_dates")
     runtime = clients.runtime()
     salt = get_secret_value(options.salt_secret_id, clients.secrets())
     settings = TransformSettings(options.lake_uri, salt,
                                  erasures=load_erasures(options, clients))
-    return run_transform_day_by_day(runtime, options.days, settings, run_id=options.run_id)
+    if options.run_key is None:
+        return run_transform_day_by_day(runtime, options.days, settings,
+                                        run_id=options.run_id)
+    (day,) = options.days
+    run_id = options.run_id or new_run_id()
+    started = datetime.now(UTC)
+
+    def record(outcome: dict[str, Any]) -> None:
+        record_transform_outcomes(clients.s3(), runtime.catalog, options.lake_uri,
+                                  str(options.run_key), [outcome], started_at=started,
+                                  job_run_id=args.get("JOB_RUN_ID"))
+
+    try:
+        result = run_transform(runtime, day, settings, run_id=run_id)
+    except Exception as exc:
+        try:
+            record(_failed(day.isoformat(), run_id, exc))
+        except Exception:  # the job's own failure is the one to report
+            log.warning("the outcome of %s could not be recorded", day, exc_info=True)
+        raise
+    record(_succeeded(result))
+    return [result]
 
 
 def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, Any]:
@@ -689,7 +722,7 @@ def main_dates(args: Mapping[str, str], clients: TransformClients) -> dict[str, 
     ``{"run_key", "days": [one dict per date], "rows_read", "rows_written"}``. The job run
     succeeds even when a date failed: the bulk import of the chunk reports that date."""
     options = options_from_args(args)
-    if options.run_key is None:
+    if not options.chunk or options.run_key is None:
         raise InvalidJobArguments("main_dates needs --p_dates and --run_key")
     runtime = clients.runtime()
     salt = get_secret_value(options.salt_secret_id, clients.secrets())

@@ -451,8 +451,20 @@ class LocalCloud:
 
     def run_pipeline(self, p_date: str, *, replace: bool = False) -> RunResult:
         """The nightly state machine for one day, on the local twins. ``replace`` is the
-        execution input's ``replace`` (a reload: the bulk import deletes the day first)."""
-        return self.executor().run(pipeline_input(p_date, replace=replace), label=p_date)
+        execution input's ``replace`` (a reload: the bulk import deletes the day first).
+
+        The day's row (``RunRecord.dates``) is made from what the jobs wrote to the
+        lake's ``run_outcomes`` under the execution's name, as a backfill chunk's are
+        (:func:`contracts.run_outcomes.date_rows`), and written into the run record."""
+        from contracts.run_outcomes import OutcomeStore, date_rows
+
+        began = time.perf_counter()
+        run = self.executor().run(pipeline_input(p_date, replace=replace), label=p_date)
+        records = OutcomeStore(self.s3, self.cfg.lake_uri).read(run.run_id, [p_date])
+        self.history.record_dates(run.run_id, date_rows(
+            [p_date], run.run_id, records, status=run.status, failed_state=run.failed_state,
+            error=run.error, cause=run.cause, seconds=time.perf_counter() - began))
+        return run
 
 
 def pipeline_input(p_date: str, *, replace: bool = False) -> dict[str, Any]:

@@ -68,12 +68,20 @@ def backfill_results(results: Sequence[DateResult], width: int) -> list[Renderab
     return [table, *_lines(lines)]
 
 
+def _rows_under(rec: Any) -> Sequence[dict[str, Any]]:
+    """The per-date rows listed under a run: a backfill chunk's. A run of the one date
+    it is labelled with (a nightly run) is that date's row itself."""
+    rows = rec.dates or []
+    return [] if [row.get("p_date") for row in rows] == [rec.label] else rows
+
+
 def _run_status(rec: Any) -> str:
     """A run's status; for a backfill chunk, how many of its dates succeeded."""
-    if not rec.dates:
+    rows = _rows_under(rec)
+    if not rows:
         return str(rec.status)
-    ok = sum(row.get("status") == "SUCCEEDED" for row in rec.dates)
-    return "SUCCEEDED" if ok == len(rec.dates) else f"FAILED ({ok}/{len(rec.dates)} dates)"
+    ok = sum(row.get("status") == "SUCCEEDED" for row in rows)
+    return "SUCCEEDED" if ok == len(rows) else f"FAILED ({ok}/{len(rows)} dates)"
 
 
 def run_list(runs: Sequence[Any], width: int) -> list[RenderableType]:
@@ -91,7 +99,7 @@ def run_list(runs: Sequence[Any], width: int) -> list[RenderableType]:
                      str(rec.failed_state or ""), cause[:60]))
         if cause:
             causes.append(f"{rec.run_id}: {cause[:_NOTE]}")
-        for row in rec.dates or ():  # a backfill chunk: one row per date under it
+        for row in _rows_under(rec):  # a backfill chunk: one row per date under it
             cause = str(row.get("cause") or "")
             rows.append(("", f"  {row.get('p_date')}", str(row.get("status")), "",
                          str(row.get("failed_state") or ""), cause[:60]))
@@ -115,8 +123,8 @@ def run_events(run: Any, width: int) -> list[RenderableType]:
 
 
 def chunk_dates(rows: Sequence[dict[str, Any]], width: int) -> list[RenderableType]:
-    """A backfill chunk's per-date results (``udp status RUN``). Narrow: the causes
-    leave the table for one line per date under it."""
+    """A run's per-date results (``udp status RUN``): a backfill chunk's dates, a nightly
+    run's one. Narrow: the causes leave the table for one line per date under it."""
     full = [_DATE, _STATUS, Col("users", "minor", 5, "right"), Col("loaded", "minor", 6, "right"),
             Col("DQ", "minor", 6), _STATE, Col("cause", "text", 24)]
     table_rows: list[tuple[str, ...]] = []

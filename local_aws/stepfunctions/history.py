@@ -71,8 +71,9 @@ class RunRecord:
     executed_sha256: str | None = None
     """sha256 of the canonical JSON of the definition as executed (after substitution)."""
     dates: list[dict[str, Any]] | None = None
-    """A backfill chunk's per-date results (``p_date``, ``status``, counts, DQ, error);
-    ``None`` for a single-date run."""
+    """The run's per-date results (``p_date``, ``status``, counts, DQ, error), made from
+    its jobs' ``run_outcomes`` records: a backfill chunk's dates, a nightly run's one;
+    ``None`` until the run has finished."""
 
     @property
     def chunk_dates(self) -> list[str] | None:
@@ -205,7 +206,7 @@ class HistoryStore:
         return record
 
     def record_dates(self, run_id: str, dates: list[dict[str, Any]]) -> RunRecord:
-        """Attach a finished backfill chunk's per-date results to its run."""
+        """Attach a finished run's per-date results (a chunk's, a nightly run's) to it."""
         record = self.get_run(run_id)
         with self._lock:
             record.dates = dates

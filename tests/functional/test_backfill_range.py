@@ -406,7 +406,7 @@ def test_history_and_report_show_a_chunk_per_date(glue: ChunkGlue, sns: LocalSns
     rows = expand_chunks([record.to_json()])
     assert [(r["label"], r["status"]) for r in rows] == [
         ("2024-03-01", "SUCCEEDED"), ("2024-03-02", "FAILED"), ("2024-03-03", "SUCCEEDED")]
-    assert rows[0]["backfill_date"]["load"]["rows_staged"] == 5
+    assert rows[0]["date_row"]["load"]["rows_staged"] == 5
     # AND resume would run only the failed date
     assert pending_dates(days, history, force=False) == (["2024-03-02"], [days[0], days[2]])
 

@@ -152,8 +152,8 @@ def test_transient_glue_errors_are_retried_then_the_run_succeeds(stack: LocalClo
         "ThrottlingException", "ThrottlingException", "ConcurrentRunsExceededException"]
     for job, extra in ((cfg.transform_job, {}), (cfg.load_job, {"--replace": "false"})):
         [run] = job_runs(stack, job, runs_before)
-        assert (run["JobRunState"], run["Arguments"]) == ("SUCCEEDED",
-                                                          {"--p_date": DAY, **extra})
+        assert (run["JobRunState"], run["Arguments"]) == (
+            "SUCCEEDED", {"--p_date": DAY, **extra, "--run_key": result.run_id})
     with stack.warehouse.connect() as conn:
         loaded = conn.execute("select count(*) from analytics.users where p_date = %s",
                               (DAY,)).fetchone()
@@ -181,7 +181,7 @@ def test_transform_dq_breach_is_not_retried_and_the_alert_names_the_rule(
     # WHEN the state machine runs for the day
     result = stack.run_pipeline(DAY)
     # THEN the job ran once (a breach is deterministic: no retry) and nothing downstream ran
-    assert calls == [{"--p_date": DAY}]
+    assert calls == [{"--p_date": DAY, "--run_key": result.run_id}]
     assert events(stack, result.run_id, "RetryScheduled") == []
     assert [r["JobName"] for r in stack.jobs.runs[runs_before:]] == [cfg.transform_job]
     # AND the run failed in the transform with the rule in its cause

@@ -56,12 +56,14 @@ def test_the_load_job_gets_replace_from_the_input(executor: AslExecutor, glue: R
                                                   expected: str) -> None:
     # GIVEN an execution input with or without replace WHEN the pipeline runs
     result = executor.run(execution_input)
-    # THEN it succeeds and the bulk import (only it) got --replace as the Glue string
+    # THEN it succeeds and the bulk import (only it) got --replace as the Glue string,
+    # both jobs the execution's name as the key of their run_outcomes records
     assert result.status == "SUCCEEDED", result.cause
     [load] = glue.load_args()
-    assert load == {"--p_date": "2024-05-07", "--replace": expected}
+    assert load == {"--p_date": "2024-05-07", "--replace": expected,
+                    "--run_key": result.run_id}
     transform = [a for job, a in glue.arguments if job == "transform-job"]
-    assert all("--replace" not in a for a in transform)
+    assert transform == [{"--p_date": "2024-05-07", "--run_key": result.run_id}]
 
 
 @pytest.mark.parametrize("bad", ["true", "yes", 1, None, {"x": 1}])

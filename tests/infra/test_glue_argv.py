@@ -45,6 +45,10 @@ def _job(template: dict[str, Any], logical_prefix: str) -> dict[str, Any]:
     return next(iter(jobs.values()))["Properties"]
 
 
+EXECUTION = {"Execution": {"Name": "nightly-2026-11-30", "Id": "arn:x"}}
+"""The context object's execution, as Step Functions gives it to a task's Parameters."""
+
+
 def _run_arguments(placeholder: str, state_input: dict[str, Any]) -> dict[str, str]:
     """The ``Arguments`` the deployed definition passes to the job named ``placeholder``."""
     definition = json.loads(DEFINITION_PATH.read_text(encoding="utf-8"))
@@ -56,7 +60,7 @@ def _run_arguments(placeholder: str, state_input: dict[str, Any]) -> dict[str, s
     # States Language by the local executor's conformance suite)
     from local_aws.stepfunctions.payload import render_payload
 
-    rendered = render_payload(tasks[0]["Parameters"], state_input, {})
+    rendered = render_payload(tasks[0]["Parameters"], state_input, EXECUTION)
     return dict(rendered["Arguments"])
 
 
@@ -81,10 +85,12 @@ def test_transform_job_parses_glues_argv(template: dict[str, Any]) -> None:
     # WHEN the entrypoint resolves it with AWS's parser
     args = getResolvedOptions(argv, job_option_names(argv))
     options = options_from_args(args)
-    # THEN the day, the lake and the run id (a reserved id, never asked for) come through
+    # THEN the day, the lake and the run id (a reserved id, never asked for) come through,
+    # and the execution's name, the key of the day's run_outcomes record
     assert [d.isoformat() for d in options.days] == [NIGHTLY["p_date"]]
     assert options.lake_uri.startswith("s3://")
     assert options.run_id == "jr_0123456789abcdef"
+    assert (options.run_key, options.chunk) == ("nightly-2026-11-30", False)
 
 
 def test_load_job_parses_glues_argv(template: dict[str, Any]) -> None:
@@ -94,7 +100,9 @@ def test_load_job_parses_glues_argv(template: dict[str, Any]) -> None:
         argv = glue_argv(_job(template, "BulkImportJob"),
                          _run_arguments("${LoadJobName}", {**NIGHTLY, "replace": replace}),
                          "bulk_import.py")
-        options = options_from_resolved(getResolvedOptions(argv, load_option_names(argv)))
+        args = getResolvedOptions(argv, load_option_names(argv))
+        options = options_from_resolved(args)
+        assert args["run_key"] == "nightly-2026-11-30"
         assert options.p_date == NIGHTLY["p_date"]
         assert options.source_uri.endswith(f"/p_date={NIGHTLY['p_date']}/")
         assert options.replace is replace

@@ -39,6 +39,18 @@ def test_option_names_follow_the_arguments_given() -> None:
     # Glue's reserved ids are never asked for: awsglue declares them itself
     assert job_option_names(["x", "--start_date", "a", "--JOB_RUN_ID", "jr_1"])[-2:] == [
         "start_date", "end_date"]
+    # the nightly state machine's execution name, asked for only when given
+    assert job_option_names(["x", "--p_date", "2026-11-22", "--run_key", "e-1"])[-2:] == [
+        "p_date", "run_key"]
+
+
+def test_a_nightly_day_carries_the_key_of_its_run_outcomes_record() -> None:
+    opts = options_from_args({**BASE, "p_date": "2026-11-22", "run_key": "nightly-1"})
+    assert (opts.days, opts.run_key, opts.chunk) == ((date(2026, 11, 22),), "nightly-1",
+                                                    False)
+    chunk = options_from_args({**BASE, "p_dates": '["2026-11-22"]', "run_key": "x-c0"})
+    assert (chunk.run_key, chunk.chunk) == ("x-c0", True)
+    assert options_from_args({**BASE, "p_date": "2026-11-22"}).run_key is None
 
 
 def test_options_accept_one_day_or_a_range() -> None:
@@ -57,6 +69,9 @@ def test_options_accept_one_day_or_a_range() -> None:
     ({}, InvalidJobArguments),
     ({"p_date": "2026-11-22", "lake_uri": "/tmp/lake"}, InvalidJobArguments),
     ({"p_date": "2026-11-22", "JOB_RUN_ID": "../x"}, InvalidRunId),
+    ({"p_date": "2026-11-22", "run_key": "a/b"}, InvalidRunId),
+    ({"start_date": "2026-11-01", "end_date": "2026-11-02", "run_key": "k"},
+     InvalidJobArguments),
 ])
 def test_bad_arguments_are_refused_with_a_clear_error(args: dict[str, str],
                                                       error: type[Exception]) -> None:

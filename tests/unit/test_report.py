@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 
+from contracts.run_outcomes import LOAD, TRANSFORM, date_rows, outcome_record
 from udp_cli.report import ReportInputError, build_report, render_report
 from udp_cli.report.charts import funnel_spec, gantt_spec, render_svg, trend_spec
-from udp_cli.report.local import LOAD_STATE, run_summary, stages_from_events, trend_from_runs
+from udp_cli.report.local import (
+    LOAD_STATE,
+    expand_chunks,
+    run_summary,
+    stages_from_events,
+    trend_from_runs,
+)
 from udp_cli.report.model import DayTrend, DqResult, Funnel, Report, RunSummary, Stage
 from udp_cli.report.synthetic import SyntheticDay, write_synthetic_state
 
@@ -80,17 +87,40 @@ JOB_EVENTS = [
         "load_id": "l-1", "rows_staged": 2100, "started_at": _at(15),
         "finished_at": _at(17.5)}}),
 ]
+"""What the local Glue twin returns as each job run's ``Output``: not a source of the
+report (Glue on AWS returns none); the jobs' ``run_outcomes`` records are."""
 
 
-def test_run_summary_takes_counts_from_job_outputs_and_dq_rows_of_its_own_job() -> None:
-    # GIVEN a stored run and the day's dq rows of two transform runs
+def _outcomes(run_key: str = "r-1", p_date: str = "2026-11-01") -> list[dict[str, Any]]:
+    """The records a nightly run's transform (2900 rows read, 2100 users) and bulk
+    import (2100 rows, from 15 s to 17.5 s) write."""
+    return [outcome_record(p_date=p_date, run_key=run_key, stage=TRANSFORM,
+                           status="SUCCEEDED", started_at=T0 + timedelta(seconds=5),
+                           finished_at=T0 + timedelta(seconds=10), stage_run_id="jr_t",
+                           rows_read=2900, rows_written=2100, dq_passed=True),
+            outcome_record(p_date=p_date, run_key=run_key, stage=LOAD, status="SUCCEEDED",
+                           started_at=T0 + timedelta(seconds=15),
+                           finished_at=T0 + timedelta(seconds=17.5), stage_run_id="l-1",
+                           rows_read=2100, rows_written=2100)]
+
+
+def _with_row(record: dict[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """``record`` as the report reads it: its date's row made from ``outcomes``."""
+    rows = date_rows([record["label"]], record["run_id"], outcomes, status=record["status"])
+    [one] = expand_chunks([{**record, "dates": rows}])
+    return one
+
+
+def test_run_summary_takes_counts_from_its_date_row_and_dq_rows_of_its_own_job() -> None:
+    # GIVEN a stored run with its date's row, and the day's dq rows of two transform runs
     dq_rows = [{"run_id": "jr_other", "table_name": "users", "rule": "old", "passed": False},
                {"run_id": "jr_t", "table_name": "users", "rule": "row count >= 1",
                 "rule_type": "RowCountAtLeast", "passed": True, "observed": 2100.0,
                 "allowed": ">= 1"}]
     # WHEN it is summarised
-    run = run_summary(_record(JOB_EVENTS), quarantined={"bad_type": 60, "missing": 40},
-                      raw_rows=2900, dq_rows=dq_rows)
+    run = run_summary(_with_row(_record(JOB_EVENTS), _outcomes()),
+                      quarantined={"bad_type": 60, "missing": 40}, raw_rows=2900,
+                      dq_rows=dq_rows)
     # THEN the funnel, the load time and this job's DQ rows are there
     assert run.funnel == Funnel("2026-11-01", fetched=3000,
                                 quarantined={"bad_type": 60, "missing": 40}, raw_rows=2900,
@@ -100,8 +130,8 @@ def test_run_summary_takes_counts_from_job_outputs_and_dq_rows_of_its_own_job() 
     assert [d.rule for d in run.dq] == ["row count >= 1"]
 
 
-def test_a_failed_run_finds_its_dq_rows_by_time_and_falls_back_to_the_job_output() -> None:
-    # GIVEN a failed run with no job output, and dq rows inside and outside its window
+def test_a_failed_run_finds_its_dq_rows_by_time_and_reads_no_job_output() -> None:
+    # GIVEN a failed run with no date row, and dq rows inside and outside its window
     inside = {"run_id": "x", "rule": "breach", "passed": False, "evaluated_at": T0
               + timedelta(seconds=100)}
     outside = {"run_id": "y", "rule": "later", "passed": True, "evaluated_at": T0
@@ -109,8 +139,10 @@ def test_a_failed_run_finds_its_dq_rows_by_time_and_falls_back_to_the_job_output
     failed = _record([], status="FAILED")
     # THEN only the rows evaluated during the run are its own
     assert [d.rule for d in run_summary(failed, dq_rows=[inside, outside]).dq] == ["breach"]
-    # AND a run with no dq_results rows shows what its job reported
-    assert [d.rule for d in run_summary(_record(JOB_EVENTS)).dq] == ["from output"]
+    # AND what a job run returned is not read: no date row, no counts and no DQ rows
+    bare = run_summary(_record(JOB_EVENTS))
+    assert bare.dq == () and bare.funnel is not None
+    assert (bare.funnel.raw_rows, bare.funnel.users, bare.funnel.loaded) == (None, None, None)
 
 
 def _run(run_id: str, p_date: str, status: str = "SUCCEEDED", *, cause: str | None = None,
@@ -227,7 +259,7 @@ def test_build_report_for_a_range_has_a_calendar_and_every_run(state: Path) -> N
     assert report.runs[0].retries == 1
     failed = report.runs[1]
     assert failed.failed_state == "RunTransformJob"
-    assert [d.passed for d in failed.dq].count(False) == 1  # the breach, found by time
+    assert [d.passed for d in failed.dq].count(False) == 1  # the breach, its own rows
     assert failed.stages[-1].name == "NotifyFailure"
 
 
@@ -321,15 +353,32 @@ def test_bulk_import_seconds_are_the_load_stages_own() -> None:
         assert f'"{LOAD_STATE}"' in text and "bulk" in text.lower()
 
 
-def test_counts_given_from_aws_sources_win_over_missing_job_outputs() -> None:
-    # GIVEN a run with no job output (Glue on AWS reports none) and its audit.load_log row
-    audit = {"rows_staged": 1900, "started_at": T0 + timedelta(seconds=250),
-             "finished_at": T0 + timedelta(seconds=254)}
-    # WHEN summarised with the day's users count and the audit row
-    run = run_summary(_record([]), raw_rows=2000, users=1950, load_audit=audit)
-    # THEN the funnel and the load time come from them
+def test_a_nightly_execution_on_aws_takes_its_counts_from_its_run_outcomes() -> None:
+    # GIVEN a nightly execution (Glue on AWS returns no job output) and the records its
+    # jobs wrote under its name
+    from udp_cli.report.aws import records_from_sfn
+
+    execution = {"name": "r-1", "status": "SUCCEEDED", "startDate": T0,
+                 "stopDate": T0 + timedelta(seconds=300), "input": '{"p_date": "2026-11-01"}'}
+    asked: list[tuple[str, list[str]]] = []
+
+    def outcomes(run_key: str, dates: list[str]) -> list[dict[str, Any]]:
+        asked.append((run_key, dates))
+        return _outcomes(run_key)
+
+    # WHEN it becomes the report's record of its date and is summarised
+    [record] = records_from_sfn(execution, [], outcomes=outcomes)
+    [one] = expand_chunks([record])
+    run = run_summary(one, raw_rows=2900)
+    # THEN the records were read under the execution's name, and the funnel and the load
+    # time are theirs (no load stage in the history: the record's own times)
+    assert asked == [("r-1", ["2026-11-01"])]
     assert run.funnel is not None
-    assert (run.funnel.users, run.funnel.loaded, run.load_seconds) == (1950, 1900, 4.0)
+    assert (run.funnel.raw_rows, run.funnel.users, run.funnel.loaded) == (2900, 2100, 2100)
+    assert (run.status, run.load_seconds) == ("SUCCEEDED", 2.5)
+    # AND the row is the one a local run makes from the same records
+    local = date_rows(["2026-11-01"], "r-1", _outcomes(), status="SUCCEEDED", seconds=300)
+    assert record["dates"] == local
 
 
 def test_report_to_file_writes_one_page_under_the_state_folder(state: Path) -> None:

@@ -1,10 +1,11 @@
 """The same report on AWS: a Step Functions execution as the local run record shape.
 
 Pure translation, no SDK call: give it what ``DescribeExecution`` and
-``GetExecutionHistory`` (all pages, oldest first) returned, as boto3 dicts, and pass
-the result to :func:`udp_cli.report.local.run_summary` with the day's ``dq_results``
-rows from Athena (for a backfill, an ``outcomes`` reader too). docs/operate/report.md
-shows the calls and the mapping.
+``GetExecutionHistory`` (all pages, oldest first) returned, as boto3 dicts, and an
+``outcomes`` reader of the lake's ``run_outcomes``, and pass each record the result
+holds per date (:func:`udp_cli.report.local.expand_chunks`) to
+:func:`udp_cli.report.local.run_summary` with the day's ``dq_results`` rows from
+Athena. docs/operate/report.md shows the calls and the mapping.
 
 Differences from the local executor's events that this smooths over (HistoryEvent,
 Step Functions API reference): state events are typed by state kind
@@ -24,9 +25,11 @@ each event is given to its chunk by following ``previousEventId`` back to the
 
 What the execution does not hold, each date's outcome, the jobs write to the lake
 (``run_outcomes``, :mod:`contracts.run_outcomes`): the ``startJobRun.sync`` task returns
-only the Glue ``JobRun``. :func:`chunk_records_from_sfn` reads those records through an
-S3 client and turns them, with the chunk's own result, into the per-date rows the local
-runner makes from the same records (``contracts.run_outcomes.date_rows``).
+only the Glue ``JobRun``. :func:`record_from_sfn` (a nightly execution, its records
+under the execution's name) and :func:`chunk_records_from_sfn` (each chunk's, under its
+run key) read those records through an S3 client and turn them, with the execution's
+own result, into the per-date rows the local runs make from the same records
+(``contracts.run_outcomes.date_rows``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ __all__ = ["OutcomeReader", "chunk_records_from_sfn", "events_from_sfn_history",
            "is_backfill_execution", "record_from_sfn", "records_from_sfn"]
 
 OutcomeReader = Callable[[str, list[str]], list[dict[str, Any]]]
-"""``(run_key, dates)`` -> the ``run_outcomes`` records of that chunk run."""
+"""``(run_key, dates)`` -> the ``run_outcomes`` records of that run (a nightly
+execution's name, a chunk's run key)."""
 
 
 def _iso(value: Any) -> str:
@@ -128,21 +132,36 @@ def _last_error(events: list[dict[str, Any]], state: str | None) -> Any:
     return None
 
 
-def record_from_sfn(execution: Mapping[str, Any],
-                    history: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """A ``DescribeExecution`` answer and its history as a local run record (dict)."""
+def record_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str, Any]], *,
+                    outcomes: OutcomeReader | None = None) -> dict[str, Any]:
+    """A ``DescribeExecution`` answer and its history as a local run record (dict), with
+    its date's row in ``dates`` (:func:`contracts.run_outcomes.date_rows`) when its input
+    names the day: made from ``outcomes(name, [day])``, the records the execution's jobs
+    wrote under its name; without a reader the day takes the execution's own result."""
     events = events_from_sfn_history(history)
     failed = next((e for e in reversed(events) if e["type"] in ("StateFailed", "CatchTaken")),
                   None)
     run_input = _json(execution.get("input")) or {}
+    name = str(execution.get("name") or "")
+    status = str(execution.get("status"))
+    failed_state = failed["state"] if failed else None
+    started, stopped = execution.get("startDate"), execution.get("stopDate")
+    p_date = run_input.get("p_date") if isinstance(run_input, dict) else None
+    rows = None
+    if isinstance(p_date, str):
+        seconds = (stopped - started).total_seconds() if (
+            isinstance(started, datetime) and isinstance(stopped, datetime)) else 0.0
+        rows = date_rows([p_date], name, outcomes(name, [p_date]) if outcomes else (),
+                         status=status, failed_state=failed_state,
+                         error=execution.get("error"), cause=execution.get("cause"),
+                         seconds=seconds)
     return {"run_id": execution.get("name"), "name": execution.get("stateMachineArn"),
-            "label": run_input.get("p_date") if isinstance(run_input, dict) else None,
-            "status": execution.get("status"), "started_at": _iso(execution.get("startDate")),
-            "stopped_at": (_iso(execution["stopDate"]) if execution.get("stopDate") else None),
+            "label": p_date, "status": execution.get("status"), "started_at": _iso(started),
+            "stopped_at": (_iso(stopped) if stopped else None),
             "input": run_input, "output": _json(execution.get("output")),
-            "failed_state": failed["state"] if failed else None,
+            "failed_state": failed_state,
             "error": execution.get("error"), "cause": execution.get("cause"),
-            "events": events}
+            "events": events, "dates": rows}
 
 
 # ------------------------------------------------------------------ backfill executions
@@ -303,4 +322,4 @@ def records_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str
     raw = list(history)
     if is_backfill_execution(execution, raw):
         return chunk_records_from_sfn(execution, raw, outcomes=outcomes)
-    return [record_from_sfn(execution, raw)]
+    return [record_from_sfn(execution, raw, outcomes=outcomes)]

@@ -3,9 +3,10 @@
 Sources, all written by the pipeline itself (nothing extra is logged for the report):
 
 * run history (``<state>/runs/<run_id>.json``, the executor's event list per run): the
-  stage timeline, retries, failures, and the Glue job outputs in ``TaskSucceeded``
-  events (the transform's row counts, the bulk import's result, which is the row it
-  wrote to ``audit.load_log``);
+  stage timeline, retries, failures, and each date's row (``dates``): what the jobs
+  wrote to the lake's ``run_outcomes`` (the transform's row counts and run id, the bulk
+  import's rows and times), made into rows by :func:`contracts.run_outcomes.date_rows`
+  for a nightly run and a backfill chunk alike;
 * the ingest error output (``s3://<errors>/ingest/p_date=D/*.jsonl``): quarantined
   records with their reason code;
 * the raw partition's Parquet footers: rows that reached the lake;
@@ -32,8 +33,6 @@ __all__ = ["LocalSources", "ReportInputError", "build_report", "default_report_p
            "with_notes", "write_report"]
 
 _WORK_EVENTS = frozenset({"TaskScheduled", "WaitStarted", "MapStarted"})
-TRANSFORM_JOB_KEYS = frozenset({"rows_read", "rows_written", "dq"})
-LOAD_JOB_KEYS = frozenset({"load_id", "rows_staged"})
 LOAD_STATE = "RunBulkImport"
 """The state that runs the bulk import, in the nightly and the backfill definitions."""
 
@@ -107,24 +106,6 @@ def stages_from_events(events: Iterable[Mapping[str, Any]], *,
     return tuple(sorted(stages, key=lambda s: s.start))
 
 
-def _job_outputs(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The transform's and the bulk import's ``Output`` (last successful attempt each)."""
-    transform: dict[str, Any] = {}
-    load: dict[str, Any] = {}
-    for ev in events:
-        if ev.get("type") != "TaskSucceeded":
-            continue
-        out = ev.get("output")
-        inner = out.get("Output") if isinstance(out, Mapping) else None
-        if not isinstance(inner, Mapping):
-            continue
-        if inner.keys() >= TRANSFORM_JOB_KEYS:
-            transform = dict(inner)
-        elif inner.keys() >= LOAD_JOB_KEYS:
-            load = dict(inner)
-    return transform, load
-
-
 def _dq_result(row: Mapping[str, Any]) -> DqResult:
     observed = row.get("observed")
     return DqResult(table=str(row.get("table_name", "")), rule=str(row.get("rule", "")),
@@ -134,20 +115,17 @@ def _dq_result(row: Mapping[str, Any]) -> DqResult:
 
 
 def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | None = None,
-                raw_rows: int | None = None, dq_rows: Sequence[Mapping[str, Any]] = (),
-                users: int | None = None,
-                load_audit: Mapping[str, Any] | None = None) -> RunSummary:
-    """One stored run (``RunRecord.to_json()`` shape) as the report's :class:`RunSummary`.
+                raw_rows: int | None = None,
+                dq_rows: Sequence[Mapping[str, Any]] = ()) -> RunSummary:
+    """One stored run of one date (``RunRecord.to_json()`` shape, a run with per-date
+    rows cut by :func:`expand_chunks`) as the report's :class:`RunSummary`.
 
     ``quarantined`` (reason → count) and ``raw_rows`` describe the run's day as ingested;
-    ``dq_rows`` are ``dq_results`` rows of the day. The rows of this run's transform are
-    chosen by its ``run_id`` when the job reported one, else by ``evaluated_at`` within
-    the run's start and stop; the job's own output is the fallback.
-
-    The local Glue twin puts each job's result in its run's ``Output``; Glue on AWS does
-    not, so there ``users`` (the day's ``users`` row count) and ``load_audit`` (the
-    run's ``audit.load_log`` row: ``rows_staged``, ``started_at``, ``finished_at``) are
-    passed in. Given values win over the job output.
+    ``dq_rows`` are ``dq_results`` rows of the day. The transform's and the bulk
+    import's counts are the date's row's (``date_row``: its ``run_outcomes`` records,
+    the same locally and on AWS). The rows of this run's transform are chosen by the
+    transform's ``run_id`` when the row has one, else by ``evaluated_at`` within the
+    run's start and stop.
     """
     status = str(record.get("status", "UNKNOWN"))
     events = list(record.get("events") or [])
@@ -156,23 +134,18 @@ def run_summary(record: Mapping[str, Any], *, quarantined: Mapping[str, int] | N
         raise ReportInputError(f"run {record.get('run_id')!r} has no start time")
     end = _ts(record.get("stopped_at"))
     p_date = record.get("label") or (record.get("input") or {}).get("p_date") or "?"
-    transform, load = _job_outputs(events)
-    day = record.get("backfill_date")
-    if isinstance(day, Mapping):  # one date of a backfill chunk (see expand_chunks)
-        transform, load = dict(day.get("transform") or {}), dict(day.get("load") or {})
-    if load_audit is not None:
-        load = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in load_audit.items()}
-    if users is not None:
-        transform["rows_written"] = users
+    day = record.get("date_row")
+    transform: Mapping[str, Any] = {}
+    load: Mapping[str, Any] = {}
+    if isinstance(day, Mapping):  # the date's row (see expand_chunks)
+        transform, load = day.get("transform") or {}, day.get("load") or {}
     fetched = None
     if raw_rows is not None or quarantined:
         fetched = (raw_rows or 0) + sum((quarantined or {}).values())
     funnel = Funnel(p_date=str(p_date), fetched=fetched, quarantined=dict(quarantined or {}),
                     raw_rows=transform.get("rows_read", raw_rows),
                     users=transform.get("rows_written"), loaded=load.get("rows_staged"))
-    mine = _dq_of_run(dq_rows, transform.get("run_id"), start, end)
-    dq = tuple(_dq_result(r) for r in mine) or tuple(_dq_result(r) for r in transform.get("dq", []))
+    dq = tuple(_dq_result(r) for r in _dq_of_run(dq_rows, transform.get("run_id"), start, end))
     stages = stages_from_events(events, run_status=status)
     return RunSummary(run_id=str(record.get("run_id")), p_date=str(p_date), status=status,
                       start=start, end=end, stages=stages,
@@ -318,9 +291,10 @@ def _summaries(sources: LocalSources, records: Sequence[Mapping[str, Any]]) -> l
 
 
 def expand_chunks(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each backfill chunk run (``dates`` recorded) as one record per date, so the report
-    shows a row per date: the chunk's run id, times and events, the date's own status,
-    error and job outputs (in ``backfill_date``). Other runs pass through."""
+    """Each run with per-date rows (``dates``: a backfill chunk's, a nightly run's one)
+    as one record per date, so the report shows a row per date: the run's id, times and
+    events, the date's own status, error and stage records (in ``date_row``). A run
+    without them (one that stopped before they were recorded) passes through."""
     out: list[dict[str, Any]] = []
     for rec in records:
         rows = rec.get("dates")
@@ -330,7 +304,7 @@ def expand_chunks(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
             out.append({**rec, "label": row.get("p_date"), "status": row.get("status"),
                         "failed_state": row.get("failed_state"), "error": row.get("error"),
-                        "cause": row.get("cause"), "dates": None, "backfill_date": row})
+                        "cause": row.get("cause"), "dates": None, "date_row": row})
     return out
 
 

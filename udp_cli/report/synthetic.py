@@ -2,8 +2,10 @@
 
 Used by the browser test and ``bench/report.py``: run records in the executor's event
 format (stage by stage, a retried load, a transform that fails a DQ rule and is rerun),
-ingest error lines with reason codes, raw Parquet partitions and ``dq_results``
-partitions. Deterministic for a given seed; no Spark, no warehouse needed.
+each with its date's row made from the ``run_outcomes`` records its jobs would have
+written (``contracts.run_outcomes``), ingest error lines with reason codes, raw Parquet
+partitions and ``dq_results`` partitions. Deterministic for a given seed; no Spark, no
+warehouse needed.
 """
 
 from __future__ import annotations
@@ -115,9 +117,24 @@ def _record(run: _Run, status: str, *, failed_state: str | None = None,
             "events": run.events, "host": "synthetic", "pid": None}
 
 
+def _with_date_row(record: dict[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """``record`` with its date's row, made from its jobs' ``run_outcomes`` records."""
+    from contracts.run_outcomes import date_rows
+
+    seconds = (datetime.fromisoformat(record["stopped_at"].replace("Z", "+00:00"))
+               - datetime.fromisoformat(record["started_at"].replace("Z", "+00:00")))
+    record["dates"] = date_rows(
+        [record["label"]], record["run_id"], outcomes, status=record["status"],
+        failed_state=record["failed_state"], error=record["error"], cause=record["cause"],
+        seconds=seconds.total_seconds())
+    return record
+
+
 def _one_run(p_date: str, run_id: str, start: datetime, rng: random.Random, *, users: int,
              raw_rows: int, dq: list[dict[str, Any]], breach: bool,
-             retry_load: bool) -> dict[str, Any]:
+             retry_load: bool, job_id: str) -> dict[str, Any]:
+    from contracts.run_outcomes import LOAD, TRANSFORM, outcome_record
+
     run = _Run(run_id, p_date, start)
     glue_sync = "arn:aws:states:::glue:startJobRun.sync"
     sdk = "arn:aws:states:::aws-sdk:glue:"
@@ -139,27 +156,43 @@ def _one_run(p_date: str, run_id: str, start: datetime, rng: random.Random, *, u
         run.task("NotifyFailure", "arn:aws:states:::sns:publish", 0.2, {"MessageId": "m-1"})
         run.ev("StateEntered", "PipelineFailed", input=run.data)
         run.ev("ExecutionFailed", "PipelineFailed", error="States.TaskFailed", cause=cause)
-        return _record(run, "FAILED", failed_state="RunTransformJob", error="States.TaskFailed",
-                       cause=cause)
+        failed = outcome_record(p_date=p_date, run_key=run_id, stage=TRANSFORM,
+                                status="FAILED", finished_at=run.t, stage_run_id=job_id,
+                                error="DQBreach", cause=cause, dq_passed=False)
+        return _with_date_row(_record(run, "FAILED", failed_state="RunTransformJob",
+                                      error="States.TaskFailed", cause=cause), [failed])
+    transform_start = run.t
     run.task("RunTransformJob", glue_sync, rng.uniform(180, 260), {
         "Id": transform_id, "JobRunState": "SUCCEEDED",
         "Output": {"p_date": p_date, "run_id": transform_id, "rows_read": raw_rows,
                    "rows_written": users, "dq": dq}})
+    transform_end = run.t
     run.task("StartTransformCrawler", sdk + "startCrawler", 0.3)
     run.wait("WaitForTransformCrawler", 30)
     run.task("GetTransformCrawler", sdk + "getCrawler", 0.2, {"Crawler": _CRAWLER})
     load_start = run.t + timedelta(seconds=8 + (80 if retry_load else 0))
     load_end = load_start + timedelta(seconds=rng.uniform(1.5, 4.0))
-    run.task("RunBulkImport", glue_sync, rng.uniform(25, 45), {
-        "Id": f"jr_{rng.getrandbits(64):016x}", "JobRunState": "SUCCEEDED",
-        "Output": {"load_id": f"{p_date}-{rng.getrandbits(48):012x}", "p_date": p_date,
+    load_seconds = rng.uniform(25, 45)
+    load_run = f"jr_{rng.getrandbits(64):016x}"
+    load_id = f"{p_date}-{rng.getrandbits(48):012x}"
+    run.task("RunBulkImport", glue_sync, load_seconds, {
+        "Id": load_run, "JobRunState": "SUCCEEDED",
+        "Output": {"load_id": load_id, "p_date": p_date,
                    "status": "succeeded", "rows_staged": users, "rows_inserted": users,
                    "rows_updated": 0, "started_at": load_start.isoformat(),
                    "finished_at": load_end.isoformat(), "error": None, "table": "users"}},
         retry_first="Glue.ConcurrentRunsExceededException" if retry_load else None)
     run.ev("StateEntered", "PipelineSucceeded", input=run.data)
     run.ev("ExecutionSucceeded", None, output=run.data)
-    return _record(run, "SUCCEEDED")
+    outcomes = [
+        outcome_record(p_date=p_date, run_key=run_id, stage=TRANSFORM, status="SUCCEEDED",
+                       started_at=transform_start, finished_at=transform_end,
+                       stage_run_id=job_id, rows_read=raw_rows, rows_written=users,
+                       dq_passed=True),
+        outcome_record(p_date=p_date, run_key=run_id, stage=LOAD, status="SUCCEEDED",
+                       started_at=load_start, finished_at=load_end, stage_run_id=load_id,
+                       rows_read=users, rows_written=users)]
+    return _with_date_row(_record(run, "SUCCEEDED"), outcomes)
 
 
 def _dq_rows(run_id: str, users: int, at: datetime, *, breach: bool) -> list[dict[str, Any]]:
@@ -218,7 +251,8 @@ def write_synthetic_state(state_dir: Path, days: list[SyntheticDay], *, seed: in
                               users=users // 3 if breach else users, raw_rows=raw_rows,
                               dq=[{k: v for k, v in r.items()
                                    if k not in ("run_id", "run_status", "evaluated_at")}
-                                  for r in dq], breach=breach, retry_load=retry)
+                                  for r in dq], breach=breach, retry_load=retry,
+                              job_id=job_id)
             if not breach:  # the job reports its own run id; make the rows match it
                 record["events"] = _with_transform_id(record["events"], job_id)
             (runs_dir / f"{record['run_id']}.json").write_text(json.dumps(record, indent=1),
