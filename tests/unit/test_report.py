@@ -331,6 +331,40 @@ def test_a_step_functions_history_reads_like_a_local_run() -> None:
     assert run.failed_state == "RunTransformJob"
 
 
+def test_a_scheduled_execution_reads_its_day_from_the_state_that_derives_it() -> None:
+    # GIVEN a nightly execution started by the schedule (its input has no p_date), whose
+    # first state derived the day, and the run_outcomes record its transform wrote
+    from contracts.run_outcomes import TRANSFORM, outcome_record
+    from udp_cli.report.aws import record_from_sfn
+
+    history = [
+        _sfn(0, "ExecutionStarted"),
+        _sfn(0, "PassStateEntered", stateEnteredEventDetails={"name": "DerivePDateFromSchedule"}),
+        _sfn(0, "PassStateExited", stateExitedEventDetails={
+            "name": "DerivePDateFromSchedule",
+            "output": '{"p_date": "2026-11-01", "scheduled_time": "2026-11-02T02:00:00Z"}'}),
+        _sfn(60, "ExecutionSucceeded"),
+    ]
+    execution = {"name": "sched-1", "status": "SUCCEEDED", "startDate": T0,
+                 "stopDate": T0 + timedelta(seconds=60),
+                 "input": '{"scheduled_time": "2026-11-02T02:00:00Z"}'}
+    record = outcome_record(p_date="2026-11-01", run_key="sched-1", stage=TRANSFORM,
+                            status="SUCCEEDED", started_at=T0, finished_at=T0,
+                            rows_read=1200, rows_written=1100)
+    asked: list[tuple[str, list[str]]] = []
+
+    def outcomes(name: str, days: list[str]) -> list[dict[str, Any]]:
+        asked.append((name, days))
+        return [record]
+    # WHEN it becomes a local record
+    got = record_from_sfn(execution, history, outcomes=outcomes)
+    # THEN its day and its date row come from the history and the job's record
+    assert asked == [("sched-1", ["2026-11-01"])]
+    assert got["label"] == "2026-11-01"
+    assert [(r["p_date"], r["status"], r["users"]) for r in got["dates"]] == [
+        ("2026-11-01", "SUCCEEDED", 1100)]
+
+
 def test_bulk_import_seconds_are_the_load_stages_own() -> None:
     # GIVEN a run whose load stage took 1.4 s while the load's output times lie 0 s apart
     load_events = [

@@ -132,11 +132,22 @@ def _last_error(events: list[dict[str, Any]], state: str | None) -> Any:
     return None
 
 
+def _day_from_history(events: list[dict[str, Any]]) -> str | None:
+    """The ``p_date`` of the first state output that names one (a scheduled nightly run
+    gets its day from ``DerivePDateFromSchedule``, not from its input)."""
+    for ev in events:
+        output = ev.get("output") if ev.get("type") == "StateExited" else None
+        if isinstance(output, Mapping) and isinstance(output.get("p_date"), str):
+            return str(output["p_date"])
+    return None
+
+
 def record_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str, Any]], *,
                     outcomes: OutcomeReader | None = None) -> dict[str, Any]:
     """A ``DescribeExecution`` answer and its history as a local run record (dict), with
     its date's row in ``dates`` (:func:`contracts.run_outcomes.date_rows`) when its input
-    names the day: made from ``outcomes(name, [day])``, the records the execution's jobs
+    names the day (or, for a scheduled run, its history does): made from
+    ``outcomes(name, [day])``, the records the execution's jobs
     wrote under its name; without a reader the day takes the execution's own result."""
     events = events_from_sfn_history(history)
     failed = next((e for e in reversed(events) if e["type"] in ("StateFailed", "CatchTaken")),
@@ -147,6 +158,8 @@ def record_from_sfn(execution: Mapping[str, Any], history: Iterable[Mapping[str,
     failed_state = failed["state"] if failed else None
     started, stopped = execution.get("startDate"), execution.get("stopDate")
     p_date = run_input.get("p_date") if isinstance(run_input, dict) else None
+    if p_date is None:  # a scheduled run: the day its first states derived
+        p_date = _day_from_history(events)
     rows = None
     if isinstance(p_date, str):
         seconds = (stopped - started).total_seconds() if (
