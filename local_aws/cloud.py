@@ -151,7 +151,6 @@ class LocalCloud:
         self.wait_scale = wait_scale
         self.spark_cores = spark_cores
         self.stage_seconds: dict[str, float] = {}
-        self.job_outputs: dict[str, dict[str, Any]] = {}
         self._crawl_started: dict[str, float] = {}
         self._spark: Any = None
         self._warehouse: Any = None
@@ -408,7 +407,6 @@ class LocalCloud:
         if run["JobRunState"] != "SUCCEEDED":
             # what Step Functions reports for a failed .sync Glue job
             raise TaskError("States.TaskFailed", json.dumps(run))
-        self.job_outputs[name] = run.get("Output", {})
         return run
 
     def task_registry(self) -> TaskRegistry:

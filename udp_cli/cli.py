@@ -522,8 +522,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for key, seconds in stack.stage_seconds.items():
             name = key.split(" ", 1)[1]
             timings[crawl_names.get(name, key)] = seconds
-        transform = stack.job_outputs.get(stack.cfg.transform_job, {})
-        load = stack.job_outputs.get(stack.cfg.load_job, {})
+        # the day's row, from what its jobs wrote to run_outcomes (as `udp status RUN`)
+        row: dict[str, Any] = next(iter(stack.history.get_run(result.run_id).dates or ()), {})
+        transform, load = row.get("transform") or {}, row.get("load") or {}
         users_q = stack.athena().query(
             f"select count(*) from users where p_date = '{day}'").rows[0][0]
         partitions = len(stack.catalog.get_partitions(
