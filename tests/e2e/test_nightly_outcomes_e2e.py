@@ -24,6 +24,7 @@ from contracts.run_outcomes import OutcomeStore
 from contracts.tables import RUN_OUTCOMES
 from local_aws.cloud import LocalCloud
 from local_aws.scheduler.ingest import DayPlan, simulate_days
+from tests.e2e.test_run_outcomes_e2e import _objects
 from udp_cli.cli import main
 from udp_cli.report.aws import record_from_sfn
 from udp_cli.report.local import build_report
@@ -46,14 +47,6 @@ def nightly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalClo
         yield stack, good, bad
     finally:
         stack.close()
-
-
-def _objects(stack: LocalCloud) -> dict[str, bytes]:
-    """Every ``run_outcomes`` object in the S3 twin, by key."""
-    bucket = stack.cfg.lake_bucket
-    listing = stack.s3.list_objects_v2(Bucket=bucket, Prefix=f"{RUN_OUTCOMES.prefix}/")
-    return {o["Key"]: stack.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            for o in listing.get("Contents", [])}
 
 
 def _keys(p_date: str, run_key: str, *stages: str) -> set[str]:
