@@ -9,7 +9,6 @@ the warehouse adapter: Redshift on AWS, PostgreSQL locally).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from contracts.locations import partition_folder
 from contracts.run_outcomes import LOAD, InvalidOutcome, outcome_key
 from contracts.tables import USERS
 from glue_jobs.chunk import InvalidChunkArguments, date_run_id, parse_p_dates
-from glue_jobs.outcomes import record_load_outcomes
+from glue_jobs.outcomes import failure_recorded, record_load_outcomes
 from glue_jobs.redshift_warehouse import RedshiftSettings
 from glue_jobs.warehouse_port import (
     InvalidLoadRequest,
@@ -46,8 +45,6 @@ __all__ = [
     "result_summary",
     "run_bulk_import",
 ]
-
-log = logging.getLogger(__name__)
 
 JOB_OPTIONS = ["p_date", "table_uri", "secret_id", "iam_role_arn"]
 """Glue job arguments (``--p_date`` …) the entrypoint resolves; ``--replace`` and
@@ -276,18 +273,12 @@ def main(args: Mapping[str, str], clients: BulkImportClients) -> dict[str, Any]:
             record_load_outcomes(s3, _lake_of(args["table_uri"]), run_key, [outcome],
                                  started_at=started, job_run_id=args.get("JOB_RUN_ID"))
 
-    try:
+    with failure_recorded(record, lambda exc: _not_loaded(options.p_date, exc),
+                          options.p_date):
         source = published_source(clients.catalog(), options.p_date)
         check_manifest(s3, source)
         result = run_bulk_import(clients.warehouse(options), options.p_date, source,
                                  replace=options.replace)
-    except Exception as exc:
-        try:
-            record(_not_loaded(options.p_date, exc))
-        except Exception:  # the load's own failure is the one to report
-            log.warning("the outcome of %s could not be recorded", options.p_date,
-                        exc_info=True)
-        raise
     record(_loaded(options.p_date, result))
     return result_summary(result)
 

@@ -12,7 +12,9 @@ records too: the load writes into a day the transform of the same run registered
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +22,26 @@ from contracts.run_outcomes import LOAD, TRANSFORM, OutcomeStore, outcome_record
 from contracts.tables import RUN_OUTCOMES
 from glue_jobs.publish import ensure_partition, ensure_table, table_uri
 
-__all__ = ["record_load_outcomes", "record_transform_outcomes"]
+__all__ = ["failure_recorded", "record_load_outcomes", "record_transform_outcomes"]
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def failure_recorded(record: Callable[[dict[str, Any]], object],
+                     failed: Callable[[Exception], dict[str, Any]],
+                     p_date: object) -> Iterator[None]:
+    """Let the block's failure be raised after ``record(failed(exc))`` has recorded it (a
+    nightly job's day, a failure too). A record that cannot be written is a warning: the
+    job's own failure is the one to report."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            record(failed(exc))
+        except Exception:
+            log.warning("the outcome of %s could not be recorded", p_date, exc_info=True)
+        raise
 
 
 def record_transform_outcomes(s3: Any, catalog: Any, lake_uri: str, run_key: str,

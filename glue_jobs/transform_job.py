@@ -51,7 +51,7 @@ from glue_jobs.data_quality import (
     published_row_counts_of,
     results_frame_of,
 )
-from glue_jobs.outcomes import record_transform_outcomes
+from glue_jobs.outcomes import failure_recorded, record_transform_outcomes
 from glue_jobs.publish import (
     copy_manifest,
     current_location,
@@ -705,14 +705,8 @@ def main(args: Mapping[str, str], clients: TransformClients) -> list[TransformRe
                                   str(options.run_key), [outcome], started_at=started,
                                   job_run_id=args.get("JOB_RUN_ID"))
 
-    try:
+    with failure_recorded(record, lambda exc: _failed(day.isoformat(), run_id, exc), day):
         result = run_transform(runtime, day, settings, run_id=run_id)
-    except Exception as exc:
-        try:
-            record(_failed(day.isoformat(), run_id, exc))
-        except Exception:  # the job's own failure is the one to report
-            log.warning("the outcome of %s could not be recorded", day, exc_info=True)
-        raise
     record(_succeeded(result))
     return [result]
 
