@@ -456,6 +456,11 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
     pass_id = ids[days[0].isoformat()] if len(days) == 1 else new_run_id()
     spark, catalog = runtime.spark, runtime.catalog
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # the dedupe's row_number() = 1 without Spark's partial WindowGroupLimit: that adds a
+    # map-side sort before the shuffle which drops only the duplicates sharing a map
+    # partition (a few percent of rows), so nearly all of its sorting is extra work (1M
+    # users: 1.0 s less wall time, 3 s less CPU)
+    spark.conf.set("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
     for contract in (*MODEL_TABLES, DQ_RESULTS):
         ensure_table(catalog, contract, table_uri(settings.lake_uri, contract))
 
