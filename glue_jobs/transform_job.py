@@ -303,7 +303,8 @@ def _evaluate_days(runtime: JobRuntime, days: Sequence[date], groups: DQGroups,
 
     The aggregations and the history read are independent Spark jobs: submitted to
     ``pool`` together, one's planning and code generation overlap the others' tasks."""
-    measuring = [pool.submit(measure_by, frame, rulesets, PARTITION_KEY)
+    only = days[0].isoformat() if len(days) == 1 else None
+    measuring = [pool.submit(measure_by, frame, rulesets, PARTITION_KEY, only=only)
                  for frame, rulesets in groups]
     history = pool.submit(_published_history, runtime, days, groups).result()
     measured = [m.result() for m in measuring]

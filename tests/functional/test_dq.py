@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contracts.tables import USERS
 from glue_jobs.data_quality import (
@@ -21,6 +23,7 @@ from glue_jobs.data_quality import (
     default_rulesets,
     evaluate,
     evaluate_together,
+    measure_by,
     published_row_counts,
     raise_on_breach,
     render_dqdl,
@@ -149,3 +152,31 @@ def test_a_day_with_text_longer_than_its_redshift_bytes_fails(spark: Any) -> Non
     # AND the gate refuses the day, naming the rules
     with pytest.raises(DQBreach, match=r"rule users\.user_id fits varchar\(36\) bytes: 1 value"):
         raise_on_breach(results.values())
+
+
+_KEYED = st.lists(st.tuples(st.sampled_from(["2026-10-01", "2026-10-02"]),
+                            st.none() | st.sampled_from(["x", "y"]),
+                            st.none() | st.integers(1, 2)), max_size=30)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_KEYED)
+def test_unique_keys_are_counted_per_day_as_distinct_keys_are(
+        spark: Any, rows: list[tuple[str, str | None, int | None]]) -> None:
+    # GIVEN two days of rows with repeated, null and composite keys
+    rules = Ruleset(USERS, (Unique(("user_id",)), Unique(("user_id", "age")),
+                            Unique(("user_id",))))
+    df = spark.createDataFrame(rows, "p_date string, user_id string, age int")
+    # WHEN measured grouped by day, and each day alone as a one-day pass
+    by_day = {d: {k: v for k, v in got.items() if k != "p_date"}
+              for d, got in measure_by(df, [rules], "p_date").items()}
+    alone = {d: measure_by(df.filter(f"p_date = '{d}'"), [rules], "p_date", only=d)
+             for d in {r[0] for r in rows}}
+    # THEN each measure is the day's number of distinct keys (None a key like any other)
+    want = {d: {"rows": sum(r[0] == d for r in rows),
+                "r0m0": len({r[1] for r in rows if r[0] == d}),
+                "r0m1": len({r[1:] for r in rows if r[0] == d}),
+                "r0m2": len({r[1] for r in rows if r[0] == d})} for d in {r[0] for r in rows}}
+    assert by_day == want
+    assert {d: m for got in alone.values() for d, m in got.items()} == want
