@@ -297,14 +297,19 @@ def test_dq_breach_fails_before_publishing_and_is_recorded(lake: Lake, spark: An
     bad[0]["login"]["uuid"] = "00000000-0000-4000-8000-000000000000"
     bad[0]["dob"]["age"] = 500
     pq.write_table(pa.Table.from_pylist(bad, schema=raw_arrow_schema()), folder / "bad.parquet")
+    versions = {c.name: sorted(p.name for p in lake.store.path(
+        versions_root(LAKE, c, DAY)).iterdir()) for c in (USERS, USER_LOCATIONS)}
     # WHEN the job reruns
     with pytest.raises(DQBreach) as err:
         lake.run()
     # THEN the message names the rule and by how much
     assert str(err.value) == ("DQ breach: rule users.age in [0, 130]: 1 value outside "
                               "[0, 130] (allowed 0)")
-    # AND the previous partition is still what readers get
+    # AND the previous partition is still what readers get, and the versions the rerun
+    # wrote beside the gate are gone
     assert lake.location() == published
+    assert versions == {c.name: sorted(p.name for p in lake.store.path(
+        versions_root(LAKE, c, DAY)).iterdir()) for c in (USERS, USER_LOCATIONS)}
     assert lake.query(f"select count(*) from users where p_date = '{DAY}'") == [(12,)]
     # AND the breach is in the DQ results table
     got = lake.query("select run_status, count(*) filter (where not passed) from dq_results "
