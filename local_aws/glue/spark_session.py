@@ -116,9 +116,6 @@ def local_spark(app: str = "udp", cores: int = 2, scratch_dir: Path | None = Non
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.adaptive.enabled": "true",
         "spark.driver.memory": "2g",
-        # the job caches its model once and scans it five times within seconds: building
-        # compressed column buffers cost more than it saved (~15% of the model's CPU)
-        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         # owner-only files, as the rest of the local lake (Hadoop's local file system
         # applies this umask to every file and folder it creates)
