@@ -34,6 +34,7 @@ __all__ = [
     "filter_erased",
     "mask_phone",
     "model_columns",
+    "normalised_email",
     "to_daily_user_counts",
     "to_latest_model",
     "to_model",
@@ -91,14 +92,19 @@ def clean_text(col: Column) -> Column:
             .otherwise(trimmed))
 
 
+def normalised_email(email: Column) -> Column:
+    """The address as the model keys it: trimmed, lower case."""
+    return F.lower(F.trim(email))
+
+
 def email_domain(email: Column) -> Column:
-    e = F.lower(F.trim(email))
+    e = normalised_email(email)
     return F.when(e.contains("@"), F.substring_index(e, "@", -1))
 
 
 def email_hash(email: Column, salt: str) -> Column:
     """Salted SHA-256 of the normalised address: joinable, not reversible without the salt."""
-    e = F.lower(F.trim(email))
+    e = normalised_email(email)
     return F.when(e.isNotNull() & (e != ""), F.sha2(F.concat(F.lit(salt), e), 256))
 
 
@@ -236,7 +242,7 @@ def to_latest_model(salt: str,
     def _to_latest_model(raw_df: DataFrame) -> DataFrame:
         cols = model_columns(salt)
         model_df = raw_df.select(*[cols[n].alias(n) for n in (*names, *order) if n not in after],
-                                 F.lower(F.trim(F.col("email"))).alias("_email"),
+                                 normalised_email(F.col("email")).alias("_email"),
                                  *[F.col(k) for k in by])
         # partitioned by the output's own (day,) user_id: the result stays hash-
         # partitioned by it, so the DQ gate's uniqueness count on the cached model
