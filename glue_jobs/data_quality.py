@@ -307,9 +307,7 @@ def evaluate_together(df: DataFrame, rulesets: Sequence[Ruleset],
     per table. ``df`` must hold every column the rules name; results come back in ruleset
     order, then rule order, exactly as :func:`evaluate` per table would give them.
     """
-    measured, aggregates = _aggregates(df, rulesets, ())
-    row = measured.agg(*aggregates).collect()[0]
-    return judge(rulesets, row.asDict(), trailing_counts)
+    return judge(rulesets, _measure_all(df, rulesets), trailing_counts)
 
 
 def measure_by(df: DataFrame, rulesets: Sequence[Ruleset], key: str, *,
@@ -322,12 +320,17 @@ def measure_by(df: DataFrame, rulesets: Sequence[Ruleset], key: str, *,
     grouping, so the uniqueness windows are partitioned by the rules' columns alone and
     find a frame sorted by them (the model after its dedupe) in order."""
     if only is not None:
-        measured, aggregates = _aggregates(df, rulesets, ())
-        row = measured.agg(*aggregates).collect()[0].asDict()
+        row = _measure_all(df, rulesets)
         return {only: row} if row["rows"] else {}
     measured, aggregates = _aggregates(df, rulesets, (key,))
     rows = measured.groupBy(key).agg(*aggregates).collect()
     return {str(r[key]): r.asDict() for r in rows}
+
+
+def _measure_all(df: DataFrame, rulesets: Sequence[Ruleset]) -> dict[str, Any]:
+    """The measures of ``rulesets`` over all of ``df``, in one aggregation."""
+    measured, aggregates = _aggregates(df, rulesets, ())
+    return dict(measured.agg(*aggregates).collect()[0].asDict())
 
 
 def _aggregates(df: DataFrame, rulesets: Sequence[Ruleset], by: Sequence[str]
