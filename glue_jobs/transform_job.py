@@ -80,6 +80,7 @@ from glue_jobs.transforms import (
 
 __all__ = [
     "BASE_OPTIONS",
+    "JOB_SQL_CONF",
     "InvalidJobArguments",
     "PassIncomplete",
     "TablePublication",
@@ -431,6 +432,21 @@ def _record_dq(runtime: JobRuntime, settings: TransformSettings, pass_id: str,
         ensure_partition(runtime.catalog, DQ_RESULTS, d, location)
 
 
+JOB_SQL_CONF = {
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # the dedupe's row_number() = 1 without Spark's partial WindowGroupLimit: that adds a
+    # map-side sort before the shuffle which drops only the duplicates sharing a map
+    # partition (a few percent of rows), so nearly all of its sorting is extra work (1M
+    # users: 1.0 s less wall time, 3 s less CPU)
+    "spark.sql.optimizer.windowGroupLimitThreshold": "-1",
+    # the model is cached once and scanned five times within seconds: building
+    # compressed column buffers costs more than it saves (~15% of the model's CPU)
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+}
+"""Session settings the job sets at its start, on Glue as locally: each a runtime SQL
+setting of the Spark Glue 6.0 runs (a test holds them to PySpark 4.1.1's own list)."""
+
+
 def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
                                settings: TransformSettings, run_ids: Mapping[date, str], *,
                                rulesets: Sequence[Ruleset] | None = None
@@ -456,15 +472,8 @@ def transform_days_in_one_pass(runtime: JobRuntime, days: Sequence[date],
     ids = {day.isoformat(): validate_run_id(run_ids[day]) for day in days}
     pass_id = ids[days[0].isoformat()] if len(days) == 1 else new_run_id()
     spark, catalog = runtime.spark, runtime.catalog
-    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-    # the dedupe's row_number() = 1 without Spark's partial WindowGroupLimit: that adds a
-    # map-side sort before the shuffle which drops only the duplicates sharing a map
-    # partition (a few percent of rows), so nearly all of its sorting is extra work (1M
-    # users: 1.0 s less wall time, 3 s less CPU)
-    spark.conf.set("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
-    # the model is cached once and scanned five times within seconds: building
-    # compressed column buffers costs more than it saves (~15% of the model's CPU)
-    spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
+    for setting, value in JOB_SQL_CONF.items():
+        spark.conf.set(setting, value)
     for contract in (*MODEL_TABLES, DQ_RESULTS):
         ensure_table(catalog, contract, table_uri(settings.lake_uri, contract))
 

@@ -144,3 +144,15 @@ def test_conform_keeps_contract_types_on_the_users_model(spark: Any,
     assert isinstance(kinds["latitude"], DoubleType)
     assert isinstance(kinds["tz_offset_minutes"], IntegerType)
     assert isinstance(kinds["postcode"], StringType)
+
+
+def test_the_job_sets_only_runtime_sql_settings_of_this_spark(spark: Any) -> None:
+    # GIVEN the settings the transform job sets at its start, on Glue as locally
+    from glue_jobs.transform_job import JOB_SQL_CONF
+
+    # THEN each is a setting Spark 4.1 knows and lets a running session change (a
+    # misspelt or static key would be stored silently and change nothing on Glue)
+    assert spark.version.startswith("4.1.")
+    assert {key: spark.conf.isModifiable(key) for key in JOB_SQL_CONF} == {
+        key: True for key in JOB_SQL_CONF}
+    assert not spark.conf.isModifiable("spark.sql.optimizer.windowGroupLimitThresholdd")
